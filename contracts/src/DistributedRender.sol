@@ -267,7 +267,9 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
     }
 
     /// @inheritdoc IDistributedRender
-    function submitResult(uint256 jobId, uint256 taskIndex, string calldata outputCid, bytes32 cellRoot) external {
+    function submitResult(uint256 jobId, uint256 taskIndex, string calldata outputCid, bytes32 cellRoot)
+        external
+    {
         if (cellRoot == bytes32(0)) revert ZeroCellRoot();
         if (bytes(outputCid).length == 0) revert EmptyOutputCid();
         uint256 leaseId = _leaseOf(jobId, taskIndex);
@@ -361,12 +363,17 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
     }
 
     /// Checks one attestation and returns its signer, which must sort after `previous`.
-    function _verifyAttestation(AttestContext memory c, SignedAttestation calldata sa, uint256 i, address previous)
-        private
-        returns (address signer)
-    {
+    function _verifyAttestation(
+        AttestContext memory c,
+        SignedAttestation calldata sa,
+        uint256 i,
+        address previous
+    ) private returns (address signer) {
         Attestation calldata a = sa.attestation;
-        if (a.jobId != c.jobId || a.taskIndex != c.taskIndex || a.attempt != c.attempt || a.cellRoot != c.cellRoot) {
+        if (
+            a.jobId != c.jobId || a.taskIndex != c.taskIndex || a.attempt != c.attempt
+                || a.cellRoot != c.cellRoot
+        ) {
             revert AttestationMismatch(i);
         }
         if (a.approve != c.approve) revert MixedVerdicts(i);
@@ -374,9 +381,13 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         (signer, err,) = ECDSA.tryRecover(_attestationDigest(a), sa.signature);
         if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(i);
         if (signer <= previous) revert SignersNotAscending(i, signer);
-        if (signer == c.worker || signer == c.artist || !_isVerifier(signer)) revert NotEligibleVerifier(signer);
+        if (signer == c.worker || signer == c.artist || !_isVerifier(signer)) {
+            revert NotEligibleVerifier(signer);
+        }
         if (!c.approve) {
-            if (!MerkleProof.verifyCalldata(sa.proof, c.cellRoot, cellLeaf(a.cellIndex, sa.committedDataHash))) {
+            if (!MerkleProof.verifyCalldata(
+                    sa.proof, c.cellRoot, cellLeaf(a.cellIndex, sa.committedDataHash)
+                )) {
                 revert InvalidCellProof(i, a.cellIndex);
             }
             if (sa.committedDataHash == a.expectedDataHash) revert CellMatches(i, a.cellIndex);
@@ -409,8 +420,8 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         bytes calldata signatureB
     ) external {
         if (
-            a.jobId != b.jobId || a.taskIndex != b.taskIndex || a.attempt != b.attempt || a.cellRoot != b.cellRoot
-                || a.approve == b.approve
+            a.jobId != b.jobId || a.taskIndex != b.taskIndex || a.attempt != b.attempt
+                || a.cellRoot != b.cellRoot || a.approve == b.approve
         ) revert NotEquivocation();
         address signer = _recoverPair(a, signatureA, b, signatureB);
         bytes32 key = keccak256(abi.encode(signer, a.jobId, a.taskIndex, a.attempt, a.cellRoot));
@@ -549,7 +560,8 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         if (leaseId != 0) {
             Lease memory lease = _leases[leaseId];
             worker = lease.worker;
-            until = state == TaskState.Submitted ? uint256(s.submittedAt) + job.challengeWindow : lease.expiresAt;
+            until =
+                state == TaskState.Submitted ? uint256(s.submittedAt) + job.challengeWindow : lease.expiresAt;
         }
     }
 
@@ -603,17 +615,25 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         if (r.regionsX == 0 || r.regionsX > r.width) revert InvalidJobField(JobField.Regions, r.regionsX);
         if (r.regionsY == 0 || r.regionsY > r.height) revert InvalidJobField(JobField.Regions, r.regionsY);
         uint256 cell = r.cellSize;
-        if (cell < 4 || cell > 256 || cell & (cell - 1) != 0) revert InvalidJobField(JobField.CellSize, cell);
+        if (cell < 4 || cell > 256 || cell & (cell - 1) != 0) {
+            revert InvalidJobField(JobField.CellSize, cell);
+        }
         taskCount = uint256(r.frameCount) * r.regionsX * r.regionsY;
         if (taskCount > MAX_TASKS) revert InvalidJobField(JobField.TaskCount, taskCount);
         if (spec.rewardPerTask == 0) revert InvalidJobField(JobField.RewardPerTask, 0);
         uint256 s = spec.workerStakePerTask;
-        if (s % 1 gwei != 0 || s / 1 gwei > type(uint64).max) revert InvalidJobField(JobField.WorkerStake, s);
+        if (s % 1 gwei != 0 || s / 1 gwei > type(uint64).max) {
+            revert InvalidJobField(JobField.WorkerStake, s);
+        }
         if (spec.leaseDuration == 0) revert InvalidJobField(JobField.LeaseDuration, 0);
         if (spec.deadline <= block.timestamp) revert InvalidJobField(JobField.Deadline, spec.deadline);
         uint256 window = spec.challengeWindow;
-        if (window == 0 || window > MAX_CHALLENGE_WINDOW) revert InvalidJobField(JobField.ChallengeWindow, window);
-        if (spec.quorum == 0 || spec.quorum > MAX_QUORUM) revert InvalidJobField(JobField.Quorum, spec.quorum);
+        if (window == 0 || window > MAX_CHALLENGE_WINDOW) {
+            revert InvalidJobField(JobField.ChallengeWindow, window);
+        }
+        if (spec.quorum == 0 || spec.quorum > MAX_QUORUM) {
+            revert InvalidJobField(JobField.Quorum, spec.quorum);
+        }
     }
 
     /// Loads an existing job. Existence is read from `taskCount` (never zero for a posted job), which shares
@@ -655,11 +675,17 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
     }
 
     /// Loads a task that must be in the Submitted state.
-    function _submitted(Job storage job, uint256 jobId, uint256 taskIndex) private view returns (Submission storage sub) {
+    function _submitted(Job storage job, uint256 jobId, uint256 taskIndex)
+        private
+        view
+        returns (Submission storage sub)
+    {
         if (taskIndex >= job.taskCount) revert TaskOutOfRange(jobId, taskIndex, job.taskCount);
         sub = _submissions[jobId][taskIndex];
         if (sub.status != STATUS_SUBMITTED) {
-            revert TaskNotInState(jobId, taskIndex, _taskState(job, jobId, taskIndex, _leaseOf(jobId, taskIndex)));
+            revert TaskNotInState(
+                jobId, taskIndex, _taskState(job, jobId, taskIndex, _leaseOf(jobId, taskIndex))
+            );
         }
     }
 
@@ -680,7 +706,9 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         uint256 reward = job.rewardPerTask;
         uint256 fee = reward * job.protocolFeeBps / 10_000;
         uint256 verifierFee = job.verifierFeePerTask;
-        emit TaskPaid(jobId, taskIndex, worker, reason, reward - fee, fee, verifiers.length == 0 ? 0 : verifierFee);
+        emit TaskPaid(
+            jobId, taskIndex, worker, reason, reward - fee, fee, verifiers.length == 0 ? 0 : verifierFee
+        );
         _credit(worker, token, reward - fee);
         if (fee != 0) _credit(treasury, token, fee);
         if (verifierFee != 0) {
@@ -734,9 +762,13 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         }
     }
 
-    function _refundTask(Job storage job, uint256 jobId, uint256 taskIndex, Submission storage sub, RefundReason why)
-        private
-    {
+    function _refundTask(
+        Job storage job,
+        uint256 jobId,
+        uint256 taskIndex,
+        Submission storage sub,
+        RefundReason why
+    ) private {
         sub.status = STATUS_REFUNDED;
         address artist = job.artist;
         uint256 amount = uint256(job.rewardPerTask) + job.verifierFeePerTask;

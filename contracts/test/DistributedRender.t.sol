@@ -3,8 +3,8 @@ pragma solidity ^0.8.28;
 
 import {DistributedRender} from "../src/DistributedRender.sol";
 import {IDistributedRender} from "../src/interfaces/IDistributedRender.sol";
-import {FeeOnTransferToken} from "./mocks/TestToken.sol";
 import {ReentrantReceiver, RejectingReceiver} from "./mocks/Receivers.sol";
+import {FeeOnTransferToken} from "./mocks/TestToken.sol";
 import {Base} from "./utils/Base.sol";
 import {CellTree} from "./utils/CellTree.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
@@ -123,9 +123,11 @@ contract SubmitRenderJobTest is Base {
         dr.submitRenderJob{value: _escrow(spec)}(spec);
     }
 
-    function _expectInvalid(IDistributedRender.JobSpec memory spec, IDistributedRender.JobField field, uint256 value)
-        internal
-    {
+    function _expectInvalid(
+        IDistributedRender.JobSpec memory spec,
+        IDistributedRender.JobField field,
+        uint256 value
+    ) internal {
         vm.prank(artist);
         vm.expectRevert(abi.encodeWithSelector(IDistributedRender.InvalidJobField.selector, field, value));
         dr.submitRenderJob{value: 0}(spec);
@@ -444,7 +446,9 @@ contract ClaimTasksTest is Base {
         _stake(stranger, STAKE);
         vm.prank(stranger);
         vm.expectRevert(
-            abi.encodeWithSelector(IDistributedRender.InsufficientStake.selector, stranger, STAKE, 2 * uint256(STAKE))
+            abi.encodeWithSelector(
+                IDistributedRender.InsufficientStake.selector, stranger, STAKE, 2 * uint256(STAKE)
+            )
         );
         dr.claimTasks(id, _range(0, 2));
     }
@@ -484,7 +488,8 @@ contract SubmitResultTest is Base {
         emit IDistributedRender.ResultSubmitted(id, 0, worker, 0, CID, root, block.timestamp + WINDOW);
         vm.prank(worker);
         dr.submitResult(id, 0, CID, root);
-        (IDistributedRender.TaskState s, address w, uint256 until, uint256 attempt, bytes32 r) = dr.getTask(id, 0);
+        (IDistributedRender.TaskState s, address w, uint256 until, uint256 attempt, bytes32 r) =
+            dr.getTask(id, 0);
         assertEq(uint8(s), uint8(IDistributedRender.TaskState.Submitted));
         assertEq(w, worker);
         assertEq(until, block.timestamp + WINDOW);
@@ -512,7 +517,9 @@ contract SubmitResultTest is Base {
         uint256 id = _postEth(1);
         vm.prank(worker);
         vm.expectRevert(
-            abi.encodeWithSelector(IDistributedRender.TaskNotInState.selector, id, 0, IDistributedRender.TaskState.Open)
+            abi.encodeWithSelector(
+                IDistributedRender.TaskNotInState.selector, id, 0, IDistributedRender.TaskState.Open
+            )
         );
         dr.submitResult(id, 0, CID, bytes32(uint256(1)));
     }
@@ -543,7 +550,9 @@ contract SubmitResultTest is Base {
         _claim(id, worker, 0);
         vm.warp(block.timestamp + LEASE);
         vm.prank(worker);
-        vm.expectRevert(abi.encodeWithSelector(IDistributedRender.LeaseExpired.selector, id, 0, block.timestamp));
+        vm.expectRevert(
+            abi.encodeWithSelector(IDistributedRender.LeaseExpired.selector, id, 0, block.timestamp)
+        );
         dr.submitResult(id, 0, CID, bytes32(uint256(1)));
     }
 
@@ -567,7 +576,9 @@ contract ReopenExpiredTest is Base {
         vm.warp(block.timestamp + LEASE);
         uint256 penalty = uint256(STAKE) * dr.LAZY_PENALTY_BPS() / 10_000;
         vm.expectEmit(address(dr));
-        emit IDistributedRender.TaskReopened(id, 0, worker, IDistributedRender.ReopenReason.LeaseExpired, 1, penalty);
+        emit IDistributedRender.TaskReopened(
+            id, 0, worker, IDistributedRender.ReopenReason.LeaseExpired, 1, penalty
+        );
         vm.prank(stranger);
         dr.reopenExpired(id, _one(0));
         (IDistributedRender.TaskState s, address w,, uint256 attempt,) = dr.getTask(id, 0);
@@ -597,7 +608,9 @@ contract ReopenExpiredTest is Base {
     function test_reopenExpired_revertsIfNotClaimed() public {
         uint256 id = _postEth(1);
         vm.expectRevert(
-            abi.encodeWithSelector(IDistributedRender.TaskNotInState.selector, id, 0, IDistributedRender.TaskState.Open)
+            abi.encodeWithSelector(
+                IDistributedRender.TaskNotInState.selector, id, 0, IDistributedRender.TaskState.Open
+            )
         );
         dr.reopenExpired(id, _one(0));
         _claimAndSubmit(id, 0);
@@ -688,7 +701,10 @@ contract AttestTest is Base {
         _claim(id, worker2, 0);
         _submit(id, 0, worker2);
         dr.attest(id, 0, _bundle(id, 0, true, 2));
-        assertEq(dr.balanceOf(verifiers[0], address(token)) + dr.balanceOf(verifiers[1], address(token)), VERIFIER_FEE);
+        assertEq(
+            dr.balanceOf(verifiers[0], address(token)) + dr.balanceOf(verifiers[1], address(token)),
+            VERIFIER_FEE
+        );
     }
 
     function test_attest_rejectionAfterDeadlineRefunds() public {
@@ -800,11 +816,15 @@ contract AttestTest is Base {
         _claimAndSubmit(id, 0);
         IDistributedRender.SignedAttestation[] memory b = _bundle(id, 0, true, 2);
         (b[0], b[1]) = (b[1], b[0]);
-        vm.expectRevert(abi.encodeWithSelector(IDistributedRender.SignersNotAscending.selector, 1, verifiers[0]));
+        vm.expectRevert(
+            abi.encodeWithSelector(IDistributedRender.SignersNotAscending.selector, 1, verifiers[0])
+        );
         dr.attest(id, 0, b);
         b = _bundle(id, 0, true, 2);
         b[1] = b[0];
-        vm.expectRevert(abi.encodeWithSelector(IDistributedRender.SignersNotAscending.selector, 1, verifiers[0]));
+        vm.expectRevert(
+            abi.encodeWithSelector(IDistributedRender.SignersNotAscending.selector, 1, verifiers[0])
+        );
         dr.attest(id, 0, b);
     }
 
@@ -897,7 +917,8 @@ contract AttestTest is Base {
         uint256 id = _postQuorum(1, false);
         _claimAndSubmit(id, 0);
         IDistributedRender.Attestation memory a = _attestation(id, 0, true);
-        DistributedRender other = new DistributedRender(owner, treasury, FEE_BPS, VERIFIER_MIN_STAKE, UNBONDING_DELAY);
+        DistributedRender other =
+            new DistributedRender(owner, treasury, FEE_BPS, VERIFIER_MIN_STAKE, UNBONDING_DELAY);
         assertTrue(other.attestationDigest(a) != dr.attestationDigest(a));
         uint256 chain = block.chainid;
         bytes32 here = dr.attestationDigest(a);
@@ -959,7 +980,9 @@ contract FinalizeAndAcceptTest is Base {
         uint256 id = _post(s);
         _claimAndSubmit(id, 0);
         uint256 endsAt = block.timestamp + WINDOW;
-        vm.expectRevert(abi.encodeWithSelector(IDistributedRender.ChallengeWindowOpen.selector, id, 0, endsAt));
+        vm.expectRevert(
+            abi.encodeWithSelector(IDistributedRender.ChallengeWindowOpen.selector, id, 0, endsAt)
+        );
         dr.finalizeTask(id, 0);
         vm.warp(endsAt);
         vm.prank(stranger);
@@ -970,7 +993,9 @@ contract FinalizeAndAcceptTest is Base {
         assertEq(dr.balanceOf(treasury, address(0)), fee);
         assertEq(uint8(_state(id, 0)), uint8(IDistributedRender.TaskState.Paid));
         vm.expectRevert(
-            abi.encodeWithSelector(IDistributedRender.TaskNotInState.selector, id, 0, IDistributedRender.TaskState.Paid)
+            abi.encodeWithSelector(
+                IDistributedRender.TaskNotInState.selector, id, 0, IDistributedRender.TaskState.Paid
+            )
         );
         dr.finalizeTask(id, 0);
     }
@@ -993,7 +1018,9 @@ contract FinalizeAndAcceptTest is Base {
     function test_finalizeTask_revertsIfNotSubmitted() public {
         uint256 id = _postEth(1);
         vm.expectRevert(
-            abi.encodeWithSelector(IDistributedRender.TaskNotInState.selector, id, 0, IDistributedRender.TaskState.Open)
+            abi.encodeWithSelector(
+                IDistributedRender.TaskNotInState.selector, id, 0, IDistributedRender.TaskState.Open
+            )
         );
         dr.finalizeTask(id, 0);
     }
@@ -1051,7 +1078,10 @@ contract FinalizeAndAcceptTest is Base {
 }
 
 contract EquivocationTest is Base {
-    function _pair() internal returns (IDistributedRender.Attestation memory a, IDistributedRender.Attestation memory b) {
+    function _pair()
+        internal
+        returns (IDistributedRender.Attestation memory a, IDistributedRender.Attestation memory b)
+    {
         uint256 id = _postEth(1);
         _claimAndSubmit(id, 0);
         a = _attestation(id, 0, true);
@@ -1063,7 +1093,9 @@ contract EquivocationTest is Base {
         bytes memory sa = _sign(verifierKeys[1], a);
         bytes memory sb = _sign(verifierKeys[1], b);
         vm.expectEmit(address(dr));
-        emit IDistributedRender.VerifierEquivocated(verifiers[1], a.jobId, a.taskIndex, stranger, VERIFIER_MIN_STAKE);
+        emit IDistributedRender.VerifierEquivocated(
+            verifiers[1], a.jobId, a.taskIndex, stranger, VERIFIER_MIN_STAKE
+        );
         vm.prank(stranger);
         dr.reportEquivocation(a, sa, b, sb);
         assertEq(dr.stakeOf(verifiers[1]).bonded, 0);
@@ -1122,7 +1154,9 @@ contract StakeAndWithdrawTest is Base {
         dr.requestUnstake(4 ether);
         assertEq(dr.stakeOf(worker).bonded, 6 ether);
         assertEq(dr.stakeOf(worker).unbonding, 4 ether);
-        vm.expectRevert(abi.encodeWithSelector(IDistributedRender.StillUnbonding.selector, T0 + UNBONDING_DELAY));
+        vm.expectRevert(
+            abi.encodeWithSelector(IDistributedRender.StillUnbonding.selector, T0 + UNBONDING_DELAY)
+        );
         dr.withdrawStake();
         vm.warp(T0 + UNBONDING_DELAY);
         uint256 before = worker.balance;
@@ -1140,7 +1174,9 @@ contract StakeAndWithdrawTest is Base {
         vm.expectRevert(IDistributedRender.ZeroAmount.selector);
         dr.requestUnstake(0);
         vm.expectRevert(
-            abi.encodeWithSelector(IDistributedRender.InsufficientStake.selector, worker, 10 ether - STAKE, 10 ether)
+            abi.encodeWithSelector(
+                IDistributedRender.InsufficientStake.selector, worker, 10 ether - STAKE, 10 ether
+            )
         );
         dr.requestUnstake(10 ether);
         vm.stopPrank();
@@ -1151,7 +1187,9 @@ contract StakeAndWithdrawTest is Base {
         r.doStake{value: 1 ether}(dr);
         r.doUnstake(dr, 1 ether);
         vm.warp(block.timestamp + UNBONDING_DELAY);
-        vm.expectRevert(abi.encodeWithSelector(IDistributedRender.EthTransferFailed.selector, address(r), 1 ether));
+        vm.expectRevert(
+            abi.encodeWithSelector(IDistributedRender.EthTransferFailed.selector, address(r), 1 ether)
+        );
         r.doWithdrawStake(dr);
         // Nothing was lost: the stake is still there to withdraw later.
         assertEq(dr.stakeOf(address(r)).unbonding, 1 ether);

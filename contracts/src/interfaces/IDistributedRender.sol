@@ -247,7 +247,9 @@ interface IDistributedRender {
     /// @notice The artist cancelled the job; `refundedTasks` open tasks were refunded.
     event JobCancelled(uint256 indexed jobId, address indexed artist, uint256 refundedTasks, uint256 refund);
     /// @notice After the deadline the open tasks' escrow went back to the artist.
-    event OpenTasksReclaimed(uint256 indexed jobId, address indexed artist, uint256 refundedTasks, uint256 refund);
+    event OpenTasksReclaimed(
+        uint256 indexed jobId, address indexed artist, uint256 refundedTasks, uint256 refund
+    );
     /// @notice A worker leased a task until `expiresAt`, locking `stake` wei of its bonded ETH.
     event TaskClaimed(
         uint256 indexed jobId,
@@ -269,7 +271,11 @@ interface IDistributedRender {
     );
     /// @notice A verifier's attestation was counted.
     event TaskAttested(
-        uint256 indexed jobId, uint256 indexed taskIndex, address indexed verifier, uint256 attempt, bool approve
+        uint256 indexed jobId,
+        uint256 indexed taskIndex,
+        address indexed verifier,
+        uint256 attempt,
+        bool approve
     );
     /// @notice The task was settled in the worker's favour.
     event TaskPaid(
@@ -301,7 +307,11 @@ interface IDistributedRender {
     );
     /// @notice The task's escrow went back to the artist.
     event TaskRefunded(
-        uint256 indexed jobId, uint256 indexed taskIndex, address indexed artist, RefundReason reason, uint256 amount
+        uint256 indexed jobId,
+        uint256 indexed taskIndex,
+        address indexed artist,
+        RefundReason reason,
+        uint256 amount
     );
     /// @notice `amount` of `token` was credited to `account`'s withdrawable balance.
     event BalanceCredited(address indexed account, address indexed token, uint256 amount);
@@ -317,7 +327,11 @@ interface IDistributedRender {
     event StakeSlashed(address indexed account, uint256 amount);
     /// @notice A verifier signed two conflicting attestations for one submission and was slashed.
     event VerifierEquivocated(
-        address indexed verifier, uint256 indexed jobId, uint256 indexed taskIndex, address reporter, uint256 slashed
+        address indexed verifier,
+        uint256 indexed jobId,
+        uint256 indexed taskIndex,
+        address reporter,
+        uint256 slashed
     );
     /// @notice New jobs and claims were paused or resumed.
     event PausedSet(bool paused);
@@ -357,7 +371,8 @@ interface IDistributedRender {
     /// @notice Commits to a claimed task's output before the lease ends.
     /// @param outputCid IPFS CID of the output directory (raw data, preview, leaves).
     /// @param cellRoot Merkle root of the cells' leaves (docs/merkle.md).
-    function submitResult(uint256 jobId, uint256 taskIndex, string calldata outputCid, bytes32 cellRoot) external;
+    function submitResult(uint256 jobId, uint256 taskIndex, string calldata outputCid, bytes32 cellRoot)
+        external;
 
     /// @notice Reopens tasks whose lease expired without a result; the lazy worker forfeits
     /// `LAZY_PENALTY_BPS` of each task's stake to the artist. After the deadline or a cancel the tasks are

@@ -168,7 +168,11 @@ abstract contract Base is Test {
         });
     }
 
-    function _sign(uint256 key, IDistributedRender.Attestation memory a) internal view returns (bytes memory) {
+    function _sign(uint256 key, IDistributedRender.Attestation memory a)
+        internal
+        view
+        returns (bytes memory)
+    {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, dr.attestationDigest(a));
         return abi.encodePacked(r, s, v);
     }

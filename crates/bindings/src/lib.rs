@@ -1,1 +1,18 @@
-//! placeholder
+//! Typed bindings for the Tessera contracts and the encodings that the contracts, the renderer, the workers
+//! and the verifiers must agree on.
+//!
+//! Data flows through the modules in this order: [`deployment`] finds the deployed contracts (the file the
+//! deploy script writes), [`contracts`] calls them and decodes their events through alloy `sol!` bindings
+//! generated from the committed forge artifacts, [`cells`] computes the cell leaves and Merkle root a worker
+//! commits, and [`attestation`] builds and signs the EIP-712 verdicts a verifier submits. [`types`] gives the
+//! contract's enums, which the ABI carries as plain `uint8`.
+
+pub mod attestation;
+pub mod cells;
+pub mod contracts;
+pub mod deployment;
+pub mod types;
+
+pub use contracts::{DistributedRender, IDistributedRender, TestToken};
+pub use deployment::Deployment;
+pub use types::{JobField, PayReason, RefundReason, ReopenReason, TaskState};

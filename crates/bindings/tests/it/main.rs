@@ -1,1 +1,5 @@
-fn main(){}
+//! Integration tests of the bindings against a real anvil: deploy through the bindings and take jobs through
+//! their whole lifecycle.
+
+mod harness;
+mod lifecycle;

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {DistributedRender} from "../src/DistributedRender.sol";
+import {TestToken} from "../test/mocks/TestToken.sol";
+import {Script} from "forge-std/Script.sol";
+
+/// @notice Deploys DistributedRender (and, on a local chain, a mintable test token) and writes
+/// `deployments/<chainId>.json` with the addresses and the deployment block, which the indexer, the workers and
+/// the CLI read.
+/// @dev Environment (all optional): TESSERA_OWNER, TESSERA_TREASURY (default: the broadcaster),
+/// TESSERA_FEE_BPS (default 100), TESSERA_VERIFIER_MIN_STAKE (wei, default 1 ether),
+/// TESSERA_UNBONDING_DELAY (seconds, default 7 days), TESSERA_DEPLOY_TEST_TOKEN (default: true on chain 31337).
+/// Run: forge script contracts/script/Deploy.s.sol --rpc-url $RPC --broadcast --private-key $KEY
+contract Deploy is Script {
+    function run() external returns (DistributedRender market, address testToken) {
+        address deployer = msg.sender;
+        address owner = vm.envOr("TESSERA_OWNER", deployer);
+        address treasury = vm.envOr("TESSERA_TREASURY", deployer);
+        uint256 feeBps = vm.envOr("TESSERA_FEE_BPS", uint256(100));
+        uint256 minStake = vm.envOr("TESSERA_VERIFIER_MIN_STAKE", uint256(1 ether));
+        uint256 unbonding = vm.envOr("TESSERA_UNBONDING_DELAY", uint256(7 days));
+        bool withToken = vm.envOr("TESSERA_DEPLOY_TEST_TOKEN", block.chainid == 31_337);
+        require(feeBps <= 500, "TESSERA_FEE_BPS above the 500 bps cap");
+
+        uint256 deployBlock = block.number;
+        vm.startBroadcast();
+        // forge-lint: disable-next-line(unsafe-typecast)
+        market = new DistributedRender(owner, treasury, uint16(feeBps), minStake, unbonding);
+        if (withToken) testToken = address(new TestToken());
+        vm.stopBroadcast();
+
+        string memory key = "deployment";
+        vm.serializeUint(key, "chainId", block.chainid);
+        vm.serializeAddress(key, "distributedRender", address(market));
+        vm.serializeAddress(key, "testToken", testToken);
+        vm.serializeAddress(key, "owner", owner);
+        vm.serializeAddress(key, "treasury", treasury);
+        string memory json = vm.serializeUint(key, "deploymentBlock", deployBlock);
+        string memory path =
+            string.concat(vm.projectRoot(), "/deployments/", vm.toString(block.chainid), ".json");
+        vm.writeJson(json, path);
+    }
+}

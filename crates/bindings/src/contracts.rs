@@ -1,0 +1,20 @@
+//! `sol!` bindings over the ABIs and bytecode in `artifacts/`, copied from forge's output by
+//! `scripts/gen-bindings.cjs` (CI regenerates them and fails on any difference). Building this crate needs no
+//! Solidity toolchain.
+#![allow(missing_docs)]
+
+alloy::sol!(
+    /// The Tessera render marketplace (`contracts/src/DistributedRender.sol`).
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    DistributedRender,
+    "artifacts/DistributedRender.json"
+);
+
+alloy::sol!(
+    /// A mintable ERC-20 for local networks and tests (`contracts/test/mocks/TestToken.sol`).
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    TestToken,
+    "artifacts/TestToken.json"
+);

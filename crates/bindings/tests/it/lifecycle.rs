@@ -1,0 +1,420 @@
+//! One ETH job and one ERC-20 job through submit -> claim -> submitResult -> attest / finalize -> withdraw,
+//! asserting every balance that moves.
+
+use crate::harness::{Chain, gas_cost};
+use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::providers::Provider;
+use anyhow::{Context, Result};
+use tessera_bindings::IDistributedRender::{
+    Attestation, JobSpec, RenderSettings, SignedAttestation,
+};
+use tessera_bindings::{DistributedRender, TaskState, TestToken, attestation, cells};
+
+const FEE_BPS: u16 = 100;
+const MIN_STAKE: u64 = 1_000_000_000_000_000_000; // 1 ETH
+const REWARD: u128 = 10_000_000_000_000_000; // 0.01
+const VERIFIER_FEE: u128 = 1_000_000_000_000_000; // 0.001
+const STAKE: u128 = 5_000_000_000_000_000; // 0.005
+
+fn spec(token: Address, frames: u32, deadline: u32, optimistic: bool) -> JobSpec {
+    JobSpec {
+        sceneCid: "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am".into(),
+        rendererId: "tessera-pt/0.1".into(),
+        settings: RenderSettings {
+            width: 320,
+            height: 180,
+            samplesPerPixel: 16,
+            maxBounces: 4,
+            frameStart: 1,
+            frameCount: frames,
+            regionsX: 1,
+            regionsY: 1,
+            cellSize: 32,
+            seed: 7,
+        },
+        token,
+        rewardPerTask: alloy::primitives::Uint::from(REWARD),
+        verifierFeePerTask: alloy::primitives::Uint::from(VERIFIER_FEE),
+        workerStakePerTask: alloy::primitives::Uint::from(STAKE),
+        deadline,
+        leaseDuration: 3600,
+        challengeWindow: 600,
+        quorum: 1,
+        optimistic,
+    }
+}
+
+/// The raw-data hashes of a task's cells; `forged` changes cell 2.
+fn cell_hashes(task: u64, forged: bool) -> Vec<B256> {
+    (0..6u64)
+        .map(|i| {
+            let tag = if forged && i == 2 { "forged" } else { "honest" };
+            keccak256(format!("{tag} task {task} cell {i}"))
+        })
+        .collect()
+}
+
+struct Market {
+    chain: Chain,
+    address: Address,
+}
+
+impl Market {
+    async fn deploy() -> Result<Self> {
+        let chain = Chain::start().await?;
+        let market = DistributedRender::deploy(
+            chain.owner.provider.clone(),
+            chain.owner.address,
+            chain.treasury.address,
+            FEE_BPS,
+            U256::from(MIN_STAKE),
+            U256::from(7 * 24 * 3600u64),
+        )
+        .await
+        .context("deploying DistributedRender")?;
+        let address = *market.address();
+        for a in [&chain.worker, &chain.verifier, &chain.verifier2] {
+            a.market(address)
+                .stake()
+                .value(U256::from(MIN_STAKE))
+                .send()
+                .await?
+                .get_receipt()
+                .await?;
+        }
+        Ok(Self { chain, address })
+    }
+
+    async fn post(&self, spec: JobSpec, value: U256) -> Result<U256> {
+        let receipt = self
+            .chain
+            .artist
+            .market(self.address)
+            .submitRenderJob(spec)
+            .value(value)
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        assert!(receipt.status(), "submitRenderJob reverted");
+        let ev = receipt
+            .decoded_log::<DistributedRender::JobSubmitted>()
+            .context("no JobSubmitted event")?;
+        eprintln!(
+            "submitRenderJob: {} gas for the whole transaction",
+            receipt.gas_used
+        );
+        Ok(ev.jobId)
+    }
+
+    async fn claim_and_submit(&self, job: U256, task: u32, forged: bool) -> Result<B256> {
+        let worker = self.chain.worker.market(self.address);
+        let r = worker
+            .claimTasks(job, vec![task])
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        assert!(r.status(), "claimTasks reverted");
+        let claimed = r
+            .decoded_log::<DistributedRender::TaskClaimed>()
+            .context("no TaskClaimed")?;
+        assert_eq!(claimed.worker, self.chain.worker.address);
+        let root = cells::root(&cells::leaves(&cell_hashes(u64::from(task), forged)))
+            .context("no cells")?;
+        let r = worker
+            .submitResult(job, U256::from(task), "bafyoutput".into(), root)
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        assert!(r.status(), "submitResult reverted");
+        let ev = r
+            .decoded_log::<DistributedRender::ResultSubmitted>()
+            .context("no ResultSubmitted")?;
+        assert_eq!(ev.cellRoot, root);
+        Ok(root)
+    }
+
+    async fn task_state(&self, job: U256, task: u32) -> Result<TaskState> {
+        let t = self
+            .chain
+            .artist
+            .market(self.address)
+            .getTask(job, U256::from(task))
+            .call()
+            .await?;
+        Ok(TaskState::try_from(t.state)?)
+    }
+
+    /// A verdict signed by `verifier` through the Rust EIP-712 path, checked against the contract's digest.
+    async fn signed(
+        &self,
+        job: U256,
+        task: u32,
+        root: B256,
+        approve: bool,
+        attempt: u64,
+    ) -> Result<SignedAttestation> {
+        let hashes = cell_hashes(u64::from(task), true);
+        let leaves = cells::leaves(&hashes);
+        let a = Attestation {
+            jobId: job,
+            taskIndex: U256::from(task),
+            attempt: U256::from(attempt),
+            cellRoot: root,
+            approve,
+            cellIndex: U256::from(if approve { 0 } else { 2 }),
+            expectedDataHash: if approve {
+                B256::ZERO
+            } else {
+                cell_hashes(u64::from(task), false)[2]
+            },
+        };
+        let domain = attestation::domain(self.chain.chain_id, self.address);
+        let on_chain = self
+            .chain
+            .artist
+            .market(self.address)
+            .attestationDigest(a.clone())
+            .call()
+            .await?;
+        assert_eq!(attestation::digest(&a, &domain), on_chain, "EIP-712 digest");
+        let signature = attestation::sign(&self.chain.verifier.signer, &a, &domain).await?;
+        Ok(SignedAttestation {
+            attestation: a,
+            signature,
+            committedDataHash: if approve { B256::ZERO } else { hashes[2] },
+            proof: if approve {
+                vec![]
+            } else {
+                cells::proof(&leaves, 2).context("proof")?
+            },
+        })
+    }
+
+    async fn credit(&self, who: Address, token: Address) -> Result<U256> {
+        Ok(self
+            .chain
+            .artist
+            .market(self.address)
+            .balanceOf(who, token)
+            .call()
+            .await?)
+    }
+}
+
+#[tokio::test]
+async fn eth_job_is_verified_paid_and_withdrawn() -> Result<()> {
+    let m = Market::deploy().await?;
+    let deadline = u32::try_from(m.chain.now().await? + 86_400)?;
+    let escrow = U256::from(2 * (REWARD + VERIFIER_FEE));
+    let market_before = m.chain.artist.provider.get_balance(m.address).await?;
+    let job = m
+        .post(spec(Address::ZERO, 2, deadline, true), escrow)
+        .await?;
+    assert_eq!(
+        m.chain.artist.provider.get_balance(m.address).await? - market_before,
+        escrow
+    );
+
+    // The contract's leaf encoding equals the Rust one.
+    let h = keccak256("data");
+    let on_chain = m
+        .chain
+        .artist
+        .market(m.address)
+        .cellLeaf(U256::from(7), h)
+        .call()
+        .await?;
+    assert_eq!(on_chain, cells::leaf(7, h));
+
+    // Task 0: verified by a signed approval.
+    let root0 = m.claim_and_submit(job, 0, false).await?;
+    let approval = m.signed(job, 0, root0, true, 0).await?;
+    let r = m
+        .chain
+        .treasury
+        .market(m.address)
+        .attest(job, U256::ZERO, vec![approval])
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(r.status());
+    let paid = r
+        .decoded_log::<DistributedRender::TaskPaid>()
+        .context("no TaskPaid")?;
+    let fee = REWARD * u128::from(FEE_BPS) / 10_000;
+    assert_eq!(paid.workerReward, U256::from(REWARD - fee));
+    assert_eq!(m.task_state(job, 0).await?, TaskState::Paid);
+
+    // Task 1: optimistic finality after the challenge window.
+    m.claim_and_submit(job, 1, false).await?;
+    m.chain.warp(601).await?;
+    let r = m
+        .chain
+        .artist
+        .market(m.address)
+        .finalizeTask(job, U256::from(1))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(r.status());
+    assert_eq!(m.task_state(job, 1).await?, TaskState::Paid);
+
+    // Credits: worker 2 x (reward - fee), verifier one fee, artist the unused fee, treasury 2 x fee.
+    assert_eq!(
+        m.credit(m.chain.worker.address, Address::ZERO).await?,
+        U256::from(2 * (REWARD - fee))
+    );
+    assert_eq!(
+        m.credit(m.chain.verifier.address, Address::ZERO).await?,
+        U256::from(VERIFIER_FEE)
+    );
+    assert_eq!(
+        m.credit(m.chain.artist.address, Address::ZERO).await?,
+        U256::from(VERIFIER_FEE)
+    );
+    assert_eq!(
+        m.credit(m.chain.treasury.address, Address::ZERO).await?,
+        U256::from(2 * fee)
+    );
+
+    // Withdraw: the wallet gains the credit less the gas it paid.
+    let before = m.chain.worker.eth().await?;
+    let r = m
+        .chain
+        .worker
+        .market(m.address)
+        .withdraw(Address::ZERO)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(r.status());
+    let after = m.chain.worker.eth().await?;
+    assert_eq!(
+        after + gas_cost(&r) - before,
+        U256::from(2 * (REWARD - fee))
+    );
+    assert_eq!(
+        m.credit(m.chain.worker.address, Address::ZERO).await?,
+        U256::ZERO
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn erc20_job_rejects_a_forgery_then_pays_the_honest_result() -> Result<()> {
+    let m = Market::deploy().await?;
+    let token = TestToken::deploy(m.chain.owner.provider.clone()).await?;
+    let escrow = U256::from(REWARD + VERIFIER_FEE);
+    let artist_token = TestToken::new(*token.address(), m.chain.artist.provider.clone());
+    artist_token
+        .mint(m.chain.artist.address, escrow)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    artist_token
+        .approve(m.address, escrow)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let deadline = u32::try_from(m.chain.now().await? + 86_400)?;
+    let job = m
+        .post(spec(*token.address(), 1, deadline, false), U256::ZERO)
+        .await?;
+    assert_eq!(
+        artist_token.balanceOf(m.address).call().await?,
+        escrow,
+        "escrow held in tokens"
+    );
+    assert_eq!(
+        artist_token
+            .balanceOf(m.chain.artist.address)
+            .call()
+            .await?,
+        U256::ZERO
+    );
+
+    // A forged cell 2: the verifier proves it and the worker is slashed.
+    let forged_root = m.claim_and_submit(job, 0, true).await?;
+    let rejection = m.signed(job, 0, forged_root, false, 0).await?;
+    let r = m
+        .chain
+        .verifier
+        .market(m.address)
+        .attest(job, U256::ZERO, vec![rejection])
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(r.status());
+    let rejected = r
+        .decoded_log::<DistributedRender::TaskRejected>()
+        .context("no TaskRejected")?;
+    assert_eq!(rejected.slashed, U256::from(STAKE));
+    assert_eq!(rejected.cellIndex, U256::from(2));
+    assert_eq!(m.task_state(job, 0).await?, TaskState::Open);
+    let worker_stake = m
+        .chain
+        .artist
+        .market(m.address)
+        .stakeOf(m.chain.worker.address)
+        .call()
+        .await?;
+    assert_eq!(worker_stake.bonded, MIN_STAKE as u128 - STAKE);
+    assert_eq!(
+        m.credit(m.chain.artist.address, Address::ZERO).await?,
+        U256::from(STAKE / 2)
+    );
+
+    // The same worker re-renders honestly (attempt 1) and a verifier approves.
+    let root = m.claim_and_submit(job, 0, false).await?;
+    let approval = m.signed(job, 0, root, true, 1).await?;
+    let r = m
+        .chain
+        .verifier
+        .market(m.address)
+        .attest(job, U256::ZERO, vec![approval])
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(r.status());
+    assert_eq!(m.task_state(job, 0).await?, TaskState::Paid);
+
+    let fee = REWARD * u128::from(FEE_BPS) / 10_000;
+    for (who, amount) in [
+        (&m.chain.worker, REWARD - fee),
+        (&m.chain.verifier, VERIFIER_FEE),
+        (&m.chain.treasury, fee),
+    ] {
+        let r = who
+            .market(m.address)
+            .withdraw(*token.address())
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        assert!(r.status());
+        let w = r
+            .decoded_log::<DistributedRender::Withdrawn>()
+            .context("no Withdrawn")?;
+        assert_eq!(w.amount, U256::from(amount));
+        assert_eq!(
+            artist_token.balanceOf(who.address).call().await?,
+            U256::from(amount)
+        );
+    }
+    assert_eq!(
+        artist_token.balanceOf(m.address).call().await?,
+        U256::ZERO,
+        "every token left the contract"
+    );
+    Ok(())
+}
