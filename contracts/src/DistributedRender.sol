@@ -13,8 +13,9 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @title DistributedRender
 /// @notice Escrow, leases, verification and pull payments for the Tessera render marketplace.
-/// @dev Storage is packed so that posting a job writes three slots, claiming writes one lease slot plus one
-/// slot per eight consecutive tasks, and submitting writes two slots. Money rules (docs/contracts.md):
+/// @dev Storage is packed so that posting an ETH job writes two slots, claiming writes one lease slot plus one
+/// slot per eight consecutive tasks, and submitting writes two slots. ERC-20 tokens get a 32-bit id the first
+/// time a job uses them. Money rules (docs/contracts.md):
 /// - escrow per task = reward + verifier fee, in the job's token; it ends credited to the worker, the verifiers,
 ///   the treasury or the artist, exactly once;
 /// - stakes are ETH, bonded per account and locked per claimed task;
@@ -40,6 +41,10 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
     uint256 public constant MAX_DIMENSION = 16_384;
     /// @notice Longest challenge window.
     uint256 public constant MAX_CHALLENGE_WINDOW = 30 days;
+    /// @notice Longest lease.
+    uint256 public constant MAX_LEASE_DURATION = 30 days;
+    /// @notice Largest worker stake per task, in gwei (it is stored in 48 bits).
+    uint256 public constant MAX_STAKE_GWEI = type(uint48).max;
     /// @notice EIP-712 type hash of `Attestation`.
     bytes32 public constant ATTESTATION_TYPEHASH = keccak256(
         "Attestation(uint256 jobId,uint256 taskIndex,uint256 attempt,bytes32 cellRoot,bool approve,uint256 cellIndex,bytes32 expectedDataHash)"
@@ -68,8 +73,27 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
     struct Config {
         uint64 nextJobId;
         uint32 nextLeaseId;
+        uint32 nextTokenId;
         uint16 protocolFeeBps;
         bool paused;
+    }
+
+    /// A job in two slots: who and how much, then everything claims and settlement read. Claims, submissions
+    /// and settlement touch the second slot; payouts also read the first.
+    struct JobRecord {
+        address artist;
+        uint96 rewardPerTask;
+        uint32 tokenId;
+        uint16 verifierFeeBps;
+        uint48 workerStakeGwei;
+        uint32 deadline;
+        uint24 leaseDuration;
+        uint24 challengeWindow;
+        uint24 taskCount;
+        uint24 openTasks;
+        uint16 protocolFeeBps;
+        uint8 quorum;
+        uint8 flags;
     }
 
     /// A claim of one or more tasks by one worker.
@@ -81,6 +105,8 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
     /// Per-task result state; written on submit.
     struct Submission {
         bytes32 cellRoot;
+        /// The submitting worker, kept beside the status so settlement needs no lease lookup.
+        address worker;
         uint32 submittedAt;
         uint16 attempt;
         uint8 status;
@@ -90,7 +116,10 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
     /// @notice Receives the protocol fee (as a credit).
     address public treasury;
 
-    mapping(uint256 jobId => Job) private _jobs;
+    mapping(uint256 jobId => JobRecord) private _jobs;
+    /// ERC-20 tokens by id; id 0 is ETH.
+    mapping(uint256 tokenId => address) private _tokens;
+    mapping(address token => uint256) private _tokenIds;
     /// Eight 32-bit lease ids per word: task t is in word t/8 at bits 32*(t%8). Zero means no lease.
     mapping(uint256 jobId => mapping(uint256 word => uint256)) private _leaseWords;
     mapping(uint256 leaseId => Lease) private _leases;
@@ -112,7 +141,9 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         VERIFIER_MIN_STAKE = verifierMinStake;
         UNBONDING_DELAY = unbondingDelay;
         // Counters start at 1 so that 0 means "none" and the first job and lease write no fresh slot here.
-        _config = Config({nextJobId: 1, nextLeaseId: 1, protocolFeeBps: initialFeeBps, paused: false});
+        _config = Config({
+            nextJobId: 1, nextLeaseId: 1, nextTokenId: 1, protocolFeeBps: initialFeeBps, paused: false
+        });
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -126,30 +157,43 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         uint256 taskCount = _validate(spec);
         uint256 escrow;
         unchecked {
-            // taskCount <= 1e6 and each amount < 2^96, so the product is < 2^117.
-            escrow = taskCount * (uint256(spec.rewardPerTask) + spec.verifierFeePerTask);
+            // taskCount <= 1e6, reward < 2^96 and the fee is at most the reward, so the product is < 2^118.
+            uint256 reward = spec.rewardPerTask;
+            escrow = taskCount * (reward + reward * spec.verifierFeeBps / 10_000);
         }
 
         jobId = config.nextJobId;
+        uint256 tokenId;
+        if (spec.token != address(0)) {
+            tokenId = _tokenIds[spec.token];
+            if (tokenId == 0) {
+                tokenId = config.nextTokenId;
+                config.nextTokenId = uint256(config.nextTokenId + 1).toUint32();
+                _tokenIds[spec.token] = tokenId;
+                _tokens[tokenId] = spec.token;
+            }
+        }
         unchecked {
             // 2^64 jobs cannot be posted: each costs far more than 1 gas.
-            _config.nextJobId = config.nextJobId + 1;
+            config.nextJobId += 1;
         }
-        _jobs[jobId] = Job({
-            artist: msg.sender,
-            rewardPerTask: spec.rewardPerTask,
-            token: spec.token,
-            verifierFeePerTask: spec.verifierFeePerTask,
-            workerStakeGwei: uint64(spec.workerStakePerTask / 1 gwei),
-            deadline: spec.deadline,
-            leaseDuration: spec.leaseDuration,
-            challengeWindow: spec.challengeWindow,
-            taskCount: uint32(taskCount),
-            openTasks: uint32(taskCount),
-            protocolFeeBps: config.protocolFeeBps,
-            quorum: spec.quorum,
-            flags: spec.optimistic ? FLAG_OPTIMISTIC : 0
-        });
+        _config = config;
+        // Field by field: the casts are in range by `_validate` (taskCount <= MAX_TASKS < 2^24, lease and window
+        // <= 30 days < 2^24 s, stake < 2^48 gwei, quorum <= 16), and tokenId fits 32 bits by the SafeCast above.
+        JobRecord storage job = _jobs[jobId];
+        job.artist = msg.sender;
+        job.rewardPerTask = spec.rewardPerTask;
+        job.tokenId = uint32(tokenId);
+        job.verifierFeeBps = spec.verifierFeeBps;
+        job.workerStakeGwei = uint48(spec.workerStakePerTask / 1 gwei);
+        job.deadline = spec.deadline;
+        job.leaseDuration = uint24(spec.leaseDuration);
+        job.challengeWindow = uint24(spec.challengeWindow);
+        job.taskCount = uint24(taskCount);
+        job.openTasks = uint24(taskCount);
+        job.protocolFeeBps = config.protocolFeeBps;
+        job.quorum = spec.quorum;
+        job.flags = spec.optimistic ? FLAG_OPTIMISTIC : 0;
         emit JobSubmitted(jobId, msg.sender, spec.token, spec, taskCount, escrow, config.protocolFeeBps);
 
         if (spec.token == address(0)) {
@@ -166,35 +210,35 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
 
     /// @inheritdoc IDistributedRender
     function cancelJob(uint256 jobId) external {
-        Job storage job = _job(jobId);
+        JobRecord storage job = _job(jobId);
         if (job.artist != msg.sender) revert NotArtist(jobId, msg.sender);
         uint8 flags = job.flags;
         if (flags & FLAG_CANCELLED != 0) revert JobAlreadyCancelled(jobId);
         uint256 refunded = job.openTasks;
-        uint256 refund = refunded * (uint256(job.rewardPerTask) + job.verifierFeePerTask);
+        uint256 refund = refunded * _escrowPerTask(job);
         job.openTasks = 0;
         job.flags = flags | FLAG_CANCELLED | FLAG_OPEN_REFUNDED;
         emit JobCancelled(jobId, msg.sender, refunded, refund);
-        _credit(msg.sender, job.token, refund);
+        _credit(msg.sender, _tokenOf(job), refund);
     }
 
     /// @inheritdoc IDistributedRender
     function reclaimOpenTasks(uint256 jobId) external {
-        Job storage job = _job(jobId);
+        JobRecord storage job = _job(jobId);
         uint256 deadline = job.deadline;
         if (block.timestamp < deadline) revert DeadlineNotReached(jobId, deadline);
         uint256 refunded = job.openTasks;
-        uint256 refund = refunded * (uint256(job.rewardPerTask) + job.verifierFeePerTask);
+        uint256 refund = refunded * _escrowPerTask(job);
         job.openTasks = 0;
         job.flags |= FLAG_OPEN_REFUNDED;
         address artist = job.artist;
         emit OpenTasksReclaimed(jobId, artist, refunded, refund);
-        _credit(artist, job.token, refund);
+        _credit(artist, _tokenOf(job), refund);
     }
 
     /// @inheritdoc IDistributedRender
     function acceptTask(uint256 jobId, uint256 taskIndex) external {
-        Job storage job = _job(jobId);
+        JobRecord storage job = _job(jobId);
         if (job.artist != msg.sender) revert NotArtist(jobId, msg.sender);
         Submission storage sub = _submitted(job, jobId, taskIndex);
         _pay(job, jobId, taskIndex, sub, PayReason.AcceptedByArtist, new address[](0));
@@ -210,14 +254,14 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         if (config.paused) revert MarketPaused();
         uint256 n = taskIndices.length;
         if (n == 0) revert EmptyBatch();
-        Job storage job = _job(jobId);
+        JobRecord storage job = _job(jobId);
         // Everything a claim needs lives in the job's third slot.
         uint256 flags = job.flags;
         uint256 deadline = job.deadline;
         if (flags & FLAG_CANCELLED != 0) revert JobAlreadyCancelled(jobId);
         if (block.timestamp >= deadline) revert DeadlinePassed(jobId, deadline);
 
-        uint256 stakeWei = uint256(job.workerStakeGwei) * 1 gwei;
+        uint256 stakeWei = _stakeWei(job);
         if (stakeWei != 0) _lock(msg.sender, n * stakeWei);
 
         leaseId = config.nextLeaseId;
@@ -232,12 +276,12 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         _claimEach(job, jobId, taskIndices, leaseId, expiresAt, stakeWei);
         // Every claimed task was open (its lease entry was zero and the job is neither cancelled nor past
         // its deadline), open tasks are exactly what `openTasks` counts, and the batch has no duplicates.
-        job.openTasks -= uint32(n);
+        job.openTasks -= uint24(n);
     }
 
     /// Writes `leaseId` into each task's entry, one storage write per word of eight consecutive tasks.
     function _claimEach(
-        Job storage job,
+        JobRecord storage job,
         uint256 jobId,
         uint32[] calldata taskIndices,
         uint256 leaseId,
@@ -278,6 +322,7 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         _checkClaimant(jobId, taskIndex, leaseId);
 
         sub.cellRoot = cellRoot;
+        sub.worker = msg.sender;
         sub.submittedAt = uint32(block.timestamp);
         sub.status = STATUS_SUBMITTED;
         uint256 endsAt = block.timestamp + _jobs[jobId].challengeWindow;
@@ -292,10 +337,10 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
 
     /// @inheritdoc IDistributedRender
     function reopenExpired(uint256 jobId, uint32[] calldata taskIndices) external {
-        Job storage job = _job(jobId);
+        JobRecord storage job = _job(jobId);
         uint256 n = taskIndices.length;
         if (n == 0) revert EmptyBatch();
-        uint256 stakeWei = uint256(job.workerStakeGwei) * 1 gwei;
+        uint256 stakeWei = _stakeWei(job);
         uint256 penalty = stakeWei * LAZY_PENALTY_BPS / 10_000;
         for (uint256 i; i < n; ++i) {
             uint256 t = taskIndices[i];
@@ -321,7 +366,7 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
 
     /// @inheritdoc IDistributedRender
     function attest(uint256 jobId, uint256 taskIndex, SignedAttestation[] calldata attestations) external {
-        Job storage job = _job(jobId);
+        JobRecord storage job = _job(jobId);
         Submission storage sub = _submitted(job, jobId, taskIndex);
         uint256 endsAt = uint256(sub.submittedAt) + job.challengeWindow;
         if (block.timestamp >= endsAt) revert ChallengeWindowClosed(jobId, taskIndex, endsAt);
@@ -333,7 +378,7 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
             taskIndex: taskIndex,
             attempt: sub.attempt,
             cellRoot: sub.cellRoot,
-            worker: _leases[_leaseOf(jobId, taskIndex)].worker,
+            worker: sub.worker,
             artist: job.artist,
             approve: attestations[0].attestation.approve
         });
@@ -397,7 +442,7 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
 
     /// @inheritdoc IDistributedRender
     function finalizeTask(uint256 jobId, uint256 taskIndex) external {
-        Job storage job = _job(jobId);
+        JobRecord storage job = _job(jobId);
         Submission storage sub = _submitted(job, jobId, taskIndex);
         uint256 endsAt = uint256(sub.submittedAt) + job.challengeWindow;
         if (block.timestamp < endsAt) revert ChallengeWindowOpen(jobId, taskIndex, endsAt);
@@ -406,8 +451,8 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         } else {
             // No quorum within the window of a job that pays only verified work: the artist gets the escrow
             // back and the worker its stake; nobody proved a fault.
-            uint256 stakeWei = uint256(job.workerStakeGwei) * 1 gwei;
-            if (stakeWei != 0) _unlock(_leases[_leaseOf(jobId, taskIndex)].worker, stakeWei);
+            uint256 stakeWei = _stakeWei(job);
+            if (stakeWei != 0) _unlock(sub.worker, stakeWei);
             _refundTask(job, jobId, taskIndex, sub, RefundReason.Unverified);
         }
     }
@@ -540,8 +585,23 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
     // ------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IDistributedRender
-    function getJob(uint256 jobId) external view returns (Job memory) {
-        return _job(jobId);
+    function getJob(uint256 jobId) external view returns (Job memory j) {
+        JobRecord storage job = _job(jobId);
+        j.artist = job.artist;
+        j.token = _tokenOf(job);
+        j.rewardPerTask = job.rewardPerTask;
+        j.verifierFeeBps = job.verifierFeeBps;
+        j.verifierFeePerTask = _escrowPerTask(job) - job.rewardPerTask;
+        j.workerStakePerTask = _stakeWei(job);
+        j.deadline = job.deadline;
+        j.leaseDuration = job.leaseDuration;
+        j.challengeWindow = job.challengeWindow;
+        j.taskCount = job.taskCount;
+        j.openTasks = job.openTasks;
+        j.protocolFeeBps = job.protocolFeeBps;
+        j.quorum = job.quorum;
+        j.optimistic = job.flags & FLAG_OPTIMISTIC != 0;
+        j.cancelled = job.flags & FLAG_CANCELLED != 0;
     }
 
     /// @inheritdoc IDistributedRender
@@ -550,7 +610,7 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         view
         returns (TaskState state, address worker, uint256 until, uint256 attempt, bytes32 cellRoot)
     {
-        Job storage job = _job(jobId);
+        JobRecord storage job = _job(jobId);
         if (taskIndex >= job.taskCount) revert TaskOutOfRange(jobId, taskIndex, job.taskCount);
         uint256 leaseId = _leaseOf(jobId, taskIndex);
         Submission memory s = _submissions[jobId][taskIndex];
@@ -621,11 +681,11 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         taskCount = uint256(r.frameCount) * r.regionsX * r.regionsY;
         if (taskCount > MAX_TASKS) revert InvalidJobField(JobField.TaskCount, taskCount);
         if (spec.rewardPerTask == 0) revert InvalidJobField(JobField.RewardPerTask, 0);
+        if (spec.verifierFeeBps > 10_000) revert InvalidJobField(JobField.VerifierFee, spec.verifierFeeBps);
         uint256 s = spec.workerStakePerTask;
-        if (s % 1 gwei != 0 || s / 1 gwei > type(uint64).max) {
-            revert InvalidJobField(JobField.WorkerStake, s);
-        }
-        if (spec.leaseDuration == 0) revert InvalidJobField(JobField.LeaseDuration, 0);
+        if (s % 1 gwei != 0 || s / 1 gwei > MAX_STAKE_GWEI) revert InvalidJobField(JobField.WorkerStake, s);
+        uint256 lease = spec.leaseDuration;
+        if (lease == 0 || lease > MAX_LEASE_DURATION) revert InvalidJobField(JobField.LeaseDuration, lease);
         if (spec.deadline <= block.timestamp) revert InvalidJobField(JobField.Deadline, spec.deadline);
         uint256 window = spec.challengeWindow;
         if (window == 0 || window > MAX_CHALLENGE_WINDOW) {
@@ -638,14 +698,30 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
 
     /// Loads an existing job. Existence is read from `taskCount` (never zero for a posted job), which shares
     /// the slot that claims and submissions need anyway.
-    function _job(uint256 jobId) private view returns (Job storage job) {
+    function _job(uint256 jobId) private view returns (JobRecord storage job) {
         job = _jobs[jobId];
         if (job.taskCount == 0) revert JobNotFound(jobId);
     }
 
+    /// The job's payment token (address(0) for ETH).
+    function _tokenOf(JobRecord storage job) private view returns (address) {
+        uint256 id = job.tokenId;
+        return id == 0 ? address(0) : _tokens[id];
+    }
+
+    /// Reward plus verifier fee: what each task escrows.
+    function _escrowPerTask(JobRecord storage job) private view returns (uint256) {
+        uint256 reward = job.rewardPerTask;
+        return reward + reward * job.verifierFeeBps / 10_000;
+    }
+
+    function _stakeWei(JobRecord storage job) private view returns (uint256) {
+        return uint256(job.workerStakeGwei) * 1 gwei;
+    }
+
     /// Reverts with the most specific reason a task is not in the state a call needs.
     function _revertNotInState(uint256 jobId, uint256 taskIndex, uint256 leaseId) private view {
-        Job storage job = _job(jobId);
+        JobRecord storage job = _job(jobId);
         if (taskIndex >= job.taskCount) revert TaskOutOfRange(jobId, taskIndex, job.taskCount);
         revert TaskNotInState(jobId, taskIndex, _taskState(job, jobId, taskIndex, leaseId));
     }
@@ -661,7 +737,7 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         words[w] = (words[w] & ~(uint256(0xffffffff) << shift)) | (leaseId << shift);
     }
 
-    function _taskState(Job storage job, uint256 jobId, uint256 taskIndex, uint256 leaseId)
+    function _taskState(JobRecord storage job, uint256 jobId, uint256 taskIndex, uint256 leaseId)
         private
         view
         returns (TaskState)
@@ -675,7 +751,7 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
     }
 
     /// Loads a task that must be in the Submitted state.
-    function _submitted(Job storage job, uint256 jobId, uint256 taskIndex)
+    function _submitted(JobRecord storage job, uint256 jobId, uint256 taskIndex)
         private
         view
         returns (Submission storage sub)
@@ -690,7 +766,7 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
     }
 
     function _pay(
-        Job storage job,
+        JobRecord storage job,
         uint256 jobId,
         uint256 taskIndex,
         Submission storage sub,
@@ -698,14 +774,14 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
         address[] memory verifiers
     ) private {
         sub.status = STATUS_PAID;
-        address worker = _leases[_leaseOf(jobId, taskIndex)].worker;
-        uint256 stakeWei = uint256(job.workerStakeGwei) * 1 gwei;
+        address worker = sub.worker;
+        uint256 stakeWei = _stakeWei(job);
         if (stakeWei != 0) _unlock(worker, stakeWei);
 
-        address token = job.token;
+        address token = _tokenOf(job);
         uint256 reward = job.rewardPerTask;
         uint256 fee = reward * job.protocolFeeBps / 10_000;
-        uint256 verifierFee = job.verifierFeePerTask;
+        uint256 verifierFee = reward * job.verifierFeeBps / 10_000;
         emit TaskPaid(
             jobId, taskIndex, worker, reason, reward - fee, fee, verifiers.length == 0 ? 0 : verifierFee
         );
@@ -718,13 +794,13 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
     }
 
     function _reject(
-        Job storage job,
+        JobRecord storage job,
         AttestContext memory c,
         Submission storage sub,
         uint256 cellIndex,
         address[] memory verifiers
     ) private {
-        uint256 stakeWei = uint256(job.workerStakeGwei) * 1 gwei;
+        uint256 stakeWei = _stakeWei(job);
         emit TaskRejected(c.jobId, c.taskIndex, c.worker, c.attempt, cellIndex, stakeWei);
         if (stakeWei != 0) {
             _unlock(c.worker, stakeWei);
@@ -739,7 +815,7 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
 
     /// Reopens a claimed or rejected task, or refunds it when it can no longer be claimed.
     function _reopen(
-        Job storage job,
+        JobRecord storage job,
         uint256 jobId,
         uint256 taskIndex,
         Submission storage sub,
@@ -763,7 +839,7 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
     }
 
     function _refundTask(
-        Job storage job,
+        JobRecord storage job,
         uint256 jobId,
         uint256 taskIndex,
         Submission storage sub,
@@ -771,9 +847,9 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step, Reentran
     ) private {
         sub.status = STATUS_REFUNDED;
         address artist = job.artist;
-        uint256 amount = uint256(job.rewardPerTask) + job.verifierFeePerTask;
+        uint256 amount = _escrowPerTask(job);
         emit TaskRefunded(jobId, taskIndex, artist, why, amount);
-        _credit(artist, job.token, amount);
+        _credit(artist, _tokenOf(job), amount);
     }
 
     /// Splits `amount` evenly; the first recipient also gets the remainder so nothing is left behind.

@@ -4,7 +4,7 @@ pragma solidity ^0.8.28;
 import {DistributedRender} from "../src/DistributedRender.sol";
 import {IDistributedRender} from "../src/interfaces/IDistributedRender.sol";
 import {ReentrantReceiver, RejectingReceiver} from "./mocks/Receivers.sol";
-import {FeeOnTransferToken} from "./mocks/TestToken.sol";
+import {FeeOnTransferToken, TestToken} from "./mocks/TestToken.sol";
 import {Base} from "./utils/Base.sol";
 import {CellTree} from "./utils/CellTree.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
@@ -46,7 +46,12 @@ contract SubmitRenderJobTest is Base {
         assertEq(job.token, address(0));
         assertEq(job.rewardPerTask, REWARD);
         assertEq(job.verifierFeePerTask, VERIFIER_FEE);
-        assertEq(job.workerStakeGwei, STAKE / 1 gwei);
+        assertEq(job.workerStakePerTask, STAKE);
+        assertEq(job.verifierFeeBps, VERIFIER_FEE_BPS);
+        assertEq(job.leaseDuration, LEASE);
+        assertEq(job.challengeWindow, WINDOW);
+        assertFalse(job.optimistic);
+        assertFalse(job.cancelled);
         assertEq(job.taskCount, 6);
         assertEq(job.openTasks, 6);
         assertEq(job.quorum, 1);
@@ -62,6 +67,27 @@ contract SubmitRenderJobTest is Base {
         assertEq(token.balanceOf(address(dr)), _escrow(spec));
         assertEq(token.balanceOf(artist), before - _escrow(spec));
         assertEq(dr.getJob(id).token, address(token));
+    }
+
+    function test_submitRenderJob_registersEachTokenOnce() public {
+        TestToken other = new TestToken();
+        other.mint(artist, 100 ether);
+        vm.prank(artist);
+        other.approve(address(dr), type(uint256).max);
+        uint256 a = _post(_spec(1, 1, 1, address(token)));
+        uint256 b = _post(_spec(1, 1, 1, address(other)));
+        uint256 c = _post(_spec(1, 1, 1, address(token)));
+        uint256 d = _post(_spec(1, 1, 1, address(0)));
+        assertEq(dr.getJob(a).token, address(token));
+        assertEq(dr.getJob(b).token, address(other));
+        assertEq(dr.getJob(c).token, address(token));
+        assertEq(dr.getJob(d).token, address(0));
+        // Payouts go out in the job's own token.
+        vm.startPrank(artist);
+        dr.cancelJob(b);
+        dr.withdraw(address(other));
+        vm.stopPrank();
+        assertEq(other.balanceOf(artist), 100 ether);
     }
 
     function test_submitRenderJob_revertsIfEthValueWrong() public {
@@ -180,11 +206,16 @@ contract SubmitRenderJobTest is Base {
         s = _spec(1, 1, 1, address(0));
         s.workerStakePerTask = 1 gwei + 1;
         _expectInvalid(s, IDistributedRender.JobField.WorkerStake, 1 gwei + 1);
-        s.workerStakePerTask = uint96(uint256(type(uint64).max) + 1) * 1 gwei;
+        s.workerStakePerTask = uint96(uint256(type(uint48).max) + 1) * 1 gwei;
         _expectInvalid(s, IDistributedRender.JobField.WorkerStake, s.workerStakePerTask);
+        s = _spec(1, 1, 1, address(0));
+        s.verifierFeeBps = 10_001;
+        _expectInvalid(s, IDistributedRender.JobField.VerifierFee, 10_001);
         s = _spec(1, 1, 1, address(0));
         s.leaseDuration = 0;
         _expectInvalid(s, IDistributedRender.JobField.LeaseDuration, 0);
+        s.leaseDuration = 30 days + 1;
+        _expectInvalid(s, IDistributedRender.JobField.LeaseDuration, 30 days + 1);
         s = _spec(1, 1, 1, address(0));
         s.deadline = uint32(block.timestamp);
         _expectInvalid(s, IDistributedRender.JobField.Deadline, block.timestamp);
@@ -202,14 +233,20 @@ contract SubmitRenderJobTest is Base {
 
     function test_submitRenderJob_acceptsZeroStakeAndBoundaryValues() public {
         IDistributedRender.JobSpec memory s = _spec(1, 640, 360, address(0));
-        s.workerStakePerTask = 0;
-        s.verifierFeePerTask = 0;
+        s.workerStakePerTask = uint96(uint256(type(uint48).max) * 1 gwei);
+        s.verifierFeeBps = 10_000;
+        s.leaseDuration = 30 days;
         s.rewardPerTask = 1;
         s.settings.cellSize = 4;
         s.quorum = 16;
         s.challengeWindow = 30 days;
         uint256 id = _post(s);
-        assertEq(dr.getJob(id).taskCount, 640 * 360);
+        IDistributedRender.Job memory job = dr.getJob(id);
+        assertEq(job.taskCount, 640 * 360);
+        assertEq(job.workerStakePerTask, uint256(type(uint48).max) * 1 gwei);
+        assertEq(job.verifierFeePerTask, 1);
+        assertEq(job.leaseDuration, 30 days);
+        assertEq(job.quorum, 16);
     }
 
     function testFuzz_submitRenderJob_escrowIsTasksTimesPerTask(
@@ -217,20 +254,22 @@ contract SubmitRenderJobTest is Base {
         uint32 rx,
         uint32 ry,
         uint96 reward,
-        uint96 fee
+        uint16 feeBps
     ) public {
         frames = uint32(_bound(frames, 1, 100));
         rx = uint32(_bound(rx, 1, 10));
         ry = uint32(_bound(ry, 1, 10));
         reward = uint96(_bound(reward, 1, 1 ether));
-        fee = uint96(_bound(fee, 0, 1 ether));
+        feeBps = uint16(_bound(feeBps, 0, 10_000));
         IDistributedRender.JobSpec memory s = _spec(frames, rx, ry, address(token));
         s.rewardPerTask = reward;
-        s.verifierFeePerTask = fee;
+        s.verifierFeeBps = feeBps;
         uint256 before = token.balanceOf(address(dr));
         uint256 id = _post(s);
         uint256 tasks = uint256(frames) * rx * ry;
+        uint256 fee = uint256(reward) * feeBps / 10_000;
         assertEq(token.balanceOf(address(dr)) - before, tasks * (uint256(reward) + fee));
+        assertEq(dr.getJob(id).verifierFeePerTask, fee);
         assertEq(dr.getJob(id).openTasks, tasks);
     }
 }
@@ -932,12 +971,14 @@ contract AttestTest is Base {
         dr.attest(id, 0, b);
     }
 
-    function testFuzz_attest_feeSplitLeavesNothingBehind(uint8 quorum, uint96 verifierFee) public {
+    function testFuzz_attest_feeSplitLeavesNothingBehind(uint8 quorum, uint16 feeBps, uint96 reward) public {
         quorum = uint8(_bound(quorum, 1, 4));
-        verifierFee = uint96(_bound(verifierFee, 0, 1 ether));
+        feeBps = uint16(_bound(feeBps, 0, 10_000));
+        reward = uint96(_bound(reward, 1, 100 ether));
         IDistributedRender.JobSpec memory s = _spec(1, 1, 1, address(token));
         s.quorum = quorum;
-        s.verifierFeePerTask = verifierFee;
+        s.rewardPerTask = reward;
+        s.verifierFeeBps = feeBps;
         uint256 id = _post(s);
         _claimAndSubmit(id, 0);
         dr.attest(id, 0, _bundle(id, 0, true, quorum));
@@ -945,7 +986,7 @@ contract AttestTest is Base {
         for (uint256 i; i < quorum; ++i) {
             total += dr.balanceOf(verifiers[i], address(token));
         }
-        assertEq(total, uint256(REWARD) + verifierFee);
+        assertEq(total, uint256(reward) + uint256(reward) * feeBps / 10_000);
     }
 
     function testFuzz_attest_rejectionWorksForAnyCellOfAnyTree(uint8 cellCount, uint256 cellIndex) public {

@@ -38,13 +38,14 @@ interface IDistributedRender {
         address token;
         /// Paid to the worker (less the protocol fee) for each verified task.
         uint96 rewardPerTask;
-        /// Shared by the verifiers whose attestations settle a task; refunded to the artist otherwise.
-        uint96 verifierFeePerTask;
-        /// ETH the worker locks per claimed task (a whole number of gwei, at most 2^64-1 gwei).
+        /// Verifier fee per task, in basis points of the reward (at most 10,000), escrowed on top of it. Shared
+        /// by the verifiers whose attestations settle a task; refunded to the artist otherwise.
+        uint16 verifierFeeBps;
+        /// ETH the worker locks per claimed task (a whole number of gwei, below 2^48 gwei).
         uint96 workerStakePerTask;
         /// Unix time after which no task can be claimed and unfinished escrow is reclaimable.
         uint32 deadline;
-        /// Seconds a claim lasts (capped at the deadline).
+        /// Seconds a claim lasts (capped at the deadline; at most 30 days).
         uint32 leaseDuration;
         /// Seconds after a submission during which verifiers may attest; then `finalizeTask` settles it.
         uint32 challengeWindow;
@@ -54,22 +55,26 @@ interface IDistributedRender {
         bool optimistic;
     }
 
-    /// @notice The stored, packed form of a job. Render settings and CIDs live only in `JobSubmitted`.
+    /// @notice A job as `getJob` returns it (stored packed in two slots; render settings and CIDs live only in
+    /// `JobSubmitted`).
     struct Job {
         address artist;
-        uint96 rewardPerTask;
         address token;
-        uint96 verifierFeePerTask;
-        uint64 workerStakeGwei;
-        uint32 deadline;
-        uint32 leaseDuration;
-        uint32 challengeWindow;
-        uint32 taskCount;
+        uint256 rewardPerTask;
+        uint256 verifierFeeBps;
+        /// `rewardPerTask * verifierFeeBps / 10_000`: escrowed per task on top of the reward.
+        uint256 verifierFeePerTask;
+        uint256 workerStakePerTask;
+        uint256 deadline;
+        uint256 leaseDuration;
+        uint256 challengeWindow;
+        uint256 taskCount;
         /// Tasks that are open (claimable) and whose escrow is still held as a block; see `cancelJob`.
-        uint32 openTasks;
-        uint16 protocolFeeBps;
-        uint8 quorum;
-        uint8 flags;
+        uint256 openTasks;
+        uint256 protocolFeeBps;
+        uint256 quorum;
+        bool optimistic;
+        bool cancelled;
     }
 
     /// @notice Derived state of one task.
@@ -93,13 +98,12 @@ interface IDistributedRender {
         CellSize,
         TaskCount,
         RewardPerTask,
+        VerifierFee,
         WorkerStake,
         Deadline,
         LeaseDuration,
         ChallengeWindow,
-        Quorum,
-        Token,
-        Value
+        Quorum
     }
 
     /// @notice How a task ended up paid.
@@ -234,7 +238,7 @@ interface IDistributedRender {
     // Events (past tense, emitted right after the state change they describe)
     // ------------------------------------------------------------------------------------------------
 
-    /// @notice A job was posted and its escrow locked: `taskCount x (reward + verifierFee)`.
+    /// @notice A job was posted and its escrow locked: `taskCount x (reward + verifier fee)`.
     event JobSubmitted(
         uint256 indexed jobId,
         address indexed artist,
@@ -344,7 +348,7 @@ interface IDistributedRender {
     // Artist
     // ------------------------------------------------------------------------------------------------
 
-    /// @notice Posts a job and escrows `taskCount x (rewardPerTask + verifierFeePerTask)`.
+    /// @notice Posts a job and escrows `taskCount x (rewardPerTask + verifier fee)`.
     /// @dev ETH jobs send exactly that as `msg.value`; ERC-20 jobs approve it first (balance-delta checked).
     /// @return jobId The new job's id (ids start at 1).
     function submitRenderJob(JobSpec calldata spec) external payable returns (uint256 jobId);

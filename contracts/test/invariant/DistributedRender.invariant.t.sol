@@ -112,7 +112,7 @@ contract DistributedRenderInvariantTest is Test {
                         who == worker
                             && (s == IDistributedRender.TaskState.Claimed
                                 || s == IDistributedRender.TaskState.Submitted)
-                    ) expected += uint256(job.workerStakeGwei) * 1 gwei;
+                    ) expected += job.workerStakePerTask;
                 }
             }
             IDistributedRender.StakeAccount memory a = dr.stakeOf(worker);

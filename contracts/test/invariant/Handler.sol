@@ -124,14 +124,15 @@ contract Handler is Test {
         });
         s.token = useToken ? address(token) : address(0);
         s.rewardPerTask = uint96(_bound(seed >> 8, 1, 1 ether));
-        s.verifierFeePerTask = uint96(_bound(seed >> 80, 0, 0.1 ether));
+        s.verifierFeeBps = uint16(_bound(seed >> 80, 0, 10_000));
         s.workerStakePerTask = staked ? uint96(_bound(seed >> 160, 1, 1e9) * 1 gwei) : 0;
         s.deadline = uint32(block.timestamp + _bound(seed >> 200, 1 hours, 3 days));
         s.leaseDuration = 2 hours;
         s.challengeWindow = 1 hours;
         s.quorum = uint8(_bound(quorum, 1, 3));
         s.optimistic = optimistic;
-        uint256 escrow = uint256(s.settings.frameCount) * (uint256(s.rewardPerTask) + s.verifierFeePerTask);
+        uint256 escrow = uint256(s.settings.frameCount)
+            * (uint256(s.rewardPerTask) + uint256(s.rewardPerTask) * s.verifierFeeBps / 10_000);
         vm.prank(artist);
         uint256 id = dr.submitRenderJob{value: useToken ? 0 : escrow}(s);
         jobIds.push(id);

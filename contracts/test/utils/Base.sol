@@ -28,7 +28,8 @@ abstract contract Base is Test {
     uint256 internal constant VERIFIER_MIN_STAKE = 1 ether;
     uint256 internal constant UNBONDING_DELAY = 7 days;
     uint96 internal constant REWARD = 0.01 ether;
-    uint96 internal constant VERIFIER_FEE = 0.001 ether;
+    uint16 internal constant VERIFIER_FEE_BPS = 1000;
+    uint96 internal constant VERIFIER_FEE = 0.001 ether; // REWARD * VERIFIER_FEE_BPS / 10_000
     uint96 internal constant STAKE = 0.005 ether;
     uint32 internal constant LEASE = 1 hours;
     uint32 internal constant WINDOW = 1 hours;
@@ -92,7 +93,7 @@ abstract contract Base is Test {
         });
         spec.token = payToken;
         spec.rewardPerTask = REWARD;
-        spec.verifierFeePerTask = VERIFIER_FEE;
+        spec.verifierFeeBps = VERIFIER_FEE_BPS;
         spec.workerStakePerTask = STAKE;
         spec.deadline = uint32(block.timestamp + 1 days);
         spec.leaseDuration = LEASE;
@@ -103,7 +104,8 @@ abstract contract Base is Test {
 
     function _escrow(IDistributedRender.JobSpec memory spec) internal pure returns (uint256) {
         uint256 tasks = uint256(spec.settings.frameCount) * spec.settings.regionsX * spec.settings.regionsY;
-        return tasks * (uint256(spec.rewardPerTask) + spec.verifierFeePerTask);
+        return
+            tasks * (uint256(spec.rewardPerTask) + uint256(spec.rewardPerTask) * spec.verifierFeeBps / 10_000);
     }
 
     function _post(IDistributedRender.JobSpec memory spec) internal returns (uint256 jobId) {

@@ -97,6 +97,8 @@ sol_enum!(
         TaskCount,
         /// `rewardPerTask`.
         RewardPerTask,
+        /// `verifierFeeBps`.
+        VerifierFee,
         /// `workerStakePerTask`.
         WorkerStake,
         /// `deadline`.
@@ -107,10 +109,6 @@ sol_enum!(
         ChallengeWindow,
         /// `quorum`.
         Quorum,
-        /// `token`.
-        Token,
-        /// `msg.value`.
-        Value,
     }
 );
 

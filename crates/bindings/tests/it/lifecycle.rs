@@ -13,7 +13,8 @@ use tessera_bindings::{DistributedRender, TaskState, TestToken, attestation, cel
 const FEE_BPS: u16 = 100;
 const MIN_STAKE: u64 = 1_000_000_000_000_000_000; // 1 ETH
 const REWARD: u128 = 10_000_000_000_000_000; // 0.01
-const VERIFIER_FEE: u128 = 1_000_000_000_000_000; // 0.001
+const VERIFIER_FEE_BPS: u16 = 1000;
+const VERIFIER_FEE: u128 = REWARD * VERIFIER_FEE_BPS as u128 / 10_000; // 0.001
 const STAKE: u128 = 5_000_000_000_000_000; // 0.005
 
 fn spec(token: Address, frames: u32, deadline: u32, optimistic: bool) -> JobSpec {
@@ -34,7 +35,7 @@ fn spec(token: Address, frames: u32, deadline: u32, optimistic: bool) -> JobSpec
         },
         token,
         rewardPerTask: alloy::primitives::Uint::from(REWARD),
-        verifierFeePerTask: alloy::primitives::Uint::from(VERIFIER_FEE),
+        verifierFeeBps: VERIFIER_FEE_BPS,
         workerStakePerTask: alloy::primitives::Uint::from(STAKE),
         deadline,
         leaseDuration: 3600,
