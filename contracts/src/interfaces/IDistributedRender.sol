@@ -231,6 +231,8 @@ interface IDistributedRender {
     error FeeTooHigh(uint256 feeBps, uint256 maxFeeBps);
     /// @notice The zero address is not allowed here.
     error ZeroAddress();
+    /// @notice A guarded function was entered again from inside itself or another guarded function.
+    error Reentered();
     /// @notice Sending ETH to `to` failed.
     error EthTransferFailed(address to, uint256 amount);
 
@@ -342,7 +344,7 @@ interface IDistributedRender {
     /// @notice The protocol fee for new jobs changed.
     event ProtocolFeeSet(uint256 feeBps);
     /// @notice The protocol fee recipient changed.
-    event TreasurySet(address treasury);
+    event TreasurySet(address indexed treasury);
 
     // ------------------------------------------------------------------------------------------------
     // Artist

@@ -2,12 +2,12 @@
 pragma solidity ^0.8.28;
 
 import {IDistributedRender} from "../src/interfaces/IDistributedRender.sol";
-import {Base} from "./utils/Base.sol";
-import {CellTree} from "./utils/CellTree.sol";
+import {Base} from "../test/utils/Base.sol";
+import {CellTree} from "../test/utils/CellTree.sol";
 
 /// @notice Gas of every user-facing call, recorded in snapshots/DistributedRender.json (committed; CI runs
-/// `FORGE_SNAPSHOT_CHECK=true forge test --mc GasTest --isolate` and fails on drift).
-/// @dev Run with `--isolate`: each call is then its own transaction with cold storage. For each call two values
+/// `FOUNDRY_PROFILE=gas FORGE_SNAPSHOT_CHECK=true forge test` and fails on drift).
+/// @dev The `gas` profile runs with `isolate = true`: each call is its own transaction with cold storage. For each call two values
 /// are recorded: `<name>` is the whole transaction's gas (21,000 intrinsic + calldata + execution) and
 /// `<name>_execution` is that minus the intrinsic and calldata cost (EIP-2028: 4 gas per zero byte, 16 per
 /// non-zero byte), the figure the issue's targets are stated in.

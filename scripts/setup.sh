@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything the tests and the local network need, from the project's own files. Idempotent:
+# a second run only checks. Run as root on a fresh Debian machine, or as a user who has node, npm and cargo.
+source "$(dirname "$0")/lib.sh"
+cd "$TESSERA_ROOT"
+
+need() { command -v "$1" >/dev/null 2>&1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif need sudo; then sudo "$@"; else die "need root for: $*"; fi; }
+
+apt_packages=()
+need node || apt_packages+=(nodejs)
+need npm || apt_packages+=(npm)
+need python3 || apt_packages+=(python3 python3-venv)
+need git || apt_packages+=(git)
+need cc || apt_packages+=(build-essential)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  log "installing Debian packages: ${apt_packages[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
+fi
+need cargo || die "cargo not found: install Rust with rustup (https://rustup.rs), then rerun"
+
+# Foundry (native forge/anvil/cast), solc (solcjs), OpenZeppelin, forge-std: pinned by package-lock.json.
+if [ ! -x "$FOUNDRY_BIN/forge-linux-amd64/bin/forge" ] || ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+  log "installing JS toolchain (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+for tool in forge anvil cast; do
+  [ -x "$FOUNDRY_BIN/$tool-linux-amd64/bin/$tool" ] || die "$tool missing after npm ci (node_modules/@foundry-rs/$tool-linux-amd64)"
+done
+forge --version | head -1 >&2
+node scripts/solc-shim.cjs --version | tail -1 >&2
+
+# Slither, in a virtualenv outside the clone (reused between runs).
+if [ ! -x "$TESSERA_VENV/bin/slither" ]; then
+  log "installing slither-analyzer into $TESSERA_VENV"
+  python3 -m venv "$TESSERA_VENV"
+  "$TESSERA_VENV/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-dev.txt
+fi
+log "setup complete"

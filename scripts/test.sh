@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every check CI runs. The README's test command; .ci/run calls it.
+#   scripts/test.sh            everything
+#   scripts/test.sh --quick    skip the invariant campaign, coverage and Slither
+source "$(dirname "$0")/lib.sh"
+cd "$TESSERA_ROOT"
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+bash scripts/setup.sh
+
+log "formatting"
+forge fmt --check
+cargo fmt --all -- --check
+
+log "contracts: build and size limit"
+forge build --sizes --skip test --skip script >/dev/null
+log "contracts: committed bindings artifacts match the sources"
+forge build >/dev/null
+node scripts/gen-bindings.cjs --check
+
+log "contracts: unit and fuzz tests"
+forge_test --no-match-contract Invariant -q
+log "contracts: gas snapshots (snapshots/DistributedRender.json) unchanged"
+FOUNDRY_PROFILE=gas FORGE_SNAPSHOT_CHECK=true forge_test -q
+if [ "$quick" = 0 ]; then
+  log "contracts: invariant suite"
+  forge_test --match-contract Invariant -q
+fi
+
+log "rust: clippy"
+cargo clippy --locked --all-targets -- -D warnings
+log "rust: tests"
+cargo_test --workspace
+
+if [ "$quick" = 0 ]; then
+  bash scripts/coverage.sh
+  log "contracts: slither"
+  bash scripts/slither.sh
+fi
+log "all checks passed"
