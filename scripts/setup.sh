@@ -21,9 +21,11 @@ fi
 need cargo || die "cargo not found: install Rust with rustup (https://rustup.rs), then rerun"
 
 # Foundry (native forge/anvil/cast), solc (solcjs), OpenZeppelin, forge-std: pinned by package-lock.json.
-if [ ! -x "$FOUNDRY_BIN/forge-linux-amd64/bin/forge" ] || ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -x "$FOUNDRY_BIN/forge-linux-amd64/bin/forge" ] || [ "$(cat node_modules/.tessera-lock 2>/dev/null)" != "$lock_hash" ]; then
   log "installing JS toolchain (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.tessera-lock
 fi
 for tool in forge anvil cast; do
   [ -x "$FOUNDRY_BIN/$tool-linux-amd64/bin/$tool" ] || die "$tool missing after npm ci (node_modules/@foundry-rs/$tool-linux-amd64)"

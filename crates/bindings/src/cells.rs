@@ -1,131 +1,17 @@
-//! The cell Merkle tree of `docs/merkle.md`, shared by the renderer (which commits a root), the verifier
-//! (which proves a failing cell) and the contract (`DistributedRender.cellLeaf` + OpenZeppelin `MerkleProof`).
-//!
-//! - data hash of a cell = keccak256 of its raw linear accumulation bytes;
-//! - leaf = keccak256(keccak256(abi.encode(uint256 cellIndex, bytes32 dataHash)));
-//! - leaves in cell-index order; a parent is keccak256 of its two children sorted ascending (OpenZeppelin's
-//!   commutative pair hash); a node without a sibling is carried up unchanged;
-//! - a proof lists the siblings from the leaf upwards, skipping levels where the node had none.
+//! The cell Merkle tree (docs/merkle.md), re-exported from `tessera-common` with `B256` conversions for
+//! callers that hold alloy types.
 
-use alloy::primitives::{B256, U256, keccak256};
+use alloy::primitives::B256;
+pub use tessera_common::cells::*;
 
-/// The leaf of cell `index` whose raw data hashes to `data_hash`.
-pub fn leaf(index: u64, data_hash: B256) -> B256 {
-    let mut buf = [0u8; 64];
-    buf[..32].copy_from_slice(&U256::from(index).to_be_bytes::<32>());
-    buf[32..].copy_from_slice(data_hash.as_slice());
-    keccak256(keccak256(buf))
+/// The Merkle root over the leaves of cells with raw-data hashes `data_hashes`, as alloy `B256`.
+pub fn root_of(data_hashes: &[B256]) -> Option<B256> {
+    let hashes: Vec<_> = data_hashes.iter().map(|h| h.0).collect();
+    root(&leaves(&hashes)).map(B256::from)
 }
 
-/// OpenZeppelin's commutative keccak256 of two nodes.
-pub fn hash_pair(a: B256, b: B256) -> B256 {
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let mut buf = [0u8; 64];
-    buf[..32].copy_from_slice(lo.as_slice());
-    buf[32..].copy_from_slice(hi.as_slice());
-    keccak256(buf)
-}
-
-/// The leaves of cells whose raw data hash to `data_hashes`, in index order.
-pub fn leaves(data_hashes: &[B256]) -> Vec<B256> {
-    data_hashes
-        .iter()
-        .zip(0u64..)
-        .map(|(h, i)| leaf(i, *h))
-        .collect()
-}
-
-fn next_level(level: &[B256]) -> Vec<B256> {
-    level
-        .chunks(2)
-        .map(|pair| match pair {
-            [a, b] => hash_pair(*a, *b),
-            [a] => *a,
-            _ => unreachable!("chunks(2) yields one or two nodes"),
-        })
-        .collect()
-}
-
-/// The Merkle root over `leaves`; `None` for no leaves (a task always has at least one cell).
-pub fn root(leaves: &[B256]) -> Option<B256> {
-    let mut level = leaves.to_vec();
-    if level.is_empty() {
-        return None;
-    }
-    while level.len() > 1 {
-        level = next_level(&level);
-    }
-    Some(level[0])
-}
-
-/// The proof for leaf `index`; `None` if out of range.
-pub fn proof(leaves: &[B256], mut index: usize) -> Option<Vec<B256>> {
-    if index >= leaves.len() {
-        return None;
-    }
-    let mut level = leaves.to_vec();
-    let mut path = Vec::new();
-    while level.len() > 1 {
-        if let Some(sibling) = level.get(index ^ 1) {
-            path.push(*sibling);
-        }
-        level = next_level(&level);
-        index /= 2;
-    }
-    Some(path)
-}
-
-/// Folds a proof as OpenZeppelin's `MerkleProof.processProof` does.
-pub fn process_proof(leaf: B256, proof: &[B256]) -> B256 {
-    proof.iter().fold(leaf, |acc, p| hash_pair(acc, *p))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hashes(n: usize) -> Vec<B256> {
-        (0..n).map(|i| keccak256(format!("cell {i}"))).collect()
-    }
-
-    #[test]
-    fn every_proof_of_every_tree_size_verifies() {
-        for n in 1..=37 {
-            let l = leaves(&hashes(n));
-            let r = root(&l).expect("non-empty");
-            for i in 0..n {
-                let p = proof(&l, i).expect("in range");
-                assert_eq!(process_proof(l[i], &p), r, "n={n} i={i}");
-                // A proof does not verify another leaf.
-                let other = l[(i + 1) % n];
-                if n > 1 {
-                    assert_ne!(process_proof(other, &p), r, "n={n} i={i}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn one_leaf_is_its_own_root_and_empty_has_none() {
-        let l = leaves(&hashes(1));
-        assert_eq!(root(&l), Some(l[0]));
-        assert_eq!(proof(&l, 0), Some(vec![]));
-        assert_eq!(root(&[]), None);
-        assert_eq!(proof(&l, 1), None);
-    }
-
-    #[test]
-    fn leaf_binds_the_index() {
-        let h = keccak256("data");
-        assert_ne!(leaf(0, h), leaf(1, h));
-        // Known answer, computed with the Solidity reference (`DistributedRender.cellLeaf(7, keccak256("data"))`);
-        // the integration test also checks it against the deployed contract.
-        let expected = {
-            let mut buf = [0u8; 64];
-            buf[31] = 7;
-            buf[32..].copy_from_slice(h.as_slice());
-            keccak256(keccak256(buf))
-        };
-        assert_eq!(leaf(7, h), expected);
-    }
+/// The proof of cell `index` among cells with raw-data hashes `data_hashes`, as alloy `B256`.
+pub fn proof_of(data_hashes: &[B256], index: usize) -> Option<Vec<B256>> {
+    let hashes: Vec<_> = data_hashes.iter().map(|h| h.0).collect();
+    proof(&leaves(&hashes), index).map(|p| p.into_iter().map(B256::from).collect())
 }

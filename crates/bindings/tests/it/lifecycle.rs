@@ -121,8 +121,7 @@ impl Market {
             .decoded_log::<DistributedRender::TaskClaimed>()
             .context("no TaskClaimed")?;
         assert_eq!(claimed.worker, self.chain.worker.address);
-        let root = cells::root(&cells::leaves(&cell_hashes(u64::from(task), forged)))
-            .context("no cells")?;
+        let root = cells::root_of(&cell_hashes(u64::from(task), forged)).context("no cells")?;
         let r = worker
             .submitResult(job, U256::from(task), "bafyoutput".into(), root)
             .send()
@@ -158,7 +157,6 @@ impl Market {
         attempt: u64,
     ) -> Result<SignedAttestation> {
         let hashes = cell_hashes(u64::from(task), true);
-        let leaves = cells::leaves(&hashes);
         let a = Attestation {
             jobId: job,
             taskIndex: U256::from(task),
@@ -189,7 +187,7 @@ impl Market {
             proof: if approve {
                 vec![]
             } else {
-                cells::proof(&leaves, 2).context("proof")?
+                cells::proof_of(&hashes, 2).context("proof")?
             },
         })
     }
@@ -228,7 +226,7 @@ async fn eth_job_is_verified_paid_and_withdrawn() -> Result<()> {
         .cellLeaf(U256::from(7), h)
         .call()
         .await?;
-    assert_eq!(on_chain, cells::leaf(7, h));
+    assert_eq!(on_chain, B256::from(cells::leaf(7, h.0)));
 
     // Task 0: verified by a signed approval.
     let root0 = m.claim_and_submit(job, 0, false).await?;
