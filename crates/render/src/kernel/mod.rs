@@ -1,0 +1,183 @@
+//! The two backends of the one kernel source (`pathtrace.h`): the CPU one, linked through `build.rs`, and
+//! the CUDA one, compiled by NVRTC at run time. This module holds all of the crate's `unsafe`.
+#![allow(unsafe_code)]
+
+pub(crate) mod cuda;
+
+use crate::scene::Scene;
+use tessera_common::task::Rect;
+
+/// The kernel's `ts_scene`, pointing at host memory (CPU backend). Field order and types mirror
+/// `pathtrace.h`; the CUDA twin is `cuda::DeviceScene`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SceneView<P: Copy> {
+    pub nodes: P,
+    pub tris: P,
+    pub shade: P,
+    pub materials: P,
+    pub textures: P,
+    pub texels: P,
+    pub lights: P,
+    pub emitters: P,
+    pub emitter_cdf: P,
+    pub node_count: u32,
+    pub tri_count: u32,
+    pub material_count: u32,
+    pub texture_count: u32,
+    pub light_count: u32,
+    pub emitter_count: u32,
+    pub width: u32,
+    pub height: u32,
+    pub spp: u32,
+    pub max_bounces: u32,
+    pub seed_lo: u32,
+    pub seed_hi: u32,
+    pub cam_pos: [f32; 3],
+    pub cam_right: [f32; 3],
+    pub cam_up: [f32; 3],
+    pub cam_forward: [f32; 3],
+    pub cam_tan_half_x: f32,
+    pub cam_tan_half_y: f32,
+    pub env: [f32; 3],
+    pub light_select_punctual: f32,
+}
+
+/// Image-wide parameters of one render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Frame {
+    pub width: u32,
+    pub height: u32,
+    pub spp: u32,
+    pub max_bounces: u32,
+    pub seed: u64,
+}
+
+/// The low and high 32-bit words of the seed.
+fn seed_words(seed: u64) -> (u32, u32) {
+    let b = seed.to_le_bytes();
+    (
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+    )
+}
+
+/// Floats of output for `rect` (3 per pixel).
+pub(crate) fn rect_floats(rect: Rect) -> usize {
+    usize::try_from(rect.area()).unwrap_or(usize::MAX / 4) * 3
+}
+
+fn count(v: usize, per: usize) -> u32 {
+    u32::try_from(v / per).unwrap_or(u32::MAX)
+}
+
+impl<P: Copy> SceneView<P> {
+    /// Fills everything but the pointers from the scene and frame.
+    pub(crate) fn new(scene: &Scene, frame: &Frame, ptrs: [P; 9]) -> Self {
+        use crate::scene::{LIGHT_FLOATS, MAT_FLOATS, NODE_FLOATS, TEX_U32, TRI_FLOATS};
+        let c = &scene.camera;
+        let [
+            nodes,
+            tris,
+            shade,
+            materials,
+            textures,
+            texels,
+            lights,
+            emitters,
+            emitter_cdf,
+        ] = ptrs;
+        SceneView {
+            nodes,
+            tris,
+            shade,
+            materials,
+            textures,
+            texels,
+            lights,
+            emitters,
+            emitter_cdf,
+            node_count: count(scene.nodes.len(), NODE_FLOATS),
+            tri_count: count(scene.tris.len(), TRI_FLOATS),
+            material_count: count(scene.materials.len(), MAT_FLOATS),
+            texture_count: count(scene.textures.len(), TEX_U32),
+            light_count: count(scene.lights.len(), LIGHT_FLOATS),
+            emitter_count: count(scene.emitters.len(), 1),
+            width: frame.width,
+            height: frame.height,
+            spp: frame.spp,
+            max_bounces: frame.max_bounces,
+            seed_lo: seed_words(frame.seed).0,
+            seed_hi: seed_words(frame.seed).1,
+            cam_pos: c.position,
+            cam_right: c.right,
+            cam_up: c.up,
+            cam_forward: c.forward,
+            cam_tan_half_x: c.tan_half_x,
+            cam_tan_half_y: c.tan_half_y,
+            env: scene.environment,
+            light_select_punctual: scene.punctual_share(),
+        }
+    }
+}
+
+unsafe extern "C" {
+    fn ts_render_rect(
+        s: *const SceneView<*const u8>,
+        x: u32,
+        y: u32,
+        w: u32,
+        h: u32,
+        out: *mut f32,
+    ) -> u64;
+    fn ts_sincos_turns_c(t: f32, s: *mut f32, c: *mut f32);
+}
+
+/// Renders `rect` on the calling CPU thread into `out` (row-major, 3 floats per pixel); returns the number
+/// of rays cast.
+pub(crate) fn render_rect_cpu(scene: &Scene, frame: &Frame, rect: Rect, out: &mut [f32]) -> u64 {
+    assert!(out.len() >= rect_floats(rect), "output buffer too small");
+    assert!(
+        rect.x + rect.width <= frame.width && rect.y + rect.height <= frame.height,
+        "rect outside the image"
+    );
+    let p = |v: *const u8| v;
+    let view = SceneView::new(
+        scene,
+        frame,
+        [
+            p(scene.nodes.as_ptr().cast()),
+            p(scene.tris.as_ptr().cast()),
+            p(scene.shade.as_ptr().cast()),
+            p(scene.materials.as_ptr().cast()),
+            p(scene.textures.as_ptr().cast()),
+            p(scene.texels.as_ptr().cast()),
+            p(scene.lights.as_ptr().cast()),
+            p(scene.emitters.as_ptr().cast()),
+            p(scene.emitter_cdf.as_ptr().cast()),
+        ],
+    );
+    // SAFETY: `view` points into `scene`'s vectors, which outlive the call and hold exactly the record
+    // counts the view declares (SceneView::new derives them from the same vectors); every index the kernel
+    // forms is below those counts (BVH, material, texture and emitter ids are produced by `Scene::assemble`
+    // from the same data). `out` holds at least w*h*3 floats (asserted above) and the rect lies inside the
+    // image, which is all the kernel writes or reads of it.
+    unsafe {
+        ts_render_rect(
+            &view,
+            rect.x,
+            rect.y,
+            rect.width,
+            rect.height,
+            out.as_mut_ptr(),
+        )
+    }
+}
+
+/// The kernel's own sin/cos of 2πt, for conformance tests of the host twin.
+pub fn kernel_sincos_turns(t: f32) -> (f32, f32) {
+    let (mut s, mut c) = (0.0f32, 0.0f32);
+    // SAFETY: the function only writes its two out-parameters, which are valid locals.
+    unsafe { ts_sincos_turns_c(t, &mut s, &mut c) };
+    (s, c)
+}

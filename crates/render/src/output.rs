@@ -1,0 +1,175 @@
+//! Task outputs: raw linear data (for verification), a tone-mapped PNG preview, and the list of leaves.
+//!
+//! Raw format (`.tsr`, little-endian): the 8 bytes `TSRAW001`, then u32 image width, image height, region x,
+//! y, width, height, cell size, channels (3), then width·height·3 f32, row-major over the region. The cell
+//! bytes the leaves commit to are the same floats cut per cell (`render::cell_bytes`).
+
+use crate::render::RegionImage;
+use std::io::Write;
+use std::path::Path;
+
+/// Magic bytes of the raw format.
+pub const RAW_MAGIC: &[u8; 8] = b"TSRAW001";
+
+/// Writing an output failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// File system error.
+    #[error("writing {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// PNG encoder error.
+    #[error("encoding PNG {path}: {reason}")]
+    Png {
+        /// The file.
+        path: String,
+        /// The error.
+        reason: String,
+    },
+    /// A raw file is malformed.
+    #[error("raw file: {0}")]
+    BadRaw(String),
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Encodes the region as raw data.
+pub fn raw_bytes(
+    img: &RegionImage,
+    image_width: u32,
+    image_height: u32,
+    cell_size: u32,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(40 + img.pixels.len() * 4);
+    out.extend_from_slice(RAW_MAGIC);
+    for v in [
+        image_width,
+        image_height,
+        img.rect.x,
+        img.rect.y,
+        img.rect.width,
+        img.rect.height,
+        cell_size,
+        3,
+    ] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for p in &img.pixels {
+        out.extend_from_slice(&p.to_le_bytes());
+    }
+    out
+}
+
+/// Parsed raw data: (header words, pixels).
+pub fn parse_raw(bytes: &[u8]) -> Result<([u32; 8], Vec<f32>), OutputError> {
+    if bytes.len() < 40 || &bytes[..8] != RAW_MAGIC {
+        return Err(OutputError::BadRaw("missing TSRAW001 header".into()));
+    }
+    let mut h = [0u32; 8];
+    for (i, w) in h.iter_mut().enumerate() {
+        let at = 8 + i * 4;
+        *w = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    }
+    let n = u64::from(h[4]) * u64::from(h[5]) * 3;
+    let body = &bytes[40..];
+    if body.len() as u64 != n * 4 {
+        return Err(OutputError::BadRaw(format!(
+            "{} bytes of pixel data for a {}x{} region",
+            body.len(),
+            h[4],
+            h[5]
+        )));
+    }
+    let px = body
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Ok((h, px))
+}
+
+/// Writes the raw data.
+pub fn write_raw(
+    path: &Path,
+    img: &RegionImage,
+    w: u32,
+    h: u32,
+    cell: u32,
+) -> Result<(), OutputError> {
+    std::fs::write(path, raw_bytes(img, w, h, cell)).map_err(io(path))
+}
+
+/// ACES filmic curve (Narkowicz 2015) then sRGB encoding, to 8 bits. For previews only: not verified.
+fn tonemap(v: f32) -> u8 {
+    let x = v.max(0.0) * 0.8;
+    let y = (x * (2.51 * x + 0.03)) / (x * (2.43 * x + 0.59) + 0.14);
+    let y = y.clamp(0.0, 1.0);
+    let s = if y <= 0.003_130_8 {
+        12.92 * y
+    } else {
+        1.055 * y.powf(1.0 / 2.4) - 0.055
+    };
+    // s is in [0, 1], so the rounded value is in 0..=255.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let b = (s * 255.0 + 0.5) as u8;
+    b
+}
+
+/// The 8-bit sRGB preview of linear RGB pixels.
+pub fn preview_rgb8(pixels: &[f32]) -> Vec<u8> {
+    pixels.iter().map(|v| tonemap(*v)).collect()
+}
+
+/// Writes a PNG preview of `pixels` (`width` x `height`, linear RGB).
+pub fn write_png(path: &Path, width: u32, height: u32, pixels: &[f32]) -> Result<(), OutputError> {
+    let file = std::fs::File::create(path).map_err(io(path))?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let png_err = |e: png::EncodingError| OutputError::Png {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let mut w = enc.write_header().map_err(png_err)?;
+    w.write_image_data(&preview_rgb8(pixels)).map_err(png_err)?;
+    w.finish().map_err(png_err)
+}
+
+/// The leaves document: cell size, region, root and each cell's rectangle, data hash and leaf, as JSON.
+pub fn leaves_json(img: &RegionImage, cell_size: u32) -> serde_json::Value {
+    let hex = |h: &[u8; 32]| {
+        let mut s = String::from("0x");
+        for b in h {
+            s.push_str(&format!("{b:02x}"));
+        }
+        s
+    };
+    serde_json::json!({
+        "format": "tessera-leaves/1",
+        "cellSize": cell_size,
+        "region": [img.rect.x, img.rect.y, img.rect.width, img.rect.height],
+        "root": hex(&img.root),
+        "cells": img.cells.iter().map(|c| serde_json::json!({
+            "index": c.index,
+            "rect": [c.rect.x, c.rect.y, c.rect.width, c.rect.height],
+            "dataHash": hex(&c.data_hash),
+            "leaf": hex(&c.leaf),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Writes the leaves document.
+pub fn write_leaves(path: &Path, img: &RegionImage, cell_size: u32) -> Result<(), OutputError> {
+    let mut f = std::fs::File::create(path).map_err(io(path))?;
+    let text = serde_json::to_string_pretty(&leaves_json(img, cell_size)).unwrap_or_default();
+    f.write_all(text.as_bytes()).map_err(io(path))
+}

@@ -1,0 +1,280 @@
+//! Rendering a task: choosing a backend, rendering a region cell by cell (CPU) or at once (GPU), and cutting
+//! the result into cells with their data hashes and leaves.
+
+use crate::kernel::{self, Frame, cuda::CudaBackend, rect_floats};
+use crate::scene::Scene;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tessera_common::cells;
+use tessera_common::task::{Rect, RenderSettings};
+use tessera_common::{Hash32, keccak256};
+
+/// Which backend to render on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// The GPU when one is usable, else the CPU (with a logged reason).
+    #[default]
+    Auto,
+    /// Always the CPU.
+    Cpu,
+    /// The GPU or an error.
+    Cuda,
+}
+
+/// A ready backend.
+#[derive(Debug)]
+pub enum Backend {
+    /// All CPU cores, through rayon.
+    Cpu,
+    /// An NVIDIA GPU.
+    Cuda(CudaBackend),
+}
+
+/// The GPU was required but cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("CUDA backend unavailable: {0}")]
+pub struct BackendError(#[from] pub kernel::cuda::CudaUnavailable);
+
+impl Backend {
+    /// Opens the chosen backend.
+    pub fn open(choice: BackendChoice) -> Result<Backend, BackendError> {
+        match choice {
+            BackendChoice::Cpu => Ok(Backend::Cpu),
+            BackendChoice::Cuda => Ok(Backend::Cuda(CudaBackend::new()?)),
+            BackendChoice::Auto => match CudaBackend::new() {
+                Ok(b) => {
+                    tracing::info!(target: "render::backend", device = b.device_name(), "using CUDA");
+                    Ok(Backend::Cuda(b))
+                }
+                Err(reason) => {
+                    tracing::info!(target: "render::backend", %reason, "CUDA unavailable; rendering on the CPU");
+                    Ok(Backend::Cpu)
+                }
+            },
+        }
+    }
+
+    /// A short description.
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Cpu => format!("CPU ({} threads)", rayon::current_num_threads()),
+            Backend::Cuda(b) => format!("CUDA ({})", b.device_name()),
+        }
+    }
+}
+
+/// One cell of a rendered region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    /// Index within the task (row-major within the region).
+    pub index: u32,
+    /// Pixels covered.
+    pub rect: Rect,
+    /// keccak256 of the raw data.
+    pub data_hash: Hash32,
+    /// The Merkle leaf (docs/merkle.md).
+    pub leaf: Hash32,
+}
+
+/// A rendered region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionImage {
+    /// The region.
+    pub rect: Rect,
+    /// Linear RGB, row-major over the region, 3 floats per pixel.
+    pub pixels: Vec<f32>,
+    /// Its cells, in index order.
+    pub cells: Vec<Cell>,
+    /// The Merkle root over the cells' leaves.
+    pub root: Hash32,
+    /// Rays cast.
+    pub rays: u64,
+}
+
+/// The raw bytes of a cell: its pixels row-major, each as three little-endian f32 (linear RGB, the mean
+/// of the pixel's samples). This is what the leaf commits to.
+pub fn cell_bytes(pixels: &[f32]) -> Vec<u8> {
+    pixels.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn frame_of(settings: &RenderSettings) -> Frame {
+    Frame {
+        width: settings.width,
+        height: settings.height,
+        spp: settings.samples_per_pixel,
+        max_bounces: settings.max_bounces,
+        seed: settings.seed,
+    }
+}
+
+/// A region or cell does not lie inside the image.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The rectangle leaves the image.
+    #[error("region {rect:?} is not inside the {width}x{height} image")]
+    OutsideImage {
+        /// The rectangle.
+        rect: Rect,
+        /// Image width.
+        width: u32,
+        /// Image height.
+        height: u32,
+    },
+    /// A cell index beyond the region's cells.
+    #[error("cell {index} does not exist: the region has {count} cells")]
+    NoSuchCell {
+        /// Asked for.
+        index: u32,
+        /// Cells in the region.
+        count: u32,
+    },
+    /// The GPU failed mid-render.
+    #[error("GPU render failed: {0}")]
+    Gpu(#[from] kernel::cuda::CudaUnavailable),
+}
+
+fn check_inside(rect: Rect, s: &RenderSettings) -> Result<(), RenderError> {
+    let inside = rect.width > 0
+        && rect.height > 0
+        && u64::from(rect.x) + u64::from(rect.width) <= u64::from(s.width)
+        && u64::from(rect.y) + u64::from(rect.height) <= u64::from(s.height);
+    if inside {
+        Ok(())
+    } else {
+        Err(RenderError::OutsideImage {
+            rect,
+            width: s.width,
+            height: s.height,
+        })
+    }
+}
+
+/// Renders the pixels of one rectangle.
+pub fn render_rect(
+    scene: &Scene,
+    settings: &RenderSettings,
+    rect: Rect,
+    backend: &Backend,
+) -> Result<(Vec<f32>, u64), RenderError> {
+    check_inside(rect, settings)?;
+    let frame = frame_of(settings);
+    match backend {
+        Backend::Cpu => {
+            let mut out = vec![0.0f32; rect_floats(rect)];
+            let rays = kernel::render_rect_cpu(scene, &frame, rect, &mut out);
+            Ok((out, rays))
+        }
+        Backend::Cuda(gpu) => Ok(gpu.render_rect(scene, &frame, rect)?),
+    }
+}
+
+/// Renders `region` of the image: on the CPU, each cell is a rayon job; on the GPU, the region is one
+/// launch. `progress(done, total)` is called as cells complete (CPU) or once (GPU).
+pub fn render_region(
+    scene: &Scene,
+    settings: &RenderSettings,
+    region: Rect,
+    backend: &Backend,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<RegionImage, RenderError> {
+    check_inside(region, settings)?;
+    let cell_rects: Vec<Rect> = tessera_common::task::cells(region, settings.cell_size).collect();
+    let total = cell_rects.len() as u64;
+    let mut pixels = vec![0.0f32; rect_floats(region)];
+    let (cell_pixels, rays): (Vec<Vec<f32>>, u64) = match backend {
+        Backend::Cpu => {
+            let done = AtomicU64::new(0);
+            let frame = frame_of(settings);
+            let rendered: Vec<(Vec<f32>, u64)> = cell_rects
+                .par_iter()
+                .map(|r| {
+                    let mut out = vec![0.0f32; rect_floats(*r)];
+                    let rays = kernel::render_rect_cpu(scene, &frame, *r, &mut out);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                    (out, rays)
+                })
+                .collect();
+            let rays = rendered.iter().map(|(_, r)| r).sum();
+            (rendered.into_iter().map(|(p, _)| p).collect(), rays)
+        }
+        Backend::Cuda(gpu) => {
+            let (all, rays) = gpu.render_rect(scene, &frame_of(settings), region)?;
+            progress(total, total);
+            let cut = cell_rects.iter().map(|r| crop(&all, region, *r)).collect();
+            (cut, rays)
+        }
+    };
+    let mut cells = Vec::with_capacity(cell_rects.len());
+    for (i, (r, px)) in cell_rects.iter().zip(&cell_pixels).enumerate() {
+        paste(&mut pixels, region, *r, px);
+        let data_hash = keccak256(&cell_bytes(px));
+        let index = u32::try_from(i).unwrap_or(u32::MAX);
+        cells.push(Cell {
+            index,
+            rect: *r,
+            data_hash,
+            leaf: cells::leaf(u64::from(index), data_hash),
+        });
+    }
+    let leaves: Vec<Hash32> = cells.iter().map(|c| c.leaf).collect();
+    let root = cells::root(&leaves).unwrap_or([0u8; 32]);
+    Ok(RegionImage {
+        rect: region,
+        pixels,
+        cells,
+        root,
+        rays,
+    })
+}
+
+/// Renders only the cells `indices` of `region` (what a verifier re-renders). Returns each cell's pixels
+/// and data hash.
+pub fn render_cells(
+    scene: &Scene,
+    settings: &RenderSettings,
+    region: Rect,
+    indices: &[u32],
+    backend: &Backend,
+) -> Result<Vec<(Cell, Vec<f32>)>, RenderError> {
+    check_inside(region, settings)?;
+    let all: Vec<Rect> = tessera_common::task::cells(region, settings.cell_size).collect();
+    let count = u32::try_from(all.len()).unwrap_or(u32::MAX);
+    let mut out = Vec::with_capacity(indices.len());
+    for &index in indices {
+        let rect = *all
+            .get(index as usize)
+            .ok_or(RenderError::NoSuchCell { index, count })?;
+        let (px, _) = render_rect(scene, settings, rect, backend)?;
+        let data_hash = keccak256(&cell_bytes(&px));
+        out.push((
+            Cell {
+                index,
+                rect,
+                data_hash,
+                leaf: cells::leaf(u64::from(index), data_hash),
+            },
+            px,
+        ));
+    }
+    Ok(out)
+}
+
+fn crop(src: &[f32], outer: Rect, inner: Rect) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rect_floats(inner));
+    for y in 0..inner.height {
+        let row =
+            (inner.y - outer.y + y) as usize * outer.width as usize + (inner.x - outer.x) as usize;
+        out.extend_from_slice(&src[row * 3..(row + inner.width as usize) * 3]);
+    }
+    out
+}
+
+fn paste(dst: &mut [f32], outer: Rect, inner: Rect, src: &[f32]) {
+    for y in 0..inner.height {
+        let row =
+            (inner.y - outer.y + y) as usize * outer.width as usize + (inner.x - outer.x) as usize;
+        let from = y as usize * inner.width as usize * 3;
+        dst[row * 3..(row + inner.width as usize) * 3]
+            .copy_from_slice(&src[from..from + inner.width as usize * 3]);
+    }
+}

@@ -1,0 +1,403 @@
+//! Loading a self-contained glTF 2.0 binary (`.glb`) into the flat, kernel-ready [`Scene`].
+//!
+//! Loading is defensive: every size the file declares is checked against [`Limits`] before anything is
+//! allocated for it, every accessor against its buffer, every number for finiteness, and malformed input
+//! becomes a [`SceneError`] that names the problem — never a panic.
+
+mod gltf_load;
+mod images;
+
+use crate::bvh::Bvh;
+pub use gltf_load::load_glb;
+
+/// Upper bounds on what a scene may declare. Defaults suit a render node with a few GiB of memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Largest `.glb` file, in bytes.
+    pub max_file_bytes: u64,
+    /// Most triangles after expanding every mesh instance.
+    pub max_triangles: u64,
+    /// Most vertices read from all accessors together.
+    pub max_vertices: u64,
+    /// Largest width or height of one texture.
+    pub max_texture_side: u32,
+    /// Most texels of all textures together.
+    pub max_total_texels: u64,
+    /// Most nodes, materials, meshes, lights, animations channels (each).
+    pub max_items: usize,
+    /// Deepest node hierarchy.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 512 << 20,
+            max_triangles: 20_000_000,
+            max_vertices: 60_000_000,
+            max_texture_side: 16_384,
+            max_total_texels: 256 << 20,
+            max_items: 100_000,
+            max_depth: 256,
+        }
+    }
+}
+
+/// How to turn a file into a scene for one frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadOptions {
+    /// What the file may declare.
+    pub limits: Limits,
+    /// Frame number; animations are sampled at `frame / fps` seconds.
+    pub frame: u32,
+    /// Frames per second of the animation clock.
+    pub fps: f32,
+    /// Radiance of the constant environment, linear RGB.
+    pub environment: [f32; 3],
+    /// Image width / height, for the camera's horizontal field of view.
+    pub aspect: f32,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            frame: 0,
+            fps: 24.0,
+            environment: [0.0; 3],
+            aspect: 16.0 / 9.0,
+        }
+    }
+}
+
+/// Why a scene could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SceneError {
+    /// The bytes are not valid glTF 2.0 (truncated, bad JSON, bad references).
+    #[error("malformed glTF: {0}")]
+    Malformed(String),
+    /// A buffer lives outside the file.
+    #[error("buffer {index} refers to an external URI; the scene must be a self-contained .glb")]
+    ExternalBuffer {
+        /// The buffer.
+        index: usize,
+    },
+    /// An image lives outside the file.
+    #[error("image {index} refers to an external URI; the scene must be a self-contained .glb")]
+    ExternalImage {
+        /// The image.
+        index: usize,
+    },
+    /// A buffer, view or accessor points past the data it claims.
+    #[error("{what} is out of bounds: needs bytes up to {needed} of {available}")]
+    OutOfBounds {
+        /// Which item.
+        what: String,
+        /// The end it needs.
+        needed: u64,
+        /// What exists.
+        available: u64,
+    },
+    /// The file declares more than the limits allow.
+    #[error("{what} is {value}, above the limit of {limit}")]
+    TooLarge {
+        /// What was counted.
+        what: &'static str,
+        /// Its value.
+        value: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A number that must be finite is not.
+    #[error("{what} contains a non-finite number")]
+    NonFinite {
+        /// Where.
+        what: String,
+    },
+    /// A texture could not be decoded.
+    #[error("image {index}: {reason}")]
+    Image {
+        /// The image.
+        index: usize,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The camera cannot be used.
+    #[error("camera: {0}")]
+    Camera(String),
+    /// Nothing to render.
+    #[error("the scene has no triangles")]
+    Empty,
+}
+
+/// Camera as the kernel uses it: a pinhole with an orthonormal basis.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Camera {
+    /// Eye position.
+    pub position: [f32; 3],
+    /// Unit right vector.
+    pub right: [f32; 3],
+    /// Unit up vector.
+    pub up: [f32; 3],
+    /// Unit viewing direction.
+    pub forward: [f32; 3],
+    /// tan(horizontal half field of view).
+    pub tan_half_x: f32,
+    /// tan(vertical half field of view).
+    pub tan_half_y: f32,
+}
+
+/// Counts describing a loaded scene.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SceneStats {
+    /// Triangles rendered.
+    pub triangles: u64,
+    /// Degenerate (zero-area) triangles dropped.
+    pub degenerate: u64,
+    /// Emissive triangles used as area lights.
+    pub emitters: u64,
+    /// Punctual lights.
+    pub lights: u64,
+    /// Textures.
+    pub textures: u64,
+    /// BVH nodes.
+    pub bvh_nodes: u64,
+}
+
+/// Floats per record; must match `pathtrace.h`.
+pub(crate) const NODE_FLOATS: usize = 8;
+pub(crate) const TRI_FLOATS: usize = 9;
+pub(crate) const SHADE_FLOATS: usize = 28;
+pub(crate) const MAT_FLOATS: usize = 16;
+pub(crate) const TEX_U32: usize = 4;
+pub(crate) const LIGHT_FLOATS: usize = 16;
+/// "No texture" / "not an emitter".
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// A scene flattened into the arrays the kernel reads (layout in `pathtrace.h`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scene {
+    pub(crate) nodes: Vec<f32>,
+    pub(crate) tris: Vec<f32>,
+    pub(crate) shade: Vec<f32>,
+    pub(crate) materials: Vec<f32>,
+    pub(crate) textures: Vec<u32>,
+    pub(crate) texels: Vec<f32>,
+    pub(crate) lights: Vec<f32>,
+    pub(crate) emitters: Vec<u32>,
+    pub(crate) emitter_cdf: Vec<f32>,
+    /// The camera.
+    pub camera: Camera,
+    /// The constant environment radiance.
+    pub environment: [f32; 3],
+    /// Counts.
+    pub stats: SceneStats,
+}
+
+/// One triangle before BVH ordering.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Triangle {
+    pub p: [[f32; 3]; 3],
+    pub n: [[f32; 3]; 3],
+    pub uv: [[f32; 2]; 3],
+    pub tangent: [f32; 4],
+    pub material: u32,
+}
+
+/// Texture data in linear RGBA.
+#[derive(Debug, Clone)]
+pub(crate) struct Texture {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<f32>,
+}
+
+/// A material in the kernel's layout, before flattening.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Material {
+    pub base: [f32; 4],
+    pub base_tex: u32,
+    pub metallic: f32,
+    pub roughness: f32,
+    pub mr_tex: u32,
+    pub emissive: [f32; 3],
+    pub emissive_tex: u32,
+    pub normal_tex: u32,
+    pub normal_scale: f32,
+    pub specular: f32,
+}
+
+impl Material {
+    pub(crate) const DEFAULT: Material = Material {
+        base: [1.0, 1.0, 1.0, 1.0],
+        base_tex: NONE,
+        metallic: 1.0,
+        roughness: 1.0,
+        mr_tex: NONE,
+        emissive: [0.0; 3],
+        emissive_tex: NONE,
+        normal_tex: NONE,
+        normal_scale: 1.0,
+        specular: 1.0,
+    };
+
+    fn flatten(&self, out: &mut Vec<f32>) {
+        out.extend_from_slice(&self.base);
+        out.push(f32::from_bits(self.base_tex));
+        out.push(self.metallic);
+        out.push(self.roughness);
+        out.push(f32::from_bits(self.mr_tex));
+        out.extend_from_slice(&self.emissive);
+        out.push(f32::from_bits(self.emissive_tex));
+        out.push(f32::from_bits(self.normal_tex));
+        out.push(self.normal_scale);
+        out.push(self.specular);
+        out.push(0.0);
+    }
+}
+
+/// A punctual light in world space.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Light {
+    pub kind: u32,
+    pub position: [f32; 3],
+    pub direction: [f32; 3],
+    pub color: [f32; 3],
+    pub cos_outer: f32,
+    pub cos_inner: f32,
+}
+
+/// Everything gathered from a file, ready to flatten.
+pub(crate) struct Gathered {
+    pub triangles: Vec<Triangle>,
+    pub materials: Vec<Material>,
+    pub textures: Vec<Texture>,
+    pub lights: Vec<Light>,
+    pub camera: Camera,
+    pub degenerate: u64,
+}
+
+impl Scene {
+    /// Builds the BVH and flattens everything (deterministic: the result depends only on `g`).
+    pub(crate) fn assemble(g: Gathered, environment: [f32; 3]) -> Result<Scene, SceneError> {
+        if g.triangles.is_empty() {
+            return Err(SceneError::Empty);
+        }
+        let bvh = Bvh::build(&g.triangles);
+        let mut tris = Vec::with_capacity(g.triangles.len() * TRI_FLOATS);
+        let mut shade = Vec::with_capacity(g.triangles.len() * SHADE_FLOATS);
+        let mut emitters = Vec::new();
+        let mut power = Vec::new();
+        for (slot, &ti) in bvh.order.iter().enumerate() {
+            let t = &g.triangles[ti as usize];
+            let e1 = crate::math::sub(t.p[1], t.p[0]);
+            let e2 = crate::math::sub(t.p[2], t.p[0]);
+            tris.extend_from_slice(&t.p[0]);
+            tris.extend_from_slice(&e1);
+            tris.extend_from_slice(&e2);
+            let c = crate::math::cross(e1, e2);
+            let len = crate::math::length(c);
+            let ng = crate::math::normalize_or(c, [0.0, 0.0, 1.0]);
+            let area = 0.5 * len;
+            for n in &t.n {
+                shade.extend_from_slice(n);
+            }
+            for uv in &t.uv {
+                shade.extend_from_slice(uv);
+            }
+            shade.extend_from_slice(&t.tangent);
+            shade.extend_from_slice(&ng);
+            shade.push(f32::from_bits(t.material));
+            shade.push(area);
+            let m = &g.materials[t.material as usize];
+            let lum = 0.2126 * m.emissive[0] + 0.7152 * m.emissive[1] + 0.0722 * m.emissive[2];
+            if lum > 0.0 && area > 0.0 {
+                let emitter_slot =
+                    u32::try_from(emitters.len()).map_err(|_| SceneError::TooLarge {
+                        what: "emissive triangles",
+                        value: emitters.len() as u64,
+                        limit: u64::from(u32::MAX),
+                    })?;
+                shade.push(f32::from_bits(emitter_slot));
+                emitters.push(u32::try_from(slot).unwrap_or(u32::MAX));
+                power.push(lum * area);
+            } else {
+                shade.push(f32::from_bits(NONE));
+            }
+            shade.extend_from_slice(&[0.0; 3]);
+        }
+        // Summed in triangle order: the same floats on every machine.
+        let total: f32 = power.iter().sum();
+        let mut emitter_cdf = Vec::with_capacity(power.len());
+        let mut acc = 0.0f32;
+        for p in &power {
+            acc += *p;
+            emitter_cdf.push(acc / total);
+        }
+        if let Some(last) = emitter_cdf.last_mut() {
+            *last = 1.0;
+        }
+        let mut materials = Vec::with_capacity(g.materials.len() * MAT_FLOATS);
+        for m in &g.materials {
+            m.flatten(&mut materials);
+        }
+        let mut textures = Vec::with_capacity(g.textures.len() * TEX_U32);
+        let mut texels = Vec::new();
+        for t in &g.textures {
+            let offset = u32::try_from(texels.len()).map_err(|_| SceneError::TooLarge {
+                what: "texel data",
+                value: texels.len() as u64,
+                limit: u64::from(u32::MAX),
+            })?;
+            textures.extend_from_slice(&[t.width, t.height, offset, 0]);
+            texels.extend_from_slice(&t.rgba);
+        }
+        let mut lights = Vec::with_capacity(g.lights.len() * LIGHT_FLOATS);
+        for l in &g.lights {
+            lights.push(f32::from_bits(l.kind));
+            lights.extend_from_slice(&l.position);
+            lights.extend_from_slice(&l.direction);
+            lights.extend_from_slice(&l.color);
+            lights.push(l.cos_outer);
+            lights.push(l.cos_inner);
+            lights.extend_from_slice(&[0.0; 4]);
+        }
+        let stats = SceneStats {
+            triangles: g.triangles.len() as u64,
+            degenerate: g.degenerate,
+            emitters: emitters.len() as u64,
+            lights: g.lights.len() as u64,
+            textures: g.textures.len() as u64,
+            bvh_nodes: (bvh.nodes.len() / NODE_FLOATS) as u64,
+        };
+        Ok(Scene {
+            nodes: bvh.nodes,
+            tris,
+            shade,
+            materials,
+            textures,
+            texels,
+            lights,
+            emitters,
+            emitter_cdf,
+            camera: g.camera,
+            environment,
+            stats,
+        })
+    }
+
+    /// The bounding box of all triangles (minimum corner, maximum corner).
+    pub fn bounds(&self) -> ([f32; 3], [f32; 3]) {
+        let n = &self.nodes;
+        ([n[0], n[1], n[2]], [n[3], n[4], n[5]])
+    }
+
+    /// Probability that next-event estimation picks a punctual light rather than an emissive triangle.
+    pub(crate) fn punctual_share(&self) -> f32 {
+        match (self.lights.is_empty(), self.emitters.is_empty()) {
+            (true, _) => 0.0,
+            (false, true) => 1.0,
+            (false, false) => 0.5,
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! Shared helpers.
+
+use tessera_render::{
+    Backend, LoadOptions, RegionImage, RenderSettings, Scene, load_glb, render_region,
+};
+
+pub(crate) fn settings(width: u32, height: u32, spp: u32, bounces: u32) -> RenderSettings {
+    RenderSettings {
+        width,
+        height,
+        samples_per_pixel: spp,
+        max_bounces: bounces,
+        frame_start: 0,
+        frame_count: 1,
+        regions_x: 1,
+        regions_y: 1,
+        cell_size: 16,
+        seed: 7,
+    }
+}
+
+pub(crate) fn load(bytes: &[u8], s: &RenderSettings, env: [f32; 3], frame: u32) -> Scene {
+    let opts = LoadOptions {
+        environment: env,
+        frame,
+        aspect: s.width as f32 / s.height as f32,
+        ..LoadOptions::default()
+    };
+    load_glb(bytes, &opts).expect("scene loads")
+}
+
+pub(crate) fn render(scene: &Scene, s: &RenderSettings) -> RegionImage {
+    render_region(scene, s, s.full_frame(), &Backend::Cpu, &|_, _| {}).expect("renders")
+}
+
+pub(crate) fn mean(v: &[f32]) -> f64 {
+    v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64
+}
+
+pub(crate) fn complete_glb() -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../assets/scenes/complete.glb"
+    );
+    std::fs::read(path).expect("assets/scenes/complete.glb")
+}

@@ -1,0 +1,121 @@
+//! The determinism contract: same inputs, same bits — across runs, thread counts, cells rendered alone,
+//! regions and frames.
+
+use crate::common::{complete_glb, load, render, settings};
+use tessera_render::testscenes;
+use tessera_render::{Backend, Rect, render_cells, render_region};
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn repeated_renders_and_thread_counts_give_identical_leaves() {
+    let s = settings(96, 54, 4, 4);
+    let scene = load(&complete_glb(), &s, [0.05; 3], 0);
+    let a = render(&scene, &s);
+    let b = render(&scene, &s);
+    assert_eq!(a.root, b.root);
+    assert_eq!(bits(&a.pixels), bits(&b.pixels));
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        let c = pool.install(|| render(&scene, &s));
+        assert_eq!(
+            a.cells.iter().map(|c| c.leaf).collect::<Vec<_>>(),
+            c.cells.iter().map(|c| c.leaf).collect::<Vec<_>>(),
+            "{threads} threads"
+        );
+    }
+    // Loading again gives the same scene bits (BVH, textures): same root.
+    let scene2 = load(&complete_glb(), &s, [0.05; 3], 0);
+    assert_eq!(render(&scene2, &s).root, a.root);
+}
+
+#[test]
+fn a_cell_rendered_alone_equals_the_same_cell_in_the_frame() {
+    let s = settings(80, 48, 4, 4);
+    let scene = load(&testscenes::cornell_box(), &s, [0.0; 3], 0);
+    let frame = render(&scene, &s);
+    let picks = [0u32, 7, 14];
+    let alone = render_cells(&scene, &s, s.full_frame(), &picks, &Backend::Cpu).expect("cells");
+    for (cell, px) in alone {
+        let full = &frame.cells[cell.index as usize];
+        assert_eq!(cell.rect, full.rect);
+        assert_eq!(cell.data_hash, full.data_hash, "cell {}", cell.index);
+        assert_eq!(cell.leaf, full.leaf);
+        assert_eq!(px.len(), (cell.rect.area() * 3) as usize);
+    }
+    let err =
+        render_cells(&scene, &s, s.full_frame(), &[15], &Backend::Cpu).expect_err("no cell 15");
+    assert!(err.to_string().contains("cell 15 does not exist"), "{err}");
+}
+
+#[test]
+fn regions_reassemble_into_the_frame() {
+    let mut s = settings(64, 40, 2, 3);
+    s.regions_x = 2;
+    s.regions_y = 2;
+    let scene = load(&testscenes::cornell_box(), &s, [0.0; 3], 0);
+    let frame = render(&scene, &s);
+    for t in 0..s.task_count() {
+        let task = s.task(t).expect("task");
+        let part =
+            render_region(&scene, &s, task.region, &Backend::Cpu, &|_, _| {}).expect("region");
+        let r = task.region;
+        for y in 0..r.height {
+            for x in 0..r.width {
+                let i = ((y * r.width + x) * 3) as usize;
+                let j = (((r.y + y) * s.width + r.x + x) * 3) as usize;
+                assert_eq!(
+                    part.pixels[i..i + 3],
+                    frame.pixels[j..j + 3],
+                    "task {t} pixel {x},{y}"
+                );
+            }
+        }
+    }
+    let outside = Rect {
+        x: 60,
+        y: 0,
+        width: 8,
+        height: 8,
+    };
+    assert!(render_region(&scene, &s, outside, &Backend::Cpu, &|_, _| {}).is_err());
+}
+
+#[test]
+fn animation_is_sampled_at_the_frame_time() {
+    let s = settings(48, 32, 2, 2);
+    let glb = testscenes::animated_cube();
+    let at = |frame| load(&glb, &s, [1.0; 3], frame);
+    let centre_x = |frame| {
+        let (lo, hi) = at(frame).bounds();
+        (lo[0] + hi[0]) * 0.5
+    };
+    assert!((centre_x(0) + 1.0).abs() < 1e-5, "frame 0 at x = -1");
+    assert!(centre_x(12).abs() < 1e-5, "frame 12 at x = 0");
+    assert!((centre_x(24) - 1.0).abs() < 1e-5, "frame 24 at x = +1");
+    assert!(
+        (centre_x(100) - 1.0).abs() < 1e-5,
+        "clamped after the last key"
+    );
+    assert_ne!(render(&at(0), &s).root, render(&at(24), &s).root);
+    assert_eq!(render(&at(12), &s).root, render(&at(12), &s).root);
+}
+
+#[test]
+fn kernel_and_host_math_agree_bit_for_bit() {
+    for i in 0..20_000 {
+        let t = i as f32 / 20_000.0;
+        let (hs, hc) = tessera_render::math::sincos_turns(t);
+        let (ks, kc) = tessera_render::kernel_sincos_turns(t);
+        assert_eq!(
+            (hs.to_bits(), hc.to_bits()),
+            (ks.to_bits(), kc.to_bits()),
+            "t = {t}"
+        );
+    }
+}

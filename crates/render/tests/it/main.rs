@@ -1,0 +1,15 @@
+//! Integration tests of the renderer: physics against analytic values, determinism, the loader's error
+//! handling, a bounded fuzz run over mutated scenes, and CPU-vs-CUDA conformance where a GPU exists.
+// Fixtures here are small scenes and images whose sizes fit every integer type they are cast to.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
+mod common;
+mod conformance;
+mod determinism;
+mod fuzz;
+mod loader;
+mod physics;
