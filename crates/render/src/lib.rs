@@ -19,7 +19,7 @@ pub mod testscenes;
 pub use kernel::cuda::{CudaBackend, CudaUnavailable};
 pub use kernel::kernel_sincos_turns;
 pub use render::{Backend, BackendChoice, RegionImage, render_cells, render_rect, render_region};
-pub use scene::{Limits, LoadOptions, Scene, SceneError, load_glb};
+pub use scene::{EnvironmentMap, Limits, LoadOptions, Scene, SceneError, load_glb, load_hdr};
 pub use tessera_common::task::{Rect, RenderSettings};
 
 /// The renderer id a job names to be rendered by this crate (`IDistributedRender.JobSpec.rendererId`).

@@ -239,24 +239,33 @@ pub fn render_cells(
     check_inside(region, settings)?;
     let all: Vec<Rect> = tessera_common::task::cells(region, settings.cell_size).collect();
     let count = u32::try_from(all.len()).unwrap_or(u32::MAX);
-    let mut out = Vec::with_capacity(indices.len());
-    for &index in indices {
-        let rect = *all
-            .get(index as usize)
-            .ok_or(RenderError::NoSuchCell { index, count })?;
+    let rects: Vec<(u32, Rect)> = indices
+        .iter()
+        .map(|&index| {
+            all.get(index as usize)
+                .map(|r| (index, *r))
+                .ok_or(RenderError::NoSuchCell { index, count })
+        })
+        .collect::<Result<_, _>>()?;
+    let one = |&(index, rect): &(u32, Rect)| -> Result<(Cell, Vec<f32>), RenderError> {
         let (px, _) = render_rect(scene, settings, rect, backend)?;
         let data_hash = keccak256(&cell_bytes(&px));
-        out.push((
+        let leaf = cells::leaf(u64::from(index), data_hash);
+        Ok((
             Cell {
                 index,
                 rect,
                 data_hash,
-                leaf: cells::leaf(u64::from(index), data_hash),
+                leaf,
             },
             px,
-        ));
+        ))
+    };
+    match backend {
+        // Cells are independent: on the CPU they render in parallel like a task's cells.
+        Backend::Cpu => rects.par_iter().map(one).collect(),
+        Backend::Cuda(_) => rects.iter().map(one).collect(),
     }
-    Ok(out)
 }
 
 fn crop(src: &[f32], outer: Rect, inner: Rect) -> Vec<f32> {

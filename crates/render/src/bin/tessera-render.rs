@@ -68,6 +68,9 @@ struct Args {
     /// Constant environment radiance r,g,b (linear).
     #[arg(long, value_parser = parse_rgb, default_value = "0.05,0.05,0.06")]
     env: [f32; 3],
+    /// Equirectangular environment map (Radiance .hdr), multiplied by --env (use --env 1,1,1 for the map as is).
+    #[arg(long)]
+    env_map: Option<PathBuf>,
     /// Backend.
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     backend: BackendArg,
@@ -140,10 +143,22 @@ fn run(args: Args) -> Result<()> {
     let bytes = std::fs::read(&args.scene)
         .with_context(|| format!("reading scene {}", args.scene.display()))?;
     let t0 = Instant::now();
+    let environment_map = match &args.env_map {
+        Some(p) => {
+            let bytes = std::fs::read(p)
+                .with_context(|| format!("reading environment map {}", p.display()))?;
+            Some(
+                tessera_render::load_hdr(&bytes, &tessera_render::Limits::default())
+                    .with_context(|| format!("loading environment map {}", p.display()))?,
+            )
+        }
+        None => None,
+    };
     let opts = LoadOptions {
         frame: args.frame,
         fps: args.fps,
         environment: args.env,
+        environment_map,
         aspect: args.width as f32 / args.height as f32,
         ..LoadOptions::default()
     };

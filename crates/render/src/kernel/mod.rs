@@ -41,6 +41,8 @@ pub(crate) struct SceneView<P: Copy> {
     pub cam_tan_half_y: f32,
     pub env: [f32; 3],
     pub light_select_punctual: f32,
+    pub env_tex: u32,
+    pub pad: u32,
 }
 
 /// Image-wide parameters of one render.
@@ -117,6 +119,8 @@ impl<P: Copy> SceneView<P> {
             cam_tan_half_y: c.tan_half_y,
             env: scene.environment,
             light_select_punctual: scene.punctual_share(),
+            env_tex: scene.environment_texture,
+            pad: 0,
         }
     }
 }

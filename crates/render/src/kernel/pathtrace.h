@@ -58,8 +58,10 @@ typedef struct ts_scene {
     ts_u32 spp, max_bounces, seed_lo, seed_hi;
     float cam_pos[3], cam_right[3], cam_up[3], cam_forward[3];
     float cam_tan_half_x, cam_tan_half_y;
-    float env[3];
+    float env[3];                /* constant environment radiance, or the multiplier of the map */
     float light_select_punctual; /* probability of picking a punctual light over an emissive triangle */
+    ts_u32 env_tex;              /* equirectangular environment texture, 0xffffffff for none */
+    ts_u32 pad_;
 } ts_scene;
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -134,6 +136,30 @@ TS_FN void ts_sincos_turns(float t, float *sn, float *cs) {
     else { *sn = -c; *cs = s; }
 }
 
+/* atan(x) for x in [-1, 1]: odd minimax polynomial (|error| < 1e-5 rad before rounding). */
+TS_FN float ts_atan_unit(float x) {
+    float x2 = x * x;
+    return x * (0.99997726f + x2 * (-0.33262347f + x2 * (0.19354346f + x2 * (-0.11643287f + x2 * (0.05265332f + x2 * -0.01172120f)))));
+}
+
+/* atan2(y, x) in (-pi, pi], from ts_atan_unit by octant. */
+TS_FN float ts_atan2(float y, float x) {
+    float ax = x < 0.0f ? -x : x, ay = y < 0.0f ? -y : y;
+    if (ax == 0.0f && ay == 0.0f) return 0.0f;
+    float a = ax >= ay ? ts_atan_unit(ay / ax) : TS_PI * 0.5f - ts_atan_unit(ax / ay);
+    if (x < 0.0f) a = TS_PI - a;
+    return y < 0.0f ? -a : a;
+}
+
+/* acos(x) on [-1, 1] (Abramowitz & Stegun 4.4.46), the same polynomial as the host's math::acos. */
+TS_FN float ts_acos(float x) {
+    x = x < -1.0f ? -1.0f : (x > 1.0f ? 1.0f : x);
+    float a = x < 0.0f ? -x : x;
+    float p = 1.57079632679489661923f + a * (-0.2145988f + a * (0.08897874f + a * (-0.0501743f + a * (0.03089188f + a * (-0.0170881f + a * (0.00667009f + a * -0.00126249f))))));
+    float r = ts_sqrt(1.0f - a) * p;
+    return x < 0.0f ? TS_PI - r : r;
+}
+
 /* An orthonormal basis around n (Duff et al. 2017). */
 TS_FN void ts_basis(ts_v3 n, ts_v3 *t, ts_v3 *b) {
     float sign = n.z >= 0.0f ? 1.0f : -1.0f;
@@ -155,8 +181,9 @@ TS_FN ts_u32 ts_bits(float f) {
 
 TS_FN ts_v3 ts_load3(const float *p) { return v3(p[0], p[1], p[2]); }
 
-/* Bilinear, repeat-wrapped lookup of a linear RGBA texture at (u, v); texel centres at half-integers. */
-TS_FN void ts_tex(const ts_scene *s, ts_u32 tex, float u, float v, float out[4]) {
+/* Bilinear lookup of a linear RGBA texture at (u, v), texel centres at half-integers; u always repeats, v
+ * repeats or (clamp_v, for environment maps) clamps at the poles. */
+TS_FN void ts_tex_wrap(const ts_scene *s, ts_u32 tex, float u, float v, int clamp_v, float out[4]) {
     const ts_u32 *h = s->textures + tex * TS_TEX_U32;
     ts_u32 w = h[0], hh = h[1];
     const float *px = s->texels + h[2];
@@ -168,8 +195,13 @@ TS_FN void ts_tex(const ts_scene *s, ts_u32 tex, float u, float v, float out[4])
     ts_i32 xs[2], ys[2];
     xs[0] = x0 < 0 ? x0 + (ts_i32)w : x0;
     xs[1] = x0 + 1 >= (ts_i32)w ? 0 : x0 + 1;
-    ys[0] = y0 < 0 ? y0 + (ts_i32)hh : y0;
-    ys[1] = y0 + 1 >= (ts_i32)hh ? 0 : y0 + 1;
+    if (clamp_v) {
+        ys[0] = y0 < 0 ? 0 : (y0 >= (ts_i32)hh ? (ts_i32)hh - 1 : y0);
+        ys[1] = y0 + 1 >= (ts_i32)hh ? (ts_i32)hh - 1 : (y0 + 1 < 0 ? 0 : y0 + 1);
+    } else {
+        ys[0] = y0 < 0 ? y0 + (ts_i32)hh : y0;
+        ys[1] = y0 + 1 >= (ts_i32)hh ? 0 : y0 + 1;
+    }
     for (int c = 0; c < 4; ++c) {
         float a = px[((ts_u32)ys[0] * w + (ts_u32)xs[0]) * 4u + c];
         float b = px[((ts_u32)ys[0] * w + (ts_u32)xs[1]) * 4u + c];
@@ -179,6 +211,20 @@ TS_FN void ts_tex(const ts_scene *s, ts_u32 tex, float u, float v, float out[4])
         float bot = d + (e - d) * ax;
         out[c] = top + (bot - top) * ay;
     }
+}
+
+TS_FN void ts_tex(const ts_scene *s, ts_u32 tex, float u, float v, float out[4]) { ts_tex_wrap(s, tex, u, v, 0, out); }
+
+/* Environment radiance seen along direction d: the constant, times the equirectangular map if any
+ * (u = 0.5 + atan2(d.x, -d.z) / 2pi, v = acos(d.y) / pi; +Y up, the map's centre towards -Z). */
+TS_FN ts_v3 ts_env(const ts_scene *s, ts_v3 d) {
+    ts_v3 e = ts_load3(s->env);
+    if (s->env_tex == 0xffffffffu) return e;
+    float u = 0.5f + ts_atan2(d.x, -d.z) * (0.5f * TS_INV_PI);
+    float v = ts_acos(d.y) * TS_INV_PI;
+    float t[4];
+    ts_tex_wrap(s, s->env_tex, u, v, 1, t);
+    return v3_mul(e, v3(t[0], t[1], t[2]));
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -552,7 +598,6 @@ TS_FN ts_v3 ts_radiance(const ts_scene *s, ts_u32 px, ts_u32 py, ts_u32 sample, 
     ts_v3 d = v3_norm(v3_add(v3_add(v3_scale(ts_load3(s->cam_right), sx), v3_scale(ts_load3(s->cam_up), sy)),
                              ts_load3(s->cam_forward)));
     ts_v3 L = v3(0.0f, 0.0f, 0.0f), beta = v3(1.0f, 1.0f, 1.0f);
-    ts_v3 env = ts_load3(s->env);
     float prev_pdf = 0.0f; /* 0: the previous vertex was the camera (or a delta event) */
     ts_v3 prev_p = o;
     for (ts_u32 bounce = 0;; ++bounce) {
@@ -560,7 +605,7 @@ TS_FN ts_v3 ts_radiance(const ts_scene *s, ts_u32 px, ts_u32 py, ts_u32 sample, 
         ts_hit hit;
         *rays += 1u;
         if (!ts_trace(s, o, d, 1e30f, 0, &hit)) {
-            L = v3_add(L, v3_mul(beta, env));
+            L = v3_add(L, v3_mul(beta, ts_env(s, d)));
             break;
         }
         ts_surface sf;

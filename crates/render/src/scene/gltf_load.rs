@@ -313,11 +313,27 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
         materials.push(m);
     }
 
+    let mut environment_texture = NONE;
+    if let Some(map) = &opts.environment_map {
+        let texels = u64::from(map.width) * u64::from(map.height);
+        if map.rgba.len() as u64 != texels * 4 || map.rgba.iter().any(|v| !v.is_finite()) {
+            return Err(SceneError::NonFinite {
+                what: "environment map".into(),
+            });
+        }
+        environment_texture = u32::try_from(textures.len()).unwrap_or(NONE);
+        textures.push(Texture {
+            width: map.width,
+            height: map.height,
+            rgba: map.rgba.clone(),
+        });
+    }
     let camera = match walk.camera {
         Some(c) => c,
         None => default_camera(&walk.triangles, opts.aspect),
     };
     let gathered = Gathered {
+        environment_texture,
         triangles: walk.triangles,
         materials,
         textures,

@@ -5,10 +5,12 @@
 //! becomes a [`SceneError`] that names the problem — never a panic.
 
 mod gltf_load;
+mod hdr;
 mod images;
 
 use crate::bvh::Bvh;
 pub use gltf_load::load_glb;
+pub use hdr::{EnvironmentMap, load_hdr, write_hdr};
 
 /// Upper bounds on what a scene may declare. Defaults suit a render node with a few GiB of memory.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,8 +54,10 @@ pub struct LoadOptions {
     pub frame: u32,
     /// Frames per second of the animation clock.
     pub fps: f32,
-    /// Radiance of the constant environment, linear RGB.
+    /// Radiance of the constant environment, linear RGB; with a map, the map's multiplier.
     pub environment: [f32; 3],
+    /// An equirectangular environment map (`+Y` up, its centre towards `-Z`).
+    pub environment_map: Option<EnvironmentMap>,
     /// Image width / height, for the camera's horizontal field of view.
     pub aspect: f32,
 }
@@ -65,6 +69,7 @@ impl Default for LoadOptions {
             frame: 0,
             fps: 24.0,
             environment: [0.0; 3],
+            environment_map: None,
             aspect: 16.0 / 9.0,
         }
     }
@@ -188,8 +193,10 @@ pub struct Scene {
     pub(crate) emitter_cdf: Vec<f32>,
     /// The camera.
     pub camera: Camera,
-    /// The constant environment radiance.
+    /// The constant environment radiance (the map's multiplier when there is a map).
     pub environment: [f32; 3],
+    /// Texture index of the environment map, or `NONE`.
+    pub(crate) environment_texture: u32,
     /// Counts.
     pub stats: SceneStats,
 }
@@ -269,6 +276,7 @@ pub(crate) struct Light {
 
 /// Everything gathered from a file, ready to flatten.
 pub(crate) struct Gathered {
+    pub environment_texture: u32,
     pub triangles: Vec<Triangle>,
     pub materials: Vec<Material>,
     pub textures: Vec<Texture>,
@@ -382,6 +390,7 @@ impl Scene {
             emitter_cdf,
             camera: g.camera,
             environment,
+            environment_texture: g.environment_texture,
             stats,
         })
     }

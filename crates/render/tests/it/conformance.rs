@@ -43,6 +43,26 @@ fn cpu_and_cuda_give_identical_leaves() {
         );
         assert_eq!(cpu.root, cuda.root, "{name}");
     }
+    // The environment-map path (atan2/acos in the kernel).
+    let rgb: Vec<[f32; 3]> = (0..16 * 8)
+        .map(|i| [(i % 16) as f32 / 8.0, (i / 16) as f32 / 4.0, 0.5])
+        .collect();
+    let map = tessera_render::load_hdr(
+        &tessera_render::scene::write_hdr(16, 8, &rgb),
+        &tessera_render::Limits::default(),
+    )
+    .expect("hdr");
+    let s = settings(96, 64, 8, 4);
+    let opts = tessera_render::LoadOptions {
+        environment: [1.0; 3],
+        environment_map: Some(map),
+        aspect: 1.5,
+        ..tessera_render::LoadOptions::default()
+    };
+    let scene = tessera_render::load_glb(&complete_glb(), &opts).expect("scene");
+    let cpu = render_region(&scene, &s, s.full_frame(), &Backend::Cpu, &|_, _| {}).expect("cpu");
+    let cuda = render_region(&scene, &s, s.full_frame(), &gpu, &|_, _| {}).expect("cuda");
+    assert_eq!(cpu.root, cuda.root, "complete.glb under an environment map");
 }
 
 #[test]
