@@ -114,3 +114,48 @@ fn nvrtc_source_is_the_shared_kernel_with_exact_float_options() {
             && !src.contains("expf(")
     );
 }
+
+/// The NVRTC source must be valid CUDA C++. Without a GPU, check it as C++ with the host compiler and
+/// stand-ins for the CUDA keywords (what NVRTC adds: `__device__`, `__global__`, thread indices, `sqrtf`).
+#[test]
+fn nvrtc_source_compiles_as_cuda_cpp() {
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "g++".into());
+    if std::process::Command::new(&cxx)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED nvrtc_source_compiles_as_cuda_cpp: no C++ compiler ({cxx})");
+        return;
+    }
+    let prelude = "#define __CUDACC__ 1\n#define __device__\n#define __global__\n\
+        struct ts_dim3_ { unsigned int x, y, z; };\n\
+        static ts_dim3_ blockIdx, blockDim, threadIdx;\n\
+        static inline float sqrtf(float x) { return __builtin_sqrtf(x); }\n";
+    let dir = std::env::temp_dir().join(format!("tessera-nvrtc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("kernel.cu.cpp");
+    std::fs::write(
+        &file,
+        format!("{prelude}{}", tessera_render::cuda_kernel_source()),
+    )
+    .expect("write");
+    let out = std::process::Command::new(&cxx)
+        .args([
+            "-std=c++17",
+            "-fsyntax-only",
+            "-Wall",
+            "-Werror",
+            "-Wno-unused-function",
+            "-Wno-unused-variable",
+        ])
+        .arg(&file)
+        .output()
+        .expect("run the C++ compiler");
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        out.status.success(),
+        "kernel source is not valid C++:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
