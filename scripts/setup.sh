@@ -33,6 +33,16 @@ done
 forge --version | head -1 >&2
 node scripts/solc-shim.cjs --version | tail -1 >&2
 
+# The local IPFS node for tests and the local network (js-ipfs serving the Kubo RPC API on loopback).
+# `npm install`, not `npm ci`: an optional dependency fetched from a tarball URL makes `ci` reject the lock.
+ipfs_dir=scripts/ipfs-devnode
+ipfs_hash="$(sha256sum "$ipfs_dir/package-lock.json" | cut -d' ' -f1)"
+if [ ! -d "$ipfs_dir/node_modules/ipfs" ] || [ "$(cat "$ipfs_dir/node_modules/.tessera-lock" 2>/dev/null)" != "$ipfs_hash" ]; then
+  log "installing the IPFS dev node (npm install in $ipfs_dir)"
+  (cd "$ipfs_dir" && npm install --no-audit --no-fund --loglevel=error)
+  echo "$ipfs_hash" > "$ipfs_dir/node_modules/.tessera-lock"
+fi
+
 # Slither, in a virtualenv outside the clone (reused between runs).
 if [ ! -x "$TESSERA_VENV/bin/slither" ]; then
   log "installing slither-analyzer into $TESSERA_VENV"
