@@ -1,0 +1,267 @@
+//! Keystore wallets for artists, workers and verifiers: keys live encrypted on disk in the Web3 Secret
+//! Storage format (scrypt + AES-128-CTR, as geth and Foundry write them), and are opened with a password
+//! taken from an environment variable, a file, or a terminal prompt — never from a command-line flag.
+//! Neither the key nor the password appears in `Debug` output or logs.
+
+use alloy::primitives::Address;
+use alloy::signers::local::{LocalSignerError, PrivateKeySigner};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A password, redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a password.
+    pub fn new(p: impl Into<String>) -> Self {
+        Self(p.into())
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// Where a keystore's password comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// An environment variable, e.g. `TESSERA_KEYSTORE_PASSWORD`.
+    Env(String),
+    /// A file holding the password (a trailing newline is dropped).
+    File(PathBuf),
+    /// Ask on the terminal, without echo.
+    Prompt,
+}
+
+/// What went wrong with a wallet.
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+    /// The password could not be obtained.
+    #[error("reading the keystore password from {from}: {reason}")]
+    Password {
+        /// The source.
+        from: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The keystore file does not exist.
+    #[error("keystore {0} not found; create one with `tessera wallet new` or import a key")]
+    NotFound(PathBuf),
+    /// Decryption failed: the password is wrong (or the file was altered).
+    #[error("wrong password for keystore {0}")]
+    WrongPassword(PathBuf),
+    /// The private key to import is not 32 bytes of hex.
+    #[error("the private key must be 64 hexadecimal characters (optionally 0x-prefixed)")]
+    InvalidKey,
+    /// The keystore could not be read or written.
+    #[error("keystore {path}: {source}")]
+    Keystore {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: LocalSignerError,
+    },
+}
+
+/// An opened wallet: the signer and where it is stored. `Debug` shows the address only.
+#[derive(Clone)]
+pub struct Wallet {
+    signer: PrivateKeySigner,
+    path: PathBuf,
+}
+
+impl fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wallet")
+            .field("address", &self.signer.address())
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl Wallet {
+    /// The account's address.
+    pub fn address(&self) -> Address {
+        self.signer.address()
+    }
+
+    /// The keystore file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The signer, for transactions and EIP-712 attestations.
+    pub fn signer(&self) -> &PrivateKeySigner {
+        &self.signer
+    }
+}
+
+/// Reads the password from `source`.
+pub fn read_password(source: &PasswordSource) -> Result<Password, WalletError> {
+    match source {
+        PasswordSource::Env(var) => {
+            std::env::var(var)
+                .map(Password)
+                .map_err(|e| WalletError::Password {
+                    from: format!("environment variable {var}"),
+                    reason: e.to_string(),
+                })
+        }
+        PasswordSource::File(path) => std::fs::read_to_string(path)
+            .map(|s| Password(s.trim_end_matches(['\n', '\r']).to_string()))
+            .map_err(|e| WalletError::Password {
+                from: format!("file {}", path.display()),
+                reason: e.to_string(),
+            }),
+        PasswordSource::Prompt => rpassword::prompt_password("Keystore password: ")
+            .map(Password)
+            .map_err(|e| WalletError::Password {
+                from: "the terminal".into(),
+                reason: e.to_string(),
+            }),
+    }
+}
+
+fn keystore_err(path: &Path) -> impl Fn(LocalSignerError) -> WalletError + '_ {
+    move |source| WalletError::Keystore {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Creates a new random key in `dir` (file `name`, or a UUID), encrypted with `password`.
+pub fn create(dir: &Path, name: Option<&str>, password: &Password) -> Result<Wallet, WalletError> {
+    std::fs::create_dir_all(dir).map_err(|e| keystore_err(dir)(LocalSignerError::from(e)))?;
+    let (signer, uuid) =
+        PrivateKeySigner::new_keystore(dir, &mut rand::thread_rng(), password.bytes(), name)
+            .map_err(keystore_err(dir))?;
+    Ok(Wallet {
+        signer,
+        // The file is named `name`, or the keystore's UUID when none is given.
+        path: dir.join(name.map_or(uuid, str::to_string)),
+    })
+}
+
+/// Encrypts an existing private key (hex) into `dir`.
+pub fn import(
+    dir: &Path,
+    name: Option<&str>,
+    private_key_hex: &str,
+    password: &Password,
+) -> Result<Wallet, WalletError> {
+    let hex = private_key_hex.trim().trim_start_matches("0x");
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(WalletError::InvalidKey);
+    }
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte =
+            u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| WalletError::InvalidKey)?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| keystore_err(dir)(LocalSignerError::from(e)))?;
+    let (signer, uuid) = PrivateKeySigner::encrypt_keystore(
+        dir,
+        &mut rand::thread_rng(),
+        key,
+        password.bytes(),
+        name,
+    )
+    .map_err(keystore_err(dir))?;
+    Ok(Wallet {
+        signer,
+        path: dir.join(name.map_or(uuid, str::to_string)),
+    })
+}
+
+/// Opens the keystore at `path` with the password from `source`.
+pub fn open(path: &Path, source: &PasswordSource) -> Result<Wallet, WalletError> {
+    if !path.is_file() {
+        return Err(WalletError::NotFound(path.to_owned()));
+    }
+    let password = read_password(source)?;
+    let signer =
+        PrivateKeySigner::decrypt_keystore(path, password.bytes()).map_err(|e| match e {
+            LocalSignerError::EthKeystoreError(ref k) if k.to_string().contains("Mac Mismatch") => {
+                WalletError::WrongPassword(path.to_owned())
+            }
+            other => keystore_err(path)(other),
+        })?;
+    Ok(Wallet {
+        signer,
+        path: path.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("tessera-wallet-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn create_then_open_gives_the_same_account() {
+        let dir = tmp("create");
+        let pw = Password::new("correct horse");
+        let w = create(&dir, Some("artist.json"), &pw).expect("create");
+        let file = dir.join("pw.txt");
+        std::fs::write(&file, "correct horse\n").expect("pw file");
+        let opened = open(w.path(), &PasswordSource::File(file)).expect("open");
+        assert_eq!(opened.address(), w.address());
+        let err =
+            open(w.path(), &PasswordSource::File(dir.join("missing"))).expect_err("no pw file");
+        assert!(err.to_string().contains("missing"), "{err}");
+        std::fs::write(dir.join("bad.txt"), "wrong").expect("pw file");
+        let err = open(w.path(), &PasswordSource::File(dir.join("bad.txt"))).expect_err("wrong pw");
+        assert!(matches!(err, WalletError::WrongPassword(_)), "{err:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn import_a_known_key_and_never_print_it() {
+        let dir = tmp("import");
+        // anvil's first development key.
+        let key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+        let w = import(&dir, Some("dev.json"), key, &Password::new("pw")).expect("import");
+        assert_eq!(
+            w.address(),
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+                .parse::<Address>()
+                .expect("address")
+        );
+        let shown = format!("{w:?} {:?}", Password::new("pw"));
+        assert!(!shown.contains("ac0974bec39a17e3"), "{shown}");
+        assert!(!shown.contains("\"pw\""), "{shown}");
+        let on_disk = std::fs::read_to_string(w.path()).expect("file");
+        assert!(!on_disk.contains("ac0974bec39a17e3"), "key stored in clear");
+        assert!(matches!(
+            import(&dir, None, "0x1234", &Password::new("pw")),
+            Err(WalletError::InvalidKey)
+        ));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn env_passwords_and_missing_files_name_the_problem() {
+        let dir = tmp("env");
+        let w = create(&dir, None, &Password::new("from-env")).expect("create");
+        // A variable name unique to this process, never set.
+        let var = format!("TESSERA_TEST_WALLET_PW_{}", std::process::id());
+        let err = open(w.path(), &PasswordSource::Env(var.clone())).expect_err("unset");
+        assert!(err.to_string().contains(&var), "{err}");
+        let err = open(&dir.join("nope.json"), &PasswordSource::Prompt).expect_err("missing");
+        assert!(err.to_string().contains("not found"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
