@@ -3,10 +3,12 @@
 //!
 //! Data flows through the modules in this order: [`task`] maps a job's render settings to tasks (a frame and
 //! a region each) and each region to its cells; [`cells`] hashes each cell's raw data into a leaf and builds
-//! the Merkle root a worker commits on-chain (docs/merkle.md).
+//! the Merkle root a worker commits on-chain (docs/merkle.md); [`verify`] picks the cells a verifier
+//! re-renders and gives the probability of catching a forgery.
 
 pub mod cells;
 pub mod task;
+pub mod verify;
 
 /// A 32-byte hash (keccak256 output, Merkle node).
 pub type Hash32 = [u8; 32];
