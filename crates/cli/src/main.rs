@@ -168,31 +168,30 @@ fn run(cli: Cli) -> Result<()> {
             name,
             password,
         }) => {
-            let path = dir.join(&name);
-            if path.exists() {
-                bail!("{} already exists; choose another --name", path.display());
-            }
-            let w = tessera_wallet::create(&dir, Some(&name), &password.new_password()?)?;
-            eprintln!("keystore written to {}", w.path().display());
-            println!("{}", w.address());
+            refuse_overwrite(&dir, &name)?;
+            report(&tessera_wallet::create(
+                &dir,
+                Some(&name),
+                &password.new_password()?,
+            )?);
         }
         Command::Wallet(WalletCmd::Import {
             dir,
             name,
             password,
         }) => {
-            let path = dir.join(&name);
-            if path.exists() {
-                bail!("{} already exists; choose another --name", path.display());
-            }
+            refuse_overwrite(&dir, &name)?;
             let key = match std::env::var("TESSERA_PRIVATE_KEY") {
                 Ok(k) => k,
                 Err(_) => rpassword::prompt_password("Private key (hex): ")
                     .context("reading the private key")?,
             };
-            let w = tessera_wallet::import(&dir, Some(&name), &key, &password.new_password()?)?;
-            eprintln!("keystore written to {}", w.path().display());
-            println!("{}", w.address());
+            report(&tessera_wallet::import(
+                &dir,
+                Some(&name),
+                &key,
+                &password.new_password()?,
+            )?);
         }
         Command::Wallet(WalletCmd::Address { keystore, password }) => {
             let path = keystore.unwrap_or_else(|| default_keystores().join("default.json"));
@@ -202,6 +201,21 @@ fn run(cli: Cli) -> Result<()> {
         Command::Job(JobCmd::Estimate(a)) => estimate(&a)?,
     }
     Ok(())
+}
+
+/// Refuses to overwrite an existing keystore.
+fn refuse_overwrite(dir: &std::path::Path, name: &str) -> Result<()> {
+    let path = dir.join(name);
+    if path.exists() {
+        bail!("{} already exists; choose another --name", path.display());
+    }
+    Ok(())
+}
+
+/// Where the keystore went (stderr) and its address (stdout).
+fn report(w: &tessera_wallet::Wallet) {
+    eprintln!("keystore written to {}", w.path().display());
+    println!("{}", w.address());
 }
 
 fn estimate(a: &EstimateArgs) -> Result<()> {

@@ -10,6 +10,19 @@ use tessera_bindings::IDistributedRender::{
 };
 use tessera_bindings::{DistributedRender, TaskState, TestToken, attestation, cells};
 
+/// Sends a contract call and waits for its receipt, which must show success.
+async fn mined<P: Provider, D: alloy::contract::CallDecoder>(
+    call: alloy::contract::CallBuilder<P, D>,
+) -> Result<alloy::rpc::types::TransactionReceipt> {
+    let receipt = call.send().await?.get_receipt().await?;
+    anyhow::ensure!(
+        receipt.status(),
+        "transaction {} reverted",
+        receipt.transaction_hash
+    );
+    Ok(receipt)
+}
+
 const FEE_BPS: u16 = 100;
 const MIN_STAKE: u64 = 1_000_000_000_000_000_000; // 1 ETH
 const REWARD: u128 = 10_000_000_000_000_000; // 0.01
@@ -75,29 +88,20 @@ impl Market {
         .context("deploying DistributedRender")?;
         let address = *market.address();
         for a in [&chain.worker, &chain.verifier, &chain.verifier2] {
-            a.market(address)
-                .stake()
-                .value(U256::from(MIN_STAKE))
-                .send()
-                .await?
-                .get_receipt()
-                .await?;
+            mined(a.market(address).stake().value(U256::from(MIN_STAKE))).await?;
         }
         Ok(Self { chain, address })
     }
 
     async fn post(&self, spec: JobSpec, value: U256) -> Result<U256> {
-        let receipt = self
-            .chain
-            .artist
-            .market(self.address)
-            .submitRenderJob(spec)
-            .value(value)
-            .send()
-            .await?
-            .get_receipt()
-            .await?;
-        assert!(receipt.status(), "submitRenderJob reverted");
+        let receipt = mined(
+            self.chain
+                .artist
+                .market(self.address)
+                .submitRenderJob(spec)
+                .value(value),
+        )
+        .await?;
         let ev = receipt
             .decoded_log::<DistributedRender::JobSubmitted>()
             .context("no JobSubmitted event")?;
@@ -110,25 +114,14 @@ impl Market {
 
     async fn claim_and_submit(&self, job: U256, task: u32, forged: bool) -> Result<B256> {
         let worker = self.chain.worker.market(self.address);
-        let r = worker
-            .claimTasks(job, vec![task])
-            .send()
-            .await?
-            .get_receipt()
-            .await?;
-        assert!(r.status(), "claimTasks reverted");
+        let r = mined(worker.claimTasks(job, vec![task])).await?;
         let claimed = r
             .decoded_log::<DistributedRender::TaskClaimed>()
             .context("no TaskClaimed")?;
         assert_eq!(claimed.worker, self.chain.worker.address);
         let root = cells::root_of(&cell_hashes(u64::from(task), forged)).context("no cells")?;
-        let r = worker
-            .submitResult(job, U256::from(task), "bafyoutput".into(), root)
-            .send()
-            .await?
-            .get_receipt()
-            .await?;
-        assert!(r.status(), "submitResult reverted");
+        let r =
+            mined(worker.submitResult(job, U256::from(task), "bafyoutput".into(), root)).await?;
         let ev = r
             .decoded_log::<DistributedRender::ResultSubmitted>()
             .context("no ResultSubmitted")?;
@@ -231,16 +224,13 @@ async fn eth_job_is_verified_paid_and_withdrawn() -> Result<()> {
     // Task 0: verified by a signed approval.
     let root0 = m.claim_and_submit(job, 0, false).await?;
     let approval = m.signed(job, 0, root0, true, 0).await?;
-    let r = m
-        .chain
-        .treasury
-        .market(m.address)
-        .attest(job, U256::ZERO, vec![approval])
-        .send()
-        .await?
-        .get_receipt()
-        .await?;
-    assert!(r.status());
+    let r = mined(
+        m.chain
+            .treasury
+            .market(m.address)
+            .attest(job, U256::ZERO, vec![approval]),
+    )
+    .await?;
     let paid = r
         .decoded_log::<DistributedRender::TaskPaid>()
         .context("no TaskPaid")?;
@@ -251,16 +241,13 @@ async fn eth_job_is_verified_paid_and_withdrawn() -> Result<()> {
     // Task 1: optimistic finality after the challenge window.
     m.claim_and_submit(job, 1, false).await?;
     m.chain.warp(601).await?;
-    let r = m
-        .chain
-        .artist
-        .market(m.address)
-        .finalizeTask(job, U256::from(1))
-        .send()
-        .await?
-        .get_receipt()
-        .await?;
-    assert!(r.status());
+    let r = mined(
+        m.chain
+            .artist
+            .market(m.address)
+            .finalizeTask(job, U256::from(1)),
+    )
+    .await?;
     assert_eq!(m.task_state(job, 1).await?, TaskState::Paid);
 
     // Credits: worker 2 x (reward - fee), verifier one fee, artist the unused fee, treasury 2 x fee.
@@ -283,16 +270,7 @@ async fn eth_job_is_verified_paid_and_withdrawn() -> Result<()> {
 
     // Withdraw: the wallet gains the credit less the gas it paid.
     let before = m.chain.worker.eth().await?;
-    let r = m
-        .chain
-        .worker
-        .market(m.address)
-        .withdraw(Address::ZERO)
-        .send()
-        .await?
-        .get_receipt()
-        .await?;
-    assert!(r.status());
+    let r = mined(m.chain.worker.market(m.address).withdraw(Address::ZERO)).await?;
     let after = m.chain.worker.eth().await?;
     assert_eq!(
         after + gas_cost(&r) - before,
@@ -311,18 +289,8 @@ async fn erc20_job_rejects_a_forgery_then_pays_the_honest_result() -> Result<()>
     let token = TestToken::deploy(m.chain.owner.provider.clone()).await?;
     let escrow = U256::from(REWARD + VERIFIER_FEE);
     let artist_token = TestToken::new(*token.address(), m.chain.artist.provider.clone());
-    artist_token
-        .mint(m.chain.artist.address, escrow)
-        .send()
-        .await?
-        .get_receipt()
-        .await?;
-    artist_token
-        .approve(m.address, escrow)
-        .send()
-        .await?
-        .get_receipt()
-        .await?;
+    mined(artist_token.mint(m.chain.artist.address, escrow)).await?;
+    mined(artist_token.approve(m.address, escrow)).await?;
     let deadline = u32::try_from(m.chain.now().await? + 86_400)?;
     let job = m
         .post(spec(*token.address(), 1, deadline, false), U256::ZERO)
@@ -343,16 +311,13 @@ async fn erc20_job_rejects_a_forgery_then_pays_the_honest_result() -> Result<()>
     // A forged cell 2: the verifier proves it and the worker is slashed.
     let forged_root = m.claim_and_submit(job, 0, true).await?;
     let rejection = m.signed(job, 0, forged_root, false, 0).await?;
-    let r = m
-        .chain
-        .verifier
-        .market(m.address)
-        .attest(job, U256::ZERO, vec![rejection])
-        .send()
-        .await?
-        .get_receipt()
-        .await?;
-    assert!(r.status());
+    let r = mined(
+        m.chain
+            .verifier
+            .market(m.address)
+            .attest(job, U256::ZERO, vec![rejection]),
+    )
+    .await?;
     let rejected = r
         .decoded_log::<DistributedRender::TaskRejected>()
         .context("no TaskRejected")?;
@@ -375,16 +340,13 @@ async fn erc20_job_rejects_a_forgery_then_pays_the_honest_result() -> Result<()>
     // The same worker re-renders honestly (attempt 1) and a verifier approves.
     let root = m.claim_and_submit(job, 0, false).await?;
     let approval = m.signed(job, 0, root, true, 1).await?;
-    let r = m
-        .chain
-        .verifier
-        .market(m.address)
-        .attest(job, U256::ZERO, vec![approval])
-        .send()
-        .await?
-        .get_receipt()
-        .await?;
-    assert!(r.status());
+    let r = mined(
+        m.chain
+            .verifier
+            .market(m.address)
+            .attest(job, U256::ZERO, vec![approval]),
+    )
+    .await?;
     assert_eq!(m.task_state(job, 0).await?, TaskState::Paid);
 
     let fee = REWARD * u128::from(FEE_BPS) / 10_000;
@@ -393,14 +355,7 @@ async fn erc20_job_rejects_a_forgery_then_pays_the_honest_result() -> Result<()>
         (&m.chain.verifier, VERIFIER_FEE),
         (&m.chain.treasury, fee),
     ] {
-        let r = who
-            .market(m.address)
-            .withdraw(*token.address())
-            .send()
-            .await?
-            .get_receipt()
-            .await?;
-        assert!(r.status());
+        let r = mined(who.market(m.address).withdraw(*token.address())).await?;
         let w = r
             .decoded_log::<DistributedRender::Withdrawn>()
             .context("no Withdrawn")?;
