@@ -241,7 +241,7 @@ async fn eth_job_is_verified_paid_and_withdrawn() -> Result<()> {
     // Task 1: optimistic finality after the challenge window.
     m.claim_and_submit(job, 1, false).await?;
     m.chain.warp(601).await?;
-    let r = mined(
+    mined(
         m.chain
             .artist
             .market(m.address)
@@ -340,7 +340,7 @@ async fn erc20_job_rejects_a_forgery_then_pays_the_honest_result() -> Result<()>
     // The same worker re-renders honestly (attempt 1) and a verifier approves.
     let root = m.claim_and_submit(job, 0, false).await?;
     let approval = m.signed(job, 0, root, true, 1).await?;
-    let r = mined(
+    mined(
         m.chain
             .verifier
             .market(m.address)
