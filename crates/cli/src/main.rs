@@ -29,6 +29,25 @@ enum Command {
     /// Jobs.
     #[command(subcommand)]
     Job(JobCmd),
+    /// Task outputs.
+    #[command(subcommand)]
+    Output(OutputCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum OutputCmd {
+    /// Check a task's raw data against its leaves document and, optionally, the root committed on-chain.
+    Check {
+        /// Raw data (TSRAW001).
+        #[arg(long)]
+        raw: PathBuf,
+        /// Leaves document (JSON).
+        #[arg(long)]
+        leaves: PathBuf,
+        /// The committed cell root, 0x-prefixed hex.
+        #[arg(long)]
+        root: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -199,8 +218,39 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", w.address());
         }
         Command::Job(JobCmd::Estimate(a)) => estimate(&a)?,
+        Command::Output(OutputCmd::Check { raw, leaves, root }) => {
+            let raw_bytes =
+                std::fs::read(&raw).with_context(|| format!("reading {}", raw.display()))?;
+            let doc: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(&leaves).with_context(|| format!("reading {}", leaves.display()))?,
+            )
+            .with_context(|| format!("{} is not JSON", leaves.display()))?;
+            let expected = root.as_deref().map(parse_root).transpose()?;
+            let got = tessera_render::output::check_outputs(&raw_bytes, &doc, expected.as_ref())
+                .context("the outputs do not match their commitment")?;
+            println!(
+                "0x{}",
+                got.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            );
+        }
     }
     Ok(())
+}
+
+/// A 0x-prefixed 32-byte hex root.
+fn parse_root(s: &str) -> Result<[u8; 32]> {
+    let hex = s.trim().trim_start_matches("0x");
+    if hex.len() != 64 {
+        bail!(
+            "--root must be 32 bytes of hex (64 characters), got {} characters",
+            hex.len()
+        );
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).context("--root is not hexadecimal")?;
+    }
+    Ok(out)
 }
 
 /// Refuses to overwrite an existing keystore.

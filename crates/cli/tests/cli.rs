@@ -126,3 +126,87 @@ fn job_estimate_prints_the_bill_and_a_preview() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot be rendered"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn output_check_accepts_genuine_outputs_and_names_a_tampered_cell() {
+    let dir = tmp("check");
+    let scene = dir.join("cornell.glb");
+    std::fs::write(&scene, tessera_render::testscenes::cornell_box()).expect("scene");
+    let render = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["output", "check", "--raw"])
+        .arg(dir.join("missing.tsr"))
+        .arg("--leaves")
+        .arg(dir.join("missing.json"))
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&render.stderr).contains("missing.tsr"));
+    // Produce outputs through the library, as a worker would.
+    let s = tessera_render::RenderSettings {
+        width: 40,
+        height: 24,
+        samples_per_pixel: 2,
+        max_bounces: 2,
+        frame_start: 0,
+        frame_count: 1,
+        regions_x: 1,
+        regions_y: 1,
+        cell_size: 8,
+        seed: 3,
+    };
+    let sc = tessera_render::load_glb(
+        &tessera_render::testscenes::cornell_box(),
+        &tessera_render::LoadOptions {
+            aspect: 40.0 / 24.0,
+            ..tessera_render::LoadOptions::default()
+        },
+    )
+    .expect("scene");
+    let img = tessera_render::render_region(
+        &sc,
+        &s,
+        s.full_frame(),
+        &tessera_render::Backend::Cpu,
+        &|_, _| {},
+    )
+    .expect("render");
+    tessera_render::output::write_raw(&dir.join("t.tsr"), &img, 40, 24, 8).expect("raw");
+    tessera_render::output::write_leaves(&dir.join("t.json"), &img, 8).expect("leaves");
+    let root = format!(
+        "0x{}",
+        img.root
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let ok = tessera()
+        .args(["output", "check", "--raw"])
+        .arg(dir.join("t.tsr"))
+        .arg("--leaves")
+        .arg(dir.join("t.json"))
+        .args(["--root", &root])
+        .output()
+        .expect("run");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), root);
+    let mut raw = std::fs::read(dir.join("t.tsr")).expect("raw");
+    raw[40] ^= 0x40;
+    std::fs::write(dir.join("bad.tsr"), raw).expect("write");
+    let bad = tessera()
+        .args(["output", "check", "--raw"])
+        .arg(dir.join("bad.tsr"))
+        .arg("--leaves")
+        .arg(dir.join("t.json"))
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("cell 0"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -173,3 +173,89 @@ pub fn write_leaves(path: &Path, img: &RegionImage, cell_size: u32) -> Result<()
     let text = serde_json::to_string_pretty(&leaves_json(img, cell_size)).unwrap_or_default();
     f.write_all(text.as_bytes()).map_err(io(path))
 }
+
+/// Hex of a 32-byte hash with `0x`.
+fn hex32(h: &[u8; 32]) -> String {
+    let mut s = String::from("0x");
+    for b in h {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Checks delivered outputs the way a verifier or an artist does before trusting them: cuts the raw data
+/// into cells, hashes each into its leaf, and compares every leaf and the root with the leaves document (and
+/// with `expected_root`, the root committed on-chain, when given). Returns the root.
+pub fn check_outputs(
+    raw: &[u8],
+    leaves_doc: &serde_json::Value,
+    expected_root: Option<&[u8; 32]>,
+) -> Result<[u8; 32], OutputError> {
+    let (h, pixels) = parse_raw(raw)?;
+    let region = tessera_common::task::Rect {
+        x: h[2],
+        y: h[3],
+        width: h[4],
+        height: h[5],
+    };
+    let cell_size = h[6];
+    if !(4..=256).contains(&cell_size) || !cell_size.is_power_of_two() {
+        return Err(OutputError::BadRaw(format!(
+            "cell size {cell_size} in the raw header"
+        )));
+    }
+    if leaves_doc["cellSize"].as_u64() != Some(u64::from(cell_size)) {
+        return Err(OutputError::BadRaw(
+            "the leaves document has another cell size".into(),
+        ));
+    }
+    let listed = leaves_doc["cells"]
+        .as_array()
+        .ok_or_else(|| OutputError::BadRaw("the leaves document has no cell list".into()))?;
+    let mut leaves = Vec::new();
+    for (i, cell) in tessera_common::task::cells(region, cell_size).enumerate() {
+        let mut bytes = Vec::with_capacity(usize::try_from(cell.area()).unwrap_or(0) * 12);
+        for y in cell.y - region.y..cell.y - region.y + cell.height {
+            let row = y as usize * region.width as usize + (cell.x - region.x) as usize;
+            for v in &pixels[row * 3..(row + cell.width as usize) * 3] {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let leaf = tessera_common::cells::leaf_of_data(i as u64, &bytes);
+        let claimed = listed.get(i).and_then(|c| c["leaf"].as_str());
+        if claimed != Some(hex32(&leaf).as_str()) {
+            return Err(OutputError::BadRaw(format!(
+                "cell {i}: the raw data hashes to leaf {}, the leaves document says {}",
+                hex32(&leaf),
+                claimed.unwrap_or("nothing")
+            )));
+        }
+        leaves.push(leaf);
+    }
+    if listed.len() != leaves.len() {
+        return Err(OutputError::BadRaw(format!(
+            "the leaves document lists {} cells, the region has {}",
+            listed.len(),
+            leaves.len()
+        )));
+    }
+    let root = tessera_common::cells::root(&leaves)
+        .ok_or_else(|| OutputError::BadRaw("no cells".into()))?;
+    if leaves_doc["root"].as_str() != Some(hex32(&root).as_str()) {
+        return Err(OutputError::BadRaw(format!(
+            "the leaves build root {}, the document says {}",
+            hex32(&root),
+            leaves_doc["root"].as_str().unwrap_or("nothing")
+        )));
+    }
+    if let Some(expected) = expected_root
+        && expected != &root
+    {
+        return Err(OutputError::BadRaw(format!(
+            "root {} differs from the committed root {}",
+            hex32(&root),
+            hex32(expected)
+        )));
+    }
+    Ok(root)
+}

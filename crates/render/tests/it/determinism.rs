@@ -119,3 +119,36 @@ fn kernel_and_host_math_agree_bit_for_bit() {
         );
     }
 }
+
+#[test]
+fn delivered_outputs_check_against_their_leaves_and_root() {
+    use tessera_render::output::{check_outputs, leaves_json, raw_bytes};
+    let mut s = settings(70, 45, 2, 2);
+    s.cell_size = 16;
+    let scene = load(&testscenes::cornell_box(), &s, [0.0; 3], 0);
+    let img = render(&scene, &s);
+    let raw = raw_bytes(&img, s.width, s.height, s.cell_size);
+    let doc = leaves_json(&img, s.cell_size);
+    assert_eq!(
+        check_outputs(&raw, &doc, Some(&img.root)).expect("valid"),
+        img.root
+    );
+    // One float changed in the raw data: the cell holding it is named.
+    let mut bad = raw.clone();
+    let at = 40 + 4 * 3 * (20 * 70 + 33); // pixel (33, 20): cell row 1, column 2 -> index 7
+    bad[at] ^= 1;
+    let e = check_outputs(&bad, &doc, None)
+        .expect_err("tampered")
+        .to_string();
+    assert!(e.contains("cell 7"), "{e}");
+    // A committed root that is not this one.
+    let e = check_outputs(&raw, &doc, Some(&[7u8; 32]))
+        .expect_err("other root")
+        .to_string();
+    assert!(e.contains("committed root"), "{e}");
+    // A leaves document that lies about the root.
+    let mut lying = doc.clone();
+    lying["root"] = serde_json::json!(format!("0x{}", "00".repeat(32)));
+    assert!(check_outputs(&raw, &lying, None).is_err());
+    assert!(check_outputs(&raw[..100], &doc, None).is_err());
+}
