@@ -228,10 +228,7 @@ fn run(cli: Cli) -> Result<()> {
             let expected = root.as_deref().map(parse_root).transpose()?;
             let got = tessera_render::output::check_outputs(&raw_bytes, &doc, expected.as_ref())
                 .context("the outputs do not match their commitment")?;
-            println!(
-                "0x{}",
-                got.iter().map(|b| format!("{b:02x}")).collect::<String>()
-            );
+            println!("{}", tessera_common::to_hex(&got));
         }
     }
     Ok(())
@@ -239,18 +236,8 @@ fn run(cli: Cli) -> Result<()> {
 
 /// A 0x-prefixed 32-byte hex root.
 fn parse_root(s: &str) -> Result<[u8; 32]> {
-    let hex = s.trim().trim_start_matches("0x");
-    if hex.len() != 64 {
-        bail!(
-            "--root must be 32 bytes of hex (64 characters), got {} characters",
-            hex.len()
-        );
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).context("--root is not hexadecimal")?;
-    }
-    Ok(out)
+    tessera_common::parse_hex32(s)
+        .context("--root must be 32 bytes of hex (64 digits, 0x optional)")
 }
 
 /// Refuses to overwrite an existing keystore.

@@ -171,13 +171,7 @@ fn output_check_accepts_genuine_outputs_and_names_a_tampered_cell() {
     .expect("render");
     tessera_render::output::write_raw(&dir.join("t.tsr"), &img, 40, 24, 8).expect("raw");
     tessera_render::output::write_leaves(&dir.join("t.json"), &img, 8).expect("leaves");
-    let root = format!(
-        "0x{}",
-        img.root
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    let root = tessera_common::to_hex(&img.root);
     let ok = tessera()
         .args(["output", "check", "--raw"])
         .arg(dir.join("t.tsr"))

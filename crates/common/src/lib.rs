@@ -13,6 +13,30 @@ pub mod verify;
 /// A 32-byte hash (keccak256 output, Merkle node).
 pub type Hash32 = [u8; 32];
 
+/// `0x`-prefixed lowercase hex of a 32-byte hash, as Ethereum tooling prints it.
+pub fn to_hex(h: &Hash32) -> String {
+    let mut s = String::with_capacity(66);
+    s.push_str("0x");
+    for b in h {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Parses 32 bytes of hex (64 digits, `0x` optional, surrounding whitespace ignored).
+pub fn parse_hex32(text: &str) -> Option<Hash32> {
+    let hex = text.trim();
+    let hex = hex.strip_prefix("0x").unwrap_or(hex);
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
 /// keccak256 of `data`.
 pub fn keccak256(data: &[u8]) -> Hash32 {
     use tiny_keccak::{Hasher, Keccak};
@@ -25,6 +49,16 @@ pub fn keccak256(data: &[u8]) -> Hash32 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hex_round_trips_and_rejects_bad_input() {
+        let h = super::keccak256(b"x");
+        assert_eq!(super::parse_hex32(&super::to_hex(&h)), Some(h));
+        assert_eq!(super::parse_hex32(&super::to_hex(&h)[2..]), Some(h));
+        assert_eq!(super::parse_hex32("0x1234"), None);
+        assert_eq!(super::parse_hex32(&"zz".repeat(32)), None);
+        assert_eq!(super::parse_hex32(&"é".repeat(32)), None);
+    }
+
     #[test]
     fn keccak_known_answers() {
         // keccak256("") and keccak256("hello\n"), as Ethereum tooling prints them.

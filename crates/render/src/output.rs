@@ -7,6 +7,7 @@
 use crate::render::RegionImage;
 use std::io::Write;
 use std::path::Path;
+use tessera_common::to_hex;
 
 /// Magic bytes of the raw format.
 pub const RAW_MAGIC: &[u8; 8] = b"TSRAW001";
@@ -146,23 +147,16 @@ pub fn write_png(path: &Path, width: u32, height: u32, pixels: &[f32]) -> Result
 
 /// The leaves document: cell size, region, root and each cell's rectangle, data hash and leaf, as JSON.
 pub fn leaves_json(img: &RegionImage, cell_size: u32) -> serde_json::Value {
-    let hex = |h: &[u8; 32]| {
-        let mut s = String::from("0x");
-        for b in h {
-            s.push_str(&format!("{b:02x}"));
-        }
-        s
-    };
     serde_json::json!({
         "format": "tessera-leaves/1",
         "cellSize": cell_size,
         "region": [img.rect.x, img.rect.y, img.rect.width, img.rect.height],
-        "root": hex(&img.root),
+        "root": to_hex(&img.root),
         "cells": img.cells.iter().map(|c| serde_json::json!({
             "index": c.index,
             "rect": [c.rect.x, c.rect.y, c.rect.width, c.rect.height],
-            "dataHash": hex(&c.data_hash),
-            "leaf": hex(&c.leaf),
+            "dataHash": to_hex(&c.data_hash),
+            "leaf": to_hex(&c.leaf),
         })).collect::<Vec<_>>(),
     })
 }
@@ -172,15 +166,6 @@ pub fn write_leaves(path: &Path, img: &RegionImage, cell_size: u32) -> Result<()
     let mut f = std::fs::File::create(path).map_err(io(path))?;
     let text = serde_json::to_string_pretty(&leaves_json(img, cell_size)).unwrap_or_default();
     f.write_all(text.as_bytes()).map_err(io(path))
-}
-
-/// Hex of a 32-byte hash with `0x`.
-fn hex32(h: &[u8; 32]) -> String {
-    let mut s = String::from("0x");
-    for b in h {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
 }
 
 /// Checks delivered outputs the way a verifier or an artist does before trusting them: cuts the raw data
@@ -223,10 +208,10 @@ pub fn check_outputs(
         }
         let leaf = tessera_common::cells::leaf_of_data(i as u64, &bytes);
         let claimed = listed.get(i).and_then(|c| c["leaf"].as_str());
-        if claimed != Some(hex32(&leaf).as_str()) {
+        if claimed != Some(to_hex(&leaf).as_str()) {
             return Err(OutputError::BadRaw(format!(
                 "cell {i}: the raw data hashes to leaf {}, the leaves document says {}",
-                hex32(&leaf),
+                to_hex(&leaf),
                 claimed.unwrap_or("nothing")
             )));
         }
@@ -241,10 +226,10 @@ pub fn check_outputs(
     }
     let root = tessera_common::cells::root(&leaves)
         .ok_or_else(|| OutputError::BadRaw("no cells".into()))?;
-    if leaves_doc["root"].as_str() != Some(hex32(&root).as_str()) {
+    if leaves_doc["root"].as_str() != Some(to_hex(&root).as_str()) {
         return Err(OutputError::BadRaw(format!(
             "the leaves build root {}, the document says {}",
-            hex32(&root),
+            to_hex(&root),
             leaves_doc["root"].as_str().unwrap_or("nothing")
         )));
     }
@@ -253,8 +238,8 @@ pub fn check_outputs(
     {
         return Err(OutputError::BadRaw(format!(
             "root {} differs from the committed root {}",
-            hex32(&root),
-            hex32(expected)
+            to_hex(&root),
+            to_hex(expected)
         )));
     }
     Ok(root)

@@ -157,15 +157,7 @@ pub fn import(
     private_key_hex: &str,
     password: &Password,
 ) -> Result<Wallet, WalletError> {
-    let hex = private_key_hex.trim().trim_start_matches("0x");
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(WalletError::InvalidKey);
-    }
-    let mut key = [0u8; 32];
-    for (i, byte) in key.iter_mut().enumerate() {
-        *byte =
-            u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| WalletError::InvalidKey)?;
-    }
+    let key = tessera_common::parse_hex32(private_key_hex).ok_or(WalletError::InvalidKey)?;
     std::fs::create_dir_all(dir).map_err(|e| keystore_err(dir)(LocalSignerError::from(e)))?;
     let (signer, uuid) = PrivateKeySigner::encrypt_keystore(
         dir,

@@ -129,10 +129,7 @@ fn run(args: Args) -> Result<()> {
                 secs,
                 samples / secs / 1e6,
                 img.rays as f64 / secs / 1e6,
-                img.root[..6]
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
+                &tessera_common::to_hex(&img.root)[2..14]
             );
             if args.verify_cells > 0 {
                 let n = u32::try_from(img.cells.len()).unwrap_or(u32::MAX);

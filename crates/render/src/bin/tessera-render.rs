@@ -202,16 +202,13 @@ fn run(args: Args) -> Result<()> {
     let secs = t1.elapsed().as_secs_f64();
     let samples = region.area() as f64 * f64::from(args.spp);
     eprintln!(
-        "rendered {}x{} at {} spp in {secs:.2}s: {:.2} Msamples/s, {:.2} Mrays/s; root 0x{}",
+        "rendered {}x{} at {} spp in {secs:.2}s: {:.2} Msamples/s, {:.2} Mrays/s; root {}",
         region.width,
         region.height,
         args.spp,
         samples / secs / 1e6,
         img.rays as f64 / secs / 1e6,
-        img.root
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
+        tessera_common::to_hex(&img.root)
     );
     if region.width == 0 || region.height == 0 {
         bail!("empty region");
