@@ -199,13 +199,7 @@ pub fn check_outputs(
         .ok_or_else(|| OutputError::BadRaw("the leaves document has no cell list".into()))?;
     let mut leaves = Vec::new();
     for (i, cell) in tessera_common::task::cells(region, cell_size).enumerate() {
-        let mut bytes = Vec::with_capacity(usize::try_from(cell.area()).unwrap_or(0) * 12);
-        for y in cell.y - region.y..cell.y - region.y + cell.height {
-            let row = y as usize * region.width as usize + (cell.x - region.x) as usize;
-            for v in &pixels[row * 3..(row + cell.width as usize) * 3] {
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
-        }
+        let bytes = crate::render::cell_bytes(&crate::render::crop(&pixels, region, cell));
         let leaf = tessera_common::cells::leaf_of_data(i as u64, &bytes);
         let claimed = listed.get(i).and_then(|c| c["leaf"].as_str());
         if claimed != Some(to_hex(&leaf).as_str()) {

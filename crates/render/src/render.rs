@@ -97,6 +97,48 @@ pub fn cell_bytes(pixels: &[f32]) -> Vec<u8> {
     pixels.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
+/// A cell's data hash and leaf from its pixels.
+fn cell_of(index: u32, rect: Rect, pixels: &[f32]) -> Cell {
+    let data_hash = keccak256(&cell_bytes(pixels));
+    Cell {
+        index,
+        rect,
+        data_hash,
+        leaf: cells::leaf(u64::from(index), data_hash),
+    }
+}
+
+/// Renders independent rectangles: in parallel on the CPU (calling `progress` as each finishes), with one
+/// scene upload on the GPU.
+fn render_rects(
+    scene: &Scene,
+    frame: &Frame,
+    rects: &[Rect],
+    backend: &Backend,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Vec<(Vec<f32>, u64)>, RenderError> {
+    let total = rects.len() as u64;
+    match backend {
+        Backend::Cpu => {
+            let done = AtomicU64::new(0);
+            Ok(rects
+                .par_iter()
+                .map(|r| {
+                    let mut out = vec![0.0f32; rect_floats(*r)];
+                    let rays = kernel::render_rect_cpu(scene, frame, *r, &mut out);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                    (out, rays)
+                })
+                .collect())
+        }
+        Backend::Cuda(gpu) => {
+            let out = gpu.render_rects(scene, frame, rects)?;
+            progress(total, total);
+            Ok(out)
+        }
+    }
+}
+
 fn frame_of(settings: &RenderSettings) -> Frame {
     Frame {
         width: settings.width,
@@ -182,21 +224,14 @@ pub fn render_region(
     let total = cell_rects.len() as u64;
     let mut pixels = vec![0.0f32; rect_floats(region)];
     let (cell_pixels, rays): (Vec<Vec<f32>>, u64) = match backend {
+        // On the CPU each cell is a rayon job.
         Backend::Cpu => {
-            let done = AtomicU64::new(0);
-            let frame = frame_of(settings);
-            let rendered: Vec<(Vec<f32>, u64)> = cell_rects
-                .par_iter()
-                .map(|r| {
-                    let mut out = vec![0.0f32; rect_floats(*r)];
-                    let rays = kernel::render_rect_cpu(scene, &frame, *r, &mut out);
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                    (out, rays)
-                })
-                .collect();
+            let rendered =
+                render_rects(scene, &frame_of(settings), &cell_rects, backend, progress)?;
             let rays = rendered.iter().map(|(_, r)| r).sum();
             (rendered.into_iter().map(|(p, _)| p).collect(), rays)
         }
+        // On the GPU the region is one launch, cut into cells afterwards.
         Backend::Cuda(gpu) => {
             let (all, rays) = gpu.render_rect(scene, &frame_of(settings), region)?;
             progress(total, total);
@@ -207,14 +242,7 @@ pub fn render_region(
     let mut cells = Vec::with_capacity(cell_rects.len());
     for (i, (r, px)) in cell_rects.iter().zip(&cell_pixels).enumerate() {
         paste(&mut pixels, region, *r, px);
-        let data_hash = keccak256(&cell_bytes(px));
-        let index = u32::try_from(i).unwrap_or(u32::MAX);
-        cells.push(Cell {
-            index,
-            rect: *r,
-            data_hash,
-            leaf: cells::leaf(u64::from(index), data_hash),
-        });
+        cells.push(cell_of(u32::try_from(i).unwrap_or(u32::MAX), *r, px));
     }
     let leaves: Vec<Hash32> = cells.iter().map(|c| c.leaf).collect();
     let root = cells::root(&leaves).unwrap_or([0u8; 32]);
@@ -239,36 +267,25 @@ pub fn render_cells(
     check_inside(region, settings)?;
     let all: Vec<Rect> = tessera_common::task::cells(region, settings.cell_size).collect();
     let count = u32::try_from(all.len()).unwrap_or(u32::MAX);
-    let rects: Vec<(u32, Rect)> = indices
+    let rects: Vec<Rect> = indices
         .iter()
         .map(|&index| {
             all.get(index as usize)
-                .map(|r| (index, *r))
+                .copied()
                 .ok_or(RenderError::NoSuchCell { index, count })
         })
         .collect::<Result<_, _>>()?;
-    let one = |&(index, rect): &(u32, Rect)| -> Result<(Cell, Vec<f32>), RenderError> {
-        let (px, _) = render_rect(scene, settings, rect, backend)?;
-        let data_hash = keccak256(&cell_bytes(&px));
-        let leaf = cells::leaf(u64::from(index), data_hash);
-        Ok((
-            Cell {
-                index,
-                rect,
-                data_hash,
-                leaf,
-            },
-            px,
-        ))
-    };
-    match backend {
-        // Cells are independent: on the CPU they render in parallel like a task's cells.
-        Backend::Cpu => rects.par_iter().map(one).collect(),
-        Backend::Cuda(_) => rects.iter().map(one).collect(),
-    }
+    let rendered = render_rects(scene, &frame_of(settings), &rects, backend, &|_, _| {})?;
+    Ok(indices
+        .iter()
+        .zip(rects)
+        .zip(rendered)
+        .map(|((&index, rect), (px, _))| (cell_of(index, rect, &px), px))
+        .collect())
 }
 
-fn crop(src: &[f32], outer: Rect, inner: Rect) -> Vec<f32> {
+/// The pixels of `inner` out of a row-major buffer covering `outer`.
+pub(crate) fn crop(src: &[f32], outer: Rect, inner: Rect) -> Vec<f32> {
     let mut out = Vec::with_capacity(rect_floats(inner));
     for y in 0..inner.height {
         let row =

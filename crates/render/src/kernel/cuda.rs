@@ -146,13 +146,24 @@ impl CudaBackend {
     }
 
     /// Renders `rect` of `frame` on the GPU (row-major, 3 floats per pixel), with the rays cast.
-    /// The scene is uploaded per call; callers render a whole task's region at once.
     pub(crate) fn render_rect(
         &self,
         scene: &Scene,
         frame: &Frame,
         rect: Rect,
     ) -> Result<(Vec<f32>, u64), CudaUnavailable> {
+        let mut one = self.render_rects(scene, frame, &[rect])?;
+        one.pop()
+            .ok_or_else(|| CudaUnavailable::Driver("no result for the rectangle".into()))
+    }
+
+    /// Renders several rectangles of `frame`, uploading the scene once: one launch per rectangle.
+    pub(crate) fn render_rects(
+        &self,
+        scene: &Scene,
+        frame: &Frame,
+        rects: &[Rect],
+    ) -> Result<Vec<(Vec<f32>, u64)>, CudaUnavailable> {
         let d = |e: cudarc::driver::DriverError| CudaUnavailable::Driver(e.to_string());
         let bufs = self.upload(scene)?;
         let ptr_f = |i: usize| bufs.f32s[i].device_ptr(&self.stream).0;
@@ -172,39 +183,43 @@ impl CudaBackend {
                 ptr_f(6),
             ],
         );
-        let n = rect_floats(rect);
-        let mut out = self.stream.alloc_zeros::<f32>(n.max(3)).map_err(d)?;
-        let pixels = u32::try_from(rect.area())
-            .map_err(|_| CudaUnavailable::Driver("rect too large".into()))?;
-        let mut rays = self
-            .stream
-            .alloc_zeros::<u32>((pixels as usize).max(1))
-            .map_err(d)?;
-        let block = 128u32;
-        let cfg = LaunchConfig {
-            grid_dim: (pixels.div_ceil(block), 1, 1),
-            block_dim: (block, 1, 1),
-            shared_mem_bytes: 0,
-        };
-        let mut launch = self.stream.launch_builder(&self.func);
-        launch
-            .arg(&view)
-            .arg(&rect.x)
-            .arg(&rect.y)
-            .arg(&rect.width)
-            .arg(&rect.height)
-            .arg(&mut out)
-            .arg(&mut rays);
-        // SAFETY: the kernel's parameters match `ts_render_rect_kernel(ts_scene, u32, u32, u32, u32, float*)`;
-        // the view's device pointers come from `bufs`, alive until after the synchronizing copy below, with
-        // the record counts the view declares; `out` holds w*h*3 floats and `rays` w*h counters, and each
-        // thread writes only its own pixel's.
-        unsafe { launch.launch(cfg) }.map_err(d)?;
-        let mut host = self.stream.clone_dtoh(&out).map_err(d)?;
-        host.truncate(n);
-        let ray_counts = self.stream.clone_dtoh(&rays).map_err(d)?;
+        let mut results = Vec::with_capacity(rects.len());
+        for rect in rects {
+            let n = rect_floats(*rect);
+            let mut out = self.stream.alloc_zeros::<f32>(n.max(3)).map_err(d)?;
+            let pixels = u32::try_from(rect.area())
+                .map_err(|_| CudaUnavailable::Driver("rect too large".into()))?;
+            let mut rays = self
+                .stream
+                .alloc_zeros::<u32>((pixels as usize).max(1))
+                .map_err(d)?;
+            let block = 128u32;
+            let cfg = LaunchConfig {
+                grid_dim: (pixels.div_ceil(block), 1, 1),
+                block_dim: (block, 1, 1),
+                shared_mem_bytes: 0,
+            };
+            let mut launch = self.stream.launch_builder(&self.func);
+            launch
+                .arg(&view)
+                .arg(&rect.x)
+                .arg(&rect.y)
+                .arg(&rect.width)
+                .arg(&rect.height)
+                .arg(&mut out)
+                .arg(&mut rays);
+            // SAFETY: the kernel's parameters match `ts_render_rect_kernel(ts_scene, u32, u32, u32, u32, float*,
+            // u32*)`; the view's device pointers come from `bufs`, alive until after the last synchronizing
+            // copy, with the record counts the view declares; `out` holds w*h*3 floats and `rays` w*h counters,
+            // and each thread writes only its own pixel's.
+            unsafe { launch.launch(cfg) }.map_err(d)?;
+            let mut host = self.stream.clone_dtoh(&out).map_err(d)?;
+            host.truncate(n);
+            let ray_counts = self.stream.clone_dtoh(&rays).map_err(d)?;
+            results.push((host, ray_counts.iter().map(|&r| u64::from(r)).sum()));
+        }
         drop(bufs);
         let _ = &self.ctx;
-        Ok((host, ray_counts.iter().map(|&r| u64::from(r)).sum()))
+        Ok(results)
     }
 }
