@@ -4,12 +4,12 @@ pragma solidity ^0.8.28;
 import {DistributedRender} from "../../src/DistributedRender.sol";
 import {IDistributedRender} from "../../src/interfaces/IDistributedRender.sol";
 import {TestToken} from "../mocks/TestToken.sol";
+import {Attesting} from "../utils/Attesting.sol";
 import {CellTree} from "../utils/CellTree.sol";
-import {Test} from "forge-std/Test.sol";
 
 /// @notice Drives the market through random but meaningful sequences for the invariant suite, and keeps ghost
 /// records: how often each task was paid, and any state transition outside the allowed set.
-contract Handler is Test {
+contract Handler is Attesting {
     DistributedRender public immutable dr;
     TestToken public immutable token;
     address public immutable treasury;
@@ -223,8 +223,7 @@ contract Handler is Test {
     }
 
     function unstake(uint256 seed, uint256 amount) external tracked {
-        address who =
-            seed % 2 == 0 ? workers[seed / 2 % workers.length] : verifiers[seed / 2 % verifiers.length];
+        address who = _staker(seed);
         IDistributedRender.StakeAccount memory acct = dr.stakeOf(who);
         uint256 free = uint256(acct.bonded) - acct.locked;
         if (free == 0) return;
@@ -233,8 +232,7 @@ contract Handler is Test {
     }
 
     function withdrawStake(uint256 seed) external tracked {
-        address who =
-            seed % 2 == 0 ? workers[seed / 2 % workers.length] : verifiers[seed / 2 % verifiers.length];
+        address who = _staker(seed);
         IDistributedRender.StakeAccount memory acct = dr.stakeOf(who);
         if (acct.unbonding == 0) return;
         if (block.timestamp < acct.unbondingReadyAt) vm.warp(acct.unbondingReadyAt);
@@ -243,8 +241,7 @@ contract Handler is Test {
     }
 
     function restake(uint256 seed, uint256 amount) external tracked {
-        address who =
-            seed % 2 == 0 ? workers[seed / 2 % workers.length] : verifiers[seed / 2 % verifiers.length];
+        address who = _staker(seed);
         amount = _bound(amount, 1, 5 ether);
         vm.deal(who, who.balance + amount);
         vm.prank(who);
@@ -255,8 +252,8 @@ contract Handler is Test {
         (uint256 id, uint256 t, bool ok) = _pick(jobSeed, taskSeed, IDistributedRender.TaskState.Submitted);
         if (!ok) return;
         uint256 k = verifierKeys[verifierSeed % verifierKeys.length];
-        IDistributedRender.Attestation memory a = _attestationFor(id, t, true);
-        IDistributedRender.Attestation memory b = _attestationFor(id, t, false);
+        IDistributedRender.Attestation memory a = _attestationAt(id, t, true, 1);
+        IDistributedRender.Attestation memory b = _attestationAt(id, t, false, 1);
         try dr.reportEquivocation(a, _sign(k, a), b, _sign(k, b)) {} catch {}
     }
 
@@ -267,6 +264,11 @@ contract Handler is Test {
     // ------------------------------------------------------------------------------------------------
     // Helpers
     // ------------------------------------------------------------------------------------------------
+
+    /// A worker or a verifier, by seed.
+    function _staker(uint256 seed) internal view returns (address) {
+        return seed % 2 == 0 ? workers[seed / 2 % workers.length] : verifiers[seed / 2 % verifiers.length];
+    }
 
     function _state(uint256 id, uint256 t) internal view returns (IDistributedRender.TaskState s) {
         (s,,,,) = dr.getTask(id, t);
@@ -289,37 +291,8 @@ contract Handler is Test {
         }
     }
 
-    function _cells(uint256 salt) internal pure returns (bytes32[] memory h) {
-        h = new bytes32[](4);
-        for (uint256 i; i < 4; ++i) {
-            h[i] = keccak256(abi.encode("cell", salt, i));
-        }
-    }
-
-    function _attestationFor(uint256 id, uint256 t, bool approve_)
-        internal
-        view
-        returns (IDistributedRender.Attestation memory a)
-    {
-        (,,, uint256 attempt, bytes32 root) = dr.getTask(id, t);
-        a = IDistributedRender.Attestation({
-            jobId: id,
-            taskIndex: t,
-            attempt: attempt,
-            cellRoot: root,
-            approve: approve_,
-            cellIndex: approve_ ? 0 : 1,
-            expectedDataHash: approve_ ? bytes32(0) : keccak256("honest")
-        });
-    }
-
-    function _sign(uint256 key, IDistributedRender.Attestation memory a)
-        internal
-        view
-        returns (bytes memory)
-    {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, dr.attestationDigest(a));
-        return abi.encodePacked(r, s, v);
+    function _market() internal view override returns (IDistributedRender) {
+        return dr;
     }
 
     function _attest(uint256 jobSeed, uint256 taskSeed, bool approve_) internal {
@@ -328,7 +301,7 @@ contract Handler is Test {
         (,, uint256 until,, bytes32 root) = dr.getTask(id, t);
         if (block.timestamp >= until) return;
         uint256 quorum = dr.getJob(id).quorum;
-        IDistributedRender.Attestation memory a = _attestationFor(id, t, approve_);
+        IDistributedRender.Attestation memory a = _attestationAt(id, t, approve_, 1);
         // The committed cells are either the honest set or the forged one; prove cell 1 of whichever it is.
         bytes32[] memory cells = _cells(root == CellTree.root(_cells(0)) ? 0 : 1);
         IDistributedRender.SignedAttestation[] memory b = new IDistributedRender.SignedAttestation[](quorum);

@@ -4,12 +4,12 @@ pragma solidity ^0.8.28;
 import {DistributedRender} from "../../src/DistributedRender.sol";
 import {IDistributedRender} from "../../src/interfaces/IDistributedRender.sol";
 import {TestToken} from "../mocks/TestToken.sol";
+import {Attesting} from "./Attesting.sol";
 import {CellTree} from "./CellTree.sol";
-import {Test} from "forge-std/Test.sol";
 
 /// @notice Shared fixture: a deployed market, a token, funded and staked actors, and helpers that walk a task
 /// through its lifecycle.
-abstract contract Base is Test {
+abstract contract Base is Attesting {
     DistributedRender internal dr;
     TestToken internal token;
 
@@ -134,14 +134,6 @@ abstract contract Base is Test {
         return dr.claimTasks(jobId, _one(task));
     }
 
-    /// Four cells; the worker's data hashes.
-    function _cells(uint256 salt) internal pure returns (bytes32[] memory h) {
-        h = new bytes32[](4);
-        for (uint256 i; i < 4; ++i) {
-            h[i] = keccak256(abi.encode("cell", salt, i));
-        }
-    }
-
     function _submit(uint256 jobId, uint256 task, address who) internal returns (bytes32 root) {
         root = CellTree.root(_cells(0));
         vm.prank(who);
@@ -153,30 +145,17 @@ abstract contract Base is Test {
         return _submit(jobId, task, worker);
     }
 
+    function _market() internal view override returns (IDistributedRender) {
+        return dr;
+    }
+
+    /// An attestation about the task's current submission; rejections name cell 2.
     function _attestation(uint256 jobId, uint256 task, bool approve)
         internal
         view
-        returns (IDistributedRender.Attestation memory a)
+        returns (IDistributedRender.Attestation memory)
     {
-        (,,, uint256 attempt, bytes32 root) = dr.getTask(jobId, task);
-        a = IDistributedRender.Attestation({
-            jobId: jobId,
-            taskIndex: task,
-            attempt: attempt,
-            cellRoot: root,
-            approve: approve,
-            cellIndex: approve ? 0 : 2,
-            expectedDataHash: approve ? bytes32(0) : keccak256("honest cell 2")
-        });
-    }
-
-    function _sign(uint256 key, IDistributedRender.Attestation memory a)
-        internal
-        view
-        returns (bytes memory)
-    {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, dr.attestationDigest(a));
-        return abi.encodePacked(r, s, v);
+        return _attestationAt(jobId, task, approve, 2);
     }
 
     /// Signed attestations from the first `count` verifiers (ascending).

@@ -94,27 +94,41 @@ fn default_keystores() -> PathBuf {
     )
 }
 
+/// Where a new keystore goes.
+#[derive(Debug, clap::Args)]
+struct KeystoreTarget {
+    /// Folder of keystores.
+    #[arg(long, env = "TESSERA_KEYSTORE_DIR", default_value_os_t = default_keystores())]
+    dir: PathBuf,
+    /// File name of the keystore.
+    #[arg(long, default_value = "default.json")]
+    name: String,
+}
+
+impl KeystoreTarget {
+    /// Refuses to overwrite an existing keystore.
+    fn check_free(&self) -> Result<()> {
+        let path = self.dir.join(&self.name);
+        if path.exists() {
+            bail!("{} already exists; choose another --name", path.display());
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum WalletCmd {
     /// Create a new key, encrypted in a keystore.
     New {
-        /// Folder of keystores.
-        #[arg(long, env = "TESSERA_KEYSTORE_DIR", default_value_os_t = default_keystores())]
-        dir: PathBuf,
-        /// File name of the keystore.
-        #[arg(long, default_value = "default.json")]
-        name: String,
+        #[command(flatten)]
+        target: KeystoreTarget,
         #[command(flatten)]
         password: PasswordArgs,
     },
     /// Encrypt an existing private key, read from TESSERA_PRIVATE_KEY or a prompt (never from a flag).
     Import {
-        /// Folder of keystores.
-        #[arg(long, env = "TESSERA_KEYSTORE_DIR", default_value_os_t = default_keystores())]
-        dir: PathBuf,
-        /// File name of the keystore.
-        #[arg(long, default_value = "default.json")]
-        name: String,
+        #[command(flatten)]
+        target: KeystoreTarget,
         #[command(flatten)]
         password: PasswordArgs,
     },
@@ -182,35 +196,26 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Wallet(WalletCmd::New {
-            dir,
-            name,
-            password,
-        }) => {
-            refuse_overwrite(&dir, &name)?;
-            report(&tessera_wallet::create(
-                &dir,
-                Some(&name),
-                &password.new_password()?,
-            )?);
+        Command::Wallet(WalletCmd::New { target, password }) => {
+            target.check_free()?;
+            let w =
+                tessera_wallet::create(&target.dir, Some(&target.name), &password.new_password()?)?;
+            report(&w);
         }
-        Command::Wallet(WalletCmd::Import {
-            dir,
-            name,
-            password,
-        }) => {
-            refuse_overwrite(&dir, &name)?;
+        Command::Wallet(WalletCmd::Import { target, password }) => {
+            target.check_free()?;
             let key = match std::env::var("TESSERA_PRIVATE_KEY") {
                 Ok(k) => k,
                 Err(_) => rpassword::prompt_password("Private key (hex): ")
                     .context("reading the private key")?,
             };
-            report(&tessera_wallet::import(
-                &dir,
-                Some(&name),
+            let w = tessera_wallet::import(
+                &target.dir,
+                Some(&target.name),
                 &key,
                 &password.new_password()?,
-            )?);
+            )?;
+            report(&w);
         }
         Command::Wallet(WalletCmd::Address { keystore, password }) => {
             let path = keystore.unwrap_or_else(|| default_keystores().join("default.json"));
@@ -238,15 +243,6 @@ fn run(cli: Cli) -> Result<()> {
 fn parse_root(s: &str) -> Result<[u8; 32]> {
     tessera_common::parse_hex32(s)
         .context("--root must be 32 bytes of hex (64 digits, 0x optional)")
-}
-
-/// Refuses to overwrite an existing keystore.
-fn refuse_overwrite(dir: &std::path::Path, name: &str) -> Result<()> {
-    let path = dir.join(name);
-    if path.exists() {
-        bail!("{} already exists; choose another --name", path.display());
-    }
-    Ok(())
 }
 
 /// Where the keystore went (stderr) and its address (stdout).

@@ -170,7 +170,7 @@ pub fn write_glb(
 }
 
 /// The GLB container: header, JSON chunk, BIN chunk, each 4-byte aligned.
-fn pack_glb(doc: &Value, mut bin: Vec<u8>) -> Vec<u8> {
+pub fn pack_glb(doc: &Value, mut bin: Vec<u8>) -> Vec<u8> {
     while !bin.len().is_multiple_of(4) {
         bin.push(0);
     }
@@ -391,8 +391,8 @@ fn block(base: [f32; 3], h: [f32; 3], material: usize) -> Vec<SimpleMesh> {
     ]
 }
 
-/// Splits a `.glb` written by [`write_glb`] into its JSON document and binary chunk.
-fn unpack_glb(glb: &[u8]) -> (Value, Vec<u8>) {
+/// Splits a `.glb` (JSON chunk then BIN chunk) into its JSON document and binary chunk.
+pub fn unpack_glb(glb: &[u8]) -> (Value, Vec<u8>) {
     let json_len = u32::from_le_bytes([glb[12], glb[13], glb[14], glb[15]]) as usize;
     let doc = serde_json::from_slice(&glb[20..20 + json_len]).unwrap_or(Value::Null);
     (doc, glb[20 + json_len + 8..].to_vec())

@@ -2,44 +2,19 @@
 
 use crate::common::complete_glb;
 use serde_json::{Value, json};
-use tessera_render::testscenes::{self, SimpleMaterial, quad};
+use tessera_render::testscenes::{
+    self, SimpleMaterial, pack_glb as pack, quad, unpack_glb as unpack,
+};
 use tessera_render::{Limits, LoadOptions, SceneError, load_glb};
 
 fn load(bytes: &[u8]) -> Result<tessera_render::Scene, SceneError> {
     load_glb(bytes, &LoadOptions::default())
 }
 
-fn unpack(glb: &[u8]) -> (Value, Vec<u8>) {
-    let n = u32::from_le_bytes([glb[12], glb[13], glb[14], glb[15]]) as usize;
-    (
-        serde_json::from_slice(&glb[20..20 + n]).expect("json"),
-        glb[20 + n + 8..].to_vec(),
-    )
-}
-
-fn pack(doc: &Value, bin: &[u8]) -> Vec<u8> {
-    let mut text = serde_json::to_vec(doc).expect("json");
-    while !text.len().is_multiple_of(4) {
-        text.push(b' ');
-    }
-    let total = 28 + text.len() + bin.len();
-    let mut out = Vec::new();
-    out.extend_from_slice(b"glTF");
-    out.extend_from_slice(&2u32.to_le_bytes());
-    out.extend_from_slice(&(total as u32).to_le_bytes());
-    out.extend_from_slice(&(text.len() as u32).to_le_bytes());
-    out.extend_from_slice(b"JSON");
-    out.extend_from_slice(&text);
-    out.extend_from_slice(&(bin.len() as u32).to_le_bytes());
-    out.extend_from_slice(b"BIN\0");
-    out.extend_from_slice(bin);
-    out
-}
-
 fn edit(f: impl FnOnce(&mut Value, &mut Vec<u8>)) -> Vec<u8> {
     let (mut doc, mut bin) = unpack(&testscenes::cornell_box());
     f(&mut doc, &mut bin);
-    pack(&doc, &bin)
+    pack(&doc, bin)
 }
 
 fn expect_err(bytes: &[u8], needle: &str) {
@@ -230,6 +205,6 @@ fn texture_headers_declaring_huge_images_fail_before_decoding() {
         img[16..20].copy_from_slice(&60_000u32.to_be_bytes());
         img[20..24].copy_from_slice(&60_000u32.to_be_bytes());
     }
-    let e = load(&pack(&doc, &bin)).expect_err("huge image").to_string();
+    let e = load(&pack(&doc, bin)).expect_err("huge image").to_string();
     assert!(e.contains("image 0") && e.contains("limit"), "{e}");
 }
