@@ -7,6 +7,8 @@ set -euo pipefail
 TESSERA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export TESSERA_ROOT
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera/target}"
+# sqlx's checked queries build from the committed offline data (indexer/.sqlx); test.sh checks it is fresh.
+export SQLX_OFFLINE="${SQLX_OFFLINE:-true}"
 export TESSERA_VENV="${TESSERA_VENV:-$HOME/.cache/tessera/venv}"
 FOUNDRY_BIN="$TESSERA_ROOT/node_modules/@foundry-rs"
 export PATH="$FOUNDRY_BIN/forge-linux-amd64/bin:$FOUNDRY_BIN/anvil-linux-amd64/bin:$FOUNDRY_BIN/cast-linux-amd64/bin:$PATH"

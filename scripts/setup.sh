@@ -13,6 +13,8 @@ need npm || apt_packages+=(npm)
 need python3 || apt_packages+=(python3 python3-venv)
 need git || apt_packages+=(git)
 need cc || apt_packages+=(build-essential)
+# PostgreSQL server binaries for the private test/local-network cluster (scripts/pg.sh).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   log "installing Debian packages: ${apt_packages[*]}"
   as_root apt-get update -qq

@@ -28,6 +28,13 @@ if [ "$quick" = 0 ]; then
   forge_test --match-contract Invariant -q
 fi
 
+log "postgres: private cluster for the indexer's tests"
+TESSERA_TEST_DATABASE_URL="$(bash scripts/pg.sh start)"
+export TESSERA_TEST_DATABASE_URL
+bash scripts/pg.sh drop-test-dbs
+log "indexer: committed sqlx offline data (indexer/.sqlx) matches the queries and migrations"
+bash scripts/sqlx-check.sh
+
 log "rust: clippy"
 cargo clippy --locked --all-targets -- -D warnings
 log "rust: tests"

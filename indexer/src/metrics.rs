@@ -1,0 +1,83 @@
+//! Prometheus metrics of the sync loop and the API.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+
+/// The indexer's metrics (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    /// Newest block whose events are stored.
+    pub indexed_block: Gauge,
+    /// Chain head last seen.
+    pub head_block: Gauge,
+    /// Events written.
+    pub events: Counter,
+    /// Batches committed.
+    pub batches: Counter,
+    /// Reorgs rolled back.
+    pub reorgs: Counter,
+    /// Failed sync steps (RPC or database), each retried with backoff.
+    pub sync_errors: Counter,
+    /// Current `eth_getLogs` range, in blocks.
+    pub log_range: Gauge,
+    /// HTTP requests served.
+    pub http_requests: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("tessera_indexer");
+        let m = Self {
+            registry: Arc::new(Registry::default()),
+            indexed_block: Gauge::default(),
+            head_block: Gauge::default(),
+            events: Counter::default(),
+            batches: Counter::default(),
+            reorgs: Counter::default(),
+            sync_errors: Counter::default(),
+            log_range: Gauge::default(),
+            http_requests: Counter::default(),
+        };
+        registry.register(
+            "indexed_block",
+            "Newest block whose events are stored",
+            m.indexed_block.clone(),
+        );
+        registry.register("head_block", "Chain head last seen", m.head_block.clone());
+        registry.register("events", "Contract events written", m.events.clone());
+        registry.register("batches", "Batches committed", m.batches.clone());
+        registry.register("reorgs", "Reorgs rolled back", m.reorgs.clone());
+        registry.register(
+            "sync_errors",
+            "Failed sync steps, retried with backoff",
+            m.sync_errors.clone(),
+        );
+        registry.register(
+            "log_range_blocks",
+            "Current eth_getLogs range in blocks",
+            m.log_range.clone(),
+        );
+        registry.register(
+            "http_requests",
+            "HTTP requests served",
+            m.http_requests.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            ..m
+        }
+    }
+}
+
+impl Metrics {
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,1005 @@
+//! All SQL lives here. Writers take a transaction; readers take any executor. Every query is checked at
+//! compile time against the migrations (`query!`), with the offline data committed under `indexer/.sqlx/`.
+
+pub mod read;
+
+use crate::events::ChainLog;
+use crate::model::{
+    AccountRow, BalanceRow, JobRow, NetworkRow, TaskRow, TokenTotalsRow, addr, hash,
+};
+use crate::project::{Projection, Undo, changed, entity};
+use alloy::primitives::{Address, B256};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The channel on which each committed batch announces the newest feed sequence number.
+pub const FEED_CHANNEL: &str = "tessera_feed";
+
+/// Store errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused a query or is unreachable.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Running the migrations failed.
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row does not match the projection's row type (schema drift).
+    #[error("stored {entity} row {key} is not readable: {source}")]
+    Row {
+        /// Which table.
+        entity: &'static str,
+        /// The row's key.
+        key: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The database indexes another chain or contract.
+    #[error(
+        "the database indexes contract {stored_contract} on chain {stored_chain}, not {contract} on chain {chain}: use another database"
+    )]
+    OtherChain {
+        /// Chain in the database.
+        stored_chain: i64,
+        /// Contract in the database.
+        stored_contract: String,
+        /// Configured chain.
+        chain: i64,
+        /// Configured contract.
+        contract: String,
+    },
+    /// Nothing has initialised the sync state yet.
+    #[error("the database has no sync state: the indexer has not started on it")]
+    NoState,
+}
+
+/// Result alias.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Runs the embedded migrations.
+pub async fn migrate(pool: &PgPool) -> Result<()> {
+    sqlx::migrate!("./migrations").run(pool).await?;
+    Ok(())
+}
+
+/// The sync cursor and chain view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncState {
+    /// Chain id.
+    pub chain_id: i64,
+    /// Indexed contract.
+    pub contract: String,
+    /// First block that can hold its events.
+    pub deployment_block: i64,
+    /// Every event of blocks up to this one is stored.
+    pub indexed_block: i64,
+    /// That block's hash, when recorded.
+    pub indexed_hash: Option<String>,
+    /// Chain head last seen.
+    pub head_block: i64,
+    /// Its timestamp.
+    pub head_timestamp: i64,
+    /// Blocks behind the head at which a record counts as confirmed.
+    pub confirmations: i64,
+    /// The undo journal covers rollbacks to any block >= undo_from - 1.
+    pub undo_from: i64,
+    /// Reorgs handled so far.
+    pub reorgs: i64,
+}
+
+impl SyncState {
+    /// The newest block counted as confirmed.
+    pub fn confirmed_block(&self) -> i64 {
+        (self.head_block - self.confirmations)
+            .min(self.indexed_block)
+            .max(self.deployment_block - 1)
+    }
+}
+
+/// Creates the sync state on first start, or checks it belongs to this chain and contract.
+pub async fn init_state(
+    pool: &PgPool,
+    chain_id: i64,
+    contract: Address,
+    deployment_block: i64,
+    confirmations: i64,
+) -> Result<SyncState> {
+    let contract = addr(&contract);
+    sqlx::query!(
+        r#"INSERT INTO sync_state (chain_id, contract, deployment_block, indexed_block, head_block, head_timestamp,
+                                  confirmations, undo_from)
+           VALUES ($1::bigint, $2, $3::bigint, $3::bigint - 1, $3::bigint - 1, 0, $4::bigint, $3::bigint)
+           ON CONFLICT (id) DO UPDATE SET confirmations = EXCLUDED.confirmations"#,
+        chain_id,
+        contract,
+        deployment_block,
+        confirmations
+    )
+    .execute(pool)
+    .await?;
+    let state = state(pool).await?;
+    if state.chain_id != chain_id || state.contract != contract {
+        return Err(StoreError::OtherChain {
+            stored_chain: state.chain_id,
+            stored_contract: state.contract,
+            chain: chain_id,
+            contract,
+        });
+    }
+    Ok(state)
+}
+
+/// Reads the sync state.
+pub async fn state(db: impl PgExecutor<'_>) -> Result<SyncState> {
+    let r = sqlx::query!(
+        r#"SELECT chain_id, contract, deployment_block, indexed_block, indexed_hash, head_block, head_timestamp,
+                  confirmations, undo_from, reorgs
+           FROM sync_state"#
+    )
+    .fetch_optional(db)
+    .await?
+    .ok_or(StoreError::NoState)?;
+    Ok(SyncState {
+        chain_id: r.chain_id,
+        contract: r.contract,
+        deployment_block: r.deployment_block,
+        indexed_block: r.indexed_block,
+        indexed_hash: r.indexed_hash,
+        head_block: r.head_block,
+        head_timestamp: r.head_timestamp,
+        confirmations: r.confirmations,
+        undo_from: r.undo_from,
+        reorgs: r.reorgs,
+    })
+}
+
+/// Records the chain head without moving the cursor.
+pub async fn set_head(db: impl PgExecutor<'_>, head: i64, timestamp: i64) -> Result<()> {
+    sqlx::query!(
+        "UPDATE sync_state SET head_block = $1, head_timestamp = $2, updated_at = now()",
+        head,
+        timestamp
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A block whose hash the indexer validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRef {
+    /// Number.
+    pub number: i64,
+    /// Hash.
+    pub hash: B256,
+    /// Parent hash, when known.
+    pub parent_hash: Option<B256>,
+    /// Timestamp.
+    pub timestamp: i64,
+}
+
+/// Recorded blocks at or below `number`, newest first.
+pub async fn recorded_blocks(
+    db: impl PgExecutor<'_>,
+    below_or_at: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>> {
+    Ok(sqlx::query!(
+        "SELECT number, hash FROM blocks WHERE number <= $1 ORDER BY number DESC LIMIT $2",
+        below_or_at,
+        limit
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|r| (r.number, r.hash))
+    .collect())
+}
+
+/// What one committed batch covers.
+#[derive(Debug, Clone)]
+pub struct Batch<'a> {
+    /// Chain id (part of every log's key).
+    pub chain_id: i64,
+    /// Decoded logs, in chain order.
+    pub logs: &'a [ChainLog],
+    /// Blocks to record (validated hashes).
+    pub blocks: &'a [BlockRef],
+    /// The cursor after the batch: every event up to this block is in it or before it.
+    pub to_block: BlockRef,
+    /// Chain head seen, and its timestamp.
+    pub head: (i64, i64),
+    /// Write before-images to the undo journal (blocks that may still be reorged away).
+    pub journal: bool,
+}
+
+/// Writes one batch: logs, projections, recorded blocks, undo images and cursor, in one transaction, then
+/// announces the feed. Logs already stored (a replay) are skipped, and so are their projection effects.
+pub async fn commit_batch(pool: &PgPool, batch: Batch<'_>) -> Result<usize> {
+    let mut tx = pool.begin().await?;
+    let fresh = insert_logs(&mut tx, batch.chain_id, batch.logs).await?;
+    let logs: Vec<ChainLog> = batch
+        .logs
+        .iter()
+        .zip(&fresh)
+        .filter(|(_, f)| **f)
+        .map(|(l, _)| l.clone())
+        .collect();
+    if !logs.is_empty() {
+        project(
+            &mut tx,
+            &logs,
+            batch.journal.then_some(batch.to_block.number),
+        )
+        .await?;
+    }
+    record_blocks(&mut tx, batch.blocks).await?;
+    record_blocks(&mut tx, std::slice::from_ref(&batch.to_block)).await?;
+    let to = batch.to_block;
+    let to_hash = hash(&to.hash);
+    sqlx::query!(
+        r#"UPDATE sync_state SET indexed_block = $1::bigint, indexed_hash = $2::text,
+                  head_block = GREATEST($3::bigint, $1::bigint), head_timestamp = GREATEST(head_timestamp, $4::bigint),
+                  undo_from = CASE WHEN $5::boolean THEN undo_from ELSE GREATEST(undo_from, $1::bigint + 1) END,
+                  updated_at = now()"#,
+        to.number,
+        to_hash,
+        batch.head.0,
+        batch.head.1,
+        batch.journal
+    )
+    .execute(&mut *tx)
+    .await?;
+    if !logs.is_empty() {
+        notify(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(logs.len())
+}
+
+async fn notify(tx: &mut Transaction<'_, Postgres>) -> Result<()> {
+    // Delivered on commit only: listeners never see a batch that rolled back.
+    sqlx::query!(
+        "SELECT pg_notify($1, (SELECT last_value::text FROM feed_seq))",
+        FEED_CHANNEL
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Inserts logs; returns, per log, whether it was new.
+async fn insert_logs(
+    tx: &mut Transaction<'_, Postgres>,
+    chain_id: i64,
+    logs: &[ChainLog],
+) -> Result<Vec<bool>> {
+    if logs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = logs.len();
+    let (mut tx_hash, mut log_index, mut block_number, mut block_hash, mut block_ts, mut tx_index) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut event, mut job_id, mut task_index, mut args, mut topics, mut data) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for l in logs {
+        tx_hash.push(hash(&l.at.tx_hash));
+        log_index.push(l.at.log_index);
+        block_number.push(l.at.block_number);
+        block_hash.push(hash(&l.at.block_hash));
+        block_ts.push(l.at.block_timestamp);
+        tx_index.push(l.at.tx_index);
+        event.push(l.name().to_owned());
+        let (j, t) = l.job_task().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        job_id.push(j);
+        task_index.push(t);
+        args.push(
+            l.args()
+                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
+                .to_string(),
+        );
+        topics.push(l.raw_topics());
+        data.push(l.raw_data.clone());
+    }
+    let inserted = sqlx::query!(
+        r#"INSERT INTO logs (chain_id, tx_hash, log_index, block_number, block_hash, block_timestamp, tx_index,
+                            event, job_id, task_index, args, topics, data)
+           SELECT $1, x.tx_hash, x.log_index, x.block_number, x.block_hash, x.block_timestamp, x.tx_index,
+                  x.event, x.job_id, x.task_index, x.args::jsonb, x.topics, x.data
+           FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::text[],
+                       $9::bigint[], $10::bigint[], $11::text[], $12::bytea[], $13::bytea[])
+                AS x(tx_hash, log_index, block_number, block_hash, block_timestamp, tx_index, event, job_id,
+                     task_index, args, topics, data)
+           ORDER BY x.block_number, x.log_index
+           ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
+           RETURNING tx_hash, log_index"#,
+        chain_id,
+        &tx_hash,
+        &log_index,
+        &block_number,
+        &block_hash,
+        &block_ts,
+        &tx_index,
+        &event,
+        &job_id as &[Option<i64>],
+        &task_index as &[Option<i64>],
+        &args,
+        &topics,
+        &data
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    if inserted.len() == n {
+        return Ok(vec![true; n]);
+    }
+    let new: BTreeSet<(String, i64)> = inserted
+        .into_iter()
+        .map(|r| (r.tx_hash, r.log_index))
+        .collect();
+    Ok(tx_hash
+        .into_iter()
+        .zip(log_index)
+        .map(|k| new.contains(&k))
+        .collect())
+}
+
+async fn record_blocks(tx: &mut Transaction<'_, Postgres>, blocks: &[BlockRef]) -> Result<()> {
+    if blocks.is_empty() {
+        return Ok(());
+    }
+    let number: Vec<i64> = blocks.iter().map(|b| b.number).collect();
+    let hashes: Vec<String> = blocks.iter().map(|b| hash(&b.hash)).collect();
+    let parent: Vec<Option<String>> = blocks
+        .iter()
+        .map(|b| b.parent_hash.as_ref().map(hash))
+        .collect();
+    let ts: Vec<i64> = blocks.iter().map(|b| b.timestamp).collect();
+    sqlx::query!(
+        r#"INSERT INTO blocks (number, hash, parent_hash, timestamp)
+           SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[])
+           ON CONFLICT (number) DO UPDATE SET hash = EXCLUDED.hash,
+               parent_hash = COALESCE(EXCLUDED.parent_hash, blocks.parent_hash), timestamp = EXCLUDED.timestamp"#,
+        &number,
+        &hashes,
+        &parent as &[Option<String>],
+        &ts
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn rows<T: DeserializeOwned>(entity: &'static str, values: Vec<(String, Value)>) -> Result<Vec<T>> {
+    values
+        .into_iter()
+        .map(|(key, v)| {
+            serde_json::from_value(v).map_err(|source| StoreError::Row {
+                entity,
+                key,
+                source,
+            })
+        })
+        .collect()
+}
+
+/// Loads, applies and writes the projections of `logs` (all new). With `journal`, before-images go to the
+/// undo journal under that block.
+async fn project(
+    tx: &mut Transaction<'_, Postgres>,
+    logs: &[ChainLog],
+    journal: Option<i64>,
+) -> Result<()> {
+    let keys = crate::project::job_keys(logs).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let jobs = load_jobs(tx, &keys.jobs.iter().copied().collect::<Vec<_>>()).await?;
+    let tasks = load_tasks(tx, &keys.tasks).await?;
+    let mut p = Projection::with_jobs(
+        jobs.into_iter().map(|r| (r.job_id, r)).collect(),
+        tasks
+            .into_iter()
+            .map(|r| ((r.job_id, r.task_index), r))
+            .collect(),
+    );
+    let more = p
+        .account_keys(logs)
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let accounts = load_accounts(tx, &more.accounts).await?;
+    let balances = load_balances(tx, &more.balances).await?;
+    let tokens = load_tokens(tx, &more.tokens).await?;
+    let network = load_network(tx).await?;
+    p.with_accounts(
+        accounts.into_iter().map(|r| (r.address, r)).collect(),
+        balances
+            .into_iter()
+            .map(|r| ((r.account, r.token), r))
+            .collect(),
+        tokens.into_iter().map(|r| (r.token, r)).collect(),
+        network,
+    );
+    for log in logs {
+        p.apply(log).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    }
+    write_projection(tx, &p).await?;
+    if let Some(block) = journal {
+        insert_undo(tx, block, &p.undo()).await?;
+    }
+    Ok(())
+}
+
+async fn write_projection(tx: &mut Transaction<'_, Postgres>, p: &Projection) -> Result<()> {
+    if !p.new_jobs.is_empty() {
+        let ids: Vec<i64> = p.new_jobs.iter().map(|j| j.0).collect();
+        let counts: Vec<i64> = p.new_jobs.iter().map(|j| j.1).collect();
+        let blocks: Vec<i64> = p.new_jobs.iter().map(|j| j.2).collect();
+        sqlx::query!(
+            r#"INSERT INTO tasks (job_id, task_index, state, attempt, approvals, rejections, times_rejected,
+                                 times_expired, updated_block)
+               SELECT j.job_id, g, 'open', 0, 0, 0, 0, 0, j.block
+               FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[]) AS j(job_id, task_count, block),
+                    generate_series(0, j.task_count - 1) AS g
+               ON CONFLICT DO NOTHING"#,
+            &ids,
+            &counts,
+            &blocks
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    upsert_jobs(tx, &changed(&p.jobs)).await?;
+    upsert_tasks(tx, &changed(&p.tasks)).await?;
+    upsert_accounts(tx, &changed(&p.accounts)).await?;
+    upsert_balances(tx, &changed(&p.balances)).await?;
+    upsert_tokens(tx, &changed(&p.tokens)).await?;
+    if let Some(n) = p
+        .network
+        .as_ref()
+        .filter(|s| s.changed())
+        .and_then(|s| s.after.as_ref())
+    {
+        upsert_network(tx, n).await?;
+    }
+    if !p.attestations.is_empty() {
+        let v = serde_json::to_value(&p.attestations).expect("rows serialize");
+        sqlx::query!(
+            r#"INSERT INTO attestations SELECT * FROM jsonb_populate_recordset(NULL::attestations, $1)
+               ON CONFLICT DO NOTHING"#,
+            v
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !p.job_workers.is_empty() {
+        let v = serde_json::to_value(&p.job_workers).expect("rows serialize");
+        sqlx::query!(
+            r#"INSERT INTO job_workers SELECT * FROM jsonb_populate_recordset(NULL::job_workers, $1)
+               ON CONFLICT DO NOTHING"#,
+            v
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn load_jobs(tx: &mut Transaction<'_, Postgres>, ids: &[i64]) -> Result<Vec<JobRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let r = sqlx::query!(
+        r#"SELECT job_id::text AS "key!", to_jsonb(j) || jsonb_build_object(
+                'seed', seed::text, 'reward_per_task', reward_per_task::text,
+                'worker_stake_per_task', worker_stake_per_task::text, 'escrow', escrow::text,
+                'paid_to_workers', paid_to_workers::text, 'refunded', refunded::text) AS "row!"
+           FROM jobs j WHERE job_id = ANY($1)"#,
+        ids
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    rows(entity::JOB, r.into_iter().map(|r| (r.key, r.row)).collect())
+}
+
+async fn load_tasks(
+    tx: &mut Transaction<'_, Postgres>,
+    keys: &BTreeSet<(i64, i64)>,
+) -> Result<Vec<TaskRow>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (jobs, idx): (Vec<i64>, Vec<i64>) = keys.iter().copied().unzip();
+    let r = sqlx::query!(
+        r#"SELECT t.job_id || '/' || t.task_index AS "key!", to_jsonb(t) || jsonb_build_object(
+                'stake', t.stake::text, 'worker_reward', t.worker_reward::text) AS "row!"
+           FROM tasks t JOIN UNNEST($1::bigint[], $2::bigint[]) AS k(job_id, task_index)
+             ON t.job_id = k.job_id AND t.task_index = k.task_index"#,
+        &jobs,
+        &idx
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    rows(
+        entity::TASK,
+        r.into_iter().map(|r| (r.key, r.row)).collect(),
+    )
+}
+
+async fn load_accounts(
+    tx: &mut Transaction<'_, Postgres>,
+    keys: &BTreeSet<Address>,
+) -> Result<Vec<AccountRow>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let k: Vec<String> = keys.iter().map(addr).collect();
+    let r = sqlx::query!(
+        r#"SELECT address AS "key!", to_jsonb(a) || jsonb_build_object(
+                'bonded', bonded::text, 'locked', locked::text, 'unbonding', unbonding::text,
+                'slashed', slashed::text) AS "row!"
+           FROM accounts a WHERE address = ANY($1)"#,
+        &k
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    rows(
+        entity::ACCOUNT,
+        r.into_iter().map(|r| (r.key, r.row)).collect(),
+    )
+}
+
+async fn load_balances(
+    tx: &mut Transaction<'_, Postgres>,
+    keys: &BTreeSet<(Address, Address)>,
+) -> Result<Vec<BalanceRow>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (acct, token): (Vec<String>, Vec<String>) =
+        keys.iter().map(|(a, t)| (addr(a), addr(t))).unzip();
+    let r = sqlx::query!(
+        r#"SELECT b.account || '/' || b.token AS "key!", to_jsonb(b) || jsonb_build_object(
+                'balance', b.balance::text, 'credited', b.credited::text, 'withdrawn', b.withdrawn::text,
+                'worker_rewards', b.worker_rewards::text) AS "row!"
+           FROM balances b JOIN UNNEST($1::text[], $2::text[]) AS k(account, token)
+             ON b.account = k.account AND b.token = k.token"#,
+        &acct,
+        &token
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    rows(
+        entity::BALANCE,
+        r.into_iter().map(|r| (r.key, r.row)).collect(),
+    )
+}
+
+async fn load_tokens(
+    tx: &mut Transaction<'_, Postgres>,
+    keys: &BTreeSet<Address>,
+) -> Result<Vec<TokenTotalsRow>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let k: Vec<String> = keys.iter().map(addr).collect();
+    let r = sqlx::query!(
+        r#"SELECT token AS "key!", to_jsonb(t) || jsonb_build_object(
+                'escrowed', escrowed::text, 'paid_to_workers', paid_to_workers::text,
+                'protocol_fees', protocol_fees::text, 'verifier_fees', verifier_fees::text,
+                'refunded', refunded::text) AS "row!"
+           FROM token_totals t WHERE token = ANY($1)"#,
+        &k
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    rows(
+        entity::TOKEN,
+        r.into_iter().map(|r| (r.key, r.row)).collect(),
+    )
+}
+
+async fn load_network(tx: &mut Transaction<'_, Postgres>) -> Result<Option<NetworkRow>> {
+    let r = sqlx::query!(
+        r#"SELECT to_jsonb(n) || jsonb_build_object('staked', staked::text, 'slashed', slashed::text) AS "row!"
+           FROM network n"#
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(rows(
+        entity::NETWORK,
+        r.into_iter().map(|r| (String::new(), r.row)).collect(),
+    )?
+    .pop())
+}
+
+async fn upsert_jobs(tx: &mut Transaction<'_, Postgres>, rows: &[JobRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let v = serde_json::to_value(rows).expect("rows serialize");
+    sqlx::query!(
+        r#"INSERT INTO jobs SELECT * FROM jsonb_populate_recordset(NULL::jobs, $1)
+           ON CONFLICT (job_id) DO UPDATE SET
+             status = EXCLUDED.status, open_refund = EXCLUDED.open_refund, tasks_open = EXCLUDED.tasks_open,
+             tasks_claimed = EXCLUDED.tasks_claimed, tasks_submitted = EXCLUDED.tasks_submitted,
+             tasks_paid = EXCLUDED.tasks_paid, tasks_refunded = EXCLUDED.tasks_refunded,
+             rejections = EXCLUDED.rejections, paid_to_workers = EXCLUDED.paid_to_workers,
+             refunded = EXCLUDED.refunded, updated_block = EXCLUDED.updated_block"#,
+        v
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_tasks(tx: &mut Transaction<'_, Postgres>, rows: &[TaskRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let v = serde_json::to_value(rows).expect("rows serialize");
+    sqlx::query!(
+        r#"INSERT INTO tasks SELECT * FROM jsonb_populate_recordset(NULL::tasks, $1)
+           ON CONFLICT (job_id, task_index) DO UPDATE SET
+             state = EXCLUDED.state, worker = EXCLUDED.worker, lease_id = EXCLUDED.lease_id,
+             lease_expires_at = EXCLUDED.lease_expires_at, stake = EXCLUDED.stake, attempt = EXCLUDED.attempt,
+             output_cid = EXCLUDED.output_cid, cell_root = EXCLUDED.cell_root,
+             submitted_block = EXCLUDED.submitted_block, challenge_ends_at = EXCLUDED.challenge_ends_at,
+             approvals = EXCLUDED.approvals, rejections = EXCLUDED.rejections,
+             times_rejected = EXCLUDED.times_rejected, times_expired = EXCLUDED.times_expired,
+             pay_reason = EXCLUDED.pay_reason, worker_reward = EXCLUDED.worker_reward,
+             refund_reason = EXCLUDED.refund_reason, updated_block = EXCLUDED.updated_block"#,
+        v
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_accounts(tx: &mut Transaction<'_, Postgres>, rows: &[AccountRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let v = serde_json::to_value(rows).expect("rows serialize");
+    sqlx::query!(
+        r#"INSERT INTO accounts SELECT * FROM jsonb_populate_recordset(NULL::accounts, $1)
+           ON CONFLICT (address) DO UPDATE SET
+             bonded = EXCLUDED.bonded, locked = EXCLUDED.locked, unbonding = EXCLUDED.unbonding,
+             unbonding_ready_at = EXCLUDED.unbonding_ready_at, slashed = EXCLUDED.slashed,
+             tasks_claimed = EXCLUDED.tasks_claimed, tasks_submitted = EXCLUDED.tasks_submitted,
+             tasks_completed = EXCLUDED.tasks_completed, tasks_rejected = EXCLUDED.tasks_rejected,
+             tasks_expired = EXCLUDED.tasks_expired, attestations = EXCLUDED.attestations,
+             approvals = EXCLUDED.approvals, rejections = EXCLUDED.rejections,
+             equivocations = EXCLUDED.equivocations, first_block = EXCLUDED.first_block,
+             updated_block = EXCLUDED.updated_block"#,
+        v
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_balances(tx: &mut Transaction<'_, Postgres>, rows: &[BalanceRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let v = serde_json::to_value(rows).expect("rows serialize");
+    sqlx::query!(
+        r#"INSERT INTO balances SELECT * FROM jsonb_populate_recordset(NULL::balances, $1)
+           ON CONFLICT (account, token) DO UPDATE SET
+             balance = EXCLUDED.balance, credited = EXCLUDED.credited, withdrawn = EXCLUDED.withdrawn,
+             worker_rewards = EXCLUDED.worker_rewards, updated_block = EXCLUDED.updated_block"#,
+        v
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_tokens(tx: &mut Transaction<'_, Postgres>, rows: &[TokenTotalsRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let v = serde_json::to_value(rows).expect("rows serialize");
+    sqlx::query!(
+        r#"INSERT INTO token_totals SELECT * FROM jsonb_populate_recordset(NULL::token_totals, $1)
+           ON CONFLICT (token) DO UPDATE SET
+             escrowed = EXCLUDED.escrowed, paid_to_workers = EXCLUDED.paid_to_workers,
+             protocol_fees = EXCLUDED.protocol_fees, verifier_fees = EXCLUDED.verifier_fees,
+             refunded = EXCLUDED.refunded, updated_block = EXCLUDED.updated_block"#,
+        v
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_network(tx: &mut Transaction<'_, Postgres>, row: &NetworkRow) -> Result<()> {
+    let v = serde_json::to_value(row).expect("rows serialize");
+    sqlx::query!(
+        r#"INSERT INTO network SELECT * FROM jsonb_populate_record(NULL::network, $1)
+           ON CONFLICT (id) DO UPDATE SET
+             jobs = EXCLUDED.jobs, jobs_cancelled = EXCLUDED.jobs_cancelled, tasks = EXCLUDED.tasks,
+             tasks_paid = EXCLUDED.tasks_paid, tasks_refunded = EXCLUDED.tasks_refunded,
+             tasks_rejected = EXCLUDED.tasks_rejected, tasks_expired = EXCLUDED.tasks_expired,
+             attestations = EXCLUDED.attestations, equivocations = EXCLUDED.equivocations,
+             staked = EXCLUDED.staked, slashed = EXCLUDED.slashed, paused = EXCLUDED.paused,
+             protocol_fee_bps = EXCLUDED.protocol_fee_bps, treasury = EXCLUDED.treasury,
+             updated_block = EXCLUDED.updated_block"#,
+        v
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_undo(tx: &mut Transaction<'_, Postgres>, block: i64, undo: &[Undo]) -> Result<()> {
+    if undo.is_empty() {
+        return Ok(());
+    }
+    let entities: Vec<String> = undo.iter().map(|u| u.entity.to_owned()).collect();
+    let keys: Vec<String> = undo.iter().map(|u| u.key.clone()).collect();
+    let images: Vec<Option<String>> = undo
+        .iter()
+        .map(|u| u.image.as_ref().map(Value::to_string))
+        .collect();
+    sqlx::query!(
+        r#"INSERT INTO undo_log (block_number, entity, key, image)
+           SELECT $1, e, k, i::jsonb FROM UNNEST($2::text[], $3::text[], $4::text[]) AS x(e, k, i)"#,
+        block,
+        &entities,
+        &keys,
+        &images as &[Option<String>]
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Drops undo images of blocks at or below `block` (they can no longer be reorged within the window).
+pub async fn prune_undo(pool: &PgPool, block: i64) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!("DELETE FROM undo_log WHERE block_number <= $1", block)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!(
+        "UPDATE sync_state SET undo_from = GREATEST(undo_from, $1::bigint + 1)",
+        block
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// How a rollback was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollback {
+    /// Through the undo journal.
+    Undo {
+        /// Logs removed.
+        removed: u64,
+    },
+    /// By rebuilding every projection from the stored logs (the reorg was deeper than the journal).
+    Rebuild {
+        /// Logs removed.
+        removed: u64,
+    },
+}
+
+/// Rolls everything above `ancestor` back, in one transaction: logs (announced on the feed as removed),
+/// projections, recorded blocks and the cursor.
+pub async fn rollback(pool: &PgPool, ancestor: BlockRef) -> Result<Rollback> {
+    let mut tx = pool.begin().await?;
+    let a = ancestor.number;
+    let st = state(&mut *tx).await?;
+    let removed = sqlx::query!(
+        r#"WITH gone AS (DELETE FROM logs WHERE block_number > $1 RETURNING *)
+           INSERT INTO removed_logs (removed_seq, chain_id, tx_hash, log_index, block_number, block_hash,
+                                     block_timestamp, tx_index, event, job_id, task_index, args)
+           SELECT seq, chain_id, tx_hash, log_index, block_number, block_hash, block_timestamp, tx_index, event,
+                  job_id, task_index, args
+           FROM gone ORDER BY seq"#,
+        a
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query!("DELETE FROM attestations WHERE block_number > $1", a)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("DELETE FROM job_workers WHERE block_number > $1", a)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("DELETE FROM blocks WHERE number > $1", a)
+        .execute(&mut *tx)
+        .await?;
+    let how = if a + 1 >= st.undo_from {
+        undo_to(&mut tx, a).await?;
+        Rollback::Undo { removed }
+    } else {
+        rebuild(&mut tx).await?;
+        Rollback::Rebuild { removed }
+    };
+    record_blocks(&mut tx, std::slice::from_ref(&ancestor)).await?;
+    let h = hash(&ancestor.hash);
+    sqlx::query!(
+        r#"UPDATE sync_state SET indexed_block = $1::bigint, indexed_hash = $2::text, reorgs = reorgs + 1,
+                  undo_from = LEAST(undo_from, $1::bigint + 1), updated_at = now()"#,
+        a,
+        h
+    )
+    .execute(&mut *tx)
+    .await?;
+    if removed > 0 {
+        notify(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(how)
+}
+
+async fn undo_to(tx: &mut Transaction<'_, Postgres>, ancestor: i64) -> Result<()> {
+    // The oldest image above the ancestor is the row as of the ancestor.
+    let entries = sqlx::query!(
+        r#"DELETE FROM undo_log WHERE block_number > $1 RETURNING id, entity, key, image"#,
+        ancestor
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut oldest: HashMap<(String, String), (i64, Option<Value>)> = HashMap::new();
+    for e in entries {
+        let slot = oldest
+            .entry((e.entity, e.key))
+            .or_insert((e.id, e.image.clone()));
+        if e.id < slot.0 {
+            *slot = (e.id, e.image);
+        }
+    }
+    let mut restore: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
+    let mut delete: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for ((entity, key), (_, image)) in oldest {
+        match image {
+            Some(v) => restore.entry(entity).or_default().push((key, v)),
+            None => delete.entry(entity).or_default().push(key),
+        }
+    }
+    for (entity, keys) in &delete {
+        delete_rows(tx, entity, keys).await?;
+    }
+    for (entity, images) in restore {
+        match entity.as_str() {
+            entity::JOB => upsert_jobs(tx, &rows(entity::JOB, images)?).await?,
+            entity::TASK => upsert_tasks(tx, &rows(entity::TASK, images)?).await?,
+            entity::ACCOUNT => upsert_accounts(tx, &rows(entity::ACCOUNT, images)?).await?,
+            entity::BALANCE => upsert_balances(tx, &rows(entity::BALANCE, images)?).await?,
+            entity::TOKEN => upsert_tokens(tx, &rows(entity::TOKEN, images)?).await?,
+            _ => {
+                for r in rows::<NetworkRow>(entity::NETWORK, images)? {
+                    upsert_network(tx, &r).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn split2(key: &str) -> (&str, &str) {
+    key.split_once('/').unwrap_or((key, ""))
+}
+
+async fn delete_rows(
+    tx: &mut Transaction<'_, Postgres>,
+    entity: &str,
+    keys: &[String],
+) -> Result<()> {
+    match entity {
+        entity::JOB => {
+            let ids: Vec<i64> = keys.iter().filter_map(|k| k.parse().ok()).collect();
+            sqlx::query!("DELETE FROM tasks WHERE job_id = ANY($1)", &ids)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query!("DELETE FROM jobs WHERE job_id = ANY($1)", &ids)
+                .execute(&mut **tx)
+                .await?;
+        }
+        entity::TASK => {
+            let (j, t): (Vec<i64>, Vec<i64>) = keys
+                .iter()
+                .filter_map(|k| {
+                    let (j, t) = split2(k);
+                    Some((j.parse::<i64>().ok()?, t.parse::<i64>().ok()?))
+                })
+                .unzip();
+            sqlx::query!(
+                r#"DELETE FROM tasks t USING UNNEST($1::bigint[], $2::bigint[]) AS k(job_id, task_index)
+                   WHERE t.job_id = k.job_id AND t.task_index = k.task_index"#,
+                &j,
+                &t
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        entity::ACCOUNT => {
+            sqlx::query!("DELETE FROM accounts WHERE address = ANY($1)", keys)
+                .execute(&mut **tx)
+                .await?;
+        }
+        entity::BALANCE => {
+            let (a, t): (Vec<String>, Vec<String>) = keys
+                .iter()
+                .map(|k| split2(k))
+                .map(|(a, t)| (a.to_owned(), t.to_owned()))
+                .unzip();
+            sqlx::query!(
+                r#"DELETE FROM balances b USING UNNEST($1::text[], $2::text[]) AS k(account, token)
+                   WHERE b.account = k.account AND b.token = k.token"#,
+                &a,
+                &t
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        entity::TOKEN => {
+            sqlx::query!("DELETE FROM token_totals WHERE token = ANY($1)", keys)
+                .execute(&mut **tx)
+                .await?;
+        }
+        _ => {
+            sqlx::query!("DELETE FROM network")
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Rebuilds every projection from the stored logs (after a reorg deeper than the undo journal).
+async fn rebuild(tx: &mut Transaction<'_, Postgres>) -> Result<()> {
+    sqlx::query!("TRUNCATE jobs, tasks, accounts, balances, token_totals, network, attestations, job_workers, undo_log")
+        .execute(&mut **tx)
+        .await?;
+    let mut after: (i64, i64) = (-1, -1);
+    loop {
+        let chunk = sqlx::query!(
+            r#"SELECT block_number, block_hash, block_timestamp, tx_hash, tx_index, log_index, topics, data
+               FROM logs WHERE (block_number, log_index) > ($1, $2)
+               ORDER BY block_number, log_index LIMIT 20000"#,
+            after.0,
+            after.1
+        )
+        .fetch_all(&mut **tx)
+        .await?;
+        let Some(last) = chunk.last() else { break };
+        after = (last.block_number, last.log_index);
+        let logs = chunk
+            .into_iter()
+            .map(|r| {
+                ChainLog::from_stored(
+                    crate::events::Location {
+                        block_number: r.block_number,
+                        block_hash: r.block_hash.parse().unwrap_or_default(),
+                        block_timestamp: r.block_timestamp,
+                        tx_hash: r.tx_hash.parse().unwrap_or_default(),
+                        tx_index: r.tx_index,
+                        log_index: r.log_index,
+                    },
+                    &r.topics,
+                    r.data,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        project(tx, &logs, None).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,402 @@
+//! The sync loop: backfill in adaptive `eth_getLogs` ranges up to `reorg_depth` blocks behind the head, then
+//! follow the head block by block, checking each block's parent hash against the recorded one. A mismatch is
+//! a reorg: find the newest recorded block the chain still has, roll back to it (undo journal, or a rebuild
+//! from stored logs when deeper), and go on. A node whose head is behind the cursor is lagging, not reorged:
+//! the loop waits for it. Every failure is retried with capped exponential backoff.
+
+use crate::chain::{Chain, ChainError, Heads};
+use crate::events::{ChainLog, DecodeError};
+use crate::metrics::Metrics;
+use crate::store::{self, Batch, BlockRef, Rollback, StoreError, SyncState};
+use alloy::primitives::B256;
+use futures::StreamExt;
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+/// Sync errors (all retried by [`Syncer::run`]).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The RPC failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A log could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// Tuning of the sync loop.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Blocks behind the head at which records count as confirmed.
+    pub confirmations: i64,
+    /// Blocks behind the head that are followed one by one with undo images (reorgs up to this depth are
+    /// rolled back through the journal; deeper ones rebuild from stored logs).
+    pub reorg_depth: i64,
+    /// How often to poll for a new head when the RPC offers no subscription.
+    pub poll_interval: Duration,
+    /// First `eth_getLogs` range, in blocks.
+    pub initial_range: i64,
+    /// Largest `eth_getLogs` range.
+    pub max_range: i64,
+    /// Most logs per committed batch.
+    pub max_batch_logs: usize,
+    /// Longest wait between retries.
+    pub max_backoff: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            confirmations: 12,
+            reorg_depth: 64,
+            poll_interval: Duration::from_millis(100),
+            initial_range: 2_000,
+            max_range: 100_000,
+            max_batch_logs: 10_000,
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a step achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// Moved the cursor (or rolled back); step again at once.
+    Advanced,
+    /// Nothing new: wait for a head.
+    Idle,
+}
+
+/// The sync loop of one indexer.
+#[derive(Debug)]
+pub struct Syncer {
+    chain: Chain,
+    pool: PgPool,
+    cfg: SyncConfig,
+    metrics: Metrics,
+    chain_id: i64,
+    range: i64,
+}
+
+impl Syncer {
+    /// A sync loop for the contract whose state `init_state` created.
+    pub fn new(
+        chain: Chain,
+        pool: PgPool,
+        cfg: SyncConfig,
+        metrics: Metrics,
+        chain_id: i64,
+    ) -> Self {
+        let range = cfg.initial_range.max(1);
+        Self {
+            chain,
+            pool,
+            cfg,
+            metrics,
+            chain_id,
+            range,
+        }
+    }
+
+    /// Runs until `shutdown` turns true. Never returns an error: failures are logged, counted and retried.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut heads: Option<Heads> = self.chain.subscribe_heads().await;
+        if heads.is_some() {
+            info!(target: "indexer::sync", "following new heads by subscription");
+        }
+        let mut failures: u32 = 0;
+        while !*shutdown.borrow() {
+            let wait = match self.step().await {
+                Ok(Progress::Advanced) => {
+                    failures = 0;
+                    continue;
+                }
+                Ok(Progress::Idle) => {
+                    failures = 0;
+                    self.cfg.poll_interval
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    self.metrics.sync_errors.inc();
+                    let backoff = backoff(failures, self.cfg.max_backoff);
+                    warn!(target: "indexer::sync", error = %e, retry_in = ?backoff, "sync step failed");
+                    backoff
+                }
+            };
+            let next_head = async {
+                match heads.as_mut() {
+                    Some(h) if failures == 0 => {
+                        if h.next().await.is_none() {
+                            // The subscription ended (connection lost): poll from now on.
+                            futures::future::pending::<()>().await;
+                        }
+                    }
+                    _ => futures::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.changed() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = next_head => {}
+            }
+        }
+        info!(target: "indexer::sync", "sync loop stopped");
+    }
+
+    async fn step(&mut self) -> Result<Progress, SyncError> {
+        let st = store::state(&self.pool).await?;
+        let head = self.chain.head().await?;
+        self.metrics.head_block.set(head);
+        self.metrics.indexed_block.set(st.indexed_block);
+        if head <= st.indexed_block {
+            // Up to date, or the node is behind us (lagging or syncing): not a reorg, wait for it.
+            if head < st.indexed_block {
+                debug!(target: "indexer::sync", head, indexed = st.indexed_block, "node behind the index; waiting");
+            }
+            if head > st.head_block
+                && let Some(h) = self.chain.header(head).await?
+            {
+                store::set_head(&self.pool, head, h.timestamp).await?;
+            }
+            return Ok(Progress::Idle);
+        }
+        let safe = head - self.cfg.reorg_depth;
+        if st.indexed_block < safe {
+            self.backfill(&st, head, safe).await
+        } else {
+            self.follow(&st, head).await
+        }
+    }
+
+    /// Checks that the block after the cursor builds on the recorded cursor hash; rolls back if not.
+    async fn continues(&mut self, st: &SyncState, next: &BlockRef) -> Result<bool, SyncError> {
+        match (&st.indexed_hash, next.parent_hash) {
+            (Some(h), Some(parent)) if h.parse::<B256>().ok() != Some(parent) => {
+                self.reorg(st).await?;
+                Ok(false)
+            }
+            _ => Ok(true),
+        }
+    }
+
+    /// Range mode: blocks that are at least `reorg_depth` deep.
+    async fn backfill(
+        &mut self,
+        st: &SyncState,
+        head: i64,
+        safe: i64,
+    ) -> Result<Progress, SyncError> {
+        let from = st.indexed_block + 1;
+        let Some(first) = self.chain.header(from).await? else {
+            return Ok(Progress::Idle);
+        };
+        if !self.continues(st, &first).await? {
+            return Ok(Progress::Advanced);
+        }
+        let to = (from + self.range - 1).min(safe);
+        let logs = match self.chain.logs_range(from, to).await {
+            Ok(l) => l,
+            Err(e) => {
+                // Refused or too slow: halve the range and let the loop retry.
+                let shrunk = (self.range / 2).max(1);
+                warn!(target: "indexer::sync", from, to, range = self.range, next_range = shrunk, error = %e, "eth_getLogs failed; shrinking the range");
+                self.range = shrunk;
+                self.metrics.log_range.set(self.range);
+                return Err(e.into());
+            }
+        };
+        let Some(end) = self.chain.header(to).await? else {
+            return Ok(Progress::Idle);
+        };
+        let decoded = self.decode(&logs).await?;
+        if decoded.len() <= self.cfg.max_batch_logs {
+            self.range = (self.range * 2).min(self.cfg.max_range);
+        } else {
+            self.range = (self.range / 2).max(1);
+        }
+        self.metrics.log_range.set(self.range);
+        // Commit in batches of whole blocks, each with its cursor.
+        let mut start = 0;
+        while start < decoded.len() {
+            let mut stop = (start + self.cfg.max_batch_logs).min(decoded.len());
+            while stop < decoded.len()
+                && decoded[stop].at.block_number == decoded[stop - 1].at.block_number
+            {
+                stop += 1;
+            }
+            let chunk = &decoded[start..stop];
+            let to_block = if stop == decoded.len() {
+                end
+            } else {
+                log_block(&chunk[chunk.len() - 1])
+            };
+            self.commit(chunk, to_block, (head, end.timestamp), false)
+                .await?;
+            start = stop;
+        }
+        if decoded.is_empty() {
+            self.commit(&[], end, (head, end.timestamp), false).await?;
+        }
+        Ok(Progress::Advanced)
+    }
+
+    /// Block mode: the last `reorg_depth` blocks, one at a time, with undo images.
+    async fn follow(&mut self, st: &SyncState, head: i64) -> Result<Progress, SyncError> {
+        let n = st.indexed_block + 1;
+        let Some(block) = self.chain.header(n).await? else {
+            return Ok(Progress::Idle);
+        };
+        if !self.continues(st, &block).await? {
+            return Ok(Progress::Advanced);
+        }
+        let logs = self.chain.logs_at(block.hash).await?;
+        let decoded = self.decode_with(&logs, Some(block.timestamp))?;
+        self.commit(&decoded, block, (head, block.timestamp), true)
+            .await?;
+        if n % 32 == 0 {
+            store::prune_undo(&self.pool, head - self.cfg.reorg_depth - 1).await?;
+        }
+        Ok(Progress::Advanced)
+    }
+
+    async fn commit(
+        &self,
+        logs: &[ChainLog],
+        to_block: BlockRef,
+        head: (i64, i64),
+        journal: bool,
+    ) -> Result<(), SyncError> {
+        let mut blocks: BTreeMap<i64, BlockRef> = BTreeMap::new();
+        for l in logs {
+            blocks
+                .entry(l.at.block_number)
+                .or_insert_with(|| log_block(l));
+        }
+        let blocks: Vec<BlockRef> = blocks.into_values().collect();
+        let written = store::commit_batch(
+            &self.pool,
+            Batch {
+                chain_id: self.chain_id,
+                logs,
+                blocks: &blocks,
+                to_block,
+                head,
+                journal,
+            },
+        )
+        .await?;
+        self.metrics
+            .events
+            .inc_by(u64::try_from(written).unwrap_or_default());
+        self.metrics.batches.inc();
+        self.metrics.indexed_block.set(to_block.number);
+        debug!(target: "indexer::sync", to = to_block.number, events = written, "batch committed");
+        Ok(())
+    }
+
+    async fn decode(&self, logs: &[alloy::rpc::types::Log]) -> Result<Vec<ChainLog>, SyncError> {
+        // RPCs that omit blockTimestamp in logs: fetch the headers of the blocks that have logs.
+        let missing: std::collections::BTreeSet<u64> = logs
+            .iter()
+            .filter(|l| l.block_timestamp.is_none())
+            .filter_map(|l| l.block_number)
+            .collect();
+        let mut times: BTreeMap<u64, u64> = BTreeMap::new();
+        for n in missing {
+            let number = i64::try_from(n).unwrap_or(i64::MAX);
+            if let Some(h) = self.chain.header(number).await? {
+                times.insert(n, u64::try_from(h.timestamp).unwrap_or_default());
+            }
+        }
+        let mut out = Vec::with_capacity(logs.len());
+        for l in logs {
+            let ts = l.block_number.and_then(|n| times.get(&n).copied());
+            out.push(ChainLog::decode(l, ts)?);
+        }
+        Ok(out)
+    }
+
+    fn decode_with(
+        &self,
+        logs: &[alloy::rpc::types::Log],
+        ts: Option<i64>,
+    ) -> Result<Vec<ChainLog>, SyncError> {
+        let ts = ts.and_then(|t| u64::try_from(t).ok());
+        Ok(logs
+            .iter()
+            .map(|l| ChainLog::decode(l, ts))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Finds the newest recorded block that is still canonical and rolls back to it.
+    async fn reorg(&mut self, st: &SyncState) -> Result<(), SyncError> {
+        let mut below = st.indexed_block;
+        loop {
+            let recorded = store::recorded_blocks(&self.pool, below, 64).await?;
+            if recorded.is_empty() {
+                break;
+            }
+            for (number, hash) in &recorded {
+                let Some(canonical) = self.chain.header(*number).await? else {
+                    // The node does not have this block: it is lagging, not reorged. Try again later.
+                    return Ok(());
+                };
+                if Some(canonical.hash) == hash.parse().ok() {
+                    return self.roll_back(st, canonical).await;
+                }
+            }
+            below = recorded.last().map_or(0, |r| r.0) - 1;
+        }
+        // Nothing recorded survived: start over from the deployment block.
+        let before = st.deployment_block - 1;
+        let Some(base) = self.chain.header(before).await? else {
+            return Ok(());
+        };
+        self.roll_back(st, base).await
+    }
+
+    async fn roll_back(&mut self, st: &SyncState, ancestor: BlockRef) -> Result<(), SyncError> {
+        let how = store::rollback(&self.pool, ancestor).await?;
+        self.metrics.reorgs.inc();
+        warn!(target: "indexer::sync", from = st.indexed_block, to = ancestor.number, how = ?how, "reorg rolled back");
+        if matches!(how, Rollback::Rebuild { .. }) {
+            info!(target: "indexer::sync", "projections rebuilt from stored logs");
+        }
+        Ok(())
+    }
+}
+
+fn log_block(l: &ChainLog) -> BlockRef {
+    BlockRef {
+        number: l.at.block_number,
+        hash: l.at.block_hash,
+        parent_hash: None,
+        timestamp: l.at.block_timestamp,
+    }
+}
+
+/// Capped exponential backoff: 200 ms, 400 ms, … up to `max`.
+pub fn backoff(failures: u32, max: Duration) -> Duration {
+    let ms = 200u64.saturating_mul(1u64 << failures.saturating_sub(1).min(16));
+    Duration::from_millis(ms).min(max)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let max = Duration::from_secs(30);
+        assert_eq!(backoff(1, max), Duration::from_millis(200));
+        assert_eq!(backoff(2, max), Duration::from_millis(400));
+        assert_eq!(backoff(40, max), max);
+    }
+}

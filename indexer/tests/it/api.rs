@@ -1,0 +1,350 @@
+//! Every endpoint through the router, and its error cases.
+
+use crate::harness::{Db, Indexer, Net, Options, synced};
+use crate::history;
+use anyhow::{Context, Result, ensure};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tessera_indexer::model::addr;
+use tower::ServiceExt;
+
+pub(crate) async fn get_raw(
+    router: &axum::Router,
+    path: &str,
+) -> Result<(StatusCode, String, String)> {
+    let res = router
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty())?)
+        .await?;
+    let status = res.status();
+    let ctype = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    let body = res.into_body().collect().await?.to_bytes();
+    Ok((status, ctype, String::from_utf8_lossy(&body).into_owned()))
+}
+
+pub(crate) async fn get_json(router: &axum::Router, path: &str, want: u16) -> Result<Value> {
+    let (status, ctype, body) = get_raw(router, path).await?;
+    ensure!(
+        status.as_u16() == want,
+        "GET {path}: status {status}, want {want}: {body}"
+    );
+    ensure!(
+        ctype.starts_with("application/json"),
+        "GET {path}: content type {ctype}"
+    );
+    serde_json::from_str(&body).with_context(|| format!("GET {path}: not JSON: {body}"))
+}
+
+async fn error(router: &axum::Router, path: &str, want: u16, mentions: &str) -> Result<()> {
+    let v = get_json(router, path, want).await?;
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    ensure!(
+        msg.contains(mentions),
+        "GET {path}: message {msg:?} should mention {mentions:?}"
+    );
+    ensure!(v["error"]["code"].is_string(), "GET {path}: no error code");
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_with_finality_and_rejects_bad_input() -> Result<()> {
+    let net = Net::start().await?;
+    let jobs = history::generate(&net).await?;
+    let db = Db::fresh().await?;
+    let ix = Indexer::start(&db, &net.rpc_url(), &net, Options::default()).await?;
+    synced(&db.pool, &net).await?;
+    let r = &ix.router;
+    let head = net.head().await?.0;
+
+    // Job list: newest first, filters, stable cursor pagination, meta on every answer.
+    let all = get_json(r, "/v1/jobs", 200).await?;
+    let ids: Vec<i64> = all["data"]
+        .as_array()
+        .context("data")?
+        .iter()
+        .map(|j| j["jobId"].as_i64().unwrap_or(-1))
+        .collect();
+    assert_eq!(ids, vec![3, 2, 1]);
+    assert_eq!(all["meta"]["indexedBlock"], json!(head));
+    assert_eq!(all["meta"]["confirmedBlock"], json!(head - 2));
+    assert_eq!(all["data"][2]["confirmed"], json!(true));
+    let p1 = get_json(r, "/v1/jobs?limit=2", 200).await?;
+    assert_eq!(p1["data"].as_array().map(Vec::len), Some(2));
+    let cursor = p1["nextCursor"].as_str().context("nextCursor")?.to_owned();
+    let p2 = get_json(r, &format!("/v1/jobs?limit=2&cursor={cursor}"), 200).await?;
+    assert_eq!(p2["data"][0]["jobId"], 1);
+    assert_eq!(p2["nextCursor"], Value::Null);
+    let cancelled = get_json(r, "/v1/jobs?status=cancelled", 200).await?;
+    assert_eq!(cancelled["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        cancelled["data"][0]["jobId"],
+        json!(jobs.verified_only.to::<u64>())
+    );
+    let by_artist = get_json(
+        r,
+        &format!(
+            "/v1/jobs?artist={}",
+            addr(&net.artist.address).to_uppercase().replace("0X", "0x")
+        ),
+        200,
+    )
+    .await?;
+    assert_eq!(
+        by_artist["data"].as_array().map(Vec::len),
+        Some(3),
+        "address filters are case-insensitive"
+    );
+    let by_worker2 = get_json(
+        r,
+        &format!("/v1/jobs?worker={}", addr(&net.worker2.address)),
+        200,
+    )
+    .await?;
+    assert_eq!(by_worker2["data"].as_array().map(Vec::len), Some(3));
+    let by_token = get_json(
+        r,
+        &format!("/v1/jobs?token={}", addr(&net.artist.address)),
+        200,
+    )
+    .await?;
+    assert_eq!(by_token["data"].as_array().map(Vec::len), Some(0));
+
+    // Job detail with tasks and history; tasks and events paging.
+    let a = get_json(r, "/v1/jobs/1?tasks=2&events=3", 200).await?;
+    assert_eq!(
+        a["data"]["job"]["sceneCid"],
+        "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am"
+    );
+    assert_eq!(a["data"]["job"]["settings"]["cellSize"], 16);
+    assert_eq!(a["data"]["tasks"].as_array().map(Vec::len), Some(2));
+    assert_eq!(a["data"]["tasksNextCursor"], "1");
+    assert_eq!(a["data"]["history"].as_array().map(Vec::len), Some(3));
+    assert_eq!(a["data"]["tasks"][0]["state"], "paid");
+    assert_eq!(a["data"]["tasks"][0]["payReason"], "verified");
+    let rest = get_json(r, "/v1/jobs/1/tasks?cursor=1", 200).await?;
+    assert_eq!(rest["data"].as_array().map(Vec::len), Some(2));
+    assert_eq!(rest["data"][0]["taskIndex"], 2);
+    assert_eq!(rest["data"][0]["timesExpired"], 1);
+    let open = get_json(r, "/v1/jobs/1/tasks?state=open", 200).await?;
+    assert_eq!(
+        open["data"].as_array().map(Vec::len),
+        Some(2),
+        "task 2 reopened and task 3 never claimed"
+    );
+    let refunded = get_json(r, "/v1/jobs/2/tasks?state=refunded", 200).await?;
+    assert_eq!(refunded["data"][0]["taskIndex"], 1);
+    assert_eq!(
+        refunded["data"][0]["refundReason"], "cancelled",
+        "an open task of a cancelled job reads as refunded"
+    );
+    let t = get_json(r, "/v1/jobs/2/tasks/0", 200).await?;
+    assert_eq!(t["data"]["task"]["timesRejected"], 1);
+    assert_eq!(t["data"]["task"]["payReason"], "accepted_by_artist");
+    assert_eq!(t["data"]["attestations"][0]["approve"], false);
+    let events = get_json(r, "/v1/jobs/2/events?limit=2", 200).await?;
+    assert_eq!(events["data"][0]["event"], "JobCancelled");
+    let older = get_json(
+        r,
+        &format!(
+            "/v1/jobs/2/events?cursor={}",
+            events["nextCursor"].as_str().context("cursor")?
+        ),
+        200,
+    )
+    .await?;
+    assert!(older["data"][0]["seq"].as_i64() < events["data"][1]["seq"].as_i64());
+
+    // Open tasks for workers.
+    let open = get_json(r, "/v1/tasks/open", 200).await?;
+    let keys: Vec<(i64, i64)> = open["data"]
+        .as_array()
+        .context("data")?
+        .iter()
+        .map(|t| {
+            (
+                t["jobId"].as_i64().unwrap_or(0),
+                t["taskIndex"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(keys, vec![(1, 2), (1, 3)]);
+    assert_eq!(
+        open["data"][0]["job"]["rewardPerTask"],
+        json!(crate::harness::REWARD.to_string())
+    );
+    assert_eq!(
+        get_json(r, "/v1/tasks/open?renderer=other/1", 200).await?["data"],
+        json!([])
+    );
+    assert_eq!(
+        get_json(r, "/v1/tasks/open?min_reward=1000000000000000000", 200).await?["data"],
+        json!([])
+    );
+    let page = get_json(r, "/v1/tasks/open?limit=1", 200).await?;
+    let next = get_json(
+        r,
+        &format!(
+            "/v1/tasks/open?limit=1&cursor={}",
+            page["nextCursor"].as_str().context("cursor")?
+        ),
+        200,
+    )
+    .await?;
+    assert_eq!(next["data"][0]["taskIndex"], 3);
+
+    // Accounts, network, ops.
+    let w = get_json(
+        r,
+        &format!("/v1/workers/{}", addr(&net.worker.address)),
+        200,
+    )
+    .await?;
+    assert_eq!(w["data"]["tasksCompleted"], 1);
+    assert_eq!(w["data"]["tasksRejected"], 1);
+    assert_eq!(w["data"]["tasksExpired"], 1);
+    let rep = w["data"]["reputation"].as_f64().context("reputation")?;
+    assert!(
+        rep > 0.0 && rep < 0.5,
+        "1 success in 3: low Wilson bound, got {rep}"
+    );
+    let v = get_json(
+        r,
+        &format!("/v1/verifiers/{}", addr(&net.verifier.address)),
+        200,
+    )
+    .await?;
+    assert_eq!(v["data"]["attestations"], 2);
+    assert_eq!(v["data"]["approvals"], 1);
+    assert_eq!(v["data"]["stake"]["unbonding"], "1000");
+    assert_eq!(
+        v["data"]["confirmed"],
+        json!(false),
+        "unbonding was requested in the head block"
+    );
+    let n = get_json(r, "/v1/network", 200).await?;
+    assert_eq!(n["data"]["workers"], 2);
+    assert_eq!(n["data"]["verifiers"], 1);
+    assert_eq!(get_json(r, "/health", 200).await?["status"], "ok");
+    let ready = get_json(r, "/ready", 200).await?;
+    assert_eq!(ready["lag"], 0);
+    let (status, ctype, metrics) = get_raw(r, "/metrics").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ctype.starts_with("text/plain"));
+    assert!(
+        metrics.contains("tessera_indexer_indexed_block"),
+        "{metrics}"
+    );
+    let doc = get_json(r, "/openapi.json", 200).await?;
+    for path in [
+        "/v1/jobs",
+        "/v1/jobs/{job_id}",
+        "/v1/tasks/open",
+        "/v1/stream",
+        "/v1/workers/{address}",
+        "/ready",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "OpenAPI document lacks {path}"
+        );
+    }
+
+    // Errors: clear 4xx with a JSON body naming the problem.
+    error(r, "/v1/jobs?limit=0", 400, "limit").await?;
+    error(r, "/v1/jobs?limit=501", 400, "limit").await?;
+    error(r, "/v1/jobs?artist=0x123", 400, "artist").await?;
+    error(r, "/v1/jobs?status=done", 400, "status").await?;
+    error(r, "/v1/jobs?cursor=abc", 400, "cursor").await?;
+    error(r, "/v1/jobs?colour=red", 400, "colour").await?;
+    error(r, "/v1/jobs/99", 404, "job 99").await?;
+    error(r, "/v1/jobs/-1", 400, "job_id").await?;
+    error(r, "/v1/jobs/abc", 400, "path").await?;
+    error(r, "/v1/jobs/1/tasks/9", 404, "task 1/9").await?;
+    error(r, "/v1/jobs/99/tasks", 404, "job 99").await?;
+    error(r, "/v1/tasks/open?min_reward=1e18", 400, "min_reward").await?;
+    error(r, "/v1/tasks/open?cursor=7", 400, "cursor").await?;
+    error(
+        r,
+        &format!("/v1/workers/{}", addr(&net.artist.address)),
+        404,
+        "no worker",
+    )
+    .await?;
+    error(r, "/v1/verifiers/nothex", 400, "address").await?;
+    error(r, "/v1/stream?after=-4", 400, "after").await?;
+    error(r, "/nope", 404, "no such endpoint").await?;
+    ix.stop().await
+}
+
+#[tokio::test]
+async fn the_stream_delivers_every_event_in_order_and_resumes() -> Result<()> {
+    let net = Net::start().await?;
+    let db = Db::fresh().await?;
+    let ix = Indexer::start(&db, &net.rpc_url(), &net, Options::default()).await?;
+    synced(&db.pool, &net).await?;
+    let res = ix
+        .router
+        .clone()
+        .oneshot(Request::get("/v1/stream?after=0").body(Body::empty())?)
+        .await?;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut body = res.into_body();
+    history::generate(&net).await?;
+    synced(&db.pool, &net).await?;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM logs")
+        .fetch_one(&db.pool)
+        .await?;
+    let mut seen = Vec::new();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while i64::try_from(seen.len())? < total {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .context("stream stalled")?
+            .context("stream ended")??;
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+        while let Some(end) = text.find("\n\n") {
+            let msg: String = text.drain(..end + 2).collect();
+            if let Some(id) = msg.lines().find_map(|l| l.strip_prefix("id: ")) {
+                seen.push(id.parse::<i64>()?);
+            }
+        }
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "ids strictly increase"
+    );
+    // Resuming after the 5th event with Last-Event-ID yields the 6th next.
+    let res = ix
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/v1/stream")
+                .header("last-event-id", seen[4].to_string())
+                .body(Body::empty())?,
+        )
+        .await?;
+    let mut body = res.into_body();
+    let mut text = String::new();
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+            .await?
+            .context("ended")??;
+        if let Ok(d) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&d));
+        }
+        if let Some(id) = text.lines().find_map(|l| l.strip_prefix("id: ")) {
+            assert_eq!(id.parse::<i64>()?, seen[5]);
+            break;
+        }
+    }
+    ix.stop().await
+}

@@ -1,0 +1,577 @@
+//! A fresh Postgres database per test (on the project's private cluster, `scripts/pg.sh`), a spawned anvil
+//! with the contracts deployed and funded actors, an in-process indexer, and a TCP proxy to cut the RPC.
+
+use alloy::network::EthereumWallet;
+use alloy::node_bindings::{Anvil, AnvilInstance};
+use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::TransactionReceipt;
+use alloy::signers::local::PrivateKeySigner;
+use anyhow::{Context, Result, bail, ensure};
+use serde_json::Value;
+use sqlx::{Connection, PgPool};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+use tessera_bindings::DistributedRender::DistributedRenderInstance;
+use tessera_bindings::IDistributedRender::{
+    Attestation, JobSpec, RenderSettings, SignedAttestation,
+};
+use tessera_bindings::{DistributedRender, attestation, cells};
+use tessera_indexer::api::{self, AppState, HttpConfig};
+use tessera_indexer::chain::Chain as RpcChain;
+use tessera_indexer::metrics::Metrics;
+use tessera_indexer::store;
+use tessera_indexer::sync::{SyncConfig, Syncer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+pub(crate) fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The admin URL of the private cluster: `TESSERA_TEST_DATABASE_URL`, else `scripts/pg.sh start`.
+fn admin_url() -> Result<String> {
+    if let Ok(u) = std::env::var("TESSERA_TEST_DATABASE_URL") {
+        return Ok(u);
+    }
+    let out = std::process::Command::new("bash")
+        .arg(repo().join("scripts/pg.sh"))
+        .arg("start")
+        .output()
+        .context("running scripts/pg.sh start")?;
+    ensure!(
+        out.status.success(),
+        "scripts/pg.sh start failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+static DB_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh, migrated database.
+pub(crate) struct Db {
+    pub(crate) url: String,
+    pub(crate) pool: PgPool,
+}
+
+impl Db {
+    pub(crate) async fn fresh() -> Result<Self> {
+        let admin = admin_url()?;
+        let name = format!(
+            "it_{}_{}_{}",
+            std::process::id(),
+            DB_COUNTER.fetch_add(1, Ordering::SeqCst),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .subsec_nanos()
+        );
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .context("connecting to the test cluster")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await?;
+        let url = match admin.rfind('/') {
+            Some(i) => format!("{}/{name}", &admin[..i]),
+            None => bail!("database URL {admin} has no database name"),
+        };
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .connect(&url)
+            .await?;
+        store::migrate(&pool).await?;
+        Ok(Self { url, pool })
+    }
+}
+
+/// The native anvil: `ANVIL`, else the one under node_modules, else PATH.
+fn anvil_path() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("ANVIL") {
+        return Ok(PathBuf::from(p));
+    }
+    let local = repo().join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    if local.is_file() {
+        return Ok(local);
+    }
+    Ok(PathBuf::from("anvil"))
+}
+
+pub(crate) struct Actor {
+    pub(crate) address: Address,
+    pub(crate) signer: PrivateKeySigner,
+    pub(crate) provider: DynProvider,
+}
+
+pub(crate) const MIN_STAKE: u128 = 1_000_000_000_000_000_000;
+pub(crate) const REWARD: u128 = 10_000_000_000_000_000;
+pub(crate) const STAKE: u128 = 5_000_000_000_000_000;
+
+/// anvil with the contract deployed and staked actors.
+pub(crate) struct Net {
+    pub(crate) anvil: AnvilInstance,
+    pub(crate) chain_id: u64,
+    pub(crate) market: Address,
+    pub(crate) deployment_block: u64,
+    pub(crate) owner: Actor,
+    pub(crate) artist: Actor,
+    pub(crate) worker: Actor,
+    pub(crate) worker2: Actor,
+    pub(crate) verifier: Actor,
+}
+
+pub(crate) async fn mined<P: Provider, D: alloy::contract::CallDecoder>(
+    call: alloy::contract::CallBuilder<P, D>,
+) -> Result<TransactionReceipt> {
+    // Poll for the receipt: alloy's block heartbeat ignores block numbers it has seen, which a reorg reuses.
+    let pending = call.send().await?;
+    let hash = *pending.tx_hash();
+    let provider = pending.provider().clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(receipt) = provider.get_transaction_receipt(hash).await? {
+            ensure!(
+                receipt.status(),
+                "transaction {} reverted",
+                receipt.transaction_hash
+            );
+            return Ok(receipt);
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "transaction {hash} not mined within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+impl Net {
+    pub(crate) async fn start() -> Result<Self> {
+        let anvil = Anvil::at(anvil_path()?)
+            .arg("--host")
+            .arg("127.0.0.1")
+            .try_spawn()
+            .context("spawning anvil")?;
+        let url = anvil.endpoint_url();
+        let actor = |i: usize| -> Actor {
+            let signer = PrivateKeySigner::from(anvil.keys()[i].clone());
+            let provider = ProviderBuilder::new()
+                .wallet(EthereumWallet::from(signer.clone()))
+                .connect_http(url.clone())
+                .erased();
+            Actor {
+                address: signer.address(),
+                signer,
+                provider,
+            }
+        };
+        let (owner, artist, worker, worker2, verifier, treasury) =
+            (actor(0), actor(1), actor(2), actor(3), actor(4), actor(5));
+        let deployment_block = owner.provider.get_block_number().await? + 1;
+        let m = DistributedRender::deploy(
+            owner.provider.clone(),
+            owner.address,
+            treasury.address,
+            100,
+            U256::from(MIN_STAKE),
+            U256::from(3600u64),
+        )
+        .await?;
+        let net = Self {
+            chain_id: anvil.chain_id(),
+            market: *m.address(),
+            deployment_block,
+            owner,
+            artist,
+            worker,
+            worker2,
+            verifier,
+            anvil,
+        };
+        for a in [&net.worker, &net.worker2, &net.verifier] {
+            mined(net.at(a).stake().value(U256::from(MIN_STAKE))).await?;
+        }
+        Ok(net)
+    }
+
+    /// New providers for every actor: alloy caches nonces, and a reorg takes mined nonces back.
+    pub(crate) fn renew_providers(&mut self) {
+        let url = self.anvil.endpoint_url();
+        for a in [
+            &mut self.owner,
+            &mut self.artist,
+            &mut self.worker,
+            &mut self.worker2,
+            &mut self.verifier,
+        ] {
+            a.provider = ProviderBuilder::new()
+                .wallet(EthereumWallet::from(a.signer.clone()))
+                .connect_http(url.clone())
+                .erased();
+        }
+    }
+
+    pub(crate) fn rpc_url(&self) -> String {
+        self.anvil.endpoint()
+    }
+
+    pub(crate) fn at(&self, a: &Actor) -> DistributedRenderInstance<DynProvider> {
+        DistributedRenderInstance::new(self.market, a.provider.clone())
+    }
+
+    pub(crate) async fn rpc(&self, method: &'static str, params: Value) -> Result<Value> {
+        Ok(self
+            .owner
+            .provider
+            .raw_request::<_, Value>(method.into(), params)
+            .await?)
+    }
+
+    pub(crate) async fn warp(&self, seconds: u64) -> Result<()> {
+        self.rpc("evm_increaseTime", serde_json::json!([seconds]))
+            .await?;
+        self.rpc("evm_mine", serde_json::json!([])).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn mine(&self, blocks: u64) -> Result<()> {
+        self.rpc("anvil_mine", serde_json::json!([format!("{blocks:#x}")]))
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn head(&self) -> Result<(u64, B256)> {
+        let b = self
+            .owner
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await?
+            .context("no latest block")?;
+        Ok((b.header.number, b.header.hash))
+    }
+
+    pub(crate) async fn now(&self) -> Result<u64> {
+        let b = self
+            .owner
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await?
+            .context("no block")?;
+        Ok(b.header.timestamp)
+    }
+
+    pub(crate) fn spec(&self, tasks: u32, deadline: u32, optimistic: bool) -> JobSpec {
+        JobSpec {
+            sceneCid: "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am".into(),
+            rendererId: "tessera-pt/0.1".into(),
+            settings: RenderSettings {
+                width: 64,
+                height: 64,
+                samplesPerPixel: 4,
+                maxBounces: 2,
+                frameStart: 0,
+                frameCount: tasks,
+                regionsX: 1,
+                regionsY: 1,
+                cellSize: 16,
+                seed: 1,
+            },
+            token: Address::ZERO,
+            rewardPerTask: alloy::primitives::Uint::from(REWARD),
+            verifierFeeBps: 1000,
+            workerStakePerTask: alloy::primitives::Uint::from(STAKE),
+            deadline,
+            leaseDuration: 600,
+            challengeWindow: 300,
+            quorum: 1,
+            optimistic,
+        }
+    }
+
+    /// Posts a job; returns its id.
+    pub(crate) async fn post(&self, spec: JobSpec) -> Result<U256> {
+        let escrow = U256::from(spec.rewardPerTask) * U256::from(spec.settings.frameCount)
+            + U256::from(spec.rewardPerTask) * U256::from(spec.verifierFeeBps)
+                / U256::from(10_000u32)
+                * U256::from(spec.settings.frameCount);
+        let r = mined(self.at(&self.artist).submitRenderJob(spec).value(escrow)).await?;
+        Ok(r.decoded_log::<DistributedRender::JobSubmitted>()
+            .context("no JobSubmitted")?
+            .jobId)
+    }
+
+    /// Claims and submits; `forged` commits a wrong cell 2. Returns the root.
+    pub(crate) async fn claim_submit(
+        &self,
+        who: &Actor,
+        job: U256,
+        task: u32,
+        forged: bool,
+    ) -> Result<B256> {
+        mined(self.at(who).claimTasks(job, vec![task])).await?;
+        let root = cells::root_of(&cell_hashes(task, forged)).context("no cells")?;
+        mined(
+            self.at(who)
+                .submitResult(job, U256::from(task), "bafyoutput".into(), root),
+        )
+        .await?;
+        Ok(root)
+    }
+
+    /// Has the verifier approve or reject (cell 2) a submission.
+    pub(crate) async fn attest(
+        &self,
+        job: U256,
+        task: u32,
+        root: B256,
+        attempt: u64,
+        approve: bool,
+    ) -> Result<()> {
+        let forged = cell_hashes(task, true);
+        let a = Attestation {
+            jobId: job,
+            taskIndex: U256::from(task),
+            attempt: U256::from(attempt),
+            cellRoot: root,
+            approve,
+            cellIndex: U256::from(if approve { 0 } else { 2 }),
+            expectedDataHash: if approve {
+                B256::ZERO
+            } else {
+                cell_hashes(task, false)[2]
+            },
+        };
+        let domain = attestation::domain(self.chain_id, self.market);
+        let signature = attestation::sign(&self.verifier.signer, &a, &domain).await?;
+        let signed = SignedAttestation {
+            attestation: a,
+            signature,
+            committedDataHash: if approve { B256::ZERO } else { forged[2] },
+            proof: if approve {
+                vec![]
+            } else {
+                cells::proof_of(&forged, 2).context("proof")?
+            },
+        };
+        mined(
+            self.at(&self.owner)
+                .attest(job, U256::from(task), vec![signed]),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+fn cell_hashes(task: u32, forged: bool) -> Vec<B256> {
+    (0..6u32)
+        .map(|i| {
+            keccak256(format!(
+                "{} task {task} cell {i}",
+                if forged && i == 2 { "forged" } else { "honest" }
+            ))
+        })
+        .collect()
+}
+
+/// An in-process indexer: sync loop, feed listener and router.
+pub(crate) struct Indexer {
+    pub(crate) router: axum::Router,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub(crate) struct Options {
+    pub(crate) confirmations: i64,
+    pub(crate) reorg_depth: i64,
+    pub(crate) initial_range: i64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            confirmations: 2,
+            reorg_depth: 6,
+            initial_range: 7,
+        }
+    }
+}
+
+impl Indexer {
+    pub(crate) async fn start(db: &Db, rpc_url: &str, net: &Net, opts: Options) -> Result<Self> {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "off".into()),
+            )
+            .with_test_writer()
+            .try_init();
+        let chain = RpcChain::connect(rpc_url, net.market, Duration::from_secs(2)).await?;
+        let chain_id = i64::try_from(net.chain_id)?;
+        store::init_state(
+            &db.pool,
+            chain_id,
+            net.market,
+            i64::try_from(net.deployment_block)?,
+            opts.confirmations,
+        )
+        .await?;
+        let metrics = Metrics::default();
+        let cfg = SyncConfig {
+            confirmations: opts.confirmations,
+            reorg_depth: opts.reorg_depth,
+            poll_interval: Duration::from_millis(20),
+            initial_range: opts.initial_range,
+            max_range: 1_000,
+            max_backoff: Duration::from_millis(500),
+            ..SyncConfig::default()
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let syncer = Syncer::new(chain, db.pool.clone(), cfg, metrics.clone(), chain_id);
+        let task = tokio::spawn(syncer.run(stop_rx));
+        let (feed_tx, feed_rx) = watch::channel(0);
+        tessera_indexer::spawn_feed_listener(db.pool.clone(), feed_tx);
+        let state = AppState {
+            pool: db.pool.clone(),
+            metrics,
+            feed: feed_rx,
+            max_lag: 20,
+        };
+        let router = api::app(
+            state,
+            &HttpConfig {
+                cors_origins: vec!["*".into()],
+                request_timeout: Duration::from_secs(10),
+            },
+        );
+        Ok(Self { router, stop, task })
+    }
+
+    pub(crate) async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        tokio::time::timeout(Duration::from_secs(10), self.task).await??;
+        Ok(())
+    }
+}
+
+/// Waits until the database has indexed `net`'s current head block (number and hash).
+pub(crate) async fn synced(pool: &PgPool, net: &Net) -> Result<()> {
+    let (n, h) = net.head().await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(st) = store::state(pool).await
+            && u64::try_from(st.indexed_block).ok() == Some(n)
+            && st.indexed_hash.as_deref() == Some(tessera_indexer::model::hash(&h).as_str())
+        {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "indexer did not reach block {n} ({h}) within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Everything the indexer derived, in a comparable form: projections and logs (without feed positions).
+pub(crate) async fn snapshot(pool: &PgPool) -> Result<Value> {
+    let mut out = serde_json::Map::new();
+    for (table, order) in [
+        ("jobs", "job_id"),
+        ("tasks", "job_id, task_index"),
+        ("accounts", "address"),
+        ("balances", "account, token"),
+        ("token_totals", "token"),
+        ("network", "id"),
+        ("attestations", "tx_hash, log_index"),
+        ("job_workers", "worker, job_id"),
+        ("logs", "block_number, log_index"),
+    ] {
+        let sql = format!(
+            "SELECT COALESCE(jsonb_agg(to_jsonb(t) - 'seq' ORDER BY {order}), '[]') FROM {table} t"
+        );
+        let v: Value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(pool)
+            .await?;
+        out.insert(table.to_owned(), v);
+    }
+    Ok(Value::Object(out))
+}
+
+/// Indexes `net` from scratch into a new database and returns its snapshot.
+pub(crate) async fn fresh_reindex(net: &Net) -> Result<Value> {
+    let db = Db::fresh().await?;
+    let ix = Indexer::start(
+        &db,
+        &net.rpc_url(),
+        net,
+        Options {
+            initial_range: 50,
+            ..Options::default()
+        },
+    )
+    .await?;
+    synced(&db.pool, net).await?;
+    ix.stop().await?;
+    snapshot(&db.pool).await
+}
+
+/// Asserts two snapshots are equal, naming the first table that differs.
+pub(crate) fn assert_same(a: &Value, b: &Value, what: &str) {
+    for (table, rows) in a.as_object().expect("object") {
+        assert_eq!(Some(rows), b.get(table), "{what}: table {table} differs");
+    }
+}
+
+/// A TCP proxy in front of the RPC that can be cut and restored.
+pub(crate) struct Proxy {
+    pub(crate) url: String,
+    up: Arc<AtomicBool>,
+    generation: Arc<AtomicU32>,
+}
+
+impl Proxy {
+    pub(crate) async fn start(target: String) -> Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let up = Arc::new(AtomicBool::new(true));
+        let generation = Arc::new(AtomicU32::new(0));
+        let (up2, gen2) = (up.clone(), generation.clone());
+        let target = target.trim_start_matches("http://").to_owned();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let (target, gen2) = (target.clone(), gen2.clone());
+                let born = gen2.load(Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let copy = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
+                    let cut = async {
+                        while gen2.load(Ordering::SeqCst) == born {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    };
+                    tokio::select! { _ = copy => {}, _ = cut => {} }
+                });
+            }
+        });
+        Ok(Self {
+            url,
+            up,
+            generation,
+        })
+    }
+
+    pub(crate) fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+        if !up {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}

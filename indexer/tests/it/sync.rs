@@ -1,0 +1,212 @@
+//! Backfill, live tail, reorgs and RPC outages.
+
+use crate::harness::{
+    Db, Indexer, Net, Options, Proxy, assert_same, fresh_reindex, mined, snapshot, synced,
+};
+use crate::history;
+use alloy::primitives::{Address, U256};
+use anyhow::Result;
+use serde_json::{Value, json};
+use tessera_bindings::TaskState;
+use tessera_indexer::model::addr;
+
+async fn get(ix: &Indexer, path: &str) -> Result<Value> {
+    crate::api::get_json(&ix.router, path, 200).await
+}
+
+#[tokio::test]
+async fn backfill_mirrors_the_chain_and_equals_a_reindex() -> Result<()> {
+    let net = Net::start().await?;
+    let jobs = history::generate(&net).await?;
+    let db = Db::fresh().await?;
+    let ix = Indexer::start(&db, &net.rpc_url(), &net, Options::default()).await?;
+    synced(&db.pool, &net).await?;
+
+    // Every task's state equals the contract's.
+    for (job, count) in [
+        (jobs.optimistic, 4u32),
+        (jobs.verified_only, 2),
+        (jobs.short, 3),
+    ] {
+        for t in 0..count {
+            let on_chain = net
+                .at(&net.owner)
+                .getTask(job, U256::from(t))
+                .call()
+                .await?;
+            let state = TaskState::try_from(on_chain.state)?;
+            let v = get(&ix, &format!("/v1/jobs/{job}/tasks/{t}")).await?;
+            assert_eq!(
+                v["data"]["task"]["state"],
+                json!(state.as_str().to_lowercase()),
+                "job {job} task {t}"
+            );
+        }
+    }
+    // Stakes and balances equal the contract's.
+    for who in [&net.worker, &net.worker2, &net.verifier] {
+        let s = net.at(&net.owner).stakeOf(who.address).call().await?;
+        let v = get(&ix, &format!("/v1/workers/{}", addr(&who.address))).await?;
+        assert_eq!(
+            v["data"]["stake"]["bonded"],
+            json!(s.bonded.to_string()),
+            "bonded of {}",
+            who.address
+        );
+        assert_eq!(
+            v["data"]["stake"]["locked"],
+            json!(s.locked.to_string()),
+            "locked of {}",
+            who.address
+        );
+        assert_eq!(
+            v["data"]["stake"]["unbonding"],
+            json!(s.unbonding.to_string()),
+            "unbonding of {}",
+            who.address
+        );
+    }
+    for who in [
+        net.worker.address,
+        net.worker2.address,
+        net.verifier.address,
+        net.artist.address,
+    ] {
+        let on_chain = net
+            .at(&net.owner)
+            .balanceOf(who, Address::ZERO)
+            .call()
+            .await?;
+        let indexed: Option<String> = sqlx::query_scalar(
+            "SELECT balance::text FROM balances WHERE account = $1 AND token = $2",
+        )
+        .bind(addr(&who))
+        .bind(addr(&Address::ZERO))
+        .fetch_optional(&db.pool)
+        .await?;
+        assert_eq!(
+            indexed.unwrap_or_else(|| "0".into()),
+            on_chain.to_string(),
+            "ETH balance of {who}"
+        );
+    }
+    // Job counters.
+    let b = get(&ix, &format!("/v1/jobs/{}", jobs.verified_only)).await?;
+    assert_eq!(b["data"]["job"]["status"], "cancelled");
+    assert_eq!(
+        b["data"]["job"]["tasks"],
+        json!({"open": 0, "claimed": 0, "submitted": 0, "paid": 1, "refunded": 1})
+    );
+    assert_eq!(b["data"]["job"]["rejections"], 1);
+    let c = get(&ix, &format!("/v1/jobs/{}", jobs.short)).await?;
+    assert_eq!(c["data"]["job"]["status"], "finished");
+    assert_eq!(c["data"]["job"]["openRefund"], "deadline_passed");
+    let n = get(&ix, "/v1/network").await?;
+    assert_eq!(n["data"]["jobs"], 3);
+    assert_eq!(n["data"]["tasksPaid"], 3);
+    assert_eq!(n["data"]["tasksRejected"], 1);
+    assert_eq!(n["data"]["tasksExpired"], 2);
+    assert_eq!(n["data"]["jobsCancelled"], 1);
+
+    let first = snapshot(&db.pool).await?;
+    ix.stop().await?;
+    assert_same(
+        &first,
+        &fresh_reindex(&net).await?,
+        "re-index with other log ranges",
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn reorgs_up_to_and_beyond_the_window_leave_what_a_fresh_index_builds() -> Result<()> {
+    let mut net = Net::start().await?;
+    history::generate(&net).await?;
+    let db = Db::fresh().await?;
+    let opts = Options {
+        confirmations: 3,
+        reorg_depth: 6,
+        initial_range: 10,
+    };
+    let reorg_depth = opts.reorg_depth;
+    let ix = Indexer::start(&db, &net.rpc_url(), &net, opts).await?;
+    synced(&db.pool, &net).await?;
+    let now = u32::try_from(net.now().await?)?;
+    // Depth 1 up to the undo window, then one deeper (rebuilt from stored logs).
+    for depth in (1..=reorg_depth).chain([reorg_depth + 3]) {
+        for i in 0..depth {
+            if i % 2 == 0 {
+                net.post(net.spec(2, now + 50_000, true)).await?;
+            } else {
+                mined(net.at(&net.worker).stake().value(U256::from(1_000u64))).await?;
+            }
+        }
+        synced(&db.pool, &net).await?;
+        eprintln!("reorg depth {depth}");
+        let removed_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM removed_logs")
+            .fetch_one(&db.pool)
+            .await?;
+        let depth_u = u64::try_from(depth)?;
+        net.rpc("anvil_reorg", json!([depth_u, []])).await?;
+        net.renew_providers();
+        net.mine(1).await?;
+        synced(&db.pool, &net).await?;
+        let removed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM removed_logs")
+            .fetch_one(&db.pool)
+            .await?;
+        assert!(
+            removed > removed_before,
+            "depth {depth}: the reorg's events were announced as removed"
+        );
+        assert_same(
+            &snapshot(&db.pool).await?,
+            &fresh_reindex(&net).await?,
+            &format!("after a reorg of depth {depth}"),
+        );
+    }
+    let reorgs: i64 = sqlx::query_scalar("SELECT reorgs FROM sync_state")
+        .fetch_one(&db.pool)
+        .await?;
+    assert_eq!(reorgs, reorg_depth + 1);
+    ix.stop().await
+}
+
+#[tokio::test]
+async fn a_lagging_node_is_not_a_reorg_and_an_rpc_outage_loses_nothing() -> Result<()> {
+    let mut net = Net::start().await?;
+    let proxy = Proxy::start(net.rpc_url()).await?;
+    let db = Db::fresh().await?;
+    let ix = Indexer::start(&db, &proxy.url, &net, Options::default()).await?;
+    synced(&db.pool, &net).await?;
+    proxy.set_up(false);
+    let jobs = history::generate(&net).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let during = tessera_indexer::store::state(&db.pool).await?;
+    assert!(
+        u64::try_from(during.indexed_block)? < net.head().await?.0,
+        "the indexer cannot have seen blocks while cut off"
+    );
+    proxy.set_up(true);
+    synced(&db.pool, &net).await?;
+    let v = get(&ix, &format!("/v1/jobs/{}", jobs.short)).await?;
+    assert_eq!(v["data"]["job"]["status"], "finished");
+    // anvil_rollback makes the node's head drop below the cursor, as a lagging node's would: no rollback yet.
+    net.rpc("anvil_rollback", json!([1])).await?;
+    net.renew_providers();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let st = tessera_indexer::store::state(&db.pool).await?;
+    assert_eq!(st.reorgs, 0, "a head below the cursor alone is not a reorg");
+    // When the node builds past the cursor on another branch, the reorg shows in the parent hash.
+    net.mine(2).await?;
+    synced(&db.pool, &net).await?;
+    let st = tessera_indexer::store::state(&db.pool).await?;
+    assert_eq!(st.reorgs, 1);
+    let mine = snapshot(&db.pool).await?;
+    ix.stop().await?;
+    assert_same(
+        &mine,
+        &fresh_reindex(&net).await?,
+        "after an outage and a rollback",
+    );
+    Ok(())
+}
