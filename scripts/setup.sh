@@ -51,4 +51,11 @@ if [ ! -x "$TESSERA_VENV/bin/slither" ]; then
   python3 -m venv "$TESSERA_VENV"
   "$TESSERA_VENV/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-dev.txt
 fi
+# schemathesis, for the API fuzzing step (its own virtualenv: its dependencies are not Slither's).
+st_venv="${TESSERA_ST_VENV:-$HOME/.cache/tessera/st-venv}"
+if [ ! -x "$st_venv/bin/st" ]; then
+  log "installing schemathesis into $st_venv"
+  python3 -m venv "$st_venv"
+  "$st_venv/bin/pip" install -q --disable-pip-version-check 'schemathesis==4.32.5'
+fi
 log "setup complete"

@@ -41,6 +41,10 @@ log "rust: tests"
 cargo_test --workspace
 
 if [ "$quick" = 0 ]; then
+  log "indexer: schemathesis against the served OpenAPI document"
+  bash scripts/schemathesis.sh "$CARGO_TARGET_DIR/debug/tessera-indexer" > "${TMPDIR:-/tmp}/tessera-schemathesis.log" 2>&1 \
+    || { tail -60 "${TMPDIR:-/tmp}/tessera-schemathesis.log" >&2; die "schemathesis found failures"; }
+  grep -E 'generated|passed' "${TMPDIR:-/tmp}/tessera-schemathesis.log" | tail -1 >&2
   bash scripts/coverage.sh
   log "contracts: slither"
   bash scripts/slither.sh

@@ -57,12 +57,18 @@ fn id(name: &str, v: i64) -> Result<i64, ApiError> {
 }
 
 fn cursor_int(v: Option<&str>) -> Result<Option<i64>, ApiError> {
-    v.map(|c| {
-        c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            ApiError::BadRequest(format!("cursor {c:?} is not a cursor this API issued"))
-        })
-    })
-    .transpose()
+    v.map(digits).transpose()
+}
+
+/// A cursor this API issued: decimal digits (values past i64 saturate: nothing lies beyond them).
+fn digits(c: &str) -> Result<i64, ApiError> {
+    if !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(c.parse::<i64>().unwrap_or(i64::MAX))
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "cursor {c:?} is not a cursor this API issued"
+        )))
+    }
 }
 
 /// Filters and paging of the job list.
@@ -73,15 +79,19 @@ pub(crate) struct JobsQuery {
     /// `active`, `finished` or `cancelled`.
     status: Option<crate::model::JobStatus>,
     /// Jobs posted by this address.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     artist: Option<String>,
     /// Jobs in which this address claimed a task.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     worker: Option<String>,
     /// Jobs paying in this token (zero address: ETH).
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     token: Option<String>,
     /// Page size, 1..=500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `nextCursor` of the previous page.
+    #[param(pattern = "^[0-9]+$")]
     cursor: Option<String>,
 }
 
@@ -191,6 +201,7 @@ pub(crate) struct TasksQuery {
     #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `nextCursor` of the previous page.
+    #[param(pattern = "^[0-9]+$")]
     cursor: Option<String>,
 }
 
@@ -275,6 +286,7 @@ pub(crate) struct EventsQuery {
     #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `nextCursor` of the previous page.
+    #[param(pattern = "^[0-9]+$")]
     cursor: Option<String>,
 }
 
@@ -312,13 +324,16 @@ pub(crate) struct OpenQuery {
     /// Only jobs for this renderer id (e.g. `tessera-pt/0.1`).
     renderer: Option<String>,
     /// Only jobs paying in this token.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     token: Option<String>,
     /// Only jobs paying at least this reward per task (decimal integer).
+    #[param(pattern = "^[0-9]{1,78}$")]
     min_reward: Option<String>,
     /// Page size, 1..=500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `nextCursor` of the previous page.
+    #[param(pattern = "^[0-9]+\\.[0-9]+$")]
     cursor: Option<String>,
 }
 
@@ -344,13 +359,14 @@ pub(crate) async fn open_tasks(
         .transpose()?;
     let after = match q.cursor.as_deref() {
         None => (-1, -1),
-        Some(c) => c
-            .split_once('.')
-            .and_then(|(j, t)| Some((j.parse::<i64>().ok()?, t.parse::<i64>().ok()?)))
-            .filter(|(j, t)| *j >= 0 && *t >= 0)
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!("cursor {c:?} is not a cursor this API issued"))
-            })?,
+        Some(c) => match c.split_once('.') {
+            Some((j, t)) => (digits(j)?, digits(t)?),
+            None => {
+                return Err(ApiError::BadRequest(format!(
+                    "cursor {c:?} is not a cursor this API issued"
+                )));
+            }
+        },
     };
     let filter = OpenFilter {
         renderer: q.renderer,
