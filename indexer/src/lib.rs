@@ -87,10 +87,10 @@ async fn connect_chain(
     }
 }
 
-/// Forwards Postgres feed notifications to a watch channel (reconnecting on failure).
+/// Forwards Postgres feed notifications to a watch channel (reconnecting on failure) until the pool closes.
 pub fn spawn_feed_listener(pool: PgPool, tx: watch::Sender<i64>) {
     tokio::spawn(async move {
-        loop {
+        while !pool.is_closed() {
             let mut listener = match PgListener::connect_with(&pool).await {
                 Ok(l) => l,
                 Err(e) => {

@@ -405,8 +405,8 @@ async fn project(
     journal: Option<i64>,
 ) -> Result<()> {
     let keys = crate::project::job_keys(logs).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    let jobs = load_jobs(tx, &keys.jobs.iter().copied().collect::<Vec<_>>()).await?;
-    let tasks = load_tasks(tx, &keys.tasks).await?;
+    let jobs = load_jobs(&mut **tx, &keys.jobs.iter().copied().collect::<Vec<_>>()).await?;
+    let tasks = load_tasks(&mut **tx, &keys.tasks).await?;
     let mut p = Projection::with_jobs(
         jobs.into_iter().map(|r| (r.job_id, r)).collect(),
         tasks
@@ -417,10 +417,18 @@ async fn project(
     let more = p
         .account_keys(logs)
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    let accounts = load_accounts(tx, &more.accounts).await?;
-    let balances = load_balances(tx, &more.balances).await?;
-    let tokens = load_tokens(tx, &more.tokens).await?;
-    let network = load_network(tx).await?;
+    let accounts = load_accounts(
+        &mut **tx,
+        &more.accounts.iter().map(addr).collect::<Vec<_>>(),
+    )
+    .await?;
+    let balances = load_balances(&mut **tx, &more.balances).await?;
+    let tokens = load_tokens(
+        &mut **tx,
+        Some(&more.tokens.iter().map(addr).collect::<Vec<_>>()),
+    )
+    .await?;
+    let network = load_network(&mut **tx).await?;
     p.with_accounts(
         accounts.into_iter().map(|r| (r.address, r)).collect(),
         balances
@@ -495,40 +503,33 @@ async fn write_projection(tx: &mut Transaction<'_, Postgres>, p: &Projection) ->
     Ok(())
 }
 
-async fn load_jobs(tx: &mut Transaction<'_, Postgres>, ids: &[i64]) -> Result<Vec<JobRow>> {
+/// Jobs by id, from the `job_rows` view.
+pub(crate) async fn load_jobs(db: impl PgExecutor<'_>, ids: &[i64]) -> Result<Vec<JobRow>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let r = sqlx::query!(
-        r#"SELECT job_id::text AS "key!", to_jsonb(j) || jsonb_build_object(
-                'seed', seed::text, 'reward_per_task', reward_per_task::text,
-                'worker_stake_per_task', worker_stake_per_task::text, 'escrow', escrow::text,
-                'paid_to_workers', paid_to_workers::text, 'refunded', refunded::text) AS "row!"
-           FROM jobs j WHERE job_id = ANY($1)"#,
+        r#"SELECT key AS "key!", row AS "row!" FROM job_rows WHERE job_id = ANY($1)"#,
         ids
     )
-    .fetch_all(&mut **tx)
+    .fetch_all(db)
     .await?;
     rows(entity::JOB, r.into_iter().map(|r| (r.key, r.row)).collect())
 }
 
-async fn load_tasks(
-    tx: &mut Transaction<'_, Postgres>,
-    keys: &BTreeSet<(i64, i64)>,
-) -> Result<Vec<TaskRow>> {
+async fn load_tasks(db: impl PgExecutor<'_>, keys: &BTreeSet<(i64, i64)>) -> Result<Vec<TaskRow>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let (jobs, idx): (Vec<i64>, Vec<i64>) = keys.iter().copied().unzip();
     let r = sqlx::query!(
-        r#"SELECT t.job_id || '/' || t.task_index AS "key!", to_jsonb(t) || jsonb_build_object(
-                'stake', t.stake::text, 'worker_reward', t.worker_reward::text) AS "row!"
-           FROM tasks t JOIN UNNEST($1::bigint[], $2::bigint[]) AS k(job_id, task_index)
+        r#"SELECT t.key AS "key!", t.row AS "row!"
+           FROM task_rows t JOIN UNNEST($1::bigint[], $2::bigint[]) AS k(job_id, task_index)
              ON t.job_id = k.job_id AND t.task_index = k.task_index"#,
         &jobs,
         &idx
     )
-    .fetch_all(&mut **tx)
+    .fetch_all(db)
     .await?;
     rows(
         entity::TASK,
@@ -536,22 +537,19 @@ async fn load_tasks(
     )
 }
 
-async fn load_accounts(
-    tx: &mut Transaction<'_, Postgres>,
-    keys: &BTreeSet<Address>,
+/// Accounts by address, from the `account_rows` view.
+pub(crate) async fn load_accounts(
+    db: impl PgExecutor<'_>,
+    keys: &[String],
 ) -> Result<Vec<AccountRow>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let k: Vec<String> = keys.iter().map(addr).collect();
     let r = sqlx::query!(
-        r#"SELECT address AS "key!", to_jsonb(a) || jsonb_build_object(
-                'bonded', bonded::text, 'locked', locked::text, 'unbonding', unbonding::text,
-                'slashed', slashed::text) AS "row!"
-           FROM accounts a WHERE address = ANY($1)"#,
-        &k
+        r#"SELECT key AS "key!", row AS "row!" FROM account_rows WHERE address = ANY($1)"#,
+        keys
     )
-    .fetch_all(&mut **tx)
+    .fetch_all(db)
     .await?;
     rows(
         entity::ACCOUNT,
@@ -560,7 +558,7 @@ async fn load_accounts(
 }
 
 async fn load_balances(
-    tx: &mut Transaction<'_, Postgres>,
+    db: impl PgExecutor<'_>,
     keys: &BTreeSet<(Address, Address)>,
 ) -> Result<Vec<BalanceRow>> {
     if keys.is_empty() {
@@ -569,15 +567,13 @@ async fn load_balances(
     let (acct, token): (Vec<String>, Vec<String>) =
         keys.iter().map(|(a, t)| (addr(a), addr(t))).unzip();
     let r = sqlx::query!(
-        r#"SELECT b.account || '/' || b.token AS "key!", to_jsonb(b) || jsonb_build_object(
-                'balance', b.balance::text, 'credited', b.credited::text, 'withdrawn', b.withdrawn::text,
-                'worker_rewards', b.worker_rewards::text) AS "row!"
-           FROM balances b JOIN UNNEST($1::text[], $2::text[]) AS k(account, token)
+        r#"SELECT b.key AS "key!", b.row AS "row!"
+           FROM balance_rows b JOIN UNNEST($1::text[], $2::text[]) AS k(account, token)
              ON b.account = k.account AND b.token = k.token"#,
         &acct,
         &token
     )
-    .fetch_all(&mut **tx)
+    .fetch_all(db)
     .await?;
     rows(
         entity::BALANCE,
@@ -585,23 +581,20 @@ async fn load_balances(
     )
 }
 
-async fn load_tokens(
-    tx: &mut Transaction<'_, Postgres>,
-    keys: &BTreeSet<Address>,
+/// Token totals; all of them when `keys` is None.
+pub(crate) async fn load_tokens(
+    db: impl PgExecutor<'_>,
+    keys: Option<&[String]>,
 ) -> Result<Vec<TokenTotalsRow>> {
-    if keys.is_empty() {
+    if keys.is_some_and(<[String]>::is_empty) {
         return Ok(Vec::new());
     }
-    let k: Vec<String> = keys.iter().map(addr).collect();
     let r = sqlx::query!(
-        r#"SELECT token AS "key!", to_jsonb(t) || jsonb_build_object(
-                'escrowed', escrowed::text, 'paid_to_workers', paid_to_workers::text,
-                'protocol_fees', protocol_fees::text, 'verifier_fees', verifier_fees::text,
-                'refunded', refunded::text) AS "row!"
-           FROM token_totals t WHERE token = ANY($1)"#,
-        &k
+        r#"SELECT key AS "key!", row AS "row!" FROM token_total_rows
+           WHERE $1::text[] IS NULL OR token = ANY($1) ORDER BY token"#,
+        keys
     )
-    .fetch_all(&mut **tx)
+    .fetch_all(db)
     .await?;
     rows(
         entity::TOKEN,
@@ -609,16 +602,14 @@ async fn load_tokens(
     )
 }
 
-async fn load_network(tx: &mut Transaction<'_, Postgres>) -> Result<Option<NetworkRow>> {
-    let r = sqlx::query!(
-        r#"SELECT to_jsonb(n) || jsonb_build_object('staked', staked::text, 'slashed', slashed::text) AS "row!"
-           FROM network n"#
-    )
-    .fetch_optional(&mut **tx)
-    .await?;
+/// The network row, if any event has created it.
+pub(crate) async fn load_network(db: impl PgExecutor<'_>) -> Result<Option<NetworkRow>> {
+    let r = sqlx::query!(r#"SELECT key AS "key!", row AS "row!" FROM network_rows"#)
+        .fetch_optional(db)
+        .await?;
     Ok(rows(
         entity::NETWORK,
-        r.into_iter().map(|r| (String::new(), r.row)).collect(),
+        r.into_iter().map(|r| (r.key, r.row)).collect(),
     )?
     .pop())
 }

@@ -28,17 +28,14 @@ pub async fn jobs(
     limit: i64,
 ) -> Result<Vec<JobRow>> {
     let r = sqlx::query!(
-        r#"SELECT job_id::text AS "key!", to_jsonb(j) || jsonb_build_object(
-                'seed', seed::text, 'reward_per_task', reward_per_task::text,
-                'worker_stake_per_task', worker_stake_per_task::text, 'escrow', escrow::text,
-                'paid_to_workers', paid_to_workers::text, 'refunded', refunded::text) AS "row!"
-           FROM jobs j
-           WHERE ($1::text IS NULL OR status = $1)
-             AND ($2::text IS NULL OR artist = $2)
-             AND ($3::text IS NULL OR token = $3)
+        r#"SELECT r.key AS "key!", r.row AS "row!"
+           FROM jobs j JOIN job_rows r USING (job_id)
+           WHERE ($1::text IS NULL OR j.status = $1)
+             AND ($2::text IS NULL OR j.artist = $2)
+             AND ($3::text IS NULL OR j.token = $3)
              AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM job_workers w WHERE w.worker = $4 AND w.job_id = j.job_id))
-             AND ($5::bigint IS NULL OR job_id < $5)
-           ORDER BY job_id DESC LIMIT $6"#,
+             AND ($5::bigint IS NULL OR j.job_id < $5)
+           ORDER BY j.job_id DESC LIMIT $6"#,
         f.status,
         f.artist,
         f.token,
@@ -53,17 +50,7 @@ pub async fn jobs(
 
 /// One job.
 pub async fn job(db: impl PgExecutor<'_>, job_id: i64) -> Result<Option<JobRow>> {
-    let r = sqlx::query!(
-        r#"SELECT job_id::text AS "key!", to_jsonb(j) || jsonb_build_object(
-                'seed', seed::text, 'reward_per_task', reward_per_task::text,
-                'worker_stake_per_task', worker_stake_per_task::text, 'escrow', escrow::text,
-                'paid_to_workers', paid_to_workers::text, 'refunded', refunded::text) AS "row!"
-           FROM jobs j WHERE job_id = $1"#,
-        job_id
-    )
-    .fetch_optional(db)
-    .await?;
-    Ok(rows(entity::JOB, r.into_iter().map(|r| (r.key, r.row)).collect())?.pop())
+    Ok(super::load_jobs(db, &[job_id]).await?.pop())
 }
 
 /// A job's tasks in index order after `after`, optionally in one (effective) state. Open tasks of a job
@@ -76,17 +63,15 @@ pub async fn tasks(
     limit: i64,
 ) -> Result<Vec<TaskRow>> {
     let r = sqlx::query!(
-        r#"WITH t AS (
-             SELECT t.*, CASE WHEN t.state = 'open' AND j.open_refund IS NOT NULL THEN 'refunded' ELSE t.state END AS eff,
-                    CASE WHEN t.state = 'open' AND j.open_refund IS NOT NULL THEN j.open_refund ELSE t.refund_reason END AS eff_reason
-             FROM tasks t JOIN jobs j USING (job_id)
-             WHERE t.job_id = $1 AND t.task_index > COALESCE($3::bigint, -1)
-           )
-           SELECT job_id || '/' || task_index AS "key!",
-                  (to_jsonb(t) - 'eff' - 'eff_reason') || jsonb_build_object('state', eff, 'refund_reason', eff_reason,
-                    'stake', stake::text, 'worker_reward', worker_reward::text) AS "row!"
-           FROM t WHERE ($2::text IS NULL OR eff = $2)
-           ORDER BY task_index LIMIT $4"#,
+        r#"SELECT t.key AS "key!",
+                  CASE WHEN t.state = 'open' AND j.open_refund IS NOT NULL
+                       THEN t.row || jsonb_build_object('state', 'refunded', 'refund_reason', j.open_refund)
+                       ELSE t.row END AS "row!"
+           FROM task_rows t JOIN jobs j USING (job_id)
+           WHERE t.job_id = $1 AND t.task_index > COALESCE($3::bigint, -1)
+             AND ($2::text IS NULL
+                  OR $2 = CASE WHEN t.state = 'open' AND j.open_refund IS NOT NULL THEN 'refunded' ELSE t.state END)
+           ORDER BY t.task_index LIMIT $4"#,
         job_id,
         state,
         after,
@@ -271,13 +256,8 @@ pub async fn open_tasks(
     limit: i64,
 ) -> Result<Vec<(TaskRow, JobRow)>> {
     let r = sqlx::query!(
-        r#"SELECT t.job_id || '/' || t.task_index AS "key!",
-                  to_jsonb(t) || jsonb_build_object('stake', t.stake::text, 'worker_reward', t.worker_reward::text) AS "task!",
-                  to_jsonb(j) || jsonb_build_object(
-                    'seed', j.seed::text, 'reward_per_task', j.reward_per_task::text,
-                    'worker_stake_per_task', j.worker_stake_per_task::text, 'escrow', j.escrow::text,
-                    'paid_to_workers', j.paid_to_workers::text, 'refunded', j.refunded::text) AS "job!"
-           FROM tasks t JOIN jobs j USING (job_id)
+        r#"SELECT t.key AS "key!", t.row AS "task!", r.row AS "job!"
+           FROM task_rows t JOIN jobs j USING (job_id) JOIN job_rows r USING (job_id)
            WHERE t.state = 'open' AND j.open_refund IS NULL AND j.deadline > $1
              AND (t.job_id, t.task_index) > ($2, $3)
              AND ($4::text IS NULL OR j.renderer_id = $4)
@@ -305,29 +285,13 @@ pub async fn open_tasks(
 
 /// One account.
 pub async fn account(db: impl PgExecutor<'_>, address: &str) -> Result<Option<AccountRow>> {
-    let r = sqlx::query!(
-        r#"SELECT address AS "key!", to_jsonb(a) || jsonb_build_object(
-                'bonded', bonded::text, 'locked', locked::text, 'unbonding', unbonding::text,
-                'slashed', slashed::text) AS "row!"
-           FROM accounts a WHERE address = $1"#,
-        address
-    )
-    .fetch_optional(db)
-    .await?;
-    Ok(rows(
-        entity::ACCOUNT,
-        r.into_iter().map(|r| (r.key, r.row)).collect(),
-    )?
-    .pop())
+    Ok(super::load_accounts(db, &[address.to_owned()]).await?.pop())
 }
 
 /// An account's balances.
 pub async fn balances(db: impl PgExecutor<'_>, address: &str) -> Result<Vec<BalanceRow>> {
     let r = sqlx::query!(
-        r#"SELECT b.account || '/' || b.token AS "key!", to_jsonb(b) || jsonb_build_object(
-                'balance', b.balance::text, 'credited', b.credited::text, 'withdrawn', b.withdrawn::text,
-                'worker_rewards', b.worker_rewards::text) AS "row!"
-           FROM balances b WHERE account = $1 ORDER BY token"#,
+        r#"SELECT key AS "key!", row AS "row!" FROM balance_rows WHERE account = $1 ORDER BY token"#,
         address
     )
     .fetch_all(db)
@@ -340,34 +304,12 @@ pub async fn balances(db: impl PgExecutor<'_>, address: &str) -> Result<Vec<Bala
 
 /// The network row.
 pub async fn network(db: impl PgExecutor<'_>) -> Result<Option<NetworkRow>> {
-    let r = sqlx::query!(
-        r#"SELECT to_jsonb(n) || jsonb_build_object('staked', staked::text, 'slashed', slashed::text) AS "row!"
-           FROM network n"#
-    )
-    .fetch_optional(db)
-    .await?;
-    Ok(rows(
-        entity::NETWORK,
-        r.into_iter().map(|r| (String::new(), r.row)).collect(),
-    )?
-    .pop())
+    super::load_network(db).await
 }
 
 /// Volume per token.
 pub async fn token_totals(db: impl PgExecutor<'_>) -> Result<Vec<TokenTotalsRow>> {
-    let r = sqlx::query!(
-        r#"SELECT token AS "key!", to_jsonb(t) || jsonb_build_object(
-                'escrowed', escrowed::text, 'paid_to_workers', paid_to_workers::text,
-                'protocol_fees', protocol_fees::text, 'verifier_fees', verifier_fees::text,
-                'refunded', refunded::text) AS "row!"
-           FROM token_totals t ORDER BY token"#
-    )
-    .fetch_all(db)
-    .await?;
-    rows(
-        entity::TOKEN,
-        r.into_iter().map(|r| (r.key, r.row)).collect(),
-    )
+    super::load_tokens(db, None).await
 }
 
 /// Number of live workers and verifiers (accounts that ever claimed or attested).
