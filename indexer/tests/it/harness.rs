@@ -1,24 +1,21 @@
 //! A fresh Postgres database per test (on the project's private cluster, `scripts/pg.sh`), a spawned anvil
 //! with the contracts deployed and funded actors, an in-process indexer, and a TCP proxy to cut the RPC.
 
-use alloy::network::EthereumWallet;
-use alloy::node_bindings::{Anvil, AnvilInstance};
-use alloy::primitives::{Address, B256, U256, keccak256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::rpc::types::TransactionReceipt;
-use alloy::signers::local::PrivateKeySigner;
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use sqlx::{Connection, PgPool};
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use tessera_bindings::DistributedRender::DistributedRenderInstance;
-use tessera_bindings::IDistributedRender::{
-    Attestation, JobSpec, RenderSettings, SignedAttestation,
-};
-use tessera_bindings::{DistributedRender, attestation, cells};
+use tessera_bindings::IDistributedRender::{JobSpec, RenderSettings};
+use tessera_bindings::{DistributedRender, cells};
+pub(crate) use tessera_devnet::mined;
+use tessera_devnet::{Actor, Devnet, cell_hashes, signed_verdict, verdict};
 use tessera_indexer::api::{self, AppState, HttpConfig};
 use tessera_indexer::chain::Chain as RpcChain;
 use tessera_indexer::metrics::Metrics;
@@ -87,108 +84,47 @@ impl Db {
     }
 }
 
-/// The native anvil: `ANVIL`, else the one under node_modules, else PATH.
-fn anvil_path() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("ANVIL") {
-        return Ok(PathBuf::from(p));
-    }
-    let local = repo().join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-    if local.is_file() {
-        return Ok(local);
-    }
-    Ok(PathBuf::from("anvil"))
-}
-
-pub(crate) struct Actor {
-    pub(crate) address: Address,
-    pub(crate) signer: PrivateKeySigner,
-    pub(crate) provider: DynProvider,
-}
-
 pub(crate) const MIN_STAKE: u128 = 1_000_000_000_000_000_000;
 pub(crate) const REWARD: u128 = 10_000_000_000_000_000;
 pub(crate) const STAKE: u128 = 5_000_000_000_000_000;
 
-/// anvil with the contract deployed and staked actors.
+/// The devnet with the market deployed and the workers and the verifier staked.
 pub(crate) struct Net {
-    pub(crate) anvil: AnvilInstance,
-    pub(crate) chain_id: u64,
+    dev: Devnet,
     pub(crate) market: Address,
     pub(crate) deployment_block: u64,
-    pub(crate) owner: Actor,
-    pub(crate) artist: Actor,
-    pub(crate) worker: Actor,
-    pub(crate) worker2: Actor,
-    pub(crate) verifier: Actor,
 }
 
-pub(crate) async fn mined<P: Provider, D: alloy::contract::CallDecoder>(
-    call: alloy::contract::CallBuilder<P, D>,
-) -> Result<TransactionReceipt> {
-    // Poll for the receipt: alloy's block heartbeat ignores block numbers it has seen, which a reorg reuses.
-    let pending = call.send().await?;
-    let hash = *pending.tx_hash();
-    let provider = pending.provider().clone();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(receipt) = provider.get_transaction_receipt(hash).await? {
-            ensure!(
-                receipt.status(),
-                "transaction {} reverted",
-                receipt.transaction_hash
-            );
-            return Ok(receipt);
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "transaction {hash} not mined within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+impl Deref for Net {
+    type Target = Devnet;
+    fn deref(&self) -> &Devnet {
+        &self.dev
+    }
+}
+
+impl DerefMut for Net {
+    fn deref_mut(&mut self) -> &mut Devnet {
+        &mut self.dev
     }
 }
 
 impl Net {
     pub(crate) async fn start() -> Result<Self> {
-        let anvil = Anvil::at(anvil_path()?)
-            .arg("--host")
-            .arg("127.0.0.1")
-            .try_spawn()
-            .context("spawning anvil")?;
-        let url = anvil.endpoint_url();
-        let actor = |i: usize| -> Actor {
-            let signer = PrivateKeySigner::from(anvil.keys()[i].clone());
-            let provider = ProviderBuilder::new()
-                .wallet(EthereumWallet::from(signer.clone()))
-                .connect_http(url.clone())
-                .erased();
-            Actor {
-                address: signer.address(),
-                signer,
-                provider,
-            }
-        };
-        let (owner, artist, worker, worker2, verifier, treasury) =
-            (actor(0), actor(1), actor(2), actor(3), actor(4), actor(5));
-        let deployment_block = owner.provider.get_block_number().await? + 1;
+        let dev = Devnet::start().await?;
+        let deployment_block = dev.owner.provider.get_block_number().await? + 1;
         let m = DistributedRender::deploy(
-            owner.provider.clone(),
-            owner.address,
-            treasury.address,
+            dev.owner.provider.clone(),
+            dev.owner.address,
+            dev.treasury.address,
             100,
             U256::from(MIN_STAKE),
             U256::from(3600u64),
         )
         .await?;
         let net = Self {
-            chain_id: anvil.chain_id(),
             market: *m.address(),
             deployment_block,
-            owner,
-            artist,
-            worker,
-            worker2,
-            verifier,
-            anvil,
+            dev,
         };
         for a in [&net.worker, &net.worker2, &net.verifier] {
             mined(net.at(a).stake().value(U256::from(MIN_STAKE))).await?;
@@ -196,70 +132,12 @@ impl Net {
         Ok(net)
     }
 
-    /// New providers for every actor: alloy caches nonces, and a reorg takes mined nonces back.
-    pub(crate) fn renew_providers(&mut self) {
-        let url = self.anvil.endpoint_url();
-        for a in [
-            &mut self.owner,
-            &mut self.artist,
-            &mut self.worker,
-            &mut self.worker2,
-            &mut self.verifier,
-        ] {
-            a.provider = ProviderBuilder::new()
-                .wallet(EthereumWallet::from(a.signer.clone()))
-                .connect_http(url.clone())
-                .erased();
-        }
-    }
-
     pub(crate) fn rpc_url(&self) -> String {
-        self.anvil.endpoint()
+        self.endpoint()
     }
 
     pub(crate) fn at(&self, a: &Actor) -> DistributedRenderInstance<DynProvider> {
-        DistributedRenderInstance::new(self.market, a.provider.clone())
-    }
-
-    pub(crate) async fn rpc(&self, method: &'static str, params: Value) -> Result<Value> {
-        Ok(self
-            .owner
-            .provider
-            .raw_request::<_, Value>(method.into(), params)
-            .await?)
-    }
-
-    pub(crate) async fn warp(&self, seconds: u64) -> Result<()> {
-        self.rpc("evm_increaseTime", serde_json::json!([seconds]))
-            .await?;
-        self.rpc("evm_mine", serde_json::json!([])).await?;
-        Ok(())
-    }
-
-    pub(crate) async fn mine(&self, blocks: u64) -> Result<()> {
-        self.rpc("anvil_mine", serde_json::json!([format!("{blocks:#x}")]))
-            .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn head(&self) -> Result<(u64, B256)> {
-        let b = self
-            .owner
-            .provider
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await?
-            .context("no latest block")?;
-        Ok((b.header.number, b.header.hash))
-    }
-
-    pub(crate) async fn now(&self) -> Result<u64> {
-        let b = self
-            .owner
-            .provider
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await?
-            .context("no block")?;
-        Ok(b.header.timestamp)
+        a.market(self.market)
     }
 
     pub(crate) fn spec(&self, tasks: u32, deadline: u32, optimistic: bool) -> JobSpec {
@@ -311,7 +189,7 @@ impl Net {
         forged: bool,
     ) -> Result<B256> {
         mined(self.at(who).claimTasks(job, vec![task])).await?;
-        let root = cells::root_of(&cell_hashes(task, forged)).context("no cells")?;
+        let root = cells::root_of(&cell_hashes(u64::from(task), forged)).context("no cells")?;
         mined(
             self.at(who)
                 .submitResult(job, U256::from(task), "bafyoutput".into(), root),
@@ -329,32 +207,8 @@ impl Net {
         attempt: u64,
         approve: bool,
     ) -> Result<()> {
-        let forged = cell_hashes(task, true);
-        let a = Attestation {
-            jobId: job,
-            taskIndex: U256::from(task),
-            attempt: U256::from(attempt),
-            cellRoot: root,
-            approve,
-            cellIndex: U256::from(if approve { 0 } else { 2 }),
-            expectedDataHash: if approve {
-                B256::ZERO
-            } else {
-                cell_hashes(task, false)[2]
-            },
-        };
-        let domain = attestation::domain(self.chain_id, self.market);
-        let signature = attestation::sign(&self.verifier.signer, &a, &domain).await?;
-        let signed = SignedAttestation {
-            attestation: a,
-            signature,
-            committedDataHash: if approve { B256::ZERO } else { forged[2] },
-            proof: if approve {
-                vec![]
-            } else {
-                cells::proof_of(&forged, 2).context("proof")?
-            },
-        };
+        let a = verdict(job, u64::from(task), attempt, root, approve);
+        let signed = signed_verdict(&self.verifier.signer, self.chain_id, self.market, a).await?;
         mined(
             self.at(&self.owner)
                 .attest(job, U256::from(task), vec![signed]),
@@ -362,17 +216,6 @@ impl Net {
         .await?;
         Ok(())
     }
-}
-
-fn cell_hashes(task: u32, forged: bool) -> Vec<B256> {
-    (0..6u32)
-        .map(|i| {
-            keccak256(format!(
-                "{} task {task} cell {i}",
-                if forged && i == 2 { "forged" } else { "honest" }
-            ))
-        })
-        .collect()
 }
 
 /// An in-process indexer: sync loop, feed listener and router.

@@ -1,27 +1,13 @@
 //! One ETH job and one ERC-20 job through submit -> claim -> submitResult -> attest / finalize -> withdraw,
 //! asserting every balance that moves.
 
-use crate::harness::{Chain, gas_cost};
+use crate::harness::{Chain, gas_cost, mined};
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::Provider;
 use anyhow::{Context, Result};
-use tessera_bindings::IDistributedRender::{
-    Attestation, JobSpec, RenderSettings, SignedAttestation,
-};
+use tessera_bindings::IDistributedRender::{JobSpec, RenderSettings, SignedAttestation};
 use tessera_bindings::{DistributedRender, TaskState, TestToken, attestation, cells};
-
-/// Sends a contract call and waits for its receipt, which must show success.
-async fn mined<P: Provider, D: alloy::contract::CallDecoder>(
-    call: alloy::contract::CallBuilder<P, D>,
-) -> Result<alloy::rpc::types::TransactionReceipt> {
-    let receipt = call.send().await?.get_receipt().await?;
-    anyhow::ensure!(
-        receipt.status(),
-        "transaction {} reverted",
-        receipt.transaction_hash
-    );
-    Ok(receipt)
-}
+use tessera_devnet::{cell_hashes, signed_verdict, verdict};
 
 const FEE_BPS: u16 = 100;
 const MIN_STAKE: u64 = 1_000_000_000_000_000_000; // 1 ETH
@@ -56,16 +42,6 @@ fn spec(token: Address, frames: u32, deadline: u32, optimistic: bool) -> JobSpec
         quorum: 1,
         optimistic,
     }
-}
-
-/// The raw-data hashes of a task's cells; `forged` changes cell 2.
-fn cell_hashes(task: u64, forged: bool) -> Vec<B256> {
-    (0..6u64)
-        .map(|i| {
-            let tag = if forged && i == 2 { "forged" } else { "honest" };
-            keccak256(format!("{tag} task {task} cell {i}"))
-        })
-        .collect()
 }
 
 struct Market {
@@ -149,20 +125,7 @@ impl Market {
         approve: bool,
         attempt: u64,
     ) -> Result<SignedAttestation> {
-        let hashes = cell_hashes(u64::from(task), true);
-        let a = Attestation {
-            jobId: job,
-            taskIndex: U256::from(task),
-            attempt: U256::from(attempt),
-            cellRoot: root,
-            approve,
-            cellIndex: U256::from(if approve { 0 } else { 2 }),
-            expectedDataHash: if approve {
-                B256::ZERO
-            } else {
-                cell_hashes(u64::from(task), false)[2]
-            },
-        };
+        let a = verdict(job, u64::from(task), attempt, root, approve);
         let domain = attestation::domain(self.chain.chain_id, self.address);
         let on_chain = self
             .chain
@@ -172,17 +135,13 @@ impl Market {
             .call()
             .await?;
         assert_eq!(attestation::digest(&a, &domain), on_chain, "EIP-712 digest");
-        let signature = attestation::sign(&self.chain.verifier.signer, &a, &domain).await?;
-        Ok(SignedAttestation {
-            attestation: a,
-            signature,
-            committedDataHash: if approve { B256::ZERO } else { hashes[2] },
-            proof: if approve {
-                vec![]
-            } else {
-                cells::proof_of(&hashes, 2).context("proof")?
-            },
-        })
+        signed_verdict(
+            &self.chain.verifier.signer,
+            self.chain.chain_id,
+            self.address,
+            a,
+        )
+        .await
     }
 
     async fn credit(&self, who: Address, token: Address) -> Result<U256> {

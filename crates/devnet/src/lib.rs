@@ -1,0 +1,270 @@
+//! A local chain for tests, benchmarks and the local network: a spawned anvil on loopback with funded actors,
+//! each with its own signing provider, helpers to move its clock and to reorg it, transactions awaited in a
+//! way that survives reorgs, and fixtures for cell hashes and signed verifier verdicts.
+
+use alloy::eips::BlockNumberOrTag;
+use alloy::network::EthereumWallet;
+use alloy::node_bindings::{Anvil, AnvilInstance};
+use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::TransactionReceipt;
+use alloy::signers::local::PrivateKeySigner;
+use anyhow::{Context, Result, ensure};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tessera_bindings::DistributedRender::DistributedRenderInstance;
+use tessera_bindings::IDistributedRender::{Attestation, SignedAttestation};
+use tessera_bindings::{attestation, cells};
+
+/// The native anvil: `ANVIL` if set, else the one `npm ci` installed in this repository, else `PATH`.
+pub fn anvil_path() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("ANVIL") {
+        return Ok(PathBuf::from(p));
+    }
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    if local.is_file() {
+        return Ok(local);
+    }
+    for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+        let p = dir.join("anvil");
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    anyhow::bail!(
+        "anvil not found: run `scripts/setup.sh` (installs it under node_modules) or set ANVIL=/path/to/anvil"
+    )
+}
+
+/// One funded account on the chain.
+pub struct Actor {
+    /// Its address.
+    pub address: Address,
+    /// Its key.
+    pub signer: PrivateKeySigner,
+    /// A provider that signs with its key.
+    pub provider: DynProvider,
+}
+
+impl Actor {
+    fn new(signer: PrivateKeySigner, url: &alloy::transports::http::reqwest::Url) -> Self {
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer.clone()))
+            .connect_http(url.clone())
+            .erased();
+        Self {
+            address: signer.address(),
+            signer,
+            provider,
+        }
+    }
+
+    /// The market at `at`, called as this actor.
+    pub fn market(&self, at: Address) -> DistributedRenderInstance<DynProvider> {
+        DistributedRenderInstance::new(at, self.provider.clone())
+    }
+
+    /// Its ETH balance.
+    pub async fn eth(&self) -> Result<U256> {
+        Ok(self.provider.get_balance(self.address).await?)
+    }
+}
+
+/// A spawned anvil with named actors (anvil's accounts 0..=6).
+pub struct Devnet {
+    anvil: AnvilInstance,
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// Deploys and owns the contracts (account 0).
+    pub owner: Actor,
+    /// Posts jobs (account 1).
+    pub artist: Actor,
+    /// Renders (account 2).
+    pub worker: Actor,
+    /// Verifies (account 3).
+    pub verifier: Actor,
+    /// Receives protocol fees (account 4).
+    pub treasury: Actor,
+    /// A second verifier (account 5).
+    pub verifier2: Actor,
+    /// A second worker (account 6).
+    pub worker2: Actor,
+}
+
+impl Devnet {
+    /// Spawns anvil on 127.0.0.1 (a free port).
+    pub async fn start() -> Result<Self> {
+        let anvil = Anvil::at(anvil_path()?)
+            .arg("--host")
+            .arg("127.0.0.1")
+            .try_spawn()
+            .context("spawning anvil")?;
+        let url = anvil.endpoint_url();
+        let actor = |i: usize| Actor::new(PrivateKeySigner::from(anvil.keys()[i].clone()), &url);
+        Ok(Self {
+            chain_id: anvil.chain_id(),
+            owner: actor(0),
+            artist: actor(1),
+            worker: actor(2),
+            verifier: actor(3),
+            treasury: actor(4),
+            verifier2: actor(5),
+            worker2: actor(6),
+            anvil,
+        })
+    }
+
+    /// The HTTP RPC URL.
+    pub fn endpoint(&self) -> String {
+        self.anvil.endpoint()
+    }
+
+    /// New providers for every actor: alloy caches nonces, and a reorg takes mined nonces back.
+    pub fn renew_providers(&mut self) {
+        let url = self.anvil.endpoint_url();
+        for a in [
+            &mut self.owner,
+            &mut self.artist,
+            &mut self.worker,
+            &mut self.verifier,
+            &mut self.treasury,
+            &mut self.verifier2,
+            &mut self.worker2,
+        ] {
+            *a = Actor::new(a.signer.clone(), &url);
+        }
+    }
+
+    /// A raw JSON-RPC call (anvil's `anvil_*` and `evm_*` methods).
+    pub async fn rpc(&self, method: &'static str, params: Value) -> Result<Value> {
+        Ok(self
+            .owner
+            .provider
+            .raw_request::<_, Value>(method.into(), params)
+            .await?)
+    }
+
+    /// Advances the clock by `seconds` and mines a block.
+    pub async fn warp(&self, seconds: u64) -> Result<()> {
+        self.rpc("evm_increaseTime", serde_json::json!([seconds]))
+            .await?;
+        self.rpc("evm_mine", serde_json::json!([])).await?;
+        Ok(())
+    }
+
+    /// Mines `blocks` empty blocks.
+    pub async fn mine(&self, blocks: u64) -> Result<()> {
+        self.rpc("anvil_mine", serde_json::json!([format!("{blocks:#x}")]))
+            .await?;
+        Ok(())
+    }
+
+    /// The latest block's number and hash.
+    pub async fn head(&self) -> Result<(u64, B256)> {
+        let b = self
+            .owner
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await?
+            .context("no latest block")?;
+        Ok((b.header.number, b.header.hash))
+    }
+
+    /// The latest block's timestamp.
+    pub async fn now(&self) -> Result<u64> {
+        let b = self
+            .owner
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await?
+            .context("no latest block")?;
+        Ok(b.header.timestamp)
+    }
+}
+
+/// Sends a contract call and waits for its receipt, which must show success. Polls for the receipt: alloy's
+/// block heartbeat skips block numbers it has seen, and a reorg reuses them.
+pub async fn mined<P: Provider, D: alloy::contract::CallDecoder>(
+    call: alloy::contract::CallBuilder<P, D>,
+) -> Result<TransactionReceipt> {
+    let pending = call.send().await?;
+    let hash = *pending.tx_hash();
+    let provider = pending.provider().clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(receipt) = provider.get_transaction_receipt(hash).await? {
+            ensure!(
+                receipt.status(),
+                "transaction {} reverted",
+                receipt.transaction_hash
+            );
+            return Ok(receipt);
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "transaction {hash} not mined within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// ETH spent on gas by a receipt.
+pub fn gas_cost(r: &TransactionReceipt) -> U256 {
+    U256::from(r.gas_used) * U256::from(r.effective_gas_price)
+}
+
+/// Made-up raw-data hashes of a task's six cells; `forged` changes cell 2.
+pub fn cell_hashes(task: u64, forged: bool) -> Vec<B256> {
+    (0..6u64)
+        .map(|i| {
+            keccak256(format!(
+                "{} task {task} cell {i}",
+                if forged && i == 2 { "forged" } else { "honest" }
+            ))
+        })
+        .collect()
+}
+
+/// A verdict on a submission whose cells are [`cell_hashes`]`(task, true)` (the forged set): an approval, or a
+/// rejection of cell 2 with the honest hash and the committed leaf's proof. Signed by `signer`.
+pub async fn signed_verdict(
+    signer: &PrivateKeySigner,
+    chain_id: u64,
+    market: Address,
+    attestation: Attestation,
+) -> Result<SignedAttestation> {
+    let task = u64::try_from(attestation.taskIndex).context("task index")?;
+    let committed = cell_hashes(task, true);
+    let domain = attestation::domain(chain_id, market);
+    let signature = attestation::sign(signer, &attestation, &domain).await?;
+    let approve = attestation.approve;
+    Ok(SignedAttestation {
+        attestation,
+        signature,
+        committedDataHash: if approve { B256::ZERO } else { committed[2] },
+        proof: if approve {
+            vec![]
+        } else {
+            cells::proof_of(&committed, 2).context("proof")?
+        },
+    })
+}
+
+/// The attestation [`signed_verdict`] signs: approve, or reject cell 2 (expecting its honest hash).
+pub fn verdict(job: U256, task: u64, attempt: u64, cell_root: B256, approve: bool) -> Attestation {
+    Attestation {
+        jobId: job,
+        taskIndex: U256::from(task),
+        attempt: U256::from(attempt),
+        cellRoot: cell_root,
+        approve,
+        cellIndex: U256::from(if approve { 0 } else { 2 }),
+        expectedDataHash: if approve {
+            B256::ZERO
+        } else {
+            cell_hashes(task, false)[2]
+        },
+    }
+}
