@@ -57,7 +57,7 @@ case "${1:-start}" in
   drop-test-dbs)
     # Databases the indexer's integration tests created (it_*), left behind by earlier runs.
     if running; then
-      for db in $(as_pg "$bindir/psql" -h 127.0.0.1 -p "$port" -U tessera -d postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'it\_%' OR datname LIKE 'sqlx\_check\_%'"); do
+      for db in $(as_pg "$bindir/psql" -h 127.0.0.1 -p "$port" -U tessera -d postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'it\_%' OR datname LIKE 'bench\_%' OR datname LIKE 'sqlx\_check\_%'"); do
         as_pg "$bindir/dropdb" -h 127.0.0.1 -p "$port" -U tessera "$db"
       done
     fi ;;

@@ -5,6 +5,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 /// The indexer's metrics (cheap to clone).
 #[derive(Clone, Debug)]
@@ -26,6 +27,8 @@ pub struct Metrics {
     pub log_range: Gauge,
     /// HTTP requests served.
     pub http_requests: Counter,
+    /// Seconds spent committing batches (the write stage).
+    pub commit_seconds: Counter<f64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -41,6 +44,7 @@ impl Default for Metrics {
             sync_errors: Counter::default(),
             log_range: Gauge::default(),
             http_requests: Counter::default(),
+            commit_seconds: Counter::default(),
         };
         registry.register(
             "indexed_block",
@@ -65,6 +69,11 @@ impl Default for Metrics {
             "http_requests",
             "HTTP requests served",
             m.http_requests.clone(),
+        );
+        registry.register(
+            "commit_seconds",
+            "Seconds spent committing batches",
+            m.commit_seconds.clone(),
         );
         Self {
             registry: Arc::new(registry),

@@ -279,6 +279,7 @@ impl Syncer {
                 .or_insert_with(|| log_block(l));
         }
         let blocks: Vec<BlockRef> = blocks.into_values().collect();
+        let started = std::time::Instant::now();
         let written = store::commit_batch(
             &self.pool,
             Batch {
@@ -291,6 +292,9 @@ impl Syncer {
             },
         )
         .await?;
+        self.metrics
+            .commit_seconds
+            .inc_by(started.elapsed().as_secs_f64());
         self.metrics
             .events
             .inc_by(u64::try_from(written).unwrap_or_default());

@@ -1,6 +1,9 @@
 //! A local chain for tests, benchmarks and the local network: a spawned anvil on loopback with funded actors,
 //! each with its own signing provider, helpers to move its clock and to reorg it, transactions awaited in a
-//! way that survives reorgs, and fixtures for cell hashes and signed verifier verdicts.
+//! way that survives reorgs, and fixtures for cell hashes and signed verifier verdicts; [`postgres`] gives
+//! fresh databases on the project's private cluster.
+
+pub mod postgres;
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::network::EthereumWallet;
@@ -96,9 +99,15 @@ pub struct Devnet {
 impl Devnet {
     /// Spawns anvil on 127.0.0.1 (a free port).
     pub async fn start() -> Result<Self> {
+        Self::start_with(&[]).await
+    }
+
+    /// Spawns anvil on 127.0.0.1 with extra arguments (e.g. `--gas-limit`).
+    pub async fn start_with(args: &[&str]) -> Result<Self> {
         let anvil = Anvil::at(anvil_path()?)
             .arg("--host")
             .arg("127.0.0.1")
+            .args(args.iter().copied())
             .try_spawn()
             .context("spawning anvil")?;
         let url = anvil.endpoint_url();

@@ -3,11 +3,10 @@
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider};
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use serde_json::Value;
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 use std::ops::{Deref, DerefMut};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -24,30 +23,6 @@ use tessera_indexer::sync::{SyncConfig, Syncer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-pub(crate) fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The admin URL of the private cluster: `TESSERA_TEST_DATABASE_URL`, else `scripts/pg.sh start`.
-fn admin_url() -> Result<String> {
-    if let Ok(u) = std::env::var("TESSERA_TEST_DATABASE_URL") {
-        return Ok(u);
-    }
-    let out = std::process::Command::new("bash")
-        .arg(repo().join("scripts/pg.sh"))
-        .arg("start")
-        .output()
-        .context("running scripts/pg.sh start")?;
-    ensure!(
-        out.status.success(),
-        "scripts/pg.sh start failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
-}
-
-static DB_COUNTER: AtomicU32 = AtomicU32::new(0);
-
 /// A fresh, migrated database.
 pub(crate) struct Db {
     pub(crate) url: String,
@@ -56,25 +31,7 @@ pub(crate) struct Db {
 
 impl Db {
     pub(crate) async fn fresh() -> Result<Self> {
-        let admin = admin_url()?;
-        let name = format!(
-            "it_{}_{}_{}",
-            std::process::id(),
-            DB_COUNTER.fetch_add(1, Ordering::SeqCst),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .subsec_nanos()
-        );
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .context("connecting to the test cluster")?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await?;
-        let url = match admin.rfind('/') {
-            Some(i) => format!("{}/{name}", &admin[..i]),
-            None => bail!("database URL {admin} has no database name"),
-        };
+        let url = tessera_devnet::postgres::fresh_database("it").await?;
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
             .connect(&url)

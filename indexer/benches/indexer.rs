@@ -1,0 +1,490 @@
+//! Indexer benchmarks on a real anvil and the private Postgres cluster (`scripts/bench-indexer.sh` runs them
+//! all and installs wrk):
+//!
+//! - `backfill [--events N]`: fills anvil with ≥ N contract events (claims in batches, a result per task, an
+//!   artist acceptance per eighth task), then times a backfill from scratch with production settings: events/s
+//!   end to end, and the share of the write stage (batch commits).
+//! - `api [--tasks N] [--seconds S]`: indexes N tasks (1,000-task jobs, a tenth of each claimed), serves the
+//!   API over loopback and drives it with wrk: requests/s and latency percentiles for job detail (random
+//!   jobs) and the job list.
+//! - `latency [--samples N]`: the indexer follows anvil over WebSocket; each sample sends a transaction and
+//!   waits for its event on `/v1/stream` over HTTP: p50, p99 and max from the transaction's mined block to
+//!   the event on the stream.
+//!
+//! `cargo bench -p tessera-indexer --bench indexer -- backfill --events 100000`
+// Percentiles and rates are reporting arithmetic on small positive numbers.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
+
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::TransactionRequest;
+use anyhow::{Context, Result, bail, ensure};
+use futures::StreamExt;
+use std::time::{Duration, Instant};
+use tessera_bindings::DistributedRender;
+use tessera_bindings::IDistributedRender::{JobSpec, RenderSettings};
+use tessera_devnet::{Actor, Devnet, mined};
+use tessera_indexer::api::{self, AppState, HttpConfig};
+use tessera_indexer::chain::Chain;
+use tessera_indexer::metrics::Metrics;
+use tessera_indexer::store;
+use tessera_indexer::sync::{SyncConfig, Syncer};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::watch;
+
+fn arg(args: &[String], name: &str, default: u64) -> Result<u64> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => args
+            .get(i + 1)
+            .context("missing value")?
+            .parse()
+            .with_context(|| format!("{name} must be a number")),
+        None => Ok(default),
+    }
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let what = args.first().map_or("all", String::as_str);
+    rt.block_on(async {
+        if matches!(what, "backfill" | "all") {
+            backfill(arg(&args, "--events", 100_000)?).await?;
+        }
+        if matches!(what, "latency" | "all") {
+            latency(arg(&args, "--samples", 50)?).await?;
+        }
+        if matches!(what, "api" | "all") {
+            api_bench(arg(&args, "--tasks", 1_000_000)?, arg(&args, "--seconds", 20)?).await?;
+        }
+        if !matches!(what, "backfill" | "api" | "latency" | "all") {
+            bail!("usage: indexer [backfill|api|latency|all] [--events N] [--tasks N] [--seconds S] [--samples N]");
+        }
+        Ok(())
+    })
+}
+
+/// A market on a devnet whose blocks never fill (so the base fee stays put while thousands of transactions
+/// share a block).
+struct Market {
+    dev: Devnet,
+    market: Address,
+    deployment_block: u64,
+}
+
+impl Market {
+    async fn start() -> Result<Self> {
+        let dev = Devnet::start_with(&["--gas-limit", "2000000000", "--base-fee", "1"]).await?;
+        let deployment_block = dev.owner.provider.get_block_number().await? + 1;
+        let m = DistributedRender::deploy(
+            dev.owner.provider.clone(),
+            dev.owner.address,
+            dev.treasury.address,
+            100,
+            U256::from(10u64).pow(U256::from(18u64)),
+            U256::from(3600u64),
+        )
+        .await?;
+        let market = *m.address();
+        mined(
+            dev.worker
+                .market(market)
+                .stake()
+                .value(U256::from(10u64).pow(U256::from(20u64))),
+        )
+        .await?;
+        Ok(Self {
+            dev,
+            market,
+            deployment_block,
+        })
+    }
+
+    fn spec(tasks: u32) -> JobSpec {
+        JobSpec {
+            sceneCid: "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am".into(),
+            rendererId: "tessera-pt/0.1".into(),
+            settings: RenderSettings {
+                width: 1920,
+                height: 1080,
+                samplesPerPixel: 64,
+                maxBounces: 8,
+                frameStart: 0,
+                frameCount: tasks,
+                regionsX: 1,
+                regionsY: 1,
+                cellSize: 16,
+                seed: 1,
+            },
+            token: Address::ZERO,
+            rewardPerTask: alloy::primitives::Uint::from(1_000_000_000u64),
+            verifierFeeBps: 1000,
+            workerStakePerTask: alloy::primitives::Uint::from(1_000_000_000u64),
+            deadline: 4_000_000_000,
+            leaseDuration: 86_400,
+            challengeWindow: 3600,
+            quorum: 1,
+            optimistic: true,
+        }
+    }
+
+    /// Sends transactions from one actor with explicit nonces, gas and fees (no per-transaction estimates),
+    /// 64 in flight, then mines until the pool is empty.
+    async fn flood(&self, from: &Actor, txs: Vec<(TransactionRequest, u64)>) -> Result<()> {
+        let mut nonce = from.provider.get_transaction_count(from.address).await?;
+        let chain_id = self.dev.chain_id;
+        let reqs: Vec<TransactionRequest> = txs
+            .into_iter()
+            .map(|(tx, gas)| {
+                let tx = tx
+                    .with_from(from.address)
+                    .with_nonce(nonce)
+                    .with_chain_id(chain_id)
+                    .with_gas_limit(gas)
+                    .with_max_fee_per_gas(100_000_000_000)
+                    .with_max_priority_fee_per_gas(0);
+                nonce += 1;
+                tx
+            })
+            .collect();
+        let p = from.provider.clone();
+        let mut sent = futures::stream::iter(reqs).map(|r| {
+            let p = p.clone();
+            async move { p.send_transaction(r).await.map(|_| ()) }
+        });
+        let mut inflight = (&mut sent).buffer_unordered(64);
+        while let Some(r) = inflight.next().await {
+            r?;
+        }
+        loop {
+            self.dev.mine(1).await?;
+            let status = self.dev.rpc("txpool_status", serde_json::json!([])).await?;
+            let n = |k: &str| {
+                status[k].as_str().map_or(0, |s| {
+                    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or(0)
+                })
+            };
+            if n("pending") + n("queued") == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_jobs(&self, jobs: u32, tasks: u32) -> Result<()> {
+        let escrow = U256::from(1_100_000_000u64) * U256::from(tasks);
+        let m = self.dev.artist.market(self.market);
+        let txs = (0..jobs)
+            .map(|_| {
+                (
+                    m.submitRenderJob(Self::spec(tasks))
+                        .value(escrow)
+                        .into_transaction_request(),
+                    400_000,
+                )
+            })
+            .collect();
+        self.flood(&self.dev.artist, txs).await
+    }
+
+    async fn claim(
+        &self,
+        job: u64,
+        tasks: std::ops::Range<u32>,
+        batch: u32,
+    ) -> Result<Vec<(TransactionRequest, u64)>> {
+        let m = self.dev.worker.market(self.market);
+        let all: Vec<u32> = tasks.collect();
+        Ok(all
+            .chunks(batch as usize)
+            .map(|c| {
+                (
+                    m.claimTasks(U256::from(job), c.to_vec())
+                        .into_transaction_request(),
+                    60_000 + 40_000 * c.len() as u64,
+                )
+            })
+            .collect())
+    }
+}
+
+async fn indexer_db() -> Result<sqlx::PgPool> {
+    let url = tessera_devnet::postgres::fresh_database("bench").await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(16)
+        .connect(&url)
+        .await?;
+    store::migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// Backfills `m` into a fresh database with production settings; returns (events, seconds, commit seconds).
+async fn time_backfill(m: &Market, pool: &sqlx::PgPool) -> Result<(i64, f64, f64)> {
+    let chain = Chain::connect(&m.dev.endpoint(), m.market, Duration::from_secs(30)).await?;
+    let chain_id = i64::try_from(m.dev.chain_id)?;
+    store::init_state(
+        pool,
+        chain_id,
+        m.market,
+        i64::try_from(m.deployment_block)?,
+        12,
+    )
+    .await?;
+    let metrics = Metrics::default();
+    let head = i64::try_from(m.dev.head().await?.0)?;
+    let (stop, stop_rx) = watch::channel(false);
+    let started = Instant::now();
+    let task = tokio::spawn(
+        Syncer::new(
+            chain,
+            pool.clone(),
+            SyncConfig::default(),
+            metrics.clone(),
+            chain_id,
+        )
+        .run(stop_rx),
+    );
+    loop {
+        if store::state(pool).await?.indexed_block >= head {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let _ = stop.send(true);
+    task.await?;
+    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM logs")
+        .fetch_one(pool)
+        .await?;
+    Ok((events, secs, metrics.commit_seconds.get()))
+}
+
+async fn backfill(target: u64) -> Result<()> {
+    // Per task: one claim (batched), one result, and for every eighth task an acceptance (TaskPaid and three
+    // balance credits): 2.5 events per task.
+    let tasks_total = u32::try_from(target * 2 / 5 + 1)?;
+    let per_job = 10_000u32.min(tasks_total);
+    let jobs = tasks_total.div_ceil(per_job);
+    let m = Market::start().await?;
+    let t0 = Instant::now();
+    m.post_jobs(jobs, per_job).await?;
+    let worker = m.dev.worker.market(m.market);
+    let artist = m.dev.artist.market(m.market);
+    for job in 1..=u64::from(jobs) {
+        let claims = m.claim(job, 0..per_job, 500).await?;
+        m.flood(&m.dev.worker, claims).await?;
+        let results = (0..per_job)
+            .map(|t| {
+                let root = alloy::primitives::keccak256(format!("{job}/{t}"));
+                (
+                    worker
+                        .submitResult(
+                            U256::from(job),
+                            U256::from(t),
+                            format!("bafyoutput{job}x{t}"),
+                            root,
+                        )
+                        .into_transaction_request(),
+                    150_000,
+                )
+            })
+            .collect();
+        m.flood(&m.dev.worker, results).await?;
+        let accepts = (0..per_job)
+            .step_by(8)
+            .map(|t| {
+                (
+                    artist
+                        .acceptTask(U256::from(job), U256::from(t))
+                        .into_transaction_request(),
+                    200_000,
+                )
+            })
+            .collect();
+        m.flood(&m.dev.artist, accepts).await?;
+    }
+    // Bury the history below the block-by-block window so that it is a backfill.
+    m.dev.mine(100).await?;
+    let fill = t0.elapsed().as_secs_f64();
+    let pool = indexer_db().await?;
+    let (events, secs, commit) = time_backfill(&m, &pool).await?;
+    ensure!(
+        u64::try_from(events)? >= target,
+        "only {events} events were produced"
+    );
+    println!(
+        "backfill: {events} events ({tasks_total} tasks in {jobs} jobs; chain filled in {fill:.1} s)"
+    );
+    println!(
+        "backfill: {secs:.2} s end to end = {:.0} events/s; write stage (batch commits) {commit:.2} s = {:.0} events/s",
+        events as f64 / secs,
+        events as f64 / commit
+    );
+    Ok(())
+}
+
+async fn serve(pool: sqlx::PgPool, metrics: Metrics) -> Result<std::net::SocketAddr> {
+    let (feed_tx, feed_rx) = watch::channel(0);
+    tessera_indexer::spawn_feed_listener(pool.clone(), feed_tx);
+    let state = AppState {
+        pool,
+        metrics,
+        feed: feed_rx,
+        max_lag: 1_000,
+    };
+    let app = api::app(
+        state,
+        &HttpConfig {
+            cors_origins: vec![],
+            request_timeout: Duration::from_secs(10),
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(addr)
+}
+
+fn wrk(url: &str, script: Option<&str>, seconds: u64) -> Result<(f64, String, String)> {
+    let mut cmd = std::process::Command::new("wrk");
+    cmd.args(["-t2", "-c64", &format!("-d{seconds}s"), "--latency"]);
+    let dir = std::env::temp_dir().join(format!("tessera-wrk-{}", std::process::id()));
+    if let Some(lua) = script {
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("script.lua");
+        std::fs::write(&path, lua)?;
+        cmd.arg("-s").arg(path);
+    }
+    let out = cmd
+        .arg(url)
+        .output()
+        .context("running wrk (scripts/bench-indexer.sh installs it)")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    ensure!(
+        out.status.success(),
+        "wrk failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
+            .unwrap_or_default()
+    };
+    let rps: f64 = field("Requests/sec:").parse().unwrap_or(0.0);
+    let non2xx = field("Non-2xx or 3xx responses:");
+    ensure!(
+        non2xx.is_empty(),
+        "wrk saw {non2xx} error responses:\n{text}"
+    );
+    Ok((rps, field("50%"), field("99%")))
+}
+
+async fn api_bench(tasks: u64, seconds: u64) -> Result<()> {
+    let per_job = 1_000u32;
+    let jobs = u32::try_from(tasks.div_ceil(u64::from(per_job)))?;
+    let m = Market::start().await?;
+    let t0 = Instant::now();
+    m.post_jobs(jobs, per_job).await?;
+    let mut claims = Vec::new();
+    for job in 1..=u64::from(jobs) {
+        claims.extend(m.claim(job, 0..per_job / 10, 100).await?);
+    }
+    m.flood(&m.dev.worker, claims).await?;
+    m.dev.mine(100).await?;
+    let fill = t0.elapsed().as_secs_f64();
+    let pool = indexer_db().await?;
+    let (events, secs, commit) = time_backfill(&m, &pool).await?;
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks")
+        .fetch_one(&pool)
+        .await?;
+    println!(
+        "api: {rows} tasks in {jobs} jobs indexed ({events} events, chain filled in {fill:.1} s, backfill {secs:.1} s = {:.0} events/s, commits {commit:.1} s)",
+        events as f64 / secs
+    );
+    sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
+    let addr = serve(pool, Metrics::default()).await?;
+    let base = format!("http://{addr}");
+    let detail = format!(
+        "math.randomseed(7)\nrequest = function()\n  return wrk.format(\"GET\", \"/v1/jobs/\" .. math.random(1, {jobs}))\nend\n"
+    );
+    let (rps, p50, p99) = wrk(&format!("{base}/v1/jobs/1"), Some(&detail), seconds)?;
+    println!(
+        "api: job detail (random of {jobs} jobs, 50 tasks + 50 events each): {rps:.0} req/s, p50 {p50}, p99 {p99}"
+    );
+    let (rps, p50, p99) = wrk(&format!("{base}/v1/jobs?limit=50"), None, seconds)?;
+    println!("api: job list (50 jobs per page): {rps:.0} req/s, p50 {p50}, p99 {p99}");
+    let (rps, p50, p99) = wrk(&format!("{base}/v1/tasks/open?limit=50"), None, seconds)?;
+    println!("api: open tasks (50 per page): {rps:.0} req/s, p50 {p50}, p99 {p99}");
+    Ok(())
+}
+
+async fn latency(samples: u64) -> Result<()> {
+    let m = Market::start().await?;
+    let pool = indexer_db().await?;
+    let ws = m.dev.endpoint().replace("http://", "ws://");
+    let chain = Chain::connect(&ws, m.market, Duration::from_secs(10)).await?;
+    let chain_id = i64::try_from(m.dev.chain_id)?;
+    store::init_state(
+        &pool,
+        chain_id,
+        m.market,
+        i64::try_from(m.deployment_block)?,
+        12,
+    )
+    .await?;
+    let (_stop, stop_rx) = watch::channel(false);
+    tokio::spawn(
+        Syncer::new(
+            chain,
+            pool.clone(),
+            SyncConfig::default(),
+            Metrics::default(),
+            chain_id,
+        )
+        .run(stop_rx),
+    );
+    let addr = serve(pool.clone(), Metrics::default()).await?;
+    let mut sock = tokio::net::TcpStream::connect(addr).await?;
+    sock.write_all(b"GET /v1/stream HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n")
+        .await?;
+    let mut lines = BufReader::new(sock).lines();
+    let staker = m.dev.worker.market(m.market);
+    let mut lat = Vec::new();
+    for i in 0..samples + 3 {
+        // The call returns once anvil has mined the transaction's block (automine).
+        let sent = Instant::now();
+        let r = mined(staker.stake().value(U256::from(1_000u64 + i))).await?;
+        let tx = format!("{:#x}", r.transaction_hash);
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+                .await??
+                .context("stream closed")?;
+            if line.contains(&tx) {
+                break;
+            }
+        }
+        // Measured from the send: an upper bound on the time from the mined block to the stream.
+        if i >= 3 {
+            lat.push(sent.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "latency: transaction sent -> its event on /v1/stream (WebSocket heads, {samples} samples): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        pct(0.5),
+        pct(0.99),
+        lat[lat.len() - 1]
+    );
+    Ok(())
+}
