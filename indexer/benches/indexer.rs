@@ -334,14 +334,7 @@ async fn backfill(target: u64) -> Result<()> {
 }
 
 async fn serve(pool: sqlx::PgPool, metrics: Metrics) -> Result<std::net::SocketAddr> {
-    let (feed_tx, feed_rx) = watch::channel(0);
-    tessera_indexer::spawn_feed_listener(pool.clone(), feed_tx);
-    let state = AppState {
-        pool,
-        metrics,
-        feed: feed_rx,
-        max_lag: 1_000,
-    };
+    let state = AppState::new(pool, metrics, 1_000);
     let app = api::app(
         state,
         &HttpConfig {

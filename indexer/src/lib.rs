@@ -87,39 +87,65 @@ async fn connect_chain(
     }
 }
 
-/// Forwards Postgres feed notifications to a watch channel (reconnecting on failure) until the pool closes.
-pub fn spawn_feed_listener(pool: PgPool, tx: watch::Sender<i64>) {
+/// What the API learns from Postgres notifications.
+#[derive(Debug, Clone)]
+pub struct Notifications {
+    /// Newest feed sequence number committed (wakes the live streams).
+    pub feed: watch::Receiver<i64>,
+    /// Bumped on every committed change of the sync state; `None` while the listener is not connected (then
+    /// nothing can be known to be fresh).
+    pub state_version: watch::Receiver<Option<u64>>,
+}
+
+/// Listens for feed and sync-state notifications (reconnecting on failure) until the pool closes.
+pub fn spawn_listener(pool: PgPool) -> Notifications {
+    let (feed_tx, feed) = watch::channel(0i64);
+    let (version_tx, state_version) = watch::channel(None);
     tokio::spawn(async move {
+        let mut version = 0u64;
         while !pool.is_closed() {
-            let mut listener = match PgListener::connect_with(&pool).await {
+            let connected = async {
+                let mut l = PgListener::connect_with(&pool).await?;
+                l.listen_all([store::FEED_CHANNEL, store::STATE_CHANNEL])
+                    .await?;
+                Ok::<_, sqlx::Error>(l)
+            };
+            let mut listener = match connected.await {
                 Ok(l) => l,
                 Err(e) => {
-                    warn!(target: "indexer::api", error = %e, "feed listener: connect failed");
+                    warn!(target: "indexer::api", error = %e, "notification listener: connect failed");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             };
-            if let Err(e) = listener.listen(store::FEED_CHANNEL).await {
-                warn!(target: "indexer::api", error = %e, "feed listener: LISTEN failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
+            // Anything may have changed while disconnected.
+            version += 1;
+            version_tx.send_replace(Some(version));
+            feed_tx.send_modify(|_| {});
             loop {
                 match listener.recv().await {
-                    Ok(n) => {
-                        let seq = n.payload().parse().unwrap_or(i64::MAX);
-                        tx.send_replace(seq);
+                    Ok(n) if n.channel() == store::FEED_CHANNEL => {
+                        feed_tx.send_replace(n.payload().parse().unwrap_or(i64::MAX));
+                    }
+                    Ok(_) => {
+                        version += 1;
+                        version_tx.send_replace(Some(version));
                     }
                     Err(e) => {
-                        warn!(target: "indexer::api", error = %e, "feed listener: connection lost");
+                        warn!(target: "indexer::api", error = %e, "notification listener: connection lost");
+                        version_tx.send_replace(None);
                         // Wake streams so they re-read the feed, then reconnect.
-                        tx.send_modify(|v| *v = v.wrapping_add(0));
+                        feed_tx.send_modify(|_| {});
                         break;
                     }
                 }
             }
         }
     });
+    Notifications {
+        feed,
+        state_version,
+    }
 }
 
 /// Runs the indexer until SIGINT/SIGTERM.
@@ -162,8 +188,6 @@ pub async fn run(cfg: Config) -> Result<()> {
     info!(target: "indexer", chain_id, contract = %contract, deployment_block, "indexing");
 
     let metrics = Metrics::default();
-    let (feed_tx, feed_rx) = watch::channel(0i64);
-    spawn_feed_listener(pool.clone(), feed_tx);
 
     // One writer per database: the advisory lock lives as long as this connection.
     let sync_cfg = SyncConfig {
@@ -201,12 +225,11 @@ pub async fn run(cfg: Config) -> Result<()> {
         let _ = conn.execute("SELECT pg_advisory_unlock_all()").await;
     });
 
-    let state = AppState {
-        pool: pool.clone(),
+    let state = AppState::new(
+        pool.clone(),
         metrics,
-        feed: feed_rx,
-        max_lag: i64::try_from(cfg.max_lag).unwrap_or(i64::MAX),
-    };
+        i64::try_from(cfg.max_lag).unwrap_or(i64::MAX),
+    );
     let http = HttpConfig {
         cors_origins: cfg.cors_origins.clone(),
         request_timeout: Duration::from_secs(10),

@@ -2,6 +2,7 @@
 //! and the OpenAPI document generated from the handlers. Every answer carries the indexed and confirmed heads
 //! (`meta`), and every record whether it is confirmed.
 
+mod cache;
 mod dto;
 mod jobs;
 mod ops;
@@ -33,8 +34,27 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Newest feed sequence number committed (fed by Postgres notifications).
     pub feed: watch::Receiver<i64>,
+    /// Version of the sync state (bumped by its notifications); None while unknown.
+    pub state_version: watch::Receiver<Option<u64>>,
+    /// Answers computed under the current state version.
+    pub cache: cache::ResponseCache,
     /// Readiness: most blocks the index may lag behind the head.
     pub max_lag: i64,
+}
+
+impl AppState {
+    /// State for `pool`, with a listener for feed and sync-state notifications.
+    pub fn new(pool: PgPool, metrics: Metrics, max_lag: i64) -> Self {
+        let n = crate::spawn_listener(pool.clone());
+        Self {
+            pool,
+            metrics,
+            feed: n.feed,
+            state_version: n.state_version,
+            cache: cache::ResponseCache::default(),
+            max_lag,
+        }
+    }
 }
 
 /// HTTP settings.
@@ -168,14 +188,20 @@ pub fn app(state: AppState, cfg: &HttpConfig) -> Router {
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderName::from_static("last-event-id"),
     ]);
-    let timed = Router::new()
+    let cached = Router::new()
         .merge(jobs::router())
         .merge(workers::router())
-        .merge(ops::router())
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        .merge(ops::network_router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cache::cached,
+        ));
+    let timed = Router::new().merge(cached).merge(ops::router()).layer(
+        tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             cfg.request_timeout,
-        ));
+        ),
+    );
     let metrics = state.metrics.clone();
     Router::new()
         .merge(timed)

@@ -8,9 +8,12 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
+pub(super) fn network_router() -> Router<AppState> {
+    Router::new().route("/v1/network", get(network))
+}
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/network", get(network))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))

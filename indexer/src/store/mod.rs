@@ -16,6 +16,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The channel on which each committed batch announces the newest feed sequence number.
 pub const FEED_CHANNEL: &str = "tessera_feed";
+/// The channel on which every committed change of the sync state is announced (a trigger, migration 0003).
+pub const STATE_CHANNEL: &str = "tessera_state";
 
 /// Store errors.
 #[derive(Debug, thiserror::Error)]

@@ -255,6 +255,37 @@ async fn every_endpoint_answers_with_finality_and_rejects_bad_input() -> Result<
         );
     }
 
+    // Cached answers last only as long as the sync state they were computed under.
+    let first = get_raw(r, "/v1/network").await?;
+    assert_eq!(
+        get_raw(r, "/v1/network").await?.2,
+        first.2,
+        "an unchanged state gives the same answer"
+    );
+    tessera_devnet::mined(
+        net.at(&net.worker)
+            .stake()
+            .value(alloy::primitives::U256::from(7u64)),
+    )
+    .await?;
+    synced(&db.pool, &net).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let v: Value = serde_json::from_str(&get_raw(r, "/v1/network").await?.2)?;
+        if v["meta"]["indexedBlock"] == json!(head + 1) {
+            assert_ne!(
+                v["data"]["staked"],
+                serde_json::from_str::<Value>(&first.2)?["data"]["staked"]
+            );
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "a cached answer outlived the state change: {v}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
     // Errors: clear 4xx with a JSON body naming the problem.
     error(r, "/v1/jobs?limit=0", 400, "limit").await?;
     error(r, "/v1/jobs?limit=501", 400, "limit").await?;

@@ -230,14 +230,7 @@ impl Indexer {
         let (stop, stop_rx) = watch::channel(false);
         let syncer = Syncer::new(chain, db.pool.clone(), cfg, metrics.clone(), chain_id);
         let task = tokio::spawn(syncer.run(stop_rx));
-        let (feed_tx, feed_rx) = watch::channel(0);
-        tessera_indexer::spawn_feed_listener(db.pool.clone(), feed_tx);
-        let state = AppState {
-            pool: db.pool.clone(),
-            metrics,
-            feed: feed_rx,
-            max_lag: 20,
-        };
+        let state = AppState::new(db.pool.clone(), metrics, 20);
         let router = api::app(
             state,
             &HttpConfig {
