@@ -28,6 +28,9 @@ pub enum SyncError {
     /// A log could not be decoded.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// The task fetching the next range ended abnormally.
+    #[error("fetching the next range: {0}")]
+    Prefetch(String),
 }
 
 /// Tuning of the sync loop.
@@ -82,6 +85,8 @@ pub struct Syncer {
     metrics: Metrics,
     chain_id: i64,
     range: i64,
+    /// The next range, being fetched while the current one commits: (first block, task).
+    prefetch: Option<(i64, Prefetch)>,
 }
 
 impl Syncer {
@@ -101,6 +106,7 @@ impl Syncer {
             metrics,
             chain_id,
             range,
+            prefetch: None,
         }
     }
 
@@ -185,7 +191,8 @@ impl Syncer {
         }
     }
 
-    /// Range mode: blocks that are at least `reorg_depth` deep.
+    /// Range mode: blocks that are at least `reorg_depth` deep. The next range is fetched and decoded while
+    /// this one commits.
     async fn backfill(
         &mut self,
         st: &SyncState,
@@ -193,35 +200,49 @@ impl Syncer {
         safe: i64,
     ) -> Result<Progress, SyncError> {
         let from = st.indexed_block + 1;
-        let Some(first) = self.chain.header(from).await? else {
-            return Ok(Progress::Idle);
-        };
-        if !self.continues(st, &first).await? {
-            return Ok(Progress::Advanced);
-        }
-        let to = (from + self.range - 1).min(safe);
-        let logs = match self.chain.logs_range(from, to).await {
-            Ok(l) => l,
-            Err(e) => {
-                // Refused or too slow: halve the range and let the loop retry.
-                let shrunk = (self.range / 2).max(1);
-                warn!(target: "indexer::sync", from, to, range = self.range, next_range = shrunk, error = %e, "eth_getLogs failed; shrinking the range");
-                self.range = shrunk;
-                self.metrics.log_range.set(self.range);
-                return Err(e.into());
+        let fetched = match self.prefetch.take() {
+            Some((f, handle)) if f == from => handle
+                .await
+                .map_err(|e| SyncError::Prefetch(e.to_string()))?,
+            other => {
+                if let Some((_, handle)) = other {
+                    handle.abort(); // fetched for a cursor that did not come (failed commit, reorg)
+                }
+                fetch_range(self.chain.clone(), from, (from + self.range - 1).min(safe)).await
             }
         };
-        let Some(end) = self.chain.header(to).await? else {
-            return Ok(Progress::Idle);
+        let r = match fetched {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(Progress::Idle),
+            Err(Fetch::Logs { from, to, error }) => {
+                // Refused or too slow: halve the range and let the loop retry.
+                let shrunk = (self.range / 2).max(1);
+                warn!(target: "indexer::sync", from, to, range = self.range, next_range = shrunk, error = %error, "eth_getLogs failed; shrinking the range");
+                self.range = shrunk;
+                self.metrics.log_range.set(self.range);
+                return Err(error.into());
+            }
+            Err(Fetch::Other(e)) => return Err(e),
         };
-        let decoded = self.decode(&logs).await?;
-        if decoded.len() <= self.cfg.max_batch_logs {
+        if !self.continues(st, &r.first).await? {
+            return Ok(Progress::Advanced);
+        }
+        if r.logs.len() <= self.cfg.max_batch_logs {
             self.range = (self.range * 2).min(self.cfg.max_range);
         } else {
             self.range = (self.range / 2).max(1);
         }
         self.metrics.log_range.set(self.range);
+        let next = r.end.number + 1;
+        if next <= safe {
+            let to = (next + self.range - 1).min(safe);
+            self.prefetch = Some((
+                next,
+                tokio::spawn(fetch_range(self.chain.clone(), next, to)),
+            ));
+        }
         // Commit in batches of whole blocks, each with its cursor.
+        let (decoded, end) = (&r.logs, r.end);
         let mut start = 0;
         while start < decoded.len() {
             let mut stop = (start + self.cfg.max_batch_logs).min(decoded.len());
@@ -304,28 +325,6 @@ impl Syncer {
         Ok(())
     }
 
-    async fn decode(&self, logs: &[alloy::rpc::types::Log]) -> Result<Vec<ChainLog>, SyncError> {
-        // RPCs that omit blockTimestamp in logs: fetch the headers of the blocks that have logs.
-        let missing: std::collections::BTreeSet<u64> = logs
-            .iter()
-            .filter(|l| l.block_timestamp.is_none())
-            .filter_map(|l| l.block_number)
-            .collect();
-        let mut times: BTreeMap<u64, u64> = BTreeMap::new();
-        for n in missing {
-            let number = i64::try_from(n).unwrap_or(i64::MAX);
-            if let Some(h) = self.chain.header(number).await? {
-                times.insert(n, u64::try_from(h.timestamp).unwrap_or_default());
-            }
-        }
-        let mut out = Vec::with_capacity(logs.len());
-        for l in logs {
-            let ts = l.block_number.and_then(|n| times.get(&n).copied());
-            out.push(ChainLog::decode(l, ts)?);
-        }
-        Ok(out)
-    }
-
     fn decode_with(
         &self,
         logs: &[alloy::rpc::types::Log],
@@ -374,6 +373,67 @@ impl Syncer {
         }
         Ok(())
     }
+}
+
+/// The task fetching the next range.
+type Prefetch = tokio::task::JoinHandle<Result<Option<Range>, Fetch>>;
+
+/// A fetched and decoded range of blocks.
+#[derive(Debug)]
+struct Range {
+    first: BlockRef,
+    end: BlockRef,
+    logs: Vec<ChainLog>,
+}
+
+/// Why fetching a range failed.
+#[derive(Debug)]
+enum Fetch {
+    /// `eth_getLogs` failed: the range may be too large.
+    Logs {
+        from: i64,
+        to: i64,
+        error: ChainError,
+    },
+    /// Anything else.
+    Other(SyncError),
+}
+
+impl<E: Into<SyncError>> From<E> for Fetch {
+    fn from(e: E) -> Self {
+        Self::Other(e.into())
+    }
+}
+
+/// Fetches headers and logs of `from..=to` and decodes the logs. None if the node lacks the blocks.
+async fn fetch_range(chain: Chain, from: i64, to: i64) -> Result<Option<Range>, Fetch> {
+    let Some(first) = chain.header(from).await? else {
+        return Ok(None);
+    };
+    let logs = chain
+        .logs_range(from, to)
+        .await
+        .map_err(|error| Fetch::Logs { from, to, error })?;
+    let Some(end) = chain.header(to).await? else {
+        return Ok(None);
+    };
+    // RPCs that omit blockTimestamp in logs: fetch the headers of the blocks that have logs.
+    let missing: std::collections::BTreeSet<u64> = logs
+        .iter()
+        .filter(|l| l.block_timestamp.is_none())
+        .filter_map(|l| l.block_number)
+        .collect();
+    let mut times: BTreeMap<u64, u64> = BTreeMap::new();
+    for n in missing {
+        if let Some(h) = chain.header(i64::try_from(n).unwrap_or(i64::MAX)).await? {
+            times.insert(n, u64::try_from(h.timestamp).unwrap_or_default());
+        }
+    }
+    let logs = logs
+        .iter()
+        .map(|l| ChainLog::decode(l, l.block_number.and_then(|n| times.get(&n).copied())))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Range { first, end, logs }))
 }
 
 fn log_block(l: &ChainLog) -> BlockRef {
