@@ -28,7 +28,7 @@ use futures::StreamExt;
 use std::time::{Duration, Instant};
 use tessera_bindings::DistributedRender;
 use tessera_bindings::IDistributedRender::{JobSpec, RenderSettings};
-use tessera_devnet::{Actor, Devnet, mined};
+use tessera_devnet::{Actor, Devnet, escrow, job_spec, mined};
 use tessera_indexer::api::{self, AppState, HttpConfig};
 use tessera_indexer::chain::Chain;
 use tessera_indexer::metrics::Metrics;
@@ -111,30 +111,18 @@ impl Market {
     }
 
     fn spec(tasks: u32) -> JobSpec {
+        let base = job_spec(tasks, 1_000_000_000, 1_000_000_000, 4_000_000_000);
         JobSpec {
-            sceneCid: "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am".into(),
-            rendererId: "tessera-pt/0.1".into(),
             settings: RenderSettings {
                 width: 1920,
                 height: 1080,
                 samplesPerPixel: 64,
                 maxBounces: 8,
-                frameStart: 0,
-                frameCount: tasks,
-                regionsX: 1,
-                regionsY: 1,
-                cellSize: 16,
-                seed: 1,
+                ..base.settings
             },
-            token: Address::ZERO,
-            rewardPerTask: alloy::primitives::Uint::from(1_000_000_000u64),
-            verifierFeeBps: 1000,
-            workerStakePerTask: alloy::primitives::Uint::from(1_000_000_000u64),
-            deadline: 4_000_000_000,
             leaseDuration: 86_400,
             challengeWindow: 3600,
-            quorum: 1,
-            optimistic: true,
+            ..base
         }
     }
 
@@ -182,7 +170,7 @@ impl Market {
     }
 
     async fn post_jobs(&self, jobs: u32, tasks: u32) -> Result<()> {
-        let escrow = U256::from(1_100_000_000u64) * U256::from(tasks);
+        let escrow = escrow(&Self::spec(tasks));
         let m = self.dev.artist.market(self.market);
         let txs = (0..jobs)
             .map(|_| {

@@ -17,7 +17,9 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tessera_bindings::DistributedRender::DistributedRenderInstance;
-use tessera_bindings::IDistributedRender::{Attestation, SignedAttestation};
+use tessera_bindings::IDistributedRender::{
+    Attestation, JobSpec, RenderSettings, SignedAttestation,
+};
 use tessera_bindings::{attestation, cells};
 
 /// The native anvil: `ANVIL` if set, else the one `npm ci` installed in this repository, else `PATH`.
@@ -276,4 +278,41 @@ pub fn verdict(job: U256, task: u64, attempt: u64, cell_root: B256, approve: boo
             cell_hashes(task, false)[2]
         },
     }
+}
+
+/// A valid ETH job of `frames` single-region 64×64 frames, optimistic, quorum 1, 10% verifier fee, 600 s
+/// leases and a 300 s challenge window; callers change what their scenario needs with struct update syntax.
+pub fn job_spec(frames: u32, reward: u128, stake_per_task: u128, deadline: u32) -> JobSpec {
+    JobSpec {
+        sceneCid: "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am".into(),
+        rendererId: "tessera-pt/0.1".into(),
+        settings: RenderSettings {
+            width: 64,
+            height: 64,
+            samplesPerPixel: 4,
+            maxBounces: 2,
+            frameStart: 0,
+            frameCount: frames,
+            regionsX: 1,
+            regionsY: 1,
+            cellSize: 16,
+            seed: 1,
+        },
+        token: Address::ZERO,
+        rewardPerTask: alloy::primitives::Uint::from(reward),
+        verifierFeeBps: 1000,
+        workerStakePerTask: alloy::primitives::Uint::from(stake_per_task),
+        deadline,
+        leaseDuration: 600,
+        challengeWindow: 300,
+        quorum: 1,
+        optimistic: true,
+    }
+}
+
+/// The escrow `submitRenderJob` takes for `spec`: per task, the reward plus the verifier fee.
+pub fn escrow(spec: &JobSpec) -> U256 {
+    let reward = U256::from(spec.rewardPerTask);
+    let fee = reward * U256::from(spec.verifierFeeBps) / U256::from(10_000u32);
+    (reward + fee) * U256::from(spec.settings.frameCount)
 }

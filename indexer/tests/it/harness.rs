@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use tessera_bindings::DistributedRender::DistributedRenderInstance;
-use tessera_bindings::IDistributedRender::{JobSpec, RenderSettings};
+use tessera_bindings::IDistributedRender::JobSpec;
 use tessera_bindings::{DistributedRender, cells};
 pub(crate) use tessera_devnet::mined;
-use tessera_devnet::{Actor, Devnet, cell_hashes, signed_verdict, verdict};
+use tessera_devnet::{Actor, Devnet, cell_hashes, escrow, job_spec, signed_verdict, verdict};
 use tessera_indexer::api::{self, AppState, HttpConfig};
 use tessera_indexer::chain::Chain as RpcChain;
 use tessera_indexer::metrics::Metrics;
@@ -99,38 +99,14 @@ impl Net {
 
     pub(crate) fn spec(&self, tasks: u32, deadline: u32, optimistic: bool) -> JobSpec {
         JobSpec {
-            sceneCid: "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am".into(),
-            rendererId: "tessera-pt/0.1".into(),
-            settings: RenderSettings {
-                width: 64,
-                height: 64,
-                samplesPerPixel: 4,
-                maxBounces: 2,
-                frameStart: 0,
-                frameCount: tasks,
-                regionsX: 1,
-                regionsY: 1,
-                cellSize: 16,
-                seed: 1,
-            },
-            token: Address::ZERO,
-            rewardPerTask: alloy::primitives::Uint::from(REWARD),
-            verifierFeeBps: 1000,
-            workerStakePerTask: alloy::primitives::Uint::from(STAKE),
-            deadline,
-            leaseDuration: 600,
-            challengeWindow: 300,
-            quorum: 1,
             optimistic,
+            ..job_spec(tasks, REWARD, STAKE, deadline)
         }
     }
 
     /// Posts a job; returns its id.
     pub(crate) async fn post(&self, spec: JobSpec) -> Result<U256> {
-        let escrow = U256::from(spec.rewardPerTask) * U256::from(spec.settings.frameCount)
-            + U256::from(spec.rewardPerTask) * U256::from(spec.verifierFeeBps)
-                / U256::from(10_000u32)
-                * U256::from(spec.settings.frameCount);
+        let escrow = escrow(&spec);
         let r = mined(self.at(&self.artist).submitRenderJob(spec).value(escrow)).await?;
         Ok(r.decoded_log::<DistributedRender::JobSubmitted>()
             .context("no JobSubmitted")?

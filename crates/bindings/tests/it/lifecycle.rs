@@ -5,9 +5,9 @@ use crate::harness::{Chain, gas_cost, mined};
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::Provider;
 use anyhow::{Context, Result};
-use tessera_bindings::IDistributedRender::{JobSpec, RenderSettings, SignedAttestation};
+use tessera_bindings::IDistributedRender::{JobSpec, SignedAttestation};
 use tessera_bindings::{DistributedRender, TaskState, TestToken, attestation, cells};
-use tessera_devnet::{cell_hashes, signed_verdict, verdict};
+use tessera_devnet::{cell_hashes, job_spec, signed_verdict, verdict};
 
 const FEE_BPS: u16 = 100;
 const MIN_STAKE: u64 = 1_000_000_000_000_000_000; // 1 ETH
@@ -18,29 +18,12 @@ const STAKE: u128 = 5_000_000_000_000_000; // 0.005
 
 fn spec(token: Address, frames: u32, deadline: u32, optimistic: bool) -> JobSpec {
     JobSpec {
-        sceneCid: "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am".into(),
-        rendererId: "tessera-pt/0.1".into(),
-        settings: RenderSettings {
-            width: 320,
-            height: 180,
-            samplesPerPixel: 16,
-            maxBounces: 4,
-            frameStart: 1,
-            frameCount: frames,
-            regionsX: 1,
-            regionsY: 1,
-            cellSize: 32,
-            seed: 7,
-        },
         token,
-        rewardPerTask: alloy::primitives::Uint::from(REWARD),
         verifierFeeBps: VERIFIER_FEE_BPS,
-        workerStakePerTask: alloy::primitives::Uint::from(STAKE),
-        deadline,
         leaseDuration: 3600,
         challengeWindow: 600,
-        quorum: 1,
         optimistic,
+        ..job_spec(frames, REWARD, STAKE, deadline)
     }
 }
 
