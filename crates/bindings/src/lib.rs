@@ -5,12 +5,15 @@
 //! deploy script writes), [`contracts`] calls them and decodes their events through alloy `sol!` bindings
 //! generated from the committed forge artifacts, [`cells`] computes the cell leaves and Merkle root a worker
 //! commits, and [`attestation`] builds and signs the EIP-712 verdicts a verifier submits. [`types`] gives the
-//! contract's enums, which the ABI carries as plain `uint8`.
+//! contract's enums, which the ABI carries as plain `uint8`, [`errors`] its custom errors in words, and
+//! [`market`] is the client every participant calls it through.
 
 pub mod attestation;
 pub mod cells;
 pub mod contracts;
 pub mod deployment;
+pub mod errors;
+pub mod market;
 pub mod types;
 
 pub use contracts::{DistributedRender, IDistributedRender, TestToken};

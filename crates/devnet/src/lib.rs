@@ -195,6 +195,66 @@ impl Devnet {
     }
 }
 
+/// Parameters of a local deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct DeployParams {
+    /// Protocol fee in basis points of the reward.
+    pub fee_bps: u16,
+    /// Free stake a verifier needs, in wei.
+    pub verifier_min_stake: U256,
+    /// Seconds between requesting an unstake and withdrawing it.
+    pub unbonding_delay: u64,
+}
+
+impl Default for DeployParams {
+    fn default() -> Self {
+        Self {
+            fee_bps: 100,
+            verifier_min_stake: U256::from(100_000_000_000_000_000u128),
+            unbonding_delay: 3600,
+        }
+    }
+}
+
+impl Devnet {
+    /// Deploys `DistributedRender` (owned by `owner`, fees to `treasury`) and the test token, the way
+    /// `contracts/script/Deploy.s.sol` does on a local chain, and returns what its deployment file holds.
+    pub async fn deploy(&self, params: DeployParams) -> Result<tessera_bindings::Deployment> {
+        let deployment_block = self.owner.provider.get_block_number().await? + 1;
+        let market = tessera_bindings::DistributedRender::deploy(
+            self.owner.provider.clone(),
+            self.owner.address,
+            self.treasury.address,
+            params.fee_bps,
+            params.verifier_min_stake,
+            U256::from(params.unbonding_delay),
+        )
+        .await
+        .context("deploying DistributedRender")?;
+        let token = tessera_bindings::TestToken::deploy(self.owner.provider.clone())
+            .await
+            .context("deploying TestToken")?;
+        Ok(tessera_bindings::Deployment {
+            chain_id: self.chain_id,
+            distributed_render: *market.address(),
+            test_token: *token.address(),
+            owner: self.owner.address,
+            treasury: self.treasury.address,
+            deployment_block,
+        })
+    }
+
+    /// The private keys of anvil's accounts 0..=6 (the actors), as 0x-hex: for keystores of local networks.
+    pub fn actor_keys(&self) -> Vec<String> {
+        self.anvil
+            .keys()
+            .iter()
+            .take(7)
+            .map(|k| format!("0x{}", alloy::hex::encode(k.to_bytes())))
+            .collect()
+    }
+}
+
 /// Sends a contract call and waits for its receipt, which must show success. Polls for the receipt: alloy's
 /// block heartbeat skips block numbers it has seen, and a reorg reuses them.
 pub async fn mined<P: Provider, D: alloy::contract::CallDecoder>(

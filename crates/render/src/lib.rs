@@ -29,3 +29,44 @@ pub const RENDERER_ID: &str = concat!("tessera-pt/", env!("CARGO_PKG_VERSION"));
 pub fn cuda_kernel_source() -> String {
     kernel::cuda::kernel_source()
 }
+
+/// Constant environment radiance (linear RGB) of a job's scene: part of what [`RENDERER_ID`] means, so that
+/// every worker and verifier loads a job's scene the same way.
+pub const JOB_ENVIRONMENT: [f32; 3] = [0.05, 0.05, 0.06];
+
+/// How a job's scene is loaded for `frame` of a `width` x `height` image: the animation clock at 24 fps, the
+/// constant [`JOB_ENVIRONMENT`], the camera's aspect from the image, and the given limits. Workers, verifiers
+/// and the artist's estimate all load scenes through this, so their cells agree bit for bit.
+pub fn job_load_options(width: u32, height: u32, frame: u32, limits: Limits) -> LoadOptions {
+    // Image sides are at most 16,384, exact in f32.
+    let aspect = width as f32 / height.max(1) as f32;
+    LoadOptions {
+        limits,
+        frame,
+        fps: 24.0,
+        environment: JOB_ENVIRONMENT,
+        environment_map: None,
+        aspect,
+    }
+}
+
+/// The settings a task of a job renders with: the job's, with the seed mixed with the frame number so that
+/// frames do not share one noise pattern. Workers and verifiers both call this.
+pub fn task_settings(job: &RenderSettings, frame: u32) -> RenderSettings {
+    RenderSettings {
+        seed: job
+            .seed
+            .wrapping_add(u64::from(frame).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        ..*job
+    }
+}
+
+/// Loads a job's scene for `frame` the way every worker and verifier must ([`job_load_options`]).
+pub fn load_job_scene(
+    glb: &[u8],
+    job: &RenderSettings,
+    frame: u32,
+    limits: Limits,
+) -> Result<Scene, SceneError> {
+    load_glb(glb, &job_load_options(job.width, job.height, frame, limits))
+}

@@ -1,0 +1,369 @@
+//! The market as one account sees it (the worker, the verifier and the artist's CLI share this): the contract
+//! called with the account's key, transactions sent and awaited (reverts explained in words), task states read
+//! with `getTask`, and the job book, built from `JobSubmitted` and `JobCancelled` logs, which holds every job's
+//! full spec.
+
+use crate::DistributedRender::{self, DistributedRenderInstance, JobCancelled, JobSubmitted};
+use crate::IDistributedRender::JobSpec;
+use crate::{Deployment, TaskState, errors};
+use alloy::contract::{CallBuilder, CallDecoder};
+use alloy::eips::BlockNumberOrTag;
+use alloy::network::EthereumWallet;
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::{Filter, Log, TransactionReceipt};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolEvent;
+use anyhow::{Context, Result, anyhow, bail};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tessera_common::task::RenderSettings;
+
+/// How long a sent transaction may take to be mined.
+const RECEIPT_TIMEOUT: Duration = Duration::from_secs(180);
+/// Blocks per `eth_getLogs` request.
+const LOG_RANGE: u64 = 5_000;
+
+/// A task as `getTask` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskView {
+    /// State.
+    pub state: TaskState,
+    /// The lease holder (zero when never claimed).
+    pub worker: Address,
+    /// Lease end, or challenge-window end while submitted.
+    pub until: u64,
+    /// Attempt counter (rejections and expiries).
+    pub attempt: u64,
+    /// Committed root while submitted.
+    pub cell_root: B256,
+}
+
+/// The market, as one account.
+#[derive(Clone)]
+pub struct Market {
+    /// A provider that signs with the operator's key.
+    pub provider: DynProvider,
+    /// The market contract.
+    pub market: DistributedRenderInstance<DynProvider>,
+    /// The operator's address.
+    pub me: Address,
+    /// Where the contracts are.
+    pub deployment: Deployment,
+}
+
+impl std::fmt::Debug for Market {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Market")
+            .field("me", &self.me)
+            .field("market", self.market.address())
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_url(rpc_url: &str) -> Result<alloy::transports::http::reqwest::Url> {
+    rpc_url
+        .parse()
+        .with_context(|| format!("RPC URL {rpc_url:?} is not a URL"))
+}
+
+fn u64_of(v: U256, what: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| anyhow!("{what} {v} does not fit 64 bits"))
+}
+
+impl Market {
+    /// Connects as `signer` and checks that the RPC serves the deployment's chain.
+    pub async fn connect(
+        rpc_url: &str,
+        deployment: Deployment,
+        signer: PrivateKeySigner,
+    ) -> Result<Self> {
+        let me = signer.address();
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(parse_url(rpc_url)?)
+            .erased();
+        Self::over(provider, rpc_url, deployment, me).await
+    }
+
+    /// Connects without a key, for reading.
+    pub async fn read_only(rpc_url: &str, deployment: Deployment) -> Result<Self> {
+        let provider = ProviderBuilder::new()
+            .connect_http(parse_url(rpc_url)?)
+            .erased();
+        Self::over(provider, rpc_url, deployment, Address::ZERO).await
+    }
+
+    async fn over(
+        provider: DynProvider,
+        rpc_url: &str,
+        deployment: Deployment,
+        me: Address,
+    ) -> Result<Self> {
+        let chain_id = provider
+            .get_chain_id()
+            .await
+            .with_context(|| format!("reaching the chain RPC at {rpc_url}"))?;
+        if chain_id != deployment.chain_id {
+            bail!(
+                "wrong chain: the RPC at {rpc_url} serves chain {chain_id}, the deployment file is for chain {} \
+                 (point --rpc-url at that chain, or --deployment at deployments/{chain_id}.json)",
+                deployment.chain_id
+            );
+        }
+        let market = DistributedRender::new(deployment.distributed_render, provider.clone());
+        Ok(Self {
+            provider,
+            market,
+            me,
+            deployment,
+        })
+    }
+
+    /// The latest block's timestamp (the contract's clock).
+    pub async fn now(&self) -> Result<u64> {
+        let b = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await?
+            .context("the RPC has no latest block")?;
+        Ok(b.header.timestamp)
+    }
+
+    /// One task's state.
+    pub async fn task(&self, job: u64, index: u64) -> Result<TaskView> {
+        let r = self
+            .market
+            .getTask(U256::from(job), U256::from(index))
+            .call()
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "reading task {index} of job {job}: {}",
+                    errors::describe(&e)
+                )
+            })?;
+        Ok(TaskView {
+            state: TaskState::try_from(r.state)?,
+            worker: r.worker,
+            until: u64_of(r.until, "lease end")?,
+            attempt: u64_of(r.attempt, "attempt")?,
+            cell_root: r.cellRoot,
+        })
+    }
+
+    /// Free (bonded, unlocked) stake.
+    pub async fn free_stake(&self) -> Result<u128> {
+        let s = self.market.stakeOf(self.me).call().await?;
+        Ok(s.bonded.saturating_sub(s.locked))
+    }
+
+    /// Credited ETH balance.
+    pub async fn balance(&self) -> Result<U256> {
+        Ok(self.market.balanceOf(self.me, Address::ZERO).call().await?)
+    }
+
+    /// Sends a call and waits for a successful receipt; a revert is explained in words.
+    pub async fn send<D: CallDecoder>(
+        &self,
+        call: CallBuilder<&DynProvider, D>,
+        what: &str,
+    ) -> Result<TransactionReceipt> {
+        let pending = call
+            .send()
+            .await
+            .map_err(|e| anyhow!("{what}: {}", errors::describe(&e)))?;
+        let hash = *pending.tx_hash();
+        let started = Instant::now();
+        loop {
+            if let Some(r) = self.provider.get_transaction_receipt(hash).await? {
+                if !r.status() {
+                    bail!("{what}: transaction {hash} reverted");
+                }
+                return Ok(r);
+            }
+            if started.elapsed() > RECEIPT_TIMEOUT {
+                bail!("{what}: transaction {hash} not mined within {RECEIPT_TIMEOUT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Logs of the market with `signatures` in `from..=to`, in `LOG_RANGE` steps, optionally filtered on the
+    /// third topic (the indexed worker or verifier of most events).
+    pub async fn logs(
+        &self,
+        signatures: Vec<B256>,
+        from: u64,
+        to: u64,
+        topic3: Option<Address>,
+    ) -> Result<Vec<Log>> {
+        let mut out = Vec::new();
+        let mut a = from;
+        while a <= to {
+            let b = (a + LOG_RANGE - 1).min(to);
+            let mut f = Filter::new()
+                .address(self.deployment.distributed_render)
+                .event_signature(signatures.clone())
+                .from_block(a)
+                .to_block(b);
+            if let Some(t) = topic3 {
+                f = f.topic3(t.into_word());
+            }
+            out.extend(self.provider.get_logs(&f).await?);
+            a = b + 1;
+        }
+        Ok(out)
+    }
+}
+
+impl Market {
+    /// Logs with `signatures` about job `job` (its id is the first indexed topic of every job event).
+    pub async fn job_logs(&self, signatures: Vec<B256>, job: u64) -> Result<Vec<Log>> {
+        let head = self.provider.get_block_number().await?;
+        let f = Filter::new()
+            .address(self.deployment.distributed_render)
+            .event_signature(signatures)
+            .topic1(B256::from(U256::from(job)))
+            .from_block(self.deployment.deployment_block)
+            .to_block(head);
+        Ok(self.provider.get_logs(&f).await?)
+    }
+
+    /// A job's posted spec and whether it was cancelled.
+    pub async fn job(&self, id: u64) -> Result<JobInfo> {
+        let logs = self
+            .job_logs(
+                vec![JobSubmitted::SIGNATURE_HASH, JobCancelled::SIGNATURE_HASH],
+                id,
+            )
+            .await?;
+        let mut job = None;
+        for log in &logs {
+            if let Some(j) = JobInfo::from_log(log)? {
+                job = Some(j);
+            } else if let Some(j) = job.as_mut() {
+                j.cancelled = true;
+            }
+        }
+        job.ok_or_else(|| {
+            anyhow!(
+                "job {id} does not exist on chain {}",
+                self.deployment.chain_id
+            )
+        })
+    }
+}
+
+/// A job, from its `JobSubmitted` event.
+#[derive(Debug, Clone)]
+pub struct JobInfo {
+    /// Job id.
+    pub id: u64,
+    /// The artist.
+    pub artist: Address,
+    /// Payment token (zero: ETH).
+    pub token: Address,
+    /// The posted spec.
+    pub spec: JobSpec,
+    /// Tasks.
+    pub task_count: u64,
+    /// Cancelled since.
+    pub cancelled: bool,
+}
+
+impl JobInfo {
+    /// The job a `JobSubmitted` log posts (`None` for other logs).
+    pub fn from_log(log: &Log) -> Result<Option<Self>> {
+        let Ok(e) = log.log_decode::<JobSubmitted>() else {
+            return Ok(None);
+        };
+        let e = e.inner.data;
+        Ok(Some(Self {
+            id: u64_of(e.jobId, "job id")?,
+            artist: e.artist,
+            token: e.token,
+            spec: e.spec,
+            task_count: u64_of(e.taskCount, "task count")?,
+            cancelled: false,
+        }))
+    }
+
+    /// Render settings in the renderer's terms.
+    pub fn settings(&self) -> RenderSettings {
+        let s = &self.spec.settings;
+        RenderSettings {
+            width: s.width,
+            height: s.height,
+            samples_per_pixel: s.samplesPerPixel,
+            max_bounces: s.maxBounces,
+            frame_start: s.frameStart,
+            frame_count: s.frameCount,
+            regions_x: s.regionsX,
+            regions_y: s.regionsY,
+            cell_size: s.cellSize,
+            seed: s.seed,
+        }
+    }
+
+    /// Worker stake per task, in wei.
+    pub fn stake_wei(&self) -> u128 {
+        self.spec.workerStakePerTask.to::<u128>()
+    }
+}
+
+/// Every job posted to the market, kept current from logs.
+#[derive(Debug, Default)]
+pub struct JobBook {
+    jobs: BTreeMap<u64, JobInfo>,
+    next_block: u64,
+}
+
+impl JobBook {
+    /// An empty book that starts at the deployment block.
+    pub fn new(deployment: &Deployment) -> Self {
+        Self {
+            jobs: BTreeMap::new(),
+            next_block: deployment.deployment_block,
+        }
+    }
+
+    /// Reads the logs since the last refresh.
+    pub async fn refresh(&mut self, chain: &Market) -> Result<()> {
+        let head = chain.provider.get_block_number().await?;
+        if head < self.next_block {
+            return Ok(());
+        }
+        let logs = chain
+            .logs(
+                vec![JobSubmitted::SIGNATURE_HASH, JobCancelled::SIGNATURE_HASH],
+                self.next_block,
+                head,
+                None,
+            )
+            .await?;
+        for log in logs {
+            if let Some(j) = JobInfo::from_log(&log)? {
+                self.jobs.insert(j.id, j);
+            } else if let Ok(e) = log.log_decode::<JobCancelled>()
+                && let Some(j) = self.jobs.get_mut(&u64_of(e.inner.data.jobId, "job id")?)
+            {
+                j.cancelled = true;
+            }
+        }
+        self.next_block = head + 1;
+        Ok(())
+    }
+
+    /// A job by id.
+    pub fn get(&self, id: u64) -> Option<&JobInfo> {
+        self.jobs.get(&id)
+    }
+
+    /// Jobs that can still be claimed at `now`.
+    pub fn active(&self, now: u64) -> impl Iterator<Item = &JobInfo> {
+        self.jobs
+            .values()
+            .filter(move |j| !j.cancelled && u64::from(j.spec.deadline) > now)
+    }
+}
