@@ -1,0 +1,215 @@
+//! `tessera-worker`: the node operator's daemon. In worker mode ([`worker`]) it finds open tasks (through
+//! the indexer's API, or from chain logs when that is down), decides with a policy which to take, fetches and
+//! checks the scene before claiming, renders, publishes the outputs to IPFS, commits to them on-chain and
+//! follows each task until it is paid; in verifier mode ([`verifier`]) it checks submitted results by
+//! re-rendering cells the worker could not predict, and attests. Both keep their state in an embedded store
+//! ([`store`]) so that a restart after SIGKILL resumes where the chain says it stands.
+
+pub mod config;
+pub mod metrics;
+pub mod store;
+pub mod verifier;
+pub mod worker;
+
+use anyhow::{Context, Result};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tessera_ipfs::{ClientConfig, IpfsClient, IpfsError};
+use tokio::sync::watch;
+
+pub use config::Config;
+pub use metrics::Metrics;
+pub use store::Store;
+pub use tessera_bindings::market::{JobBook, JobInfo, Market, TaskView};
+
+/// Everything a mode needs.
+pub struct Ctx {
+    /// Configuration.
+    pub cfg: Config,
+    /// The market as this operator.
+    pub chain: Market,
+    /// The IPFS node.
+    pub ipfs: IpfsClient,
+    /// Local state.
+    pub store: Store,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// The operator's key (never printed: `Debug` of `Ctx` leaves it out).
+    pub signer: alloy::signers::local::PrivateKeySigner,
+    /// The render backend.
+    pub backend: Arc<tessera_render::Backend>,
+    /// HTTP client for the indexer.
+    pub http: reqwest::Client,
+    /// Becomes true on SIGINT/SIGTERM.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("chain", &self.chain)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ctx {
+    /// Opens the keystore, the chain, IPFS, the store and the backend.
+    pub async fn open(cfg: Config, mode: &str, shutdown: watch::Receiver<bool>) -> Result<Self> {
+        cfg.ensure_dirs()?;
+        let wallet = tessera_wallet::open(&cfg.keystore, &cfg.password)
+            .with_context(|| format!("opening keystore {}", cfg.keystore.display()))?;
+        let deployment = tessera_bindings::Deployment::load(&cfg.deployment)?;
+        let chain = Market::connect(&cfg.rpc_url, deployment, wallet.signer().clone()).await?;
+        let ipfs = IpfsClient::new(ClientConfig::new(cfg.ipfs_api.clone()))?;
+        let store = Store::open(&cfg.store_path(mode))?;
+        let backend = tessera_render::Backend::open(cfg.backend)?;
+        tracing::info!(address = %chain.me, backend = %backend.describe(), mode, "started");
+        Ok(Self {
+            signer: wallet.signer().clone(),
+            chain,
+            ipfs,
+            store,
+            metrics: Metrics::new(mode),
+            backend: Arc::new(backend),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()?,
+            shutdown,
+            cfg,
+        })
+    }
+
+    /// Whether shutdown was asked for.
+    pub fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Sleeps for the poll interval, or less if shutdown is asked for.
+    pub async fn pause(&self) {
+        let mut rx = self.shutdown.clone();
+        tokio::select! {
+            () = tokio::time::sleep(self.cfg.poll) => {}
+            _ = rx.wait_for(|s| *s) => {}
+        }
+    }
+
+    /// Bonds more stake when free stake is below the target.
+    pub async fn top_up_stake(&self) -> Result<()> {
+        let target = self.cfg.stake_target_wei;
+        let s = self.chain.market.stakeOf(self.chain.me).call().await?;
+        if s.bonded >= target {
+            return Ok(());
+        }
+        let add = target - s.bonded;
+        tracing::info!(wei = add, "bonding stake");
+        self.chain
+            .send(
+                self.chain
+                    .market
+                    .stake()
+                    .value(alloy::primitives::U256::from(add)),
+                "staking",
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Withdraws credited ETH once it reaches the threshold.
+    pub async fn withdraw_if_due(&self) -> Result<()> {
+        let bal = self.chain.balance().await?;
+        if bal.is_zero() || bal < alloy::primitives::U256::from(self.cfg.withdraw_threshold_wei) {
+            return Ok(());
+        }
+        self.chain
+            .send(
+                self.chain.market.withdraw(alloy::primitives::Address::ZERO),
+                "withdrawing earnings",
+            )
+            .await?;
+        tracing::info!(wei = %bal, "withdrew earnings");
+        Ok(())
+    }
+
+    /// A job's scene bytes: from the local cache, else from IPFS (at most `max_scene_bytes`).
+    pub async fn scene(&self, cid: &str) -> Result<Arc<Vec<u8>>, SceneFetch> {
+        if cid.is_empty() || !cid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(SceneFetch::Refused(format!(
+                "scene CID {cid:?} is not a CID"
+            )));
+        }
+        let path = self.scene_path(cid);
+        if let Ok(b) = tokio::fs::read(&path).await {
+            return Ok(Arc::new(b));
+        }
+        match self.ipfs.cat(cid, self.cfg.max_scene_bytes).await {
+            Ok(b) => {
+                let tmp = path.with_extension("part");
+                if tokio::fs::write(&tmp, &b).await.is_ok() {
+                    tokio::fs::rename(&tmp, &path).await.ok();
+                }
+                Ok(Arc::new(b))
+            }
+            Err(IpfsError::TooLarge { .. }) => Err(SceneFetch::Refused(format!(
+                "scene {cid} is larger than max_scene_bytes ({})",
+                self.cfg.max_scene_bytes
+            ))),
+            Err(e) => Err(SceneFetch::Unavailable(e.to_string())),
+        }
+    }
+
+    fn scene_path(&self, cid: &str) -> PathBuf {
+        let dir = self.cfg.data_dir.join("scenes");
+        std::fs::create_dir_all(&dir).ok();
+        dir.join(cid)
+    }
+}
+
+/// Why a scene could not be had.
+#[derive(Debug)]
+pub enum SceneFetch {
+    /// It will never do (too large, not a CID): refuse the job.
+    Refused(String),
+    /// IPFS is unreachable or slow: try again later.
+    Unavailable(String),
+}
+
+/// Render progress: a live line on a terminal, a log line per quarter otherwise.
+pub struct Progress {
+    label: String,
+    tty: bool,
+    last_quarter: AtomicU64,
+}
+
+impl Progress {
+    /// Progress for `label`.
+    pub fn new(label: String) -> Self {
+        Self {
+            label,
+            tty: std::io::stderr().is_terminal(),
+            last_quarter: AtomicU64::new(0),
+        }
+    }
+
+    /// Called with cells done and total.
+    pub fn update(&self, done: u64, total: u64) {
+        let total = total.max(1);
+        if self.tty {
+            eprint!(
+                "\r{}: {:>3}% ({done}/{total} cells) ",
+                self.label,
+                done * 100 / total
+            );
+            if done == total {
+                eprintln!();
+            }
+        } else {
+            let q = done * 4 / total;
+            if q > self.last_quarter.fetch_max(q, Ordering::Relaxed) {
+                tracing::info!(task = %self.label, percent = q * 25, "rendering");
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The daemon's own state in an embedded, crash-safe store (redb: copy-on-write B-trees, every commit
+//! durable before it returns). Each record is a JSON value under a string key; every state change is one
+//! committed write, made *before* the action it announces (a claim, a submission, an attestation), so that a
+//! process killed at any point restarts from a record that is at worst one step behind the chain, and the
+//! chain settles which.
+
+use anyhow::{Context, Result};
+use redb::{Database, ReadableDatabase, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
+
+/// The store.
+pub struct Store {
+    db: Database,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = Database::create(path)
+            .with_context(|| format!("opening the state store {}", path.display()))?;
+        let tx = db.begin_write()?;
+        tx.open_table(STATE)?;
+        tx.commit()?;
+        Ok(Self { db })
+    }
+
+    /// Writes `value` under `key`, durably.
+    pub fn put<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        let bytes = serde_json::to_vec(value)?;
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(STATE)?;
+            t.insert(key, bytes.as_slice())?;
+        }
+        tx.commit().with_context(|| format!("committing {key}"))?;
+        Ok(())
+    }
+
+    /// The value under `key`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(STATE)?;
+        match t.get(key)? {
+            Some(v) => Ok(Some(
+                serde_json::from_slice(v.value()).with_context(|| format!("decoding {key}"))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Every (key, value) whose key starts with `prefix`, in key order.
+    pub fn list<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(STATE)?;
+        let mut out = Vec::new();
+        for item in t.range(prefix..)? {
+            let (k, v) = item?;
+            let key = k.value();
+            if !key.starts_with(prefix) {
+                break;
+            }
+            out.push((
+                key.to_owned(),
+                serde_json::from_slice(v.value()).with_context(|| format!("decoding {key}"))?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Removes `key`.
+    pub fn delete(&self, key: &str) -> Result<()> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(STATE)?;
+            t.remove(key)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn survives_reopening_and_lists_by_prefix() {
+        let dir = std::env::temp_dir().join(format!("tessera-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.redb");
+        {
+            let s = Store::open(&path).unwrap();
+            s.put("task/1/2", &5u32).unwrap();
+            s.put("task/1/3", &6u32).unwrap();
+            s.put("verdict/1", &7u32).unwrap();
+            s.delete("task/1/3").unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let tasks: Vec<(String, u32)> = s.list("task/").unwrap();
+        assert_eq!(tasks, vec![("task/1/2".to_owned(), 5)]);
+        assert_eq!(s.get::<u32>("verdict/1").unwrap(), Some(7));
+        assert_eq!(s.get::<u32>("nothing").unwrap(), None);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
