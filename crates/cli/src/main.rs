@@ -1,6 +1,8 @@
-//! `tessera`, the artist's command line. This first part covers keystore wallets and job estimates; the
-//! chain-facing commands (submit, status, fetch, accept, cancel, reclaim, withdraw) come with the worker and
-//! indexer. Results go to stdout, diagnostics to stderr.
+//! `tessera`, the artist's command line: keystore wallets, job estimates, and the chain-facing commands
+//! (submit, status, fetch, accept, cancel, reclaim, withdraw) in [`market`]. Results go to stdout,
+//! diagnostics to stderr.
+
+mod market;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -32,6 +34,16 @@ enum Command {
     /// Task outputs.
     #[command(subcommand)]
     Output(OutputCmd),
+    /// Withdraw credited payouts and refunds.
+    Withdraw {
+        /// ERC-20 token (default: ETH).
+        #[arg(long)]
+        token: Option<alloy::primitives::Address>,
+        #[command(flatten)]
+        net: market::NetArgs,
+        #[command(flatten)]
+        key: market::KeyArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,7 +62,7 @@ enum OutputCmd {
     },
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 struct PasswordArgs {
     /// File holding the keystore password (else TESSERA_KEYSTORE_PASSWORD, else a prompt).
     #[arg(long, env = "TESSERA_KEYSTORE_PASSWORD_FILE")]
@@ -87,7 +99,7 @@ impl PasswordArgs {
     }
 }
 
-fn default_keystores() -> PathBuf {
+pub(crate) fn default_keystores() -> PathBuf {
     std::env::var_os("HOME").map_or_else(
         || PathBuf::from(".tessera/keystores"),
         |h| PathBuf::from(h).join(".tessera/keystores"),
@@ -146,6 +158,57 @@ enum WalletCmd {
 enum JobCmd {
     /// Render a low-sample preview locally and estimate the job's compute, time and bounty.
     Estimate(EstimateArgs),
+    /// Add the scene to IPFS and post the job with its escrow (prints the job id).
+    Submit(Box<market::SubmitArgs>),
+    /// Per-task progress from the indexer (the chain when it is down); --watch follows it live.
+    Status {
+        /// Job id.
+        id: u64,
+        /// Follow the job until every task is settled.
+        #[arg(long)]
+        watch: bool,
+        #[command(flatten)]
+        net: market::NetArgs,
+    },
+    /// Download every task's outputs, check them against the roots committed on-chain, assemble the frames.
+    Fetch {
+        /// Job id.
+        id: u64,
+        /// Output folder.
+        #[arg(short, long)]
+        out: PathBuf,
+        #[command(flatten)]
+        net: market::NetArgs,
+    },
+    /// Accept a submitted task now (pays the worker without waiting for verification).
+    Accept {
+        /// Job id.
+        id: u64,
+        /// Task index.
+        task: u64,
+        #[command(flatten)]
+        net: market::NetArgs,
+        #[command(flatten)]
+        key: market::KeyArgs,
+    },
+    /// Cancel a job: its open tasks' escrow is credited back.
+    Cancel {
+        /// Job id.
+        id: u64,
+        #[command(flatten)]
+        net: market::NetArgs,
+        #[command(flatten)]
+        key: market::KeyArgs,
+    },
+    /// After the deadline: credit back the escrow of tasks still open.
+    Reclaim {
+        /// Job id.
+        id: u64,
+        #[command(flatten)]
+        net: market::NetArgs,
+        #[command(flatten)]
+        key: market::KeyArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -181,7 +244,7 @@ struct EstimateArgs {
     preview: Option<PathBuf>,
 }
 
-fn parse_regions(s: &str) -> Result<(u32, u32), String> {
+pub(crate) fn parse_regions(s: &str) -> Result<(u32, u32), String> {
     let (a, b) = s.split_once('x').ok_or("expected COLSxROWS, e.g. 2x2")?;
     let p = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("{v:?}: {e}"));
     Ok((p(a)?, p(b)?))
@@ -223,6 +286,27 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", w.address());
         }
         Command::Job(JobCmd::Estimate(a)) => estimate(&a)?,
+        Command::Job(JobCmd::Submit(a)) => block_on(market::submit(*a))?,
+        Command::Job(JobCmd::Status { id, watch, net }) => {
+            block_on(market::status(net, id, watch))?
+        }
+        Command::Job(JobCmd::Fetch { id, out, net }) => block_on(market::fetch(net, id, &out))?,
+        Command::Job(JobCmd::Accept { id, task, net, key }) => {
+            block_on(market::act(
+                net,
+                key,
+                market::Action::Accept { job: id, task },
+            ))?;
+        }
+        Command::Job(JobCmd::Cancel { id, net, key }) => {
+            block_on(market::act(net, key, market::Action::Cancel { job: id }))?;
+        }
+        Command::Job(JobCmd::Reclaim { id, net, key }) => {
+            block_on(market::act(net, key, market::Action::Reclaim { job: id }))?;
+        }
+        Command::Withdraw { token, net, key } => {
+            block_on(market::act(net, key, market::Action::Withdraw { token }))?;
+        }
         Command::Output(OutputCmd::Check { raw, leaves, root }) => {
             let raw_bytes =
                 std::fs::read(&raw).with_context(|| format!("reading {}", raw.display()))?;
@@ -237,6 +321,14 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn block_on<F: std::future::Future<Output = Result<()>>>(f: F) -> Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?
+        .block_on(f)
 }
 
 /// A 0x-prefixed 32-byte hex root.
@@ -283,15 +375,9 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
         ..settings
     };
     let t0 = Instant::now();
-    let scene = tessera_render::load_glb(
-        &bytes,
-        &tessera_render::LoadOptions {
-            aspect: a.width as f32 / a.height as f32,
-            environment: [0.05, 0.05, 0.06],
-            ..tessera_render::LoadOptions::default()
-        },
-    )
-    .with_context(|| format!("the scene {} cannot be rendered", a.scene.display()))?;
+    let scene =
+        tessera_render::load_job_scene(&bytes, &settings, 0, tessera_render::Limits::default())
+            .with_context(|| format!("the scene {} cannot be rendered", a.scene.display()))?;
     let load_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let img = tessera_render::render_region(
