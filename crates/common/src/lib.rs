@@ -37,6 +37,18 @@ pub fn parse_hex32(text: &str) -> Option<Hash32> {
     Some(out)
 }
 
+/// keccak256 of the concatenation of `parts` (no copy is made).
+pub fn keccak256_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Hash32 {
+    use tiny_keccak::{Hasher, Keccak};
+    let mut out = [0u8; 32];
+    let mut k = Keccak::v256();
+    for p in parts {
+        k.update(p);
+    }
+    k.finalize(&mut out);
+    out
+}
+
 /// keccak256 of `data`.
 pub fn keccak256(data: &[u8]) -> Hash32 {
     use tiny_keccak::{Hasher, Keccak};

@@ -71,8 +71,8 @@ pub fn raw_bytes(
     out
 }
 
-/// Parsed raw data: (header words, pixels).
-pub fn parse_raw(bytes: &[u8]) -> Result<([u32; 8], Vec<f32>), OutputError> {
+/// The header words of raw data, after checking that the body has the size they announce.
+fn parse_header(bytes: &[u8]) -> Result<[u32; 8], OutputError> {
     if bytes.len() < 40 || &bytes[..8] != RAW_MAGIC {
         return Err(OutputError::BadRaw("missing TSRAW001 header".into()));
     }
@@ -81,16 +81,27 @@ pub fn parse_raw(bytes: &[u8]) -> Result<([u32; 8], Vec<f32>), OutputError> {
         let at = 8 + i * 4;
         *w = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     }
-    let n = u64::from(h[4]) * u64::from(h[5]) * 3;
-    let body = &bytes[40..];
-    if body.len() as u64 != n * 4 {
+    if h[7] != 3 {
         return Err(OutputError::BadRaw(format!(
-            "{} bytes of pixel data for a {}x{} region",
-            body.len(),
-            h[4],
-            h[5]
+            "{} channels, expected 3",
+            h[7]
         )));
     }
+    let n = u64::from(h[4]) * u64::from(h[5]) * 3;
+    let body = bytes.len() - 40;
+    if body as u64 != n * 4 {
+        return Err(OutputError::BadRaw(format!(
+            "{body} bytes of pixel data for a {}x{} region",
+            h[4], h[5]
+        )));
+    }
+    Ok(h)
+}
+
+/// Parsed raw data: (header words, pixels).
+pub fn parse_raw(bytes: &[u8]) -> Result<([u32; 8], Vec<f32>), OutputError> {
+    let h = parse_header(bytes)?;
+    let body = &bytes[40..];
     let px = body
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -176,7 +187,8 @@ pub fn check_outputs(
     leaves_doc: &serde_json::Value,
     expected_root: Option<&[u8; 32]>,
 ) -> Result<[u8; 32], OutputError> {
-    let (h, pixels) = parse_raw(raw)?;
+    use rayon::prelude::*;
+    let h = parse_header(raw)?;
     let region = tessera_common::task::Rect {
         x: h[2],
         y: h[3],
@@ -197,19 +209,32 @@ pub fn check_outputs(
     let listed = leaves_doc["cells"]
         .as_array()
         .ok_or_else(|| OutputError::BadRaw("the leaves document has no cell list".into()))?;
-    let mut leaves = Vec::new();
-    for (i, cell) in tessera_common::task::cells(region, cell_size).enumerate() {
-        let bytes = crate::render::cell_bytes(&crate::render::crop(&pixels, region, cell));
-        let leaf = tessera_common::cells::leaf_of_data(i as u64, &bytes);
+    let rects: Vec<_> = tessera_common::task::cells(region, cell_size).collect();
+    // Each cell's bytes are its rows of the raw body, in order: hash them in place, cells in parallel.
+    let body = &raw[40..];
+    let row_bytes = region.width as usize * 12;
+    let leaves: Vec<[u8; 32]> = rects
+        .par_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let rows = (0..c.height as usize).map(|dy| {
+                let start = (c.y - region.y) as usize * row_bytes
+                    + dy * row_bytes
+                    + (c.x - region.x) as usize * 12;
+                &body[start..start + c.width as usize * 12]
+            });
+            tessera_common::cells::leaf(i as u64, tessera_common::keccak256_parts(rows))
+        })
+        .collect();
+    for (i, leaf) in leaves.iter().enumerate() {
         let claimed = listed.get(i).and_then(|c| c["leaf"].as_str());
-        if claimed != Some(to_hex(&leaf).as_str()) {
+        if claimed != Some(to_hex(leaf).as_str()) {
             return Err(OutputError::BadRaw(format!(
                 "cell {i}: the raw data hashes to leaf {}, the leaves document says {}",
-                to_hex(&leaf),
+                to_hex(leaf),
                 claimed.unwrap_or("nothing")
             )));
         }
-        leaves.push(leaf);
     }
     if listed.len() != leaves.len() {
         return Err(OutputError::BadRaw(format!(

@@ -340,6 +340,7 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
         lights: walk.lights,
         camera,
         degenerate: walk.degenerate,
+        animated: doc.animations().len() > 0,
     };
     Scene::assemble(gathered, opts.environment)
 }

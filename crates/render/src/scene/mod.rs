@@ -167,6 +167,8 @@ pub struct SceneStats {
     pub textures: u64,
     /// BVH nodes.
     pub bvh_nodes: u64,
+    /// Whether the file animates anything: if not, every frame loads to the same scene.
+    pub animated: bool,
 }
 
 /// Floats per record; must match `pathtrace.h`.
@@ -283,6 +285,7 @@ pub(crate) struct Gathered {
     pub lights: Vec<Light>,
     pub camera: Camera,
     pub degenerate: u64,
+    pub animated: bool,
 }
 
 impl Scene {
@@ -377,6 +380,7 @@ impl Scene {
             lights: g.lights.len() as u64,
             textures: g.textures.len() as u64,
             bvh_nodes: (bvh.nodes.len() / NODE_FLOATS) as u64,
+            animated: g.animated,
         };
         Ok(Scene {
             nodes: bvh.nodes,
