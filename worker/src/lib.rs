@@ -41,6 +41,8 @@ pub struct Ctx {
     pub signer: alloy::signers::local::PrivateKeySigner,
     /// The render backend.
     pub backend: Arc<tessera_render::Backend>,
+    /// Loaded scenes.
+    pub scenes: Arc<SceneCache>,
     /// HTTP client for the indexer.
     pub http: reqwest::Client,
     /// Becomes true on SIGINT/SIGTERM.
@@ -74,6 +76,7 @@ impl Ctx {
             store,
             metrics: Metrics::new(mode),
             backend: Arc::new(backend),
+            scenes: Arc::new(SceneCache::default()),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()?,
@@ -164,6 +167,56 @@ impl Ctx {
         let dir = self.cfg.data_dir.join("scenes");
         std::fs::create_dir_all(&dir).ok();
         dir.join(cid)
+    }
+}
+
+/// Key of a loaded scene: the frame only matters for animated files.
+type SceneKey = (String, u32, u32, Option<u32>);
+
+/// The last few scenes loaded (scene load and BVH build are the fixed cost of every task; a job's tasks
+/// share them: all of them for a still scene, those of one frame for an animated one).
+#[derive(Default)]
+pub struct SceneCache {
+    loaded: std::sync::Mutex<std::collections::VecDeque<(SceneKey, Arc<tessera_render::Scene>)>>,
+}
+
+impl SceneCache {
+    /// Scenes kept: they can be large.
+    const KEEP: usize = 2;
+
+    /// The scene `cid` (bytes `glb`) loaded for `frame` of a job with `settings` (blocking).
+    pub fn get(
+        &self,
+        cid: &str,
+        glb: &[u8],
+        settings: &tessera_render::RenderSettings,
+        frame: u32,
+    ) -> Result<Arc<tessera_render::Scene>, tessera_render::SceneError> {
+        let still: SceneKey = (cid.to_owned(), settings.width, settings.height, None);
+        let framed: SceneKey = (cid.to_owned(), settings.width, settings.height, Some(frame));
+        {
+            let loaded = self
+                .loaded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((_, s)) = loaded.iter().find(|(k, _)| *k == still || *k == framed) {
+                return Ok(s.clone());
+            }
+        }
+        let scene = Arc::new(tessera_render::load_job_scene(
+            glb,
+            settings,
+            frame,
+            tessera_render::Limits::default(),
+        )?);
+        let key = if scene.stats.animated { framed } else { still };
+        let mut loaded = self
+            .loaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        loaded.push_front((key, scene.clone()));
+        loaded.truncate(Self::KEEP);
+        Ok(scene)
     }
 }
 

@@ -20,7 +20,6 @@ use tessera_bindings::IDistributedRender::{Attestation, SignedAttestation};
 use tessera_bindings::market::JobInfo;
 use tessera_bindings::{TaskState, attestation, cells};
 use tessera_common::verify::{detection_probability, select_cells};
-use tessera_render::Limits;
 
 /// Largest leaves document accepted (1M cells of JSON is ~200 MB; jobs use far fewer).
 const MAX_LEAVES_BYTES: u64 = 256 << 20;
@@ -349,8 +348,12 @@ impl Verifier {
         );
         let backend = self.ctx.backend.clone();
         let task = s.task;
+        let scenes = self.ctx.scenes.clone();
+        let cid = job.spec.sceneCid.clone();
+        let frame = t.frame;
         let mismatch = tokio::task::spawn_blocking(move || {
-            recheck(&glb, &settings, task, &hashes, &picks, &backend)
+            let scene = scenes.get(&cid, &glb, &settings, frame)?;
+            recheck(&scene, &settings, task, &hashes, &picks, &backend)
                 .map(|m| m.map(|(cell, ours)| (cell, ours, hashes)))
         })
         .await
@@ -417,10 +420,10 @@ pub fn sample_seed(secret: B256, block_hash: B256, job: u64, task: u64, attempt:
     keccak256(&input)
 }
 
-/// Loads the scene, re-renders cells `picks` of task `task` and compares each with its committed data hash;
-/// returns the first cell that differs, with the hash this render gives.
+/// Re-renders cells `picks` of task `task` of the job's scene (loaded for the task's frame) and compares each
+/// with its committed data hash; returns the first cell that differs, with the hash this render gives.
 pub fn recheck(
-    glb: &[u8],
+    scene: &tessera_render::Scene,
     settings: &tessera_render::RenderSettings,
     task: u64,
     hashes: &[B256],
@@ -428,9 +431,8 @@ pub fn recheck(
     backend: &tessera_render::Backend,
 ) -> Result<Option<(u32, B256)>> {
     let t = settings.task(task).map_err(|e| anyhow!("{e}"))?;
-    let scene = tessera_render::load_job_scene(glb, settings, t.frame, Limits::default())?;
     let ts = tessera_render::task_settings(settings, t.frame);
-    let cells = tessera_render::render_cells(&scene, &ts, t.region, picks, backend)?;
+    let cells = tessera_render::render_cells(scene, &ts, t.region, picks, backend)?;
     for (c, _) in cells {
         let ours = B256::from(c.data_hash);
         if hashes.get(c.index as usize) != Some(&ours) {
@@ -469,13 +471,15 @@ mod tests {
         .unwrap();
         let s = settings();
         let cpu = tessera_render::Backend::Cpu;
-        let img = crate::worker::render_task(&glb, &s, 0, &cpu, &|_, _| {}).unwrap();
+        let scenes = crate::SceneCache::default();
+        let scene = scenes.get("cid", &glb, &s, 0).unwrap();
+        let img = crate::worker::render_task(&scene, &s, 0, &cpu, &|_, _| {}).unwrap();
         let doc = tessera_render::output::leaves_json(&img, s.cell_size);
         let root = B256::from(img.root);
         let hashes = committed_hashes(&doc, &s, 0, root).unwrap();
         assert_eq!(hashes.len(), 24);
         let all: Vec<u32> = (0..24).collect();
-        assert_eq!(recheck(&glb, &s, 0, &hashes, &all, &cpu).unwrap(), None);
+        assert_eq!(recheck(&scene, &s, 0, &hashes, &all, &cpu).unwrap(), None);
 
         // A document that does not build the committed root is refused.
         assert!(
@@ -486,7 +490,7 @@ mod tests {
         // A forged cell 7 (committed consistently) is found when sampled, with the honest hash.
         let mut forged = hashes.clone();
         forged[7] = B256::repeat_byte(1);
-        let found = recheck(&glb, &s, 0, &forged, &all, &cpu).unwrap();
+        let found = recheck(&scene, &s, 0, &forged, &all, &cpu).unwrap();
         assert_eq!(found, Some((7, hashes[7])));
         let proof = cells::proof_of(&forged, 7).unwrap();
         let leaf = tessera_common::cells::leaf(7, forged[7].0);

@@ -25,7 +25,7 @@ use tessera_bindings::DistributedRender::TaskClaimed;
 use tessera_bindings::TaskState;
 use tessera_bindings::market::{JobInfo, TaskView};
 use tessera_ipfs::AddOptions;
-use tessera_render::{Limits, RegionImage};
+use tessera_render::RegionImage;
 
 /// Where a task stands for this worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -318,8 +318,11 @@ impl Worker {
         let started = Instant::now();
         tracing::info!(job = r.job, task = r.task, frame = t.frame, region = ?t.region, "rendering");
         let index = r.task;
+        let scenes = self.ctx.scenes.clone();
+        let cid = job.spec.sceneCid.clone();
         let mut handle = tokio::task::spawn_blocking(move || {
-            render_task(&glb, &settings, index, &backend, &move |d, n| {
+            let scene = scenes.get(&cid, &glb, &settings, t.frame)?;
+            render_task(&scene, &settings, index, &backend, &move |d, n| {
                 progress.update(d, n);
             })
         });
@@ -501,8 +504,11 @@ impl Worker {
         let backend = self.ctx.backend.clone();
         // Load the scene and render a small, low-sample probe of the task: it proves the scene renders and
         // measures this machine's speed on it.
+        let scenes = self.ctx.scenes.clone();
+        let cid2 = cid.clone();
         let probe = tokio::task::spawn_blocking(move || -> Result<f64, String> {
-            let scene = tessera_render::load_job_scene(&glb, &settings, t.frame, Limits::default())
+            let scene = scenes
+                .get(&cid2, &glb, &settings, t.frame)
                 .map_err(|e| e.to_string())?;
             let w = (settings.width / 8).max(8).min(settings.width);
             let h = (settings.height / 8).max(8).min(settings.height);
@@ -744,19 +750,18 @@ pub fn policy_refuses(cfg: &crate::Config, job: &JobInfo) -> Option<String> {
     None
 }
 
-/// Loads the job's scene for the task's frame and renders the task's region (what a worker sells).
+/// Renders the task's region of the job's scene, loaded for the task's frame (what a worker sells).
 pub fn render_task(
-    glb: &[u8],
+    scene: &tessera_render::Scene,
     settings: &tessera_render::RenderSettings,
     task: u64,
     backend: &tessera_render::Backend,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<RegionImage> {
     let t = settings.task(task).map_err(|e| anyhow!("{e}"))?;
-    let scene = tessera_render::load_job_scene(glb, settings, t.frame, Limits::default())?;
     let ts = tessera_render::task_settings(settings, t.frame);
     Ok(tessera_render::render_region(
-        &scene, &ts, t.region, backend, progress,
+        scene, &ts, t.region, backend, progress,
     )?)
 }
 
