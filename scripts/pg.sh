@@ -55,9 +55,9 @@ case "${1:-start}" in
   stop) if running; then as_pg "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null; fi ;;
   url) echo "$url" ;;
   drop-test-dbs)
-    # Databases the indexer's integration tests created (it_*), left behind by earlier runs.
+    # Databases the tests, benchmarks and local networks created, left behind by earlier runs.
     if running; then
-      for db in $(as_pg "$bindir/psql" -h 127.0.0.1 -p "$port" -U tessera -d postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'it\_%' OR datname LIKE 'bench\_%' OR datname LIKE 'sqlx\_check\_%'"); do
+      for db in $(as_pg "$bindir/psql" -h 127.0.0.1 -p "$port" -U tessera -d postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'it\_%' OR datname LIKE 'bench\_%' OR datname LIKE 'sqlx\_check\_%' OR datname LIKE 'localnet\_%'"); do
         as_pg "$bindir/dropdb" -h 127.0.0.1 -p "$port" -U tessera "$db"
       done
     fi ;;

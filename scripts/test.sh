@@ -37,7 +37,9 @@ bash scripts/sqlx-check.sh
 
 log "rust: clippy"
 cargo clippy --locked --all-targets -- -D warnings
-log "rust: tests"
+log "rust: binaries for the end-to-end tests (tests/ runs them as processes)"
+cargo build --locked --bins
+log "rust: tests (the end-to-end suite included)"
 cargo_test --workspace
 
 if [ "$quick" = 0 ]; then

@@ -1,0 +1,240 @@
+//! `tessera-localnet demo`: the main job. Starts a whole network on this machine (anvil, Postgres, the local
+//! IPFS node, the contracts, the indexer, two workers and a verifier), posts the bundled demo scene as a
+//! multi-task job with the artist's CLI, shows its progress live, fetches and checks the frames, prints the
+//! indexer's view of the job, and shuts everything down.
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::Parser;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tessera_bindings::TaskState;
+use tessera_localnet::{Account, Localnet, Options, repo_root};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera-localnet",
+    about = "Run the whole Tessera network locally and take a demo job to paid"
+)]
+struct Cli {
+    /// Working folder (keystores, data, logs; emptied first).
+    #[arg(long, default_value_os_t = std::env::temp_dir().join("tessera-localnet"))]
+    dir: PathBuf,
+    /// Where the fetched frames go.
+    #[arg(long, short, default_value = "demo-output")]
+    out: PathBuf,
+    /// Frames in the demo job.
+    #[arg(long, default_value_t = 4)]
+    frames: u32,
+    /// Regions per frame as COLSxROWS.
+    #[arg(long, default_value = "2x1")]
+    regions: String,
+    /// Image size as WIDTHxHEIGHT.
+    #[arg(long, default_value = "960x540")]
+    size: String,
+    /// Samples per pixel.
+    #[arg(long, default_value_t = 64)]
+    spp: u32,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(run(cli)) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn step(t0: Instant, what: &str) {
+    println!("[{:>6.1}s] {what}", t0.elapsed().as_secs_f64());
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let t0 = Instant::now();
+    step(
+        t0,
+        "starting anvil, the local IPFS node, Postgres and the indexer; deploying the contracts",
+    );
+    let mut net = Localnet::start(Options {
+        dir: cli.dir.clone(),
+        indexer: true,
+        poll_ms: 200,
+    })
+    .await?;
+    step(
+        t0,
+        &format!(
+            "chain {} at {}, DistributedRender at {}, IPFS API {}, indexer API {}",
+            net.deployment.chain_id,
+            net.dev.endpoint(),
+            net.deployment.distributed_render,
+            net.ipfs.api,
+            net.indexer_url
+        ),
+    );
+    let outcome = tokio::select! {
+        r = demo(&mut net, &cli, t0) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    step(t0, "shutting down (SIGTERM to every process)");
+    let logs = net.dir.join("logs");
+    let down = net.shutdown().await;
+    if outcome.is_err() {
+        eprintln!("logs of every process are in {}", logs.display());
+    }
+    outcome?;
+    down?;
+    step(t0, "done");
+    Ok(())
+}
+
+async fn demo(net: &mut Localnet, cli: &Cli, t0: Instant) -> Result<()> {
+    net.spawn_daemon("worker-1", "run", Account::Worker, &[])?;
+    net.spawn_daemon("worker-2", "run", Account::Worker2, &[])?;
+    net.spawn_daemon("verifier", "verify", Account::Verifier, &["--cells", "66"])?;
+    step(
+        t0,
+        &format!(
+            "started two workers and a verifier (logs in {})",
+            net.dir.join("logs").display()
+        ),
+    );
+    let (w, h) = cli
+        .size
+        .split_once('x')
+        .context("--size must be WIDTHxHEIGHT")?;
+    let scene = repo_root().join("assets/scenes/complete.glb");
+    let frames = cli.frames.to_string();
+    let spp = cli.spp.to_string();
+    let submitted = Instant::now();
+    let id = net
+        .cli_ok(&[
+            "job",
+            "submit",
+            &scene.display().to_string(),
+            "--width",
+            w,
+            "--height",
+            h,
+            "--spp",
+            &spp,
+            "--bounces",
+            "4",
+            "--frames",
+            &frames,
+            "--regions",
+            &cli.regions,
+            "--cell-size",
+            "8",
+            "--reward",
+            "0.002",
+            "--stake",
+            "0.001",
+            "--deadline",
+            "1h",
+            "--lease",
+            "10m",
+            "--challenge-window",
+            "10m",
+        ])?
+        .trim()
+        .to_owned();
+    step(
+        t0,
+        &format!("the artist posted job {id}; following it on the indexer's stream:"),
+    );
+    let mut watch = net.cli(&["job", "status", &id, "--watch"])?.spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(cli.timeout);
+    loop {
+        if let Some(s) = watch.try_wait()? {
+            ensure!(s.success(), "tessera job status --watch failed");
+            break;
+        }
+        if Instant::now() > deadline {
+            watch.kill().ok();
+            bail!("the job was not settled within {} s", cli.timeout);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let settled = submitted.elapsed();
+    // The chain decides: every task must be paid.
+    let market =
+        tessera_bindings::market::Market::read_only(&net.dev.endpoint(), net.deployment.clone())
+            .await?;
+    let job = market.job(id.parse()?).await?;
+    for i in 0..job.task_count {
+        let v = market.task(job.id, i).await?;
+        ensure!(
+            v.state == TaskState::Paid,
+            "task {i} ended {:?}, not paid",
+            v.state
+        );
+    }
+    step(
+        t0,
+        &format!(
+            "all {} tasks verified and paid {:.1} s after the job was posted",
+            job.task_count,
+            settled.as_secs_f64()
+        ),
+    );
+    let out = cli.out.display().to_string();
+    let frames_written = net.cli_ok(&["job", "fetch", &id, "-o", &out])?;
+    step(
+        t0,
+        &format!("frames fetched from IPFS, checked against the on-chain roots, written to {out}:"),
+    );
+    print!("{frames_written}");
+    let http = reqwest::Client::new();
+    let view: serde_json::Value = http
+        .get(format!("{}/v1/jobs/{id}", net.indexer_url))
+        .send()
+        .await?
+        .json()
+        .await?;
+    step(t0, "the indexer's view of the job (GET /v1/jobs/{id}):");
+    let d = &view["data"]["job"];
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "jobId": d["jobId"], "status": d["status"], "taskCount": d["taskCount"], "tasks": d["tasks"],
+            "rewardPerTask": d["rewardPerTask"], "escrow": d["escrow"], "paidToWorkers": d["paidToWorkers"],
+            "rejections": d["rejections"], "sceneCid": d["sceneCid"], "rendererId": d["rendererId"],
+            "meta": view["meta"],
+        }))?
+    );
+    for (name, acct) in [
+        ("worker-1", Account::Worker),
+        ("worker-2", Account::Worker2),
+    ] {
+        let addr = tessera_wallet::open(
+            &net.keystore(acct)?,
+            &tessera_wallet::PasswordSource::File(net.dir.join("password")),
+        )?
+        .address();
+        let s: serde_json::Value = http
+            .get(format!("{}/v1/workers/{addr}", net.indexer_url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        println!(
+            "{name} {addr}: {} tasks completed, reputation {}",
+            s["data"]["tasksCompleted"], s["data"]["reputation"]
+        );
+    }
+    println!("submit to all paid: {:.1} s", settled.as_secs_f64());
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! Shared set-up: a local network per test, small jobs posted with the CLI, waiting on the chain.
+
+use alloy::primitives::{Address, U256};
+use alloy::sol_types::SolEvent;
+use anyhow::{Context, Result, ensure};
+use std::path::PathBuf;
+use std::time::Duration;
+use tessera_bindings::TaskState;
+use tessera_bindings::market::{Market, TaskView};
+use tessera_localnet::{Localnet, Options, wait_for};
+
+/// The tests share two cores: one at a time.
+pub(crate) static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub(crate) struct Net {
+    pub(crate) ln: Localnet,
+    pub(crate) market: Market,
+}
+
+pub(crate) fn scene() -> PathBuf {
+    tessera_localnet::repo_root().join("assets/scenes/complete.glb")
+}
+
+impl Net {
+    pub(crate) async fn start(tag: &str, indexer: bool) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("tessera-e2e-{tag}-{}", std::process::id()));
+        let ln = Localnet::start(Options {
+            dir,
+            indexer,
+            poll_ms: 100,
+        })
+        .await?;
+        let market = Market::read_only(&ln.dev.endpoint(), ln.deployment.clone()).await?;
+        Ok(Self { ln, market })
+    }
+
+    /// Posts a job of `frames` x `regions` tasks of the demo scene with the CLI; `spp` sets its cost.
+    pub(crate) fn post(&self, frames: u32, regions: &str, spp: u32, extra: &[&str]) -> Result<u64> {
+        let scene = scene().display().to_string();
+        let (frames, spp) = (frames.to_string(), spp.to_string());
+        let mut args = vec![
+            "job",
+            "submit",
+            scene.as_str(),
+            "--width",
+            "128",
+            "--height",
+            "72",
+            "--spp",
+            spp.as_str(),
+            "--bounces",
+            "2",
+            "--frames",
+            frames.as_str(),
+            "--regions",
+            regions,
+            "--cell-size",
+            "8",
+            "--reward",
+            "0.002",
+            "--stake",
+            "0.001",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.ln.cli_ok(&args)?;
+        out.trim().parse().context("job id on stdout")
+    }
+
+    pub(crate) async fn task(&self, job: u64, i: u64) -> Result<TaskView> {
+        self.market.task(job, i).await
+    }
+
+    /// Waits until every task of `job` is paid.
+    pub(crate) async fn all_paid(&self, job: u64, timeout: Duration) -> Result<()> {
+        let n = self.market.job(job).await?.task_count;
+        wait_for(
+            &format!("every task of job {job} paid"),
+            timeout,
+            || async move {
+                for i in 0..n {
+                    if self.task(job, i).await?.state != TaskState::Paid {
+                        return Ok(None);
+                    }
+                }
+                Ok(Some(()))
+            },
+        )
+        .await
+        .map_err(|e| self.with_logs(e))
+    }
+
+    /// Waits until task `i` of `job` is in `state` (and, when given, held by `worker`).
+    pub(crate) async fn task_in(
+        &self,
+        job: u64,
+        i: u64,
+        state: TaskState,
+        worker: Option<Address>,
+        timeout: Duration,
+    ) -> Result<TaskView> {
+        wait_for(
+            &format!("task {i} of job {job} {state:?}"),
+            timeout,
+            || async move {
+                let v = self.task(job, i).await?;
+                Ok((v.state == state && worker.is_none_or(|w| w == v.worker)).then_some(v))
+            },
+        )
+        .await
+        .map_err(|e| self.with_logs(e))
+    }
+
+    /// Decoded events `E` about `job`.
+    pub(crate) async fn events<E: SolEvent>(&self, job: u64) -> Result<Vec<E>> {
+        let logs = self.market.job_logs(vec![E::SIGNATURE_HASH], job).await?;
+        logs.iter()
+            .map(|l| Ok(l.log_decode::<E>()?.inner.data))
+            .collect()
+    }
+
+    /// An error with every daemon's log tail attached.
+    pub(crate) fn with_logs(&self, e: anyhow::Error) -> anyhow::Error {
+        let mut text = format!("{e:#}");
+        for p in self.ln.daemons.values() {
+            let log = p.log();
+            let tail: Vec<&str> = log.lines().rev().take(25).collect();
+            text.push_str(&format!("\n--- {} ---\n", p.name));
+            for l in tail.into_iter().rev() {
+                text.push_str(l);
+                text.push('\n');
+            }
+        }
+        anyhow::anyhow!(text)
+    }
+
+    /// Stops everything; on success the working folder (logs included) is removed.
+    pub(crate) async fn shutdown(self) -> Result<()> {
+        let dir = self.ln.dir.clone();
+        self.ln.shutdown().await?;
+        std::fs::remove_dir_all(&dir).ok();
+        Ok(())
+    }
+}
+
+/// Wei in ether units.
+pub(crate) fn ether(s: &str) -> Result<U256> {
+    Ok(alloy::primitives::utils::parse_ether(s)?)
+}
+
+/// Fails unless `cond`.
+pub(crate) fn check(cond: bool, what: &str) -> Result<()> {
+    ensure!(cond, "{what}");
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! The whole network end to end, every part a real process (anvil, Postgres, the local IPFS node, the
+//! indexer, `tessera-worker` in both modes, the `tessera` CLI): a job from submit to every task paid and
+//! fetched; a cheating worker caught, slashed and replaced; a worker killed mid-task whose lease expires; a
+//! worker killed and restarted; cancel, reclaim, accept and the CLI's errors; a malformed scene; IPFS going
+//! away and coming back. The tests run one at a time (they share the machine's two cores).
+//!
+//! They need the binaries of the workspace (`cargo test --workspace` builds them before running any test).
+
+mod artist;
+mod faults;
+mod harness;
+mod round_trip;

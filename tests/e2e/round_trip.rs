@@ -1,0 +1,157 @@
+//! A multi-task job from submit to every task paid, with two workers, a verifier and the indexer, and the
+//! artist's fetch checking every output against the roots on-chain.
+
+use crate::harness::{Net, SERIAL, check};
+use std::time::Duration;
+use tessera_bindings::DistributedRender::{TaskAttested, TaskClaimed, TaskPaid};
+use tessera_bindings::PayReason;
+use tessera_localnet::Account;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_task_job_is_rendered_verified_paid_and_fetched() -> anyhow::Result<()> {
+    let _one = SERIAL.lock().await;
+    let mut net = Net::start("round-trip", true).await?;
+    // Withdraw every credit at once, so that withdrawals are exercised too.
+    let metrics = format!("127.0.0.1:{}", tessera_localnet::free_port()?);
+    net.ln.spawn_daemon(
+        "w1",
+        "run",
+        Account::Worker,
+        &[
+            "--withdraw-threshold-wei",
+            "1",
+            "--metrics-listen",
+            &metrics,
+        ],
+    )?;
+    net.ln.spawn_daemon(
+        "w2",
+        "run",
+        Account::Worker2,
+        &["--withdraw-threshold-wei", "1"],
+    )?;
+    net.ln
+        .spawn_daemon("v", "verify", Account::Verifier, &["--cells", "40"])?;
+    let job = net.post(2, "2x1", 4, &[])?;
+    net.all_paid(job, Duration::from_secs(120)).await?;
+
+    // Each task claimed once, attested once by the verifier, paid as verified to the worker that claimed it.
+    let claims = net.events::<TaskClaimed>(job).await?;
+    let paid = net.events::<TaskPaid>(job).await?;
+    let attested = net.events::<TaskAttested>(job).await?;
+    check(
+        claims.len() == 4,
+        &format!("{} claims for 4 tasks", claims.len()),
+    )?;
+    check(
+        paid.len() == 4 && attested.len() == 4,
+        "4 payments and 4 attestations",
+    )?;
+    let verifier = net.ln.address(Account::Verifier)?;
+    for p in &paid {
+        check(p.reason == PayReason::Verified as u8, "paid as verified")?;
+        let claimant = claims
+            .iter()
+            .find(|c| c.taskIndex == p.taskIndex)
+            .map(|c| c.worker);
+        check(claimant == Some(p.worker), "paid to its claimant")?;
+    }
+    check(
+        attested.iter().all(|a| a.verifier == verifier && a.approve),
+        "approvals by the verifier",
+    )?;
+    let workers: std::collections::BTreeSet<_> = claims.iter().map(|c| c.worker).collect();
+    check(workers.len() == 2, "both workers took tasks")?;
+
+    // The workers withdrew their earnings (threshold 1 wei): nothing stays credited.
+    let w1 = net.ln.address(Account::Worker)?;
+    tessera_localnet::wait_for(
+        "worker earnings withdrawn",
+        Duration::from_secs(30),
+        || async {
+            Ok(net
+                .market
+                .market
+                .balanceOf(w1, alloy::primitives::Address::ZERO)
+                .call()
+                .await?
+                .is_zero()
+                .then_some(()))
+        },
+    )
+    .await?;
+
+    // The artist fetches and checks every output, and gets both frames assembled.
+    let out = net.ln.dir.join("fetched");
+    let printed = net.ln.cli_ok(&[
+        "job",
+        "fetch",
+        &job.to_string(),
+        "-o",
+        &out.display().to_string(),
+    ])?;
+    check(
+        printed.lines().count() == 2,
+        &format!("two frames listed: {printed}"),
+    )?;
+    for f in [
+        "frame-0000.png",
+        "frame-0001.png",
+        "task-3/raw.tsr",
+        "task-3/leaves.json",
+    ] {
+        check(out.join(f).is_file(), &format!("{f} fetched"))?;
+    }
+    // A tampered download is refused: change one float of a fetched raw file and check it against the root.
+    let raw_path = out.join("task-0/raw.tsr");
+    let mut raw = std::fs::read(&raw_path)?;
+    let last = raw.len() - 1;
+    raw[last] ^= 1;
+    std::fs::write(&raw_path, &raw)?;
+    let root = net.task(job, 0).await?.cell_root.to_string();
+    let bad = net
+        .ln
+        .cli(&[
+            "output",
+            "check",
+            "--raw",
+            &raw_path.display().to_string(),
+            "--leaves",
+            &out.join("task-0/leaves.json").display().to_string(),
+            "--root",
+            &root,
+        ])?
+        .output()?;
+    check(!bad.status.success(), "a tampered raw file fails the check")?;
+
+    // The worker's metrics count what it did.
+    let text = reqwest::get(format!("http://{metrics}/metrics"))
+        .await?
+        .text()
+        .await?;
+    let claims_w1 = claims.iter().filter(|c| c.worker == w1).count();
+    check(
+        text.contains(&format!("tessera_worker_claims_total {claims_w1}")),
+        &format!("claims metric = {claims_w1}: {text}"),
+    )?;
+    check(
+        text.contains("tessera_worker_outcomes_total{kind=\"paid\"}"),
+        "outcomes metric",
+    )?;
+
+    // The indexer agrees.
+    let view: serde_json::Value =
+        reqwest_json(&format!("{}/v1/jobs/{job}", net.ln.indexer_url)).await?;
+    check(
+        view["data"]["job"]["tasks"]["paid"] == 4,
+        &format!("indexer view: {}", view["data"]["job"]["tasks"]),
+    )?;
+    // `status` prints every task paid.
+    let status = net.ln.cli_ok(&["job", "status", &job.to_string()])?;
+    check(status.matches(" paid ").count() == 4, &status)?;
+    net.shutdown().await
+}
+
+async fn reqwest_json(url: &str) -> anyhow::Result<serde_json::Value> {
+    Ok(reqwest::get(url).await?.error_for_status()?.json().await?)
+}
