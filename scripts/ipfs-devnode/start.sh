@@ -14,15 +14,22 @@ JSIPFS="node $HERE/node_modules/ipfs/src/cli.js"
 node "$HERE/kubo-compat.cjs" >/dev/null
 if [ ! -f "$IPFS_PATH/config" ]; then
   $JSIPFS init --profile test >/dev/null
-  $JSIPFS config Addresses.API "/ip4/127.0.0.1/tcp/$API_PORT"
-  $JSIPFS config Addresses.Gateway "/ip4/127.0.0.1/tcp/$GW_PORT"
-  $JSIPFS config Addresses.RPC "/ip4/127.0.0.1/tcp/$RPC_PORT/ws"
-  $JSIPFS config --json Addresses.Swarm '["/ip4/127.0.0.1/tcp/0"]'
-  $JSIPFS config --json Addresses.Delegates '[]'
-  $JSIPFS config --json Bootstrap '[]'
-  $JSIPFS config --json Discovery.MDNS.Enabled false
-  $JSIPFS config --json Discovery.webRTCStar.Enabled false
 fi
+# Loopback only, no peers, no discovery: edited in the config file in one step (each `jsipfs config` call
+# starts node, ~2 s). Rewritten on every start so that the ports can change between runs.
+API_PORT="$API_PORT" GW_PORT="$GW_PORT" RPC_PORT="$RPC_PORT" node -e '
+  const fs = require("fs"), f = process.env.IPFS_PATH + "/config";
+  const c = JSON.parse(fs.readFileSync(f, "utf8"));
+  const e = process.env;
+  c.Addresses = Object.assign(c.Addresses || {}, {
+    API: `/ip4/127.0.0.1/tcp/${e.API_PORT}`, Gateway: `/ip4/127.0.0.1/tcp/${e.GW_PORT}`,
+    RPC: `/ip4/127.0.0.1/tcp/${e.RPC_PORT}/ws`, Swarm: ["/ip4/127.0.0.1/tcp/0"], Delegates: [],
+    Announce: [], NoAnnounce: [] });
+  c.Bootstrap = [];
+  c.Discovery = Object.assign(c.Discovery || {}, { MDNS: { Enabled: false, Interval: 10 }, webRTCStar: { Enabled: false } });
+  fs.writeFileSync(f, JSON.stringify(c, null, 2));
+'
+
 # A daemon killed with SIGKILL leaves its lock directory behind.
 rm -rf "$IPFS_PATH/repo.lock"
 exec $JSIPFS daemon --enable-preload=false
