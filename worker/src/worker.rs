@@ -645,19 +645,28 @@ impl Worker {
         self.open_from_chain(now).await
     }
 
+    async fn indexer_get(&self, url: &str, query: &[(&str, &str)]) -> Result<serde_json::Value> {
+        Ok(self
+            .ctx
+            .http
+            .get(url)
+            .query(query)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
     async fn open_from_indexer(&self, url: &str, now: u64) -> Result<Vec<Candidate>> {
         let base = url.trim_end_matches('/');
         let mut out = Vec::new();
         for renderer in &self.ctx.cfg.renderers {
-            let page: serde_json::Value = self
-                .ctx
-                .http
-                .get(format!("{base}/v1/tasks/open"))
-                .query(&[("renderer", renderer.as_str()), ("limit", "100")])
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
+            let page = self
+                .indexer_get(
+                    &format!("{base}/v1/tasks/open"),
+                    &[("renderer", renderer.as_str()), ("limit", "100")],
+                )
                 .await?;
             for t in page["data"].as_array().into_iter().flatten() {
                 if let (Some(job), Some(task)) = (t["jobId"].as_u64(), t["taskIndex"].as_u64()) {
@@ -674,15 +683,11 @@ impl Worker {
         }
         // Nothing open: leases that ran out, which the indexer lists as claimed with `leaseExpired`.
         for job in self.book.active(now) {
-            let page: serde_json::Value = self
-                .ctx
-                .http
-                .get(format!("{base}/v1/jobs/{}/tasks", job.id))
-                .query(&[("state", "claimed"), ("limit", "500")])
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
+            let page = self
+                .indexer_get(
+                    &format!("{base}/v1/jobs/{}/tasks", job.id),
+                    &[("state", "claimed"), ("limit", "500")],
+                )
                 .await?;
             for t in page["data"].as_array().into_iter().flatten() {
                 if t["leaseExpired"].as_bool() == Some(true)

@@ -215,24 +215,8 @@ enum JobCmd {
 struct EstimateArgs {
     /// The scene (.glb).
     scene: PathBuf,
-    /// Image width.
-    #[arg(long, default_value_t = 1920)]
-    width: u32,
-    /// Image height.
-    #[arg(long, default_value_t = 1080)]
-    height: u32,
-    /// Samples per pixel.
-    #[arg(long, default_value_t = 64)]
-    spp: u32,
-    /// Maximum bounces.
-    #[arg(long, default_value_t = 8)]
-    bounces: u32,
-    /// Number of frames.
-    #[arg(long, default_value_t = 1)]
-    frames: u32,
-    /// Regions per frame as COLSxROWS.
-    #[arg(long, default_value = "1x1", value_parser = parse_regions)]
-    regions: (u32, u32),
+    #[command(flatten)]
+    shape: ShapeArgs,
     /// Price in gwei per million path samples.
     #[arg(long, default_value_t = 1000.0)]
     price_gwei_per_msample: f64,
@@ -244,7 +228,30 @@ struct EstimateArgs {
     preview: Option<PathBuf>,
 }
 
-pub(crate) fn parse_regions(s: &str) -> Result<(u32, u32), String> {
+/// The image and its split into tasks, as `job estimate` and `job submit` take them.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ShapeArgs {
+    /// Image width.
+    #[arg(long, default_value_t = 1920)]
+    pub(crate) width: u32,
+    /// Image height.
+    #[arg(long, default_value_t = 1080)]
+    pub(crate) height: u32,
+    /// Samples per pixel.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) spp: u32,
+    /// Maximum bounces.
+    #[arg(long, default_value_t = 8)]
+    pub(crate) bounces: u32,
+    /// Number of frames.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) frames: u32,
+    /// Regions per frame as COLSxROWS (tasks = frames x COLS x ROWS).
+    #[arg(long, default_value = "1x1", value_parser = parse_regions)]
+    pub(crate) regions: (u32, u32),
+}
+
+fn parse_regions(s: &str) -> Result<(u32, u32), String> {
     let (a, b) = s.split_once('x').ok_or("expected COLSxROWS, e.g. 2x2")?;
     let p = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("{v:?}: {e}"));
     Ok((p(a)?, p(b)?))
@@ -345,14 +352,14 @@ fn report(w: &tessera_wallet::Wallet) {
 
 fn estimate(a: &EstimateArgs) -> Result<()> {
     let settings = RenderSettings {
-        width: a.width,
-        height: a.height,
-        samples_per_pixel: a.spp,
-        max_bounces: a.bounces,
+        width: a.shape.width,
+        height: a.shape.height,
+        samples_per_pixel: a.shape.spp,
+        max_bounces: a.shape.bounces,
         frame_start: 0,
-        frame_count: a.frames,
-        regions_x: a.regions.0,
-        regions_y: a.regions.1,
+        frame_count: a.shape.frames,
+        regions_x: a.shape.regions.0,
+        regions_y: a.shape.regions.1,
         cell_size: 16,
         seed: 1,
     };
@@ -363,12 +370,12 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
     let bytes =
         std::fs::read(&a.scene).with_context(|| format!("reading scene {}", a.scene.display()))?;
     // Preview: a quarter of the resolution per side, a quarter of the samples (at least 1).
-    let pw = (a.width / 4).max(16).min(a.width);
-    let ph = (a.height / 4).max(16).min(a.height);
+    let pw = (a.shape.width / 4).max(16).min(a.shape.width);
+    let ph = (a.shape.height / 4).max(16).min(a.shape.height);
     let preview = RenderSettings {
         width: pw,
         height: ph,
-        samples_per_pixel: (a.spp / 4).max(1),
+        samples_per_pixel: (a.shape.spp / 4).max(1),
         frame_count: 1,
         regions_x: 1,
         regions_y: 1,
@@ -397,8 +404,11 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
 
     let tasks = settings.task_count();
     let region = settings.region(0);
-    let total_ms =
-        f64::from(a.width) * f64::from(a.height) * f64::from(a.spp) * f64::from(a.frames) / 1e6;
+    let total_ms = f64::from(a.shape.width)
+        * f64::from(a.shape.height)
+        * f64::from(a.shape.spp)
+        * f64::from(a.shape.frames)
+        / 1e6;
     let per_task_ms = total_ms / tasks as f64;
     let reward_gwei = (per_task_ms * a.price_gwei_per_msample).ceil();
     let fee_gwei = (reward_gwei * f64::from(a.verifier_fee_bps) / 10_000.0).floor();
@@ -420,7 +430,7 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
     );
     println!(
         "tasks               {tasks} ({} frames x {}x{} regions of {}x{} px)",
-        a.frames, a.regions.0, a.regions.1, region.width, region.height
+        a.shape.frames, a.shape.regions.0, a.shape.regions.1, region.width, region.height
     );
     println!("path samples        {total_ms:.1} M ({per_task_ms:.2} M per task)");
     println!(

@@ -97,27 +97,11 @@ pub(crate) struct SubmitArgs {
     net: NetArgs,
     #[command(flatten)]
     key: KeyArgs,
-    /// Image width.
-    #[arg(long, default_value_t = 1920)]
-    width: u32,
-    /// Image height.
-    #[arg(long, default_value_t = 1080)]
-    height: u32,
-    /// Samples per pixel.
-    #[arg(long, default_value_t = 64)]
-    spp: u32,
-    /// Maximum bounces.
-    #[arg(long, default_value_t = 8)]
-    bounces: u32,
+    #[command(flatten)]
+    shape: crate::ShapeArgs,
     /// First frame.
     #[arg(long, default_value_t = 0)]
     frame_start: u32,
-    /// Number of frames.
-    #[arg(long, default_value_t = 1)]
-    frames: u32,
-    /// Regions per frame as COLSxROWS (tasks = frames x COLS x ROWS).
-    #[arg(long, default_value = "1x1", value_parser = crate::parse_regions)]
-    regions: (u32, u32),
     /// Cell size in pixels (power of two, 4..=256); see docs/verification.md.
     #[arg(long, default_value_t = 16)]
     cell_size: u32,
@@ -188,14 +172,14 @@ fn receipt_job_id(r: &alloy::rpc::types::TransactionReceipt) -> Result<u64> {
 /// Posts a job.
 pub(crate) async fn submit(a: SubmitArgs) -> Result<()> {
     let settings = RenderSettings {
-        width: a.width,
-        height: a.height,
-        samples_per_pixel: a.spp,
-        max_bounces: a.bounces,
+        width: a.shape.width,
+        height: a.shape.height,
+        samples_per_pixel: a.shape.spp,
+        max_bounces: a.shape.bounces,
         frame_start: a.frame_start,
-        frame_count: a.frames,
-        regions_x: a.regions.0,
-        regions_y: a.regions.1,
+        frame_count: a.shape.frames,
+        regions_x: a.shape.regions.0,
+        regions_y: a.shape.regions.1,
         cell_size: a.cell_size,
         seed: a.seed,
     };
@@ -272,14 +256,14 @@ pub(crate) async fn submit(a: SubmitArgs) -> Result<()> {
         sceneCid: added.cid,
         rendererId: a.renderer,
         settings: SolSettings {
-            width: a.width,
-            height: a.height,
-            samplesPerPixel: a.spp,
-            maxBounces: a.bounces,
+            width: a.shape.width,
+            height: a.shape.height,
+            samplesPerPixel: a.shape.spp,
+            maxBounces: a.shape.bounces,
             frameStart: a.frame_start,
-            frameCount: a.frames,
-            regionsX: a.regions.0,
-            regionsY: a.regions.1,
+            frameCount: a.shape.frames,
+            regionsX: a.shape.regions.0,
+            regionsY: a.shape.regions.1,
             cellSize: a.cell_size,
             seed: a.seed,
         },
