@@ -80,6 +80,8 @@ impl Actor {
 /// A spawned anvil with named actors (anvil's accounts 0..=6).
 pub struct Devnet {
     anvil: AnvilInstance,
+    /// anvil's folder of persisted states.
+    cache: PathBuf,
     /// EIP-155 chain id.
     pub chain_id: u64,
     /// Deploys and owns the contracts (account 0).
@@ -106,9 +108,19 @@ impl Devnet {
 
     /// Spawns anvil on 127.0.0.1 with extra arguments (e.g. `--gas-limit`).
     pub async fn start_with(args: &[&str]) -> Result<Self> {
+        // anvil persists old states under ~/.foundry/anvil/tmp and never removes them when it is killed:
+        // give each instance its own folder, removed on drop (a 100k-event benchmark leaves gigabytes).
+        static INSTANCE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let cache = std::env::temp_dir().join(format!(
+            "tessera-anvil-{}-{}",
+            std::process::id(),
+            INSTANCE.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
         let anvil = Anvil::at(anvil_path()?)
             .arg("--host")
             .arg("127.0.0.1")
+            .arg("--cache-path")
+            .arg(cache.display().to_string())
             .args(args.iter().copied())
             .try_spawn()
             .context("spawning anvil")?;
@@ -124,6 +136,7 @@ impl Devnet {
             verifier2: actor(5),
             worker2: actor(6),
             anvil,
+            cache,
         })
     }
 
@@ -192,6 +205,14 @@ impl Devnet {
             .await?
             .context("no latest block")?;
         Ok(b.header.timestamp)
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.anvil.child_mut().kill();
+        let _ = self.anvil.child_mut().wait();
+        let _ = std::fs::remove_dir_all(&self.cache);
     }
 }
 
