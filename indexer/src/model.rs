@@ -94,6 +94,32 @@ pub enum TaskStatus {
     Refunded,
 }
 
+impl TaskStatus {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Claimed => "claimed",
+            Self::Submitted => "submitted",
+            Self::Paid => "paid",
+            Self::Refunded => "refunded",
+        }
+    }
+
+    /// From the stored text.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Open,
+            Self::Claimed,
+            Self::Submitted,
+            Self::Paid,
+            Self::Refunded,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
 /// One row of `jobs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]

@@ -8,7 +8,7 @@ use crate::model::{
     AccountRow, BalanceRow, JobRow, NetworkRow, TaskRow, TokenTotalsRow, addr, hash,
 };
 use crate::project::{Projection, Undo, changed, entity};
-use alloy::primitives::{Address, B256};
+use alloy::primitives::{Address, B256, U256};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
@@ -519,24 +519,75 @@ pub(crate) async fn load_jobs(db: impl PgExecutor<'_>, ids: &[i64]) -> Result<Ve
     rows(entity::JOB, r.into_iter().map(|r| (r.key, r.row)).collect())
 }
 
+/// Tasks by key, read as typed columns: the batch path's largest read (one row per claimed, submitted or
+/// settled task), so it skips the JSON view the other entities use.
 async fn load_tasks(db: impl PgExecutor<'_>, keys: &BTreeSet<(i64, i64)>) -> Result<Vec<TaskRow>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let (jobs, idx): (Vec<i64>, Vec<i64>) = keys.iter().copied().unzip();
-    let r = sqlx::query!(
-        r#"SELECT t.key AS "key!", t.row AS "row!"
-           FROM task_rows t JOIN UNNEST($1::bigint[], $2::bigint[]) AS k(job_id, task_index)
+    let found = sqlx::query!(
+        r#"SELECT t.job_id, t.task_index, t.state, t.worker, t.lease_id, t.lease_expires_at,
+                  t.stake::text AS stake, t.attempt, t.output_cid, t.cell_root, t.submitted_block,
+                  t.challenge_ends_at, t.approvals, t.rejections, t.times_rejected, t.times_expired, t.pay_reason,
+                  t.worker_reward::text AS worker_reward, t.refund_reason, t.updated_block
+           FROM tasks t JOIN UNNEST($1::bigint[], $2::bigint[]) AS k(job_id, task_index)
              ON t.job_id = k.job_id AND t.task_index = k.task_index"#,
         &jobs,
         &idx
     )
     .fetch_all(db)
     .await?;
-    rows(
-        entity::TASK,
-        r.into_iter().map(|r| (r.key, r.row)).collect(),
-    )
+    found
+        .into_iter()
+        .map(|r| {
+            let key = format!("{}/{}", r.job_id, r.task_index);
+            let bad = |what: &str, e: String| StoreError::Row {
+                entity: entity::TASK,
+                key: key.clone(),
+                source: <serde_json::Error as serde::de::Error>::custom(format!("{what}: {e}")),
+            };
+            let amount = |what: &str, v: Option<String>| {
+                v.map(|s| U256::from_str_radix(&s, 10).map_err(|e| bad(what, e.to_string())))
+                    .transpose()
+            };
+            Ok(TaskRow {
+                job_id: r.job_id,
+                task_index: r.task_index,
+                state: crate::model::TaskStatus::parse(&r.state)
+                    .ok_or_else(|| bad("state", r.state.clone()))?,
+                worker: r
+                    .worker
+                    .map(|w| {
+                        w.parse::<Address>()
+                            .map_err(|e| bad("worker", e.to_string()))
+                    })
+                    .transpose()?,
+                lease_id: r.lease_id,
+                lease_expires_at: r.lease_expires_at,
+                stake: amount("stake", r.stake)?,
+                attempt: r.attempt,
+                output_cid: r.output_cid,
+                cell_root: r
+                    .cell_root
+                    .map(|h| {
+                        h.parse::<B256>()
+                            .map_err(|e| bad("cell_root", e.to_string()))
+                    })
+                    .transpose()?,
+                submitted_block: r.submitted_block,
+                challenge_ends_at: r.challenge_ends_at,
+                approvals: r.approvals,
+                rejections: r.rejections,
+                times_rejected: r.times_rejected,
+                times_expired: r.times_expired,
+                pay_reason: r.pay_reason,
+                worker_reward: amount("worker_reward", r.worker_reward)?,
+                refund_reason: r.refund_reason,
+                updated_block: r.updated_block,
+            })
+        })
+        .collect()
 }
 
 /// Accounts by address, from the `account_rows` view.
@@ -636,13 +687,31 @@ async fn upsert_jobs(tx: &mut Transaction<'_, Postgres>, rows: &[JobRow]) -> Res
     Ok(())
 }
 
+/// Writes tasks as typed column arrays (no JSON on either side).
 async fn upsert_tasks(tx: &mut Transaction<'_, Postgres>, rows: &[TaskRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let v = serde_json::to_value(rows).expect("rows serialize");
+    let col = |f: fn(&TaskRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+    let opt = |f: fn(&TaskRow) -> Option<i64>| rows.iter().map(f).collect::<Vec<Option<i64>>>();
+    let text =
+        |f: fn(&TaskRow) -> Option<String>| rows.iter().map(f).collect::<Vec<Option<String>>>();
+    let state: Vec<String> = rows.iter().map(|r| r.state.as_str().to_owned()).collect();
     sqlx::query!(
-        r#"INSERT INTO tasks SELECT * FROM jsonb_populate_recordset(NULL::tasks, $1)
+        r#"INSERT INTO tasks (job_id, task_index, state, worker, lease_id, lease_expires_at, stake, attempt,
+                             output_cid, cell_root, submitted_block, challenge_ends_at, approvals, rejections,
+                             times_rejected, times_expired, pay_reason, worker_reward, refund_reason, updated_block)
+           SELECT x.job_id, x.task_index, x.state, x.worker, x.lease_id, x.lease_expires_at, x.stake::numeric,
+                  x.attempt, x.output_cid, x.cell_root, x.submitted_block, x.challenge_ends_at, x.approvals,
+                  x.rejections, x.times_rejected, x.times_expired, x.pay_reason, x.worker_reward::numeric,
+                  x.refund_reason, x.updated_block
+           FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[],
+                       $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[],
+                       $14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::text[],
+                       $20::bigint[])
+                AS x(job_id, task_index, state, worker, lease_id, lease_expires_at, stake, attempt, output_cid,
+                     cell_root, submitted_block, challenge_ends_at, approvals, rejections, times_rejected,
+                     times_expired, pay_reason, worker_reward, refund_reason, updated_block)
            ON CONFLICT (job_id, task_index) DO UPDATE SET
              state = EXCLUDED.state, worker = EXCLUDED.worker, lease_id = EXCLUDED.lease_id,
              lease_expires_at = EXCLUDED.lease_expires_at, stake = EXCLUDED.stake, attempt = EXCLUDED.attempt,
@@ -652,7 +721,26 @@ async fn upsert_tasks(tx: &mut Transaction<'_, Postgres>, rows: &[TaskRow]) -> R
              times_rejected = EXCLUDED.times_rejected, times_expired = EXCLUDED.times_expired,
              pay_reason = EXCLUDED.pay_reason, worker_reward = EXCLUDED.worker_reward,
              refund_reason = EXCLUDED.refund_reason, updated_block = EXCLUDED.updated_block"#,
-        v
+        &col(|r| r.job_id),
+        &col(|r| r.task_index),
+        &state,
+        &text(|r| r.worker.as_ref().map(addr)) as &[Option<String>],
+        &opt(|r| r.lease_id) as &[Option<i64>],
+        &opt(|r| r.lease_expires_at) as &[Option<i64>],
+        &text(|r| r.stake.map(|v| v.to_string())) as &[Option<String>],
+        &col(|r| r.attempt),
+        &text(|r| r.output_cid.clone()) as &[Option<String>],
+        &text(|r| r.cell_root.as_ref().map(hash)) as &[Option<String>],
+        &opt(|r| r.submitted_block) as &[Option<i64>],
+        &opt(|r| r.challenge_ends_at) as &[Option<i64>],
+        &col(|r| r.approvals),
+        &col(|r| r.rejections),
+        &col(|r| r.times_rejected),
+        &col(|r| r.times_expired),
+        &text(|r| r.pay_reason.clone()) as &[Option<String>],
+        &text(|r| r.worker_reward.map(|v| v.to_string())) as &[Option<String>],
+        &text(|r| r.refund_reason.clone()) as &[Option<String>],
+        &col(|r| r.updated_block),
     )
     .execute(&mut **tx)
     .await?;
