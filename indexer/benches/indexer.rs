@@ -84,7 +84,15 @@ struct Market {
 
 impl Market {
     async fn start() -> Result<Self> {
-        let dev = Devnet::start_with(&["--gas-limit", "2000000000", "--base-fee", "1"]).await?;
+        // No reorgs here: anvil keeps no old states (with them, a 100k-event fill holds ~6 GB).
+        let dev = Devnet::start_with(&[
+            "--gas-limit",
+            "2000000000",
+            "--base-fee",
+            "1",
+            "--prune-history",
+        ])
+        .await?;
         let deployment_block = dev.owner.provider.get_block_number().await? + 1;
         let m = DistributedRender::deploy(
             dev.owner.provider.clone(),

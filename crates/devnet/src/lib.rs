@@ -116,11 +116,20 @@ impl Devnet {
             std::process::id(),
             INSTANCE.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
         ));
+        // Old states stay in memory only (tests reorg a few blocks deep): persisting them to disk made a
+        // 100k-event benchmark write ~10 GB and run several times slower. `--prune-history` (which keeps
+        // none) excludes the flag.
+        let persisted: &[&str] = if args.contains(&"--prune-history") {
+            &[]
+        } else {
+            &["--max-persisted-states", "0"]
+        };
         let anvil = Anvil::at(anvil_path()?)
             .arg("--host")
             .arg("127.0.0.1")
             .arg("--cache-path")
             .arg(cache.display().to_string())
+            .args(persisted.iter().copied())
             .args(args.iter().copied())
             .try_spawn()
             .context("spawning anvil")?;
