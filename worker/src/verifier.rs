@@ -322,7 +322,7 @@ impl Verifier {
             .cat(&format!("{}/raw.tsr", s.cid), raw_size(t.region))
             .await
         {
-            Ok(raw) => tessera_render::output::check_outputs(&raw, &doc, Some(&s.root.0)).is_ok(),
+            Ok(raw) => raw_matches(&raw, &settings, s.task, &hashes),
             Err(tessera_ipfs::IpfsError::TooLarge { .. }) => false,
             Err(e) => return Ok(Checked::Retry(format!("fetching raw data: {e}"))),
         };
@@ -408,6 +408,29 @@ pub fn committed_hashes(
     Ok(hashes)
 }
 
+/// Whether delivered raw data is task `task`'s region at the job's cell size and its cells hash to the
+/// committed data hashes (which `committed_hashes` checked against the root).
+pub fn raw_matches(
+    raw: &[u8],
+    settings: &tessera_render::RenderSettings,
+    task: u64,
+    committed: &[B256],
+) -> bool {
+    let Ok(t) = settings.task(task) else {
+        return false;
+    };
+    let Ok(h) = tessera_render::output::parse_header(raw) else {
+        return false;
+    };
+    let region = [t.region.x, t.region.y, t.region.width, t.region.height];
+    if h[2..6] != region || h[6] != settings.cell_size {
+        return false;
+    }
+    tessera_render::output::cell_data_hashes(raw).is_ok_and(|got| {
+        got.len() == committed.len() && got.iter().zip(committed).all(|(a, b)| a == &b.0)
+    })
+}
+
 /// The seed of a verifier's cell sample: its secret and the submission's block hash (neither known to the
 /// worker when it committed), and the submission's coordinates.
 pub fn sample_seed(secret: B256, block_hash: B256, job: u64, task: u64, attempt: u64) -> B256 {
@@ -478,6 +501,14 @@ mod tests {
         let root = B256::from(img.root);
         let hashes = committed_hashes(&doc, &s, 0, root).unwrap();
         assert_eq!(hashes.len(), 24);
+        // The delivered raw data matches the committed hashes; one flipped bit, or another task's region, does not.
+        let raw = tessera_render::output::raw_bytes(&img, s.width, s.height, s.cell_size);
+        assert!(raw_matches(&raw, &s, 0, &hashes));
+        let mut bad = raw.clone();
+        bad[100] ^= 1;
+        assert!(!raw_matches(&bad, &s, 0, &hashes));
+        let two = tessera_render::RenderSettings { regions_x: 2, ..s };
+        assert!(!raw_matches(&raw, &two, 1, &hashes));
         let all: Vec<u32> = (0..24).collect();
         assert_eq!(recheck(&scene, &s, 0, &hashes, &all, &cpu).unwrap(), None);
 

@@ -71,8 +71,9 @@ pub fn raw_bytes(
     out
 }
 
-/// The header words of raw data, after checking that the body has the size they announce.
-fn parse_header(bytes: &[u8]) -> Result<[u32; 8], OutputError> {
+/// The header words of raw data (image width, height, region x, y, width, height, cell size, channels),
+/// after checking that the body has the size they announce.
+pub fn parse_header(bytes: &[u8]) -> Result<[u32; 8], OutputError> {
     if bytes.len() < 40 || &bytes[..8] != RAW_MAGIC {
         return Err(OutputError::BadRaw("missing TSRAW001 header".into()));
     }
@@ -179,14 +180,9 @@ pub fn write_leaves(path: &Path, img: &RegionImage, cell_size: u32) -> Result<()
     f.write_all(text.as_bytes()).map_err(io(path))
 }
 
-/// Checks delivered outputs the way a verifier or an artist does before trusting them: cuts the raw data
-/// into cells, hashes each into its leaf, and compares every leaf and the root with the leaves document (and
-/// with `expected_root`, the root committed on-chain, when given). Returns the root.
-pub fn check_outputs(
-    raw: &[u8],
-    leaves_doc: &serde_json::Value,
-    expected_root: Option<&[u8; 32]>,
-) -> Result<[u8; 32], OutputError> {
+/// The data hash of every cell of raw data, in cell order: each cell's rows are hashed straight from the raw
+/// bytes (they are the cell's bytes, `render::cell_bytes`), cells in parallel.
+pub fn cell_data_hashes(raw: &[u8]) -> Result<Vec<[u8; 32]>, OutputError> {
     use rayon::prelude::*;
     let h = parse_header(raw)?;
     let region = tessera_common::task::Rect {
@@ -201,6 +197,33 @@ pub fn check_outputs(
             "cell size {cell_size} in the raw header"
         )));
     }
+    let rects: Vec<_> = tessera_common::task::cells(region, cell_size).collect();
+    let body = &raw[40..];
+    let row_bytes = region.width as usize * 12;
+    Ok(rects
+        .par_iter()
+        .map(|c| {
+            let rows = (0..c.height as usize).map(|dy| {
+                let start = (c.y - region.y) as usize * row_bytes
+                    + dy * row_bytes
+                    + (c.x - region.x) as usize * 12;
+                &body[start..start + c.width as usize * 12]
+            });
+            tessera_common::keccak256_parts(rows)
+        })
+        .collect())
+}
+
+/// Checks delivered outputs the way a verifier or an artist does before trusting them: cuts the raw data
+/// into cells, hashes each into its leaf, and compares every leaf and the root with the leaves document (and
+/// with `expected_root`, the root committed on-chain, when given). Returns the root.
+pub fn check_outputs(
+    raw: &[u8],
+    leaves_doc: &serde_json::Value,
+    expected_root: Option<&[u8; 32]>,
+) -> Result<[u8; 32], OutputError> {
+    let hashes = cell_data_hashes(raw)?;
+    let cell_size = parse_header(raw)?[6];
     if leaves_doc["cellSize"].as_u64() != Some(u64::from(cell_size)) {
         return Err(OutputError::BadRaw(
             "the leaves document has another cell size".into(),
@@ -209,22 +232,10 @@ pub fn check_outputs(
     let listed = leaves_doc["cells"]
         .as_array()
         .ok_or_else(|| OutputError::BadRaw("the leaves document has no cell list".into()))?;
-    let rects: Vec<_> = tessera_common::task::cells(region, cell_size).collect();
-    // Each cell's bytes are its rows of the raw body, in order: hash them in place, cells in parallel.
-    let body = &raw[40..];
-    let row_bytes = region.width as usize * 12;
-    let leaves: Vec<[u8; 32]> = rects
-        .par_iter()
+    let leaves: Vec<[u8; 32]> = hashes
+        .into_iter()
         .enumerate()
-        .map(|(i, c)| {
-            let rows = (0..c.height as usize).map(|dy| {
-                let start = (c.y - region.y) as usize * row_bytes
-                    + dy * row_bytes
-                    + (c.x - region.x) as usize * 12;
-                &body[start..start + c.width as usize * 12]
-            });
-            tessera_common::cells::leaf(i as u64, tessera_common::keccak256_parts(rows))
-        })
+        .map(|(i, h)| tessera_common::cells::leaf(i as u64, h))
         .collect();
     for (i, leaf) in leaves.iter().enumerate() {
         let claimed = listed.get(i).and_then(|c| c["leaf"].as_str());
