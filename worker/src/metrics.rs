@@ -37,41 +37,45 @@ pub struct Metrics {
 impl Metrics {
     /// Registers every metric under `tessera_<mode>_`.
     pub fn new(mode: &str) -> Self {
+        let claims = Counter::default();
+        let submissions = Counter::default();
+        let outcomes = Kinds::default();
+        let scenes_refused = Kinds::default();
+        let attestations = Kinds::default();
+        let work_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 16));
+        let active = Gauge::default();
+        let errors = Kinds::default();
         let mut r = Registry::with_prefix(format!("tessera_{mode}"));
-        let m = Self {
-            registry: Arc::new(Registry::default()),
-            claims: Counter::default(),
-            submissions: Counter::default(),
-            outcomes: Kinds::default(),
-            scenes_refused: Kinds::default(),
-            attestations: Kinds::default(),
-            work_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 16)),
-            active: Gauge::default(),
-            errors: Kinds::default(),
-        };
-        r.register("claims", "Tasks claimed", m.claims.clone());
-        r.register("submissions", "Results submitted", m.submissions.clone());
-        r.register("outcomes", "Tasks settled, by outcome", m.outcomes.clone());
+        r.register("claims", "Tasks claimed", claims.clone());
+        r.register("submissions", "Results submitted", submissions.clone());
+        r.register("outcomes", "Tasks settled, by outcome", outcomes.clone());
         r.register(
             "scenes_refused",
             "Scenes refused before claiming, by reason",
-            m.scenes_refused.clone(),
+            scenes_refused.clone(),
         );
         r.register(
             "attestations",
             "Attestations sent, by verdict",
-            m.attestations.clone(),
+            attestations.clone(),
         );
         r.register(
             "work_seconds",
             "Seconds spent rendering a task or verifying a result",
-            m.work_seconds.clone(),
+            work_seconds.clone(),
         );
-        r.register("active_tasks", "Tasks in progress", m.active.clone());
-        r.register("errors", "Errors, by stage", m.errors.clone());
+        r.register("active_tasks", "Tasks in progress", active.clone());
+        r.register("errors", "Errors, by stage", errors.clone());
         Self {
             registry: Arc::new(r),
-            ..m
+            claims,
+            submissions,
+            outcomes,
+            scenes_refused,
+            attestations,
+            work_seconds,
+            active,
+            errors,
         }
     }
 

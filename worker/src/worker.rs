@@ -109,7 +109,7 @@ pub struct Worker {
     book: crate::JobBook,
     /// Scene CIDs refused for good (too large, unparsable), with the reason.
     refused: HashSet<String>,
-    /// (job, task) pairs skipped this round, e.g. unreachable in time.
+    /// Whether the indexer being unreachable was already logged (once per outage).
     indexer_down_logged: bool,
 }
 
@@ -173,6 +173,7 @@ impl Worker {
 
     async fn round(&mut self) -> Result<()> {
         self.book.refresh(&self.ctx.chain).await?;
+        let mut now = self.ctx.chain.now().await?;
         let mut busy = false;
         for mut r in self.records()? {
             if r.phase == Phase::Done {
@@ -181,7 +182,12 @@ impl Worker {
             if self.ctx.stopping() {
                 return Ok(());
             }
-            self.step(&mut r).await?;
+            let rendering = r.phase == Phase::Claimed;
+            self.step(&mut r, now).await?;
+            if rendering {
+                // A render takes a while: read the chain's clock again.
+                now = self.ctx.chain.now().await?;
+            }
             busy |= matches!(
                 r.phase,
                 Phase::Claiming
@@ -201,7 +207,7 @@ impl Worker {
             .active
             .set(i64::try_from(active).unwrap_or(i64::MAX));
         if !busy && !self.ctx.stopping() {
-            self.take_one().await?;
+            self.take_one(now).await?;
         }
         self.ctx.withdraw_if_due().await?;
         Ok(())
@@ -249,10 +255,9 @@ impl Worker {
     }
 
     /// Advances one record by at most one phase (rendering included).
-    async fn step(&mut self, r: &mut TaskRecord) -> Result<()> {
+    async fn step(&mut self, r: &mut TaskRecord, now: u64) -> Result<()> {
         let c = self.ctx.chain.clone();
         let v = c.task(r.job, r.task).await?;
-        let now = c.now().await?;
         let ours = v.worker == c.me;
         match r.phase {
             Phase::Claiming => {
@@ -429,8 +434,7 @@ impl Worker {
     }
 
     /// Finds one acceptable task and claims it.
-    async fn take_one(&mut self) -> Result<()> {
-        let now = self.ctx.chain.now().await?;
+    async fn take_one(&mut self, now: u64) -> Result<()> {
         let candidates = self.candidates(now).await?;
         for cand in candidates {
             if self.ctx.stopping() {

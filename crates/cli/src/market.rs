@@ -549,7 +549,7 @@ pub(crate) async fn fetch(net: NetArgs, id: u64, out: &Path) -> Result<()> {
     let m = net.reader().await?;
     let job = m.job(id).await?;
     let ipfs = net.ipfs()?;
-    let settings = settings_of(&job);
+    let settings = job.settings();
     let results = m
         .job_logs(vec![ResultSubmitted::SIGNATURE_HASH], id)
         .await?;
@@ -630,10 +630,6 @@ pub(crate) async fn fetch(net: NetArgs, id: u64, out: &Path) -> Result<()> {
         bail!("job {id} has no results yet");
     }
     Ok(())
-}
-
-fn settings_of(job: &JobInfo) -> RenderSettings {
-    job.settings()
 }
 
 /// `job accept`, `job cancel`, `job reclaim`, `withdraw`.
