@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Indexer benchmarks (see indexer/benches/indexer.rs): backfill throughput from a ≥ 100k-event anvil history,
 # live-stream latency, and API throughput/latency with wrk over ≥ 1M indexed tasks. Release build.
-#   scripts/bench-indexer.sh [all|backfill|latency|api] [--events N] [--tasks N] [--seconds S] [--samples N]
+#   scripts/bench-indexer.sh [all|backfill|latency|api] [--events N] [--runs R] [--tasks N] [--seconds S] [--samples N]
 source "$(dirname "$0")/lib.sh"
 cd "$TESSERA_ROOT"
 if ! command -v wrk >/dev/null 2>&1; then
