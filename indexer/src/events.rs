@@ -135,11 +135,6 @@ impl ChainLog {
         })
     }
 
-    /// The raw topics, concatenated.
-    pub fn raw_topics(&self) -> Vec<u8> {
-        self.raw_topics.clone()
-    }
-
     /// The event's Solidity name.
     pub fn name(&self) -> &'static str {
         match &self.event {

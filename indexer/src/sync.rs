@@ -43,7 +43,8 @@ pub struct SyncConfig {
     pub reorg_depth: i64,
     /// How often to poll for a new head when the RPC offers no subscription.
     pub poll_interval: Duration,
-    /// First `eth_getLogs` range, in blocks.
+    /// First `eth_getLogs` range, in blocks (small: a dense history is found out before it fills a huge range
+    /// that nothing else overlaps; a sparse one doubles it away in a few calls).
     pub initial_range: i64,
     /// Largest `eth_getLogs` range.
     pub max_range: i64,
@@ -59,7 +60,7 @@ impl Default for SyncConfig {
             confirmations: 12,
             reorg_depth: 64,
             poll_interval: Duration::from_millis(100),
-            initial_range: 2_000,
+            initial_range: 10,
             max_range: 100_000,
             max_batch_logs: 10_000,
             max_backoff: Duration::from_secs(30),
@@ -227,11 +228,12 @@ impl Syncer {
         if !self.continues(st, &r.first).await? {
             return Ok(Progress::Advanced);
         }
-        if r.logs.len() <= self.cfg.max_batch_logs {
-            self.range = (self.range * 2).min(self.cfg.max_range);
-        } else {
-            self.range = (self.range / 2).max(1);
-        }
+        self.range = next_range(
+            self.range,
+            r.end.number - r.first.number + 1,
+            r.logs.len(),
+            &self.cfg,
+        );
         self.metrics.log_range.set(self.range);
         let next = r.end.number + 1;
         if next <= safe {
@@ -436,6 +438,20 @@ async fn fetch_range(chain: Chain, from: i64, to: i64) -> Result<Option<Range>, 
     Ok(Some(Range { first, end, logs }))
 }
 
+/// The next `eth_getLogs` range after `blocks` blocks held `logs` logs: sized so that it holds about one batch
+/// (`max_batch_logs`), which keeps each fetch short enough to overlap the previous range's commit. It at most
+/// doubles (the density of the next blocks is a guess), and never exceeds `max_range`.
+fn next_range(range: i64, blocks: i64, logs: usize, cfg: &SyncConfig) -> i64 {
+    let target = i64::try_from(cfg.max_batch_logs.max(1)).unwrap_or(i64::MAX);
+    let logs = i64::try_from(logs).unwrap_or(i64::MAX);
+    let sized = if logs == 0 {
+        range.saturating_mul(2)
+    } else {
+        (blocks.max(1).saturating_mul(target) / logs).min(range.saturating_mul(2))
+    };
+    sized.clamp(1, cfg.max_range.max(1))
+}
+
 fn log_block(l: &ChainLog) -> BlockRef {
     BlockRef {
         number: l.at.block_number,
@@ -455,6 +471,25 @@ pub fn backoff(failures: u32, max: Duration) -> Duration {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_aim_at_one_batch() {
+        let cfg = SyncConfig {
+            max_batch_logs: 1_000,
+            max_range: 10_000,
+            ..SyncConfig::default()
+        };
+        // Empty or sparse ranges double, up to the largest range.
+        assert_eq!(next_range(100, 100, 0, &cfg), 200);
+        assert_eq!(next_range(100, 100, 10, &cfg), 200);
+        assert_eq!(next_range(8_000, 8_000, 0, &cfg), 10_000);
+        // Dense ones shrink to about one batch: 100 blocks held 4,000 logs, so 25 blocks hold ~1,000.
+        assert_eq!(next_range(100, 100, 4_000, &cfg), 25);
+        // The last range of a backfill may be shorter than asked: density is judged on what was fetched.
+        assert_eq!(next_range(100, 10, 500, &cfg), 20);
+        // Never below one block.
+        assert_eq!(next_range(1, 1, 50_000, &cfg), 1);
+    }
 
     #[test]
     fn backoff_grows_and_caps() {
