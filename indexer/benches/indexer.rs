@@ -260,13 +260,24 @@ async fn time_backfill(m: &Market, pool: &sqlx::PgPool) -> Result<(i64, f64, f64
         )
         .run(stop_rx),
     );
+    let ranges_end = head - SyncConfig::default().reorg_depth;
+    let mut ranges_done = None;
     loop {
-        if store::state(pool).await?.indexed_block >= head {
+        let indexed = store::state(pool).await?.indexed_block;
+        if indexed >= ranges_end && ranges_done.is_none() {
+            ranges_done = Some(started.elapsed().as_secs_f64());
+        }
+        if indexed >= head {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let secs = started.elapsed().as_secs_f64();
+    println!(
+        "backfill: ranges done after {:.2} s, then the last {} blocks one by one",
+        ranges_done.unwrap_or(secs),
+        SyncConfig::default().reorg_depth
+    );
     let _ = stop.send(true);
     task.await?;
     let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM logs")

@@ -42,7 +42,7 @@ pub struct Flags {
     /// Head polling interval over HTTP, in milliseconds (default 100).
     #[arg(long, env = "TESSERA_POLL_INTERVAL_MS")]
     pub poll_interval_ms: Option<u64>,
-    /// First eth_getLogs range in blocks (default 10); then sized to about one batch of logs (at most doubling), halved on refusal.
+    /// First eth_getLogs range in blocks (default 1); then sized to about one batch of logs (at most doubling), halved on refusal.
     #[arg(long, env = "TESSERA_LOG_RANGE")]
     pub log_range: Option<u64>,
     /// Largest eth_getLogs range in blocks (default 100000).
@@ -229,7 +229,7 @@ impl Config {
                 "reorg_depth must be 1..=10000, got {reorg_depth}"
             )));
         }
-        let log_range = flags.log_range.or(file.log_range).unwrap_or(10).max(1);
+        let log_range = flags.log_range.or(file.log_range).unwrap_or(1).max(1);
         let max_log_range = flags
             .max_log_range
             .or(file.max_log_range)

@@ -194,7 +194,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         confirmations,
         reorg_depth: i64::try_from(cfg.reorg_depth).unwrap_or(64),
         poll_interval: cfg.poll_interval,
-        initial_range: i64::try_from(cfg.log_range).unwrap_or(10),
+        initial_range: i64::try_from(cfg.log_range).unwrap_or(1),
         max_range: i64::try_from(cfg.max_log_range).unwrap_or(100_000),
         ..SyncConfig::default()
     };

@@ -60,7 +60,7 @@ impl Default for SyncConfig {
             confirmations: 12,
             reorg_depth: 64,
             poll_interval: Duration::from_millis(100),
-            initial_range: 10,
+            initial_range: 1,
             max_range: 100_000,
             max_batch_logs: 10_000,
             max_backoff: Duration::from_secs(30),
@@ -86,8 +86,10 @@ pub struct Syncer {
     metrics: Metrics,
     chain_id: i64,
     range: i64,
-    /// The next range, being fetched while the current one commits: (first block, task).
-    prefetch: Option<(i64, Prefetch)>,
+    /// The next ranges, being fetched while the current one commits: (first block, last block, task).
+    prefetch: std::collections::VecDeque<(i64, i64, Prefetch)>,
+    /// Task rows as the last commits left them.
+    tasks: store::TaskCache,
 }
 
 impl Syncer {
@@ -107,7 +109,8 @@ impl Syncer {
             metrics,
             chain_id,
             range,
-            prefetch: None,
+            prefetch: std::collections::VecDeque::new(),
+            tasks: store::TaskCache::default(),
         }
     }
 
@@ -201,13 +204,14 @@ impl Syncer {
         safe: i64,
     ) -> Result<Progress, SyncError> {
         let from = st.indexed_block + 1;
-        let fetched = match self.prefetch.take() {
-            Some((f, handle)) if f == from => handle
+        let fetched = match self.prefetch.pop_front() {
+            Some((f, _, handle)) if f == from => handle
                 .await
                 .map_err(|e| SyncError::Prefetch(e.to_string()))?,
             other => {
-                if let Some((_, handle)) = other {
-                    handle.abort(); // fetched for a cursor that did not come (failed commit, reorg)
+                // Fetched for a cursor that did not come (failed fetch or commit, reorg).
+                for (_, _, handle) in other.into_iter().chain(self.prefetch.drain(..)) {
+                    handle.abort();
                 }
                 fetch_range(self.chain.clone(), from, (from + self.range - 1).min(safe)).await
             }
@@ -235,13 +239,12 @@ impl Syncer {
             &self.cfg,
         );
         self.metrics.log_range.set(self.range);
-        let next = r.end.number + 1;
-        if next <= safe {
+        let mut next = self.prefetch.back().map_or(r.end.number + 1, |p| p.1 + 1);
+        while self.prefetch.len() < PREFETCH_RANGES && next <= safe {
             let to = (next + self.range - 1).min(safe);
-            self.prefetch = Some((
-                next,
-                tokio::spawn(fetch_range(self.chain.clone(), next, to)),
-            ));
+            let task = tokio::spawn(fetch_range(self.chain.clone(), next, to));
+            self.prefetch.push_back((next, to, task));
+            next = to + 1;
         }
         // Commit in batches of whole blocks, each with its cursor.
         let (decoded, end) = (&r.logs, r.end);
@@ -289,7 +292,7 @@ impl Syncer {
     }
 
     async fn commit(
-        &self,
+        &mut self,
         logs: &[ChainLog],
         to_block: BlockRef,
         head: (i64, i64),
@@ -313,8 +316,10 @@ impl Syncer {
                 head,
                 journal,
             },
+            &mut self.tasks,
         )
-        .await?;
+        .await
+        .inspect_err(|_| self.tasks.clear())?;
         self.metrics
             .commit_seconds
             .inc_by(started.elapsed().as_secs_f64());
@@ -367,6 +372,8 @@ impl Syncer {
     }
 
     async fn roll_back(&mut self, st: &SyncState, ancestor: BlockRef) -> Result<(), SyncError> {
+        // The rollback rewrites task rows behind the cache's back.
+        self.tasks.clear();
         let how = store::rollback(&self.pool, ancestor).await?;
         self.metrics.reorgs.inc();
         warn!(target: "indexer::sync", from = st.indexed_block, to = ancestor.number, how = ?how, "reorg rolled back");
@@ -376,6 +383,11 @@ impl Syncer {
         Ok(())
     }
 }
+
+/// Ranges fetched ahead of the one committing: ranges are cut at block boundaries, so one may hold several
+/// times the logs of the one before and take longer to fetch than that one takes to commit; with two in
+/// flight the fetches run back to back while the commits go on.
+const PREFETCH_RANGES: usize = 2;
 
 /// The task fetching the next range.
 type Prefetch = tokio::task::JoinHandle<Result<Option<Range>, Fetch>>;

@@ -228,9 +228,38 @@ pub struct Batch<'a> {
     pub journal: bool,
 }
 
+/// Task rows as the last committed batches left them, so that the next batch need not read them back: a task
+/// is claimed, submitted and paid in different batches, and reading it again was the batch path's largest
+/// read. Sound because the sync loop is the only writer of projections; it clears the cache when a commit
+/// fails (it may have committed anyway) and on every rollback. Bounded: emptied when full.
+#[derive(Debug, Default)]
+pub struct TaskCache {
+    rows: HashMap<(i64, i64), TaskRow>,
+}
+
+impl TaskCache {
+    /// Most rows kept (about 300 bytes each).
+    pub const CAPACITY: usize = 200_000;
+
+    /// Forgets every row.
+    pub fn clear(&mut self) {
+        self.rows.clear();
+    }
+
+    fn keep(&mut self, rows: Vec<TaskRow>) {
+        if self.rows.len() + rows.len() > Self::CAPACITY {
+            self.rows.clear();
+        }
+        for r in rows.into_iter().take(Self::CAPACITY) {
+            self.rows.insert((r.job_id, r.task_index), r);
+        }
+    }
+}
+
 /// Writes one batch: logs, projections, recorded blocks, undo images and cursor, in one transaction, then
-/// announces the feed. Logs already stored (a replay) are skipped, and so are their projection effects.
-pub async fn commit_batch(pool: &PgPool, batch: Batch<'_>) -> Result<usize> {
+/// announces the feed. Logs already stored (a replay) are skipped, and so are their projection effects. Task
+/// rows come from `cache` where it has them, and the batch's rows go into it once committed.
+pub async fn commit_batch(pool: &PgPool, batch: Batch<'_>, cache: &mut TaskCache) -> Result<usize> {
     let mut tx = pool.begin().await?;
     let fresh = insert_logs(&mut tx, batch.chain_id, batch.logs).await?;
     let logs: std::borrow::Cow<'_, [ChainLog]> = if fresh.iter().all(|f| *f) {
@@ -245,14 +274,17 @@ pub async fn commit_batch(pool: &PgPool, batch: Batch<'_>) -> Result<usize> {
             .collect::<Vec<_>>()
             .into()
     };
-    if !logs.is_empty() {
+    let tasks = if logs.is_empty() {
+        Vec::new()
+    } else {
         project(
             &mut tx,
             &logs,
             batch.journal.then_some(batch.to_block.number),
+            Some(cache),
         )
-        .await?;
-    }
+        .await?
+    };
     record_blocks(&mut tx, batch.blocks).await?;
     record_blocks(&mut tx, std::slice::from_ref(&batch.to_block)).await?;
     let to = batch.to_block;
@@ -274,6 +306,7 @@ pub async fn commit_batch(pool: &PgPool, batch: Batch<'_>) -> Result<usize> {
         notify(&mut tx).await?;
     }
     tx.commit().await?;
+    cache.keep(tasks);
     Ok(logs.len())
 }
 
@@ -485,16 +518,26 @@ fn rows<T: DeserializeOwned>(entity: &'static str, values: Vec<(String, Value)>)
         .collect()
 }
 
-/// Loads, applies and writes the projections of `logs` (all new). With `journal`, before-images go to the
-/// undo journal under that block.
+/// Loads, applies and writes the projections of `logs` (all new); returns the task rows as the batch leaves
+/// them. With `journal`, before-images go to the undo journal under that block. Task rows in `cache` are not
+/// read.
 async fn project(
     tx: &mut Transaction<'_, Postgres>,
     logs: &[ChainLog],
     journal: Option<i64>,
-) -> Result<()> {
+    cache: Option<&TaskCache>,
+) -> Result<Vec<TaskRow>> {
     let keys = crate::project::job_keys(logs).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     let jobs = load_jobs(&mut **tx, &keys.jobs.iter().copied().collect::<Vec<_>>()).await?;
-    let tasks = load_tasks(&mut **tx, &keys.tasks).await?;
+    let mut tasks = Vec::new();
+    let mut unknown = BTreeSet::new();
+    for k in &keys.tasks {
+        match cache.and_then(|c| c.rows.get(k)) {
+            Some(r) => tasks.push(r.clone()),
+            None => _ = unknown.insert(*k),
+        }
+    }
+    tasks.extend(load_tasks(&mut **tx, &unknown).await?);
     let mut p = Projection::with_jobs(
         jobs.into_iter().map(|r| (r.job_id, r)).collect(),
         tasks
@@ -533,7 +576,7 @@ async fn project(
     if let Some(block) = journal {
         insert_undo(tx, block, &p.undo()).await?;
     }
-    Ok(())
+    Ok(p.tasks.into_values().filter_map(|s| s.after).collect())
 }
 
 async fn write_projection(tx: &mut Transaction<'_, Postgres>, p: &Projection) -> Result<()> {
@@ -1176,7 +1219,7 @@ async fn rebuild(tx: &mut Transaction<'_, Postgres>) -> Result<()> {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        project(tx, &logs, None).await?;
+        project(tx, &logs, None, None).await?;
     }
     Ok(())
 }

@@ -164,10 +164,24 @@ async fn reorgs_up_to_and_beyond_the_window_leave_what_a_fresh_index_builds() ->
             &format!("after a reorg of depth {depth}"),
         );
     }
+    // A task claimed in a block the reorg removes, then claimed by another worker on the new branch: the new
+    // claim applies to the task as the ancestor had it (open), not as the removed block left it.
+    let job = net.post(net.spec(2, now + 50_000, true)).await?;
+    mined(net.at(&net.worker).claimTasks(job, vec![0])).await?;
+    synced(&db.pool, &net).await?;
+    net.rpc("anvil_reorg", json!([1, []])).await?;
+    net.renew_providers();
+    mined(net.at(&net.worker2).claimTasks(job, vec![0])).await?;
+    synced(&db.pool, &net).await?;
+    assert_same(
+        &snapshot(&db.pool).await?,
+        &fresh_reindex(&net).await?,
+        "after a claim was reorged away and the task claimed again",
+    );
     let reorgs: i64 = sqlx::query_scalar("SELECT reorgs FROM sync_state")
         .fetch_one(&db.pool)
         .await?;
-    assert_eq!(reorgs, reorg_depth + 1);
+    assert_eq!(reorgs, reorg_depth + 2);
     ix.stop().await
 }
 
@@ -255,6 +269,7 @@ async fn a_replayed_batch_changes_nothing_and_its_new_logs_go_in() -> Result<()>
             head: (head, end.timestamp),
             journal: false,
         },
+        &mut store::TaskCache::default(),
     )
     .await?;
     assert_eq!(replayed, 0, "every log of the replay was stored");
@@ -277,6 +292,7 @@ async fn a_replayed_batch_changes_nothing_and_its_new_logs_go_in() -> Result<()>
             head: (head, end.timestamp),
             journal: false,
         },
+        &mut store::TaskCache::default(),
     )
     .await?;
     assert_eq!(written, all.len() - old.len(), "only the new logs count");
