@@ -225,14 +225,47 @@ async fn a_lagging_node_is_not_a_reorg_and_an_rpc_outage_loses_nothing() -> Resu
     Ok(())
 }
 
-/// A batch whose logs are stored already (a replay: a cursor reset by hand, two indexers on one database) is
-/// skipped with its projection effects; when it also holds new logs, exactly those go in.
-#[tokio::test]
-async fn a_replayed_batch_changes_nothing_and_its_new_logs_go_in() -> Result<()> {
+/// Commits every log of the chain, from the deployment block to the head, as one batch (what a cursor reset to
+/// before the deployment would replay); returns (logs new to the database, logs in the batch).
+async fn commit_whole_history(db: &Db, net: &Net) -> Result<(usize, usize)> {
     use tessera_indexer::chain::Chain;
     use tessera_indexer::events::ChainLog;
     use tessera_indexer::store::{self, Batch};
 
+    let chain = Chain::connect(
+        &net.rpc_url(),
+        net.market,
+        std::time::Duration::from_secs(5),
+    )
+    .await?;
+    let head = i64::try_from(net.head().await?.0)?;
+    let logs = chain
+        .logs_range(i64::try_from(net.deployment_block)?, head)
+        .await?
+        .iter()
+        .map(|l| ChainLog::decode(l, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    let end = chain.header(head).await?.expect("the head exists");
+    let written = store::commit_batch(
+        &db.pool,
+        Batch {
+            chain_id: i64::try_from(net.chain_id)?,
+            logs: &logs,
+            blocks: &[],
+            to_block: end,
+            head: (head, end.timestamp),
+            journal: false,
+        },
+        &mut store::TaskCache::default(),
+    )
+    .await?;
+    Ok((written, logs.len()))
+}
+
+/// A batch whose logs are stored already (a replay: a cursor reset by hand, two indexers on one database) is
+/// skipped with its projection effects; when it also holds new logs, exactly those go in.
+#[tokio::test]
+async fn a_replayed_batch_changes_nothing_and_its_new_logs_go_in() -> Result<()> {
     let net = Net::start().await?;
     history::generate(&net).await?;
     let db = Db::fresh().await?;
@@ -241,61 +274,18 @@ async fn a_replayed_batch_changes_nothing_and_its_new_logs_go_in() -> Result<()>
     ix.stop().await?;
     let indexed = snapshot(&db.pool).await?;
 
-    let chain = Chain::connect(
-        &net.rpc_url(),
-        net.market,
-        std::time::Duration::from_secs(5),
-    )
-    .await?;
-    let chain_id = i64::try_from(net.chain_id)?;
-    let from = i64::try_from(net.deployment_block)?;
-    let decode_all = |raw: Vec<alloy::rpc::types::Log>| -> Result<Vec<ChainLog>> {
-        Ok(raw
-            .iter()
-            .map(|l| ChainLog::decode(l, None))
-            .collect::<Result<_, _>>()?)
-    };
-    let head = i64::try_from(net.head().await?.0)?;
-    let old = decode_all(chain.logs_range(from, head).await?)?;
-    assert!(old.len() > 20, "the history has {} logs", old.len());
-    let end = chain.header(head).await?.expect("the head exists");
-    let replayed = store::commit_batch(
-        &db.pool,
-        Batch {
-            chain_id,
-            logs: &old,
-            blocks: &[],
-            to_block: end,
-            head: (head, end.timestamp),
-            journal: false,
-        },
-        &mut store::TaskCache::default(),
-    )
-    .await?;
-    assert_eq!(replayed, 0, "every log of the replay was stored");
+    let (written, old) = commit_whole_history(&db, &net).await?;
+    assert!(old > 20, "the history has {old} logs");
+    assert_eq!(written, 0, "every log of the replay was stored");
     assert_same(&snapshot(&db.pool).await?, &indexed, "after a replay");
 
     // New events; the batch holds the whole history again, with them at the end.
     let now = u32::try_from(net.now().await?)?;
     let job = net.post(net.spec(2, now + 100_000, true)).await?;
     net.claim_submit(&net.worker, job, 1, false).await?;
-    let head = i64::try_from(net.head().await?.0)?;
-    let all = decode_all(chain.logs_range(from, head).await?)?;
-    let end = chain.header(head).await?.expect("the head exists");
-    let written = store::commit_batch(
-        &db.pool,
-        Batch {
-            chain_id,
-            logs: &all,
-            blocks: &[],
-            to_block: end,
-            head: (head, end.timestamp),
-            journal: false,
-        },
-        &mut store::TaskCache::default(),
-    )
-    .await?;
-    assert_eq!(written, all.len() - old.len(), "only the new logs count");
+    let (written, all) = commit_whole_history(&db, &net).await?;
+    assert!(all > old);
+    assert_eq!(written, all - old, "only the new logs count");
     assert_same(
         &snapshot(&db.pool).await?,
         &fresh_reindex(&net).await?,
