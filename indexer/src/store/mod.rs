@@ -322,8 +322,8 @@ async fn notify(tx: &mut Transaction<'_, Postgres>) -> Result<()> {
 }
 
 /// Inserts logs; returns, per log, whether it was new. Normally none is stored yet (the cursor is below all of
-/// them), and they go in with a plain INSERT; a replay of stored ones fails that INSERT on the primary key,
-/// which is rolled back to its savepoint and followed by the INSERT of the others only.
+/// them), and they go in with one COPY; a replay of stored ones fails that COPY on the primary key, which is
+/// rolled back to its savepoint and followed by the COPY of the others only.
 async fn insert_logs(
     tx: &mut Transaction<'_, Postgres>,
     chain_id: i64,
