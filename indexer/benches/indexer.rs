@@ -241,11 +241,8 @@ async fn drop_and_checkpoint(url: &str) -> Result<()> {
     Ok(())
 }
 
-async fn indexer_db() -> Result<sqlx::PgPool> {
-    Ok(indexer_db_at().await?.0)
-}
-
-async fn indexer_db_at() -> Result<(sqlx::PgPool, String)> {
+/// A migrated fresh database: its pool and URL.
+async fn indexer_db() -> Result<(sqlx::PgPool, String)> {
     let url = tessera_devnet::postgres::fresh_database("bench").await?;
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(16)
@@ -408,12 +405,12 @@ async fn backfill(target: u64, runs: u64) -> Result<()> {
     }
     let mut rates = Vec::new();
     for run in 1..=runs {
-        let (pool, url) = indexer_db_at().await?;
+        let (pool, url) = indexer_db().await?;
         sqlx::query("CHECKPOINT").execute(&pool).await?;
-        let cpu = |c: &str| cpu_seconds(c);
-        let before = [cpu("self"), cpu("postgres"), cpu("anvil")];
+        let cpu = || ["self", "postgres", "anvil"].map(cpu_seconds);
+        let before = cpu();
         let (events, secs, commit) = time_backfill(&m, &pool).await?;
-        let after = [cpu("self"), cpu("postgres"), cpu("anvil")];
+        let after = cpu();
         pool.close().await;
         drop_and_checkpoint(&url).await?;
         ensure!(
@@ -501,7 +498,7 @@ async fn api_bench(tasks: u64, seconds: u64) -> Result<()> {
     m.flood(&m.dev.worker, claims).await?;
     m.dev.mine(100).await?;
     let fill = t0.elapsed().as_secs_f64();
-    let pool = indexer_db().await?;
+    let (pool, _) = indexer_db().await?;
     let (events, secs, commit) = time_backfill(&m, &pool).await?;
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks")
         .fetch_one(&pool)
@@ -529,7 +526,7 @@ async fn api_bench(tasks: u64, seconds: u64) -> Result<()> {
 
 async fn latency(samples: u64) -> Result<()> {
     let m = Market::start().await?;
-    let pool = indexer_db().await?;
+    let (pool, _) = indexer_db().await?;
     let ws = m.dev.endpoint().replace("http://", "ws://");
     let chain = Chain::connect(&ws, m.market, Duration::from_secs(10)).await?;
     let chain_id = i64::try_from(m.dev.chain_id)?;
