@@ -9,8 +9,10 @@ import {Script} from "forge-std/Script.sol";
 /// `deployments/<chainId>.json` with the addresses and the deployment block, which the indexer, the workers and
 /// the CLI read.
 /// @dev Environment (all optional): TESSERA_OWNER, TESSERA_TREASURY (default: the broadcaster),
-/// TESSERA_FEE_BPS (default 100), TESSERA_VERIFIER_MIN_STAKE (wei, default 1 ether),
-/// TESSERA_UNBONDING_DELAY (seconds, default 7 days), TESSERA_DEPLOY_TEST_TOKEN (default: true on chain 31337).
+/// TESSERA_FEE_BPS (default 100), TESSERA_TICKET_STAKE (wei per verifier ticket = one seat's bond, default
+/// 1 ether), TESSERA_UNBONDING_DELAY (seconds, default 7 days), TESSERA_APPEAL_BOND_PER_SEAT (wei, default
+/// 0.01 ether), TESSERA_DATA_CHALLENGE_BOND (wei, default 0.01 ether), TESSERA_DEPLOY_TEST_TOKEN (default: true on
+/// chain 31337).
 /// Run: forge script contracts/script/Deploy.s.sol --rpc-url $RPC --broadcast --private-key $KEY
 contract Deploy is Script {
     function run() external returns (DistributedRender market, address testToken) {
@@ -18,21 +20,26 @@ contract Deploy is Script {
         address owner = vm.envOr("TESSERA_OWNER", deployer);
         address treasury = vm.envOr("TESSERA_TREASURY", deployer);
         uint256 feeBps = vm.envOr("TESSERA_FEE_BPS", uint256(100));
-        uint256 minStake = vm.envOr("TESSERA_VERIFIER_MIN_STAKE", uint256(1 ether));
+        uint256 ticketStake = vm.envOr("TESSERA_TICKET_STAKE", uint256(1 ether));
         uint256 unbonding = vm.envOr("TESSERA_UNBONDING_DELAY", uint256(7 days));
+        uint256 appealBond = vm.envOr("TESSERA_APPEAL_BOND_PER_SEAT", uint256(0.01 ether));
+        uint256 challengeBond = vm.envOr("TESSERA_DATA_CHALLENGE_BOND", uint256(0.01 ether));
         bool withToken = vm.envOr("TESSERA_DEPLOY_TEST_TOKEN", block.chainid == 31_337);
         require(feeBps <= 500, "TESSERA_FEE_BPS above the 500 bps cap");
 
         uint256 deployBlock = block.number;
         vm.startBroadcast();
         // forge-lint: disable-next-line(unsafe-typecast)
-        market = new DistributedRender(owner, treasury, uint16(feeBps), minStake, unbonding);
+        market = new DistributedRender(
+            owner, treasury, uint16(feeBps), ticketStake, unbonding, appealBond, challengeBond
+        );
         if (withToken) testToken = address(new TestToken());
         vm.stopBroadcast();
 
         string memory key = "deployment";
         vm.serializeUint(key, "chainId", block.chainid);
         vm.serializeAddress(key, "distributedRender", address(market));
+        vm.serializeAddress(key, "extension", market.EXTENSION());
         vm.serializeAddress(key, "testToken", testToken);
         vm.serializeAddress(key, "owner", owner);
         vm.serializeAddress(key, "treasury", treasury);

@@ -1,181 +1,168 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {DistributedRenderBase} from "./DistributedRenderBase.sol";
+import {DistributedRenderExtension} from "./DistributedRenderExtension.sol";
 import {IDistributedRender} from "./interfaces/IDistributedRender.sol";
-import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @title DistributedRender
-/// @notice Escrow, leases, verification and pull payments for the Tessera render marketplace.
-/// @dev Storage is packed so that posting an ETH job writes two slots, claiming writes one lease slot plus one
-/// slot per eight consecutive tasks, and submitting writes two slots. ERC-20 tokens get a 32-bit id the first
-/// time a job uses them. Money rules (docs/contracts.md):
-/// - escrow per task = reward + verifier fee, in the job's token; it ends credited to the worker, the verifiers,
-///   the treasury or the artist, exactly once;
-/// - stakes are ETH, bonded per account and locked per claimed task;
-/// - every payout is a credit withdrawn by its owner; the owner can pause new jobs and claims and set the
-///   (capped) fee for new jobs, and has no path to escrowed, credited or staked funds.
-contract DistributedRender is IDistributedRender, EIP712, Ownable2Step {
+/// @notice Escrow, leases, drawn verification committees and pull payments for the Tessera render marketplace.
+/// @dev The storage, constants and money rules are in `DistributedRenderBase`. This contract holds the hot paths
+/// (posting, claiming, submitting, drawing, voting, settling, withdrawing) and every view; the less frequent state
+/// changes run in `DistributedRenderExtension`, which the constructor deploys and the stubs below reach by
+/// `delegatecall`. Verification (docs/security.md): committees are drawn from the ticket registry with the hash of
+/// a block mined after the submission, weighted by stake; members commit, then reveal a vote and a render proof;
+/// a level below the last decides only unanimously, the last by majority; verdicts are appealable to larger
+/// committees; members can challenge the worker for withheld data.
+contract DistributedRender is DistributedRenderBase, IDistributedRender {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
 
-    // ------------------------------------------------------------------------------------------------
-    // Constants and immutables
-    // ------------------------------------------------------------------------------------------------
+    /// @notice The contract the stubs delegate to (deployed by the constructor; refuses direct calls).
+    address public immutable EXTENSION;
 
-    /// @notice Hard cap on the protocol fee, in basis points of the worker reward.
-    uint256 public constant MAX_FEE_BPS = 500;
-    /// @notice Share of a task's stake an expired claimant forfeits to the artist, in basis points.
-    uint256 public constant LAZY_PENALTY_BPS = 2000;
-    /// @notice Largest quorum a job may ask for.
-    uint256 public constant MAX_QUORUM = 16;
-    /// @notice Largest number of tasks in one job.
-    uint256 public constant MAX_TASKS = 1_000_000;
-    /// @notice Largest image side in pixels.
-    uint256 public constant MAX_DIMENSION = 16_384;
-    /// @notice Longest challenge window.
-    uint256 public constant MAX_CHALLENGE_WINDOW = 30 days;
-    /// @notice Longest lease.
-    uint256 public constant MAX_LEASE_DURATION = 30 days;
-    /// @notice Largest worker stake per task, in gwei (it is stored in 48 bits).
-    uint256 public constant MAX_STAKE_GWEI = type(uint48).max;
-    /// @notice EIP-712 type hash of `Attestation`.
-    bytes32 public constant ATTESTATION_TYPEHASH = keccak256(
-        "Attestation(uint256 jobId,uint256 taskIndex,uint256 attempt,bytes32 cellRoot,bool approve,uint256 cellIndex,bytes32 expectedDataHash)"
-    );
-
-    /// @notice Free stake a verifier needs for its attestations to count.
-    uint256 public immutable VERIFIER_MIN_STAKE;
-    /// @notice Seconds between `requestUnstake` and `withdrawStake`.
-    uint256 public immutable UNBONDING_DELAY;
-
-    /// Transient-storage slot of the reentrancy lock: keccak256("tessera.DistributedRender.reentrancy") - 1.
-    bytes32 private constant REENTRANCY_SLOT =
-        bytes32(uint256(keccak256("tessera.DistributedRender.reentrancy")) - 1);
-
-    uint8 private constant FLAG_OPTIMISTIC = 1;
-    uint8 private constant FLAG_CANCELLED = 2;
-    /// Set once the open-task block of escrow was refunded (cancel, or reclaim after the deadline).
-    uint8 private constant FLAG_OPEN_REFUNDED = 4;
-
-    /// Submission statuses; a non-zero status s is the task state `TaskState(s + 1)`.
-    uint8 private constant STATUS_NONE = 0;
-    uint8 private constant STATUS_SUBMITTED = 1;
-    uint8 private constant STATUS_PAID = 2;
-    uint8 private constant STATUS_REFUNDED = 3;
-
-    // ------------------------------------------------------------------------------------------------
-    // Storage
-    // ------------------------------------------------------------------------------------------------
-
-    /// One slot read by every job post and claim.
-    struct Config {
-        uint64 nextJobId;
-        uint32 nextLeaseId;
-        uint32 nextTokenId;
-        uint16 protocolFeeBps;
-        bool paused;
-    }
-
-    /// A job in two slots: who and how much, then everything claims and settlement read. Claims, submissions
-    /// and settlement touch the second slot; payouts also read the first.
-    struct JobRecord {
-        address artist;
-        uint96 rewardPerTask;
-        uint32 tokenId;
-        uint16 verifierFeeBps;
-        uint48 workerStakeGwei;
-        uint32 deadline;
-        uint24 leaseDuration;
-        uint24 challengeWindow;
-        uint24 taskCount;
-        uint24 openTasks;
-        uint16 protocolFeeBps;
-        uint8 quorum;
-        uint8 flags;
-    }
-
-    /// A claim of one or more tasks by one worker.
-    struct Lease {
-        address worker;
-        uint32 expiresAt;
-    }
-
-    /// Per-task result state; written on submit.
-    struct Submission {
-        bytes32 cellRoot;
-        /// The submitting worker, kept beside the status so settlement needs no lease lookup.
-        address worker;
-        uint32 submittedAt;
-        uint16 attempt;
-        uint8 status;
-    }
-
-    Config private _config;
-    /// @notice Receives the protocol fee (as a credit).
-    address public treasury;
-
-    mapping(uint256 jobId => JobRecord) private _jobs;
-    /// ERC-20 tokens by id; id 0 is ETH.
-    mapping(uint256 tokenId => address) private _tokens;
-    mapping(address token => uint256) private _tokenIds;
-    /// Eight 32-bit lease ids per word: task t is in word t/8 at bits 32*(t%8). Zero means no lease.
-    mapping(uint256 jobId => mapping(uint256 word => uint256)) private _leaseWords;
-    mapping(uint256 leaseId => Lease) private _leases;
-    mapping(uint256 jobId => mapping(uint256 taskIndex => Submission)) private _submissions;
-    mapping(address token => mapping(address account => uint256)) private _balances;
-    mapping(address account => StakeAccount) private _stakes;
-    mapping(bytes32 key => bool) private _equivocationReported;
-
-    /// A reentrancy lock in transient storage (EIP-1153): about 200 gas instead of a storage lock's ~5,000.
-    modifier nonReentrant() {
-        bytes32 slot = REENTRANCY_SLOT;
-        bool entered;
-        assembly ("memory-safe") {
-            entered := tload(slot)
-        }
-        if (entered) revert Reentered();
-        assembly ("memory-safe") {
-            tstore(slot, 1)
-        }
-        _;
-        assembly ("memory-safe") {
-            tstore(slot, 0)
-        }
-    }
-
+    /// @param ticketStake Wei per registry ticket (= one seat's bond); must be non-zero.
+    /// @param appealBondPerSeat Wei per seat of an appeal's committee.
+    /// @param dataChallengeBond Wei a data-availability challenge bonds.
     constructor(
         address initialOwner,
         address initialTreasury,
         uint16 initialFeeBps,
-        uint256 verifierMinStake,
-        uint256 unbondingDelay
-    ) EIP712("Tessera DistributedRender", "1") Ownable(initialOwner) {
-        if (initialTreasury == address(0)) revert ZeroAddress();
-        if (initialFeeBps > MAX_FEE_BPS) revert FeeTooHigh(initialFeeBps, MAX_FEE_BPS);
-        treasury = initialTreasury;
-        VERIFIER_MIN_STAKE = verifierMinStake;
-        UNBONDING_DELAY = unbondingDelay;
-        // Counters start at 1 so that 0 means "none" and the first job and lease write no fresh slot here.
-        _config = Config({
-            nextJobId: 1, nextLeaseId: 1, nextTokenId: 1, protocolFeeBps: initialFeeBps, paused: false
-        });
+        uint256 ticketStake,
+        uint256 unbondingDelay,
+        uint256 appealBondPerSeat,
+        uint256 dataChallengeBond
+    )
+        DistributedRenderBase(
+            initialOwner, initialTreasury, initialFeeBps, ticketStake, unbondingDelay, appealBondPerSeat, dataChallengeBond
+        )
+    {
+        EXTENSION = address(
+            new DistributedRenderExtension(
+                initialOwner,
+                initialTreasury,
+                initialFeeBps,
+                ticketStake,
+                unbondingDelay,
+                appealBondPerSeat,
+                dataChallengeBond
+            )
+        );
     }
 
     // ------------------------------------------------------------------------------------------------
-    // Artist
+    // Run in the extension (same storage, same balance, same caller and value)
     // ------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IDistributedRender
+    function acceptTask(uint256, uint256) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IDistributedRender
+    function cancelJob(uint256) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IDistributedRender
+    function reclaimOpenTasks(uint256) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IDistributedRender
+    function reopenExpired(uint256, uint32[] calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IDistributedRender
+    function answerChallenge(uint256, uint256, uint32[] calldata, bytes32[] calldata, bytes32[][] calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IDistributedRender
+    function challengeData(uint256, uint256, uint256, uint32[] calldata) external payable {
+        _delegate();
+    }
+
+    /// @inheritdoc IDistributedRender
+    function appealVerdict(uint256, uint256) external payable {
+        _delegate();
+    }
+
+    /// @inheritdoc IDistributedRender
+    function registerVerifier(uint256) external payable {
+        _delegate();
+    }
+
+    /// @inheritdoc IDistributedRender
+    function leaveVerifiers() external {
+        _delegate();
+    }
+
+    /// @inheritdoc IDistributedRender
+    function releaseVerifier() external {
+        _delegate();
+    }
+
+    /// @inheritdoc IDistributedRender
+    function stake() external payable {
+        _delegate();
+    }
+
+    /// @inheritdoc IDistributedRender
+    function requestUnstake(uint256) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IDistributedRender
+    function withdrawStake() external {
+        _delegate();
+    }
+
+    /// @notice Pauses or resumes new jobs and claims. Withdrawals, refunds and settlement never pause.
+    function setPaused(bool) external {
+        _delegate();
+    }
+
+    /// @notice Sets the protocol fee for jobs posted from now on (existing jobs keep theirs).
+    function setProtocolFee(uint16) external {
+        _delegate();
+    }
+
+    /// @notice Sets where future protocol fees are credited.
+    function setTreasury(address) external {
+        _delegate();
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Market, verification and views
+    // ------------------------------------------------------------------------------------------------
+
+    /// A planned draw, before it is written.
+    struct DrawPlan {
+        bytes32 seed;
+        uint256 draw;
+        uint256 level;
+        /// Seats the draw must fill: the level's seats, at most the active tickets this verification does not
+        /// already hold. A draw that fills fewer is deferred, not made smaller: flooding the market with
+        /// submissions to use up honest seats never shrinks a committee.
+        uint256 target;
+        uint256 filled;
+        uint256 count;
+        uint256[] ids;
+        uint256[] seats;
+        address[] accounts;
+    }
 
     /// @inheritdoc IDistributedRender
     function submitRenderJob(JobSpec calldata spec) external payable nonReentrant returns (uint256 jobId) {
         Config memory config = _config;
         if (config.paused) revert MarketPaused();
         uint256 taskCount = _validate(spec);
+        if (spec.quorum > config.activeTickets) revert NotEnoughVerifiers(spec.quorum, config.activeTickets);
         uint256 escrow;
         unchecked {
             // taskCount <= 1e6, reward < 2^96 and the fee is at most the reward, so the product is < 2^118.
@@ -200,7 +187,7 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step {
         }
         _config = config;
         // Field by field: the casts are in range by `_validate` (taskCount <= MAX_TASKS < 2^24, lease and window
-        // <= 30 days < 2^24 s, stake < 2^48 gwei, quorum <= 16), and tokenId fits 32 bits by the SafeCast above.
+        // <= 30 days < 2^24 s, stake < 2^48 gwei, quorum <= 7), and tokenId fits 32 bits by the SafeCast above.
         JobRecord storage job = _jobs[jobId];
         job.artist = msg.sender;
         job.rewardPerTask = spec.rewardPerTask;
@@ -230,53 +217,13 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step {
     }
 
     /// @inheritdoc IDistributedRender
-    function cancelJob(uint256 jobId) external {
-        JobRecord storage job = _job(jobId);
-        if (job.artist != msg.sender) revert NotArtist(jobId, msg.sender);
-        uint8 flags = job.flags;
-        if (flags & FLAG_CANCELLED != 0) revert JobAlreadyCancelled(jobId);
-        uint256 refunded = job.openTasks;
-        uint256 refund = refunded * _escrowPerTask(job);
-        job.openTasks = 0;
-        job.flags = flags | FLAG_CANCELLED | FLAG_OPEN_REFUNDED;
-        emit JobCancelled(jobId, msg.sender, refunded, refund);
-        _credit(msg.sender, _tokenOf(job), refund);
-    }
-
-    /// @inheritdoc IDistributedRender
-    function reclaimOpenTasks(uint256 jobId) external {
-        JobRecord storage job = _job(jobId);
-        uint256 deadline = job.deadline;
-        if (block.timestamp < deadline) revert DeadlineNotReached(jobId, deadline);
-        uint256 refunded = job.openTasks;
-        uint256 refund = refunded * _escrowPerTask(job);
-        job.openTasks = 0;
-        job.flags |= FLAG_OPEN_REFUNDED;
-        address artist = job.artist;
-        emit OpenTasksReclaimed(jobId, artist, refunded, refund);
-        _credit(artist, _tokenOf(job), refund);
-    }
-
-    /// @inheritdoc IDistributedRender
-    function acceptTask(uint256 jobId, uint256 taskIndex) external {
-        JobRecord storage job = _job(jobId);
-        if (job.artist != msg.sender) revert NotArtist(jobId, msg.sender);
-        Submission storage sub = _submitted(job, jobId, taskIndex);
-        _pay(job, jobId, taskIndex, sub, PayReason.AcceptedByArtist, new address[](0));
-    }
-
-    // ------------------------------------------------------------------------------------------------
-    // Worker
-    // ------------------------------------------------------------------------------------------------
-
-    /// @inheritdoc IDistributedRender
     function claimTasks(uint256 jobId, uint32[] calldata taskIndices) external returns (uint256 leaseId) {
         Config memory config = _config;
         if (config.paused) revert MarketPaused();
         uint256 n = taskIndices.length;
         if (n == 0) revert EmptyBatch();
         JobRecord storage job = _job(jobId);
-        // Everything a claim needs lives in the job's third slot.
+        // Everything a claim needs lives in the job's second slot.
         uint256 flags = job.flags;
         uint256 deadline = job.deadline;
         if (flags & FLAG_CANCELLED != 0) revert JobAlreadyCancelled(jobId);
@@ -345,9 +292,21 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step {
         sub.cellRoot = cellRoot;
         sub.worker = msg.sender;
         sub.submittedAt = uint32(block.timestamp);
+        // Block numbers stay below 2^40 for millennia even at several blocks per second.
+        sub.submitBlock = uint40(block.number);
         sub.status = STATUS_SUBMITTED;
-        uint256 endsAt = block.timestamp + _jobs[jobId].challengeWindow;
-        emit ResultSubmitted(jobId, taskIndex, msg.sender, sub.attempt, outputCid, cellRoot, endsAt);
+        JobRecord storage job = _jobs[jobId];
+        bool optimistic = job.flags & FLAG_OPTIMISTIC != 0;
+        emit ResultSubmitted(
+            jobId,
+            taskIndex,
+            msg.sender,
+            sub.attempt,
+            outputCid,
+            cellRoot,
+            optimistic ? 0 : block.number + DRAW_DELAY,
+            optimistic ? block.timestamp + job.challengeWindow : 0
+        );
     }
 
     function _checkClaimant(uint256 jobId, uint256 taskIndex, uint256 leaseId) private view {
@@ -357,218 +316,96 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step {
     }
 
     /// @inheritdoc IDistributedRender
-    function reopenExpired(uint256 jobId, uint32[] calldata taskIndices) external {
-        JobRecord storage job = _job(jobId);
-        uint256 n = taskIndices.length;
-        if (n == 0) revert EmptyBatch();
-        uint256 stakeWei = _stakeWei(job);
-        uint256 penalty = stakeWei * LAZY_PENALTY_BPS / 10_000;
-        for (uint256 i; i < n; ++i) {
-            uint256 t = taskIndices[i];
-            uint256 leaseId = _leaseOf(jobId, t);
-            Submission storage sub = _submissions[jobId][t];
-            if (leaseId == 0 || sub.status != STATUS_NONE) _revertNotInState(jobId, t, leaseId);
-            Lease memory lease = _leases[leaseId];
-            if (block.timestamp < lease.expiresAt) revert LeaseActive(jobId, t, lease.expiresAt);
-            if (stakeWei != 0) {
-                _unlock(lease.worker, stakeWei);
-                if (penalty != 0) {
-                    _slash(lease.worker, penalty);
-                    _credit(job.artist, address(0), penalty);
-                }
-            }
-            _reopen(job, jobId, t, sub, lease.worker, ReopenReason.LeaseExpired, penalty);
+    function drawCommittee(uint256 jobId, uint256 taskIndex) external {
+        (JobRecord storage job, Submission storage sub, Ctx memory c) = _load(jobId, taskIndex);
+        Verification storage v = _verifications[jobId][taskIndex];
+        (DrawPlan memory p, bool expired) = _plan(job, sub, c, v);
+        if (expired) {
+            // Nobody drew while the seed could be read: anchor again, at a block whose successor is unknown.
+            _awaitDraw(v, 0);
+            emit DrawDeferred(jobId, taskIndex, c.attempt, block.number + DRAW_DELAY, 0, false);
+        } else if (p.filled < p.target || p.target == 0) {
+            _deferDraw(c, v, p.target == 0);
+        } else {
+            _applyDraw(c, v, p);
         }
     }
-
-    // ------------------------------------------------------------------------------------------------
-    // Verification and settlement
-    // ------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IDistributedRender
-    function attest(uint256 jobId, uint256 taskIndex, SignedAttestation[] calldata attestations) external {
-        JobRecord storage job = _job(jobId);
-        Submission storage sub = _submitted(job, jobId, taskIndex);
-        uint256 endsAt = uint256(sub.submittedAt) + job.challengeWindow;
-        if (block.timestamp >= endsAt) revert ChallengeWindowClosed(jobId, taskIndex, endsAt);
-        uint256 n = attestations.length;
-        if (n < job.quorum) revert QuorumNotMet(n, job.quorum);
-
-        AttestContext memory c = AttestContext({
-            jobId: jobId,
-            taskIndex: taskIndex,
-            attempt: sub.attempt,
-            cellRoot: sub.cellRoot,
-            worker: sub.worker,
-            artist: job.artist,
-            approve: attestations[0].attestation.approve
-        });
-        address[] memory signers = new address[](n);
-        address previous = address(0);
-        for (uint256 i; i < n; ++i) {
-            previous = _verifyAttestation(c, attestations[i], i, previous);
-            signers[i] = previous;
+    function commitVote(uint256 jobId, uint256 taskIndex, uint256 memberIndex, bytes32 commitment) external {
+        (JobRecord storage job, Submission storage sub, Ctx memory c) = _load(jobId, taskIndex);
+        Verification storage v = _verifications[jobId][taskIndex];
+        uint256 phase = v.phase;
+        if (phase == uint8(Phase.None) || phase == uint8(Phase.AwaitingDraw)) {
+            (DrawPlan memory p, bool expired) = _plan(job, sub, c, v);
+            if (expired) revert DrawExpired(jobId, taskIndex, _anchor(sub, v) + DRAW_DELAY);
+            // A draw that cannot be made leaves the caller outside any committee; `drawCommittee` records it.
+            if (p.filled < p.target || p.target == 0) revert NotMember(jobId, taskIndex, memberIndex, msg.sender);
+            _applyDraw(c, v, p);
         }
-
-        if (c.approve) {
-            _pay(job, jobId, taskIndex, sub, PayReason.Verified, signers);
-        } else {
-            _reject(job, c, sub, attestations[0].attestation.cellIndex, signers);
-        }
+        _inPhase(c, v, Phase.Commit);
+        MemberRecord storage m = _member(c, v, memberIndex);
+        if (m.state != uint8(MemberState.Drawn)) revert MemberNotInState(memberIndex, MemberState(m.state));
+        m.state = uint8(MemberState.Committed);
+        m.data = bytes24(commitment);
+        uint256 committed = v.committed + 1;
+        v.committed = uint8(committed);
+        emit VoteCommitted(jobId, taskIndex, msg.sender, v.draws - 1);
+        if (committed == v.members) _startReveal(c, v);
     }
 
-    /// What every attestation in one `attest` call must agree with.
-    struct AttestContext {
-        uint256 jobId;
-        uint256 taskIndex;
-        uint256 attempt;
-        bytes32 cellRoot;
-        address worker;
-        address artist;
-        bool approve;
-    }
-
-    /// Checks one attestation and returns its signer, which must sort after `previous`.
-    function _verifyAttestation(
-        AttestContext memory c,
-        SignedAttestation calldata sa,
-        uint256 i,
-        address previous
-    ) private returns (address signer) {
-        Attestation calldata a = sa.attestation;
-        if (
-            a.jobId != c.jobId || a.taskIndex != c.taskIndex || a.attempt != c.attempt
-                || a.cellRoot != c.cellRoot
-        ) {
-            revert AttestationMismatch(i);
-        }
-        if (a.approve != c.approve) revert MixedVerdicts(i);
-        ECDSA.RecoverError err;
-        // The third value only details the error kind, which `InvalidSignature` already reports.
-        // slither-disable-next-line unused-return
-        (signer, err,) = ECDSA.tryRecover(_attestationDigest(a), sa.signature);
-        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(i);
-        if (signer <= previous) revert SignersNotAscending(i, signer);
-        if (signer == c.worker || signer == c.artist || !_isVerifier(signer)) {
-            revert NotEligibleVerifier(signer);
-        }
-        if (!c.approve) {
-            if (!MerkleProof.verifyCalldata(
-                    sa.proof, c.cellRoot, cellLeaf(a.cellIndex, sa.committedDataHash)
-                )) {
-                revert InvalidCellProof(i, a.cellIndex);
-            }
-            if (sa.committedDataHash == a.expectedDataHash) revert CellMatches(i, a.cellIndex);
-        }
-        emit TaskAttested(c.jobId, c.taskIndex, signer, c.attempt, c.approve);
+    /// @inheritdoc IDistributedRender
+    function revealVote(
+        uint256 jobId,
+        uint256 taskIndex,
+        uint256 memberIndex,
+        bool approve,
+        bytes32 renderProof,
+        bytes32 salt
+    ) external {
+        (JobRecord storage job, Submission storage sub, Ctx memory c) = _load(jobId, taskIndex);
+        Verification storage v = _verifications[jobId][taskIndex];
+        // A commit phase that ended with members missing turns into the reveal phase on the first reveal.
+        if (v.phase == uint8(Phase.Commit) && block.timestamp >= v.phaseEnd) _startReveal(c, v);
+        _inPhase(c, v, Phase.Reveal);
+        MemberRecord storage m = _member(c, v, memberIndex);
+        if (m.state != uint8(MemberState.Committed)) revert MemberNotInState(memberIndex, MemberState(m.state));
+        uint256 draw = v.draws - 1;
+        bytes32 digest =
+            keccak256(abi.encode(jobId, taskIndex, c.attempt, draw, msg.sender, approve, renderProof, salt));
+        if (bytes24(digest) != m.data) revert CommitmentMismatch(memberIndex);
+        m.state = uint8(approve ? MemberState.RevealedApprove : MemberState.RevealedReject);
+        m.data = bytes24(renderProof);
+        uint256 revealed = v.revealed + 1;
+        v.revealed = uint8(revealed);
+        emit VoteRevealed(jobId, taskIndex, msg.sender, draw, approve, renderProof, m.seats);
+        if (revealed == v.committed) _tally(job, sub, c, v);
     }
 
     /// @inheritdoc IDistributedRender
     function finalizeTask(uint256 jobId, uint256 taskIndex) external {
-        JobRecord storage job = _job(jobId);
-        Submission storage sub = _submitted(job, jobId, taskIndex);
-        uint256 endsAt = uint256(sub.submittedAt) + job.challengeWindow;
-        if (block.timestamp < endsAt) revert ChallengeWindowOpen(jobId, taskIndex, endsAt);
-        if (job.flags & FLAG_OPTIMISTIC != 0) {
-            _pay(job, jobId, taskIndex, sub, PayReason.ChallengeWindowElapsed, new address[](0));
-        } else {
-            // No quorum within the window of a job that pays only verified work: the artist gets the escrow
-            // back and the worker its stake; nobody proved a fault.
-            uint256 stakeWei = _stakeWei(job);
-            if (stakeWei != 0) _unlock(sub.worker, stakeWei);
-            _refundTask(job, jobId, taskIndex, sub, RefundReason.Unverified);
+        (JobRecord storage job, Submission storage sub, Ctx memory c) = _load(jobId, taskIndex);
+        Verification storage v = _verifications[jobId][taskIndex];
+        Phase phase = Phase(v.phase);
+        if (phase == Phase.None) {
+            if (job.flags & FLAG_OPTIMISTIC == 0) revert WrongPhase(jobId, taskIndex, phase);
+            uint256 windowEnd = uint256(sub.submittedAt) + c.window;
+            if (block.timestamp < windowEnd) revert PhaseNotOver(jobId, taskIndex, windowEnd);
+            _pay(job, c, sub, PayReason.ChallengeWindowElapsed, true);
+            return;
         }
-    }
-
-    /// @inheritdoc IDistributedRender
-    function reportEquivocation(
-        Attestation calldata a,
-        bytes calldata signatureA,
-        Attestation calldata b,
-        bytes calldata signatureB
-    ) external {
-        if (
-            a.jobId != b.jobId || a.taskIndex != b.taskIndex || a.attempt != b.attempt
-                || a.cellRoot != b.cellRoot || a.approve == b.approve
-        ) revert NotEquivocation();
-        address signer = _recoverPair(a, signatureA, b, signatureB);
-        bytes32 key = keccak256(abi.encode(signer, a.jobId, a.taskIndex, a.attempt, a.cellRoot));
-        if (_equivocationReported[key]) revert NotEquivocation();
-        _equivocationReported[key] = true;
-        uint256 slashed = _slashVerifier(signer);
-        emit VerifierEquivocated(signer, a.jobId, a.taskIndex, msg.sender, slashed);
-        uint256 reporterShare = slashed / 2;
-        _credit(msg.sender, address(0), reporterShare);
-        _credit(treasury, address(0), slashed - reporterShare);
-    }
-
-    /// Recovers the common signer of two attestations, or reverts.
-    function _recoverPair(
-        Attestation calldata a,
-        bytes calldata signatureA,
-        Attestation calldata b,
-        bytes calldata signatureB
-    ) private view returns (address) {
-        // slither-disable-next-line unused-return
-        (address signerA, ECDSA.RecoverError errA,) = ECDSA.tryRecover(_attestationDigest(a), signatureA);
-        if (errA != ECDSA.RecoverError.NoError) revert InvalidSignature(0);
-        // slither-disable-next-line unused-return
-        (address signerB, ECDSA.RecoverError errB,) = ECDSA.tryRecover(_attestationDigest(b), signatureB);
-        if (errB != ECDSA.RecoverError.NoError) revert InvalidSignature(1);
-        if (signerA != signerB) revert NotEquivocation();
-        return signerA;
-    }
-
-    /// Slashes up to `VERIFIER_MIN_STAKE` from free bonded stake first, then from unbonding stake.
-    function _slashVerifier(address verifier) private returns (uint256 slashed) {
-        StakeAccount storage acct = _stakes[verifier];
-        uint256 free = uint256(acct.bonded) - acct.locked;
-        uint256 fromBonded = VERIFIER_MIN_STAKE < free ? VERIFIER_MIN_STAKE : free;
-        uint256 fromUnbonding = VERIFIER_MIN_STAKE - fromBonded;
-        if (fromUnbonding > acct.unbonding) fromUnbonding = acct.unbonding;
-        // Both parts are bounded by the uint128 fields they are taken from.
-        acct.bonded -= uint128(fromBonded);
-        acct.unbonding -= uint128(fromUnbonding);
-        slashed = fromBonded + fromUnbonding;
-        emit StakeSlashed(verifier, slashed);
-    }
-
-    // ------------------------------------------------------------------------------------------------
-    // Stake and balances
-    // ------------------------------------------------------------------------------------------------
-
-    /// @inheritdoc IDistributedRender
-    function stake() external payable {
-        if (msg.value == 0) revert ZeroAmount();
-        StakeAccount storage acct = _stakes[msg.sender];
-        uint256 bonded = uint256(acct.bonded) + msg.value;
-        acct.bonded = bonded.toUint128();
-        emit Staked(msg.sender, msg.value, bonded);
-    }
-
-    /// @inheritdoc IDistributedRender
-    function requestUnstake(uint256 amount) external {
-        if (amount == 0) revert ZeroAmount();
-        StakeAccount storage acct = _stakes[msg.sender];
-        uint256 free = uint256(acct.bonded) - acct.locked;
-        if (amount > free) revert InsufficientStake(msg.sender, free, amount);
-        uint256 readyAt = block.timestamp + UNBONDING_DELAY;
-        // amount <= free <= bonded < 2^128, and unbonding + amount <= total ETH supply < 2^128.
-        acct.bonded -= uint128(amount);
-        acct.unbonding += uint128(amount);
-        acct.unbondingReadyAt = uint64(readyAt);
-        emit UnstakeRequested(msg.sender, amount, readyAt);
-    }
-
-    /// @inheritdoc IDistributedRender
-    function withdrawStake() external nonReentrant {
-        StakeAccount storage acct = _stakes[msg.sender];
-        uint256 amount = acct.unbonding;
-        if (amount == 0) revert NothingToWithdraw();
-        if (block.timestamp < acct.unbondingReadyAt) revert StillUnbonding(acct.unbondingReadyAt);
-        acct.unbonding = 0;
-        emit StakeWithdrawn(msg.sender, amount);
-        _sendEthToSender(amount);
+        if (phase == Phase.AwaitingDraw) revert WrongPhase(jobId, taskIndex, phase);
+        uint256 endsAt = v.phaseEnd;
+        if (block.timestamp < endsAt) revert PhaseNotOver(jobId, taskIndex, endsAt);
+        if (phase == Phase.Commit && v.committed != 0) {
+            _startReveal(c, v);
+        } else if (phase == Phase.Commit || phase == Phase.Reveal) {
+            _tally(job, sub, c, v);
+        } else if (phase == Phase.DataChallenge) {
+            _via(DistributedRenderExtension.withhold.selector, c);
+        } else {
+            _via(DistributedRenderExtension.conclude.selector, c);
+        }
     }
 
     /// @inheritdoc IDistributedRender
@@ -580,34 +417,6 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step {
         if (token == address(0)) _sendEthToSender(amount);
         else IERC20(token).safeTransfer(msg.sender, amount);
     }
-
-    // ------------------------------------------------------------------------------------------------
-    // Owner (cannot touch funds)
-    // ------------------------------------------------------------------------------------------------
-
-    /// @notice Pauses or resumes new jobs and claims. Withdrawals, refunds and settlement never pause.
-    function setPaused(bool isPaused) external onlyOwner {
-        _config.paused = isPaused;
-        emit PausedSet(isPaused);
-    }
-
-    /// @notice Sets the protocol fee for jobs posted from now on (existing jobs keep theirs).
-    function setProtocolFee(uint16 feeBps) external onlyOwner {
-        if (feeBps > MAX_FEE_BPS) revert FeeTooHigh(feeBps, MAX_FEE_BPS);
-        _config.protocolFeeBps = feeBps;
-        emit ProtocolFeeSet(feeBps);
-    }
-
-    /// @notice Sets where future protocol fees are credited.
-    function setTreasury(address newTreasury) external onlyOwner {
-        if (newTreasury == address(0)) revert ZeroAddress();
-        treasury = newTreasury;
-        emit TreasurySet(newTreasury);
-    }
-
-    // ------------------------------------------------------------------------------------------------
-    // Views
-    // ------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IDistributedRender
     function getJob(uint256 jobId) external view returns (Job memory j) {
@@ -645,10 +454,81 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step {
         if (leaseId != 0) {
             Lease memory lease = _leases[leaseId];
             worker = lease.worker;
-            // A submitted task waits for its challenge window; a claimed (or settled) one shows its lease end.
-            until =
-                s.status == STATUS_SUBMITTED ? uint256(s.submittedAt) + job.challengeWindow : lease.expiresAt;
+            until = lease.expiresAt;
+            if (s.status == STATUS_SUBMITTED) until = _phaseEnd(job, s, _verifications[jobId][taskIndex]);
         }
+    }
+
+    /// @inheritdoc IDistributedRender
+    function getVerification(uint256 jobId, uint256 taskIndex)
+        external
+        view
+        returns (VerificationView memory out)
+    {
+        (JobRecord storage job, Submission storage sub,) = _load(jobId, taskIndex);
+        Verification memory v = _verifications[jobId][taskIndex];
+        out.phase = Phase(v.phase);
+        out.level = v.level;
+        out.draws = v.draws;
+        out.seats = v.seats;
+        out.members = v.members;
+        out.committed = v.committed;
+        out.revealed = v.revealed;
+        out.verdict = Verdict(v.verdict);
+        out.decidedLevel = v.decidedLevel;
+        out.deferrals = v.deferrals;
+        out.heldSeats = v.heldSeats;
+        out.phaseEndsAt = _phaseEnd(job, sub, v);
+        out.challenged = v.challenged;
+        if (v.phase == uint8(Phase.AwaitingDraw) || (v.phase == uint8(Phase.None) && job.flags & FLAG_OPTIMISTIC == 0))
+        {
+            out.seedBlock = (v.phase == uint8(Phase.None) ? sub.submitBlock : v.anchorBlock) + DRAW_DELAY;
+        }
+    }
+
+    /// @inheritdoc IDistributedRender
+    function getMembers(uint256 jobId, uint256 taskIndex, uint256 draw)
+        external
+        view
+        returns (MemberView[] memory out)
+    {
+        (,, Ctx memory c) = _load(jobId, taskIndex);
+        bytes32 key = _drawKey(c, draw);
+        uint256 n = _members[key][0].drawMembers;
+        out = new MemberView[](n);
+        for (uint256 i; i < n; ++i) {
+            MemberRecord memory m = _members[key][i];
+            out[i] = MemberView({
+                verifier: _verifierRecords[m.verifierId].account,
+                seats: m.seats,
+                state: MemberState(m.state),
+                data: m.data
+            });
+        }
+    }
+
+    /// @inheritdoc IDistributedRender
+    function previewCommittee(uint256 jobId, uint256 taskIndex)
+        external
+        view
+        returns (uint256 draw, bytes32 seed, address[] memory members, uint256[] memory seats)
+    {
+        (JobRecord storage job, Submission storage sub, Ctx memory c) = _load(jobId, taskIndex);
+        Verification storage v = _verifications[jobId][taskIndex];
+        (DrawPlan memory p, bool expired) = _plan(job, sub, c, v);
+        if (expired) revert DrawExpired(jobId, taskIndex, _anchor(sub, v) + DRAW_DELAY);
+        members = new address[](p.count);
+        seats = new uint256[](p.count);
+        for (uint256 i; i < p.count; ++i) {
+            members[i] = p.accounts[i];
+            seats[i] = p.seats[i];
+        }
+        return (p.draw, p.seed, members, seats);
+    }
+
+    /// @inheritdoc IDistributedRender
+    function appealBond(uint256 jobId, uint256 level) external view returns (uint256) {
+        return _seatsAt(_job(jobId).quorum, level) * APPEAL_BOND_PER_SEAT;
     }
 
     /// @inheritdoc IDistributedRender
@@ -662,8 +542,23 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step {
     }
 
     /// @inheritdoc IDistributedRender
-    function attestationDigest(Attestation calldata a) external view returns (bytes32) {
-        return _attestationDigest(a);
+    function verifierOf(address account) external view returns (VerifierInfo memory info) {
+        uint256 id = _verifierIds[account];
+        VerifierRecord memory rec = _verifierRecords[id];
+        VerifierFunds memory funds = _verifierFunds[id];
+        info = VerifierInfo({
+            id: id,
+            tickets: rec.tickets,
+            capacity: rec.capacity,
+            seats: rec.seats,
+            stake: funds.stake,
+            leavingSince: funds.leavingSince
+        });
+    }
+
+    /// @inheritdoc IDistributedRender
+    function registry() external view returns (uint256 positions, uint256 activeTickets) {
+        return (_registry.positions, _config.activeTickets);
     }
 
     /// @inheritdoc IDistributedRender
@@ -682,13 +577,9 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step {
     }
 
     /// @notice The Merkle leaf of a cell (docs/merkle.md): double keccak of the ABI-encoded index and data hash.
-    function cellLeaf(uint256 cellIndex, bytes32 dataHash) public pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(cellIndex, dataHash))));
+    function cellLeaf(uint256 cellIndex, bytes32 dataHash) external pure returns (bytes32) {
+        return _cellLeaf(cellIndex, dataHash);
     }
-
-    // ------------------------------------------------------------------------------------------------
-    // Internals
-    // ------------------------------------------------------------------------------------------------
 
     function _validate(JobSpec calldata spec) private view returns (uint256 taskCount) {
         RenderSettings calldata r = spec.settings;
@@ -706,8 +597,16 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step {
         }
         taskCount = uint256(r.frameCount) * r.regionsX * r.regionsY;
         if (taskCount > MAX_TASKS) revert InvalidJobField(JobField.TaskCount, taskCount);
-        if (spec.rewardPerTask == 0) revert InvalidJobField(JobField.RewardPerTask, 0);
-        if (spec.verifierFeeBps > 10_000) revert InvalidJobField(JobField.VerifierFee, spec.verifierFeeBps);
+        uint256 reward = spec.rewardPerTask;
+        if (reward == 0) revert InvalidJobField(JobField.RewardPerTask, 0);
+        uint256 feeBps = spec.verifierFeeBps;
+        // A job that pays only verified work must pay its verifiers: at least the minimum rate, and not zero.
+        if (
+            feeBps > 10_000
+                || (!spec.optimistic && (feeBps < MIN_VERIFIER_FEE_BPS || reward * feeBps < 10_000))
+        ) {
+            revert InvalidJobField(JobField.VerifierFee, feeBps);
+        }
         uint256 s = spec.workerStakePerTask;
         if (s % 1 gwei != 0 || s / 1 gwei > MAX_STAKE_GWEI) revert InvalidJobField(JobField.WorkerStake, s);
         uint256 lease = spec.leaseDuration;
@@ -722,225 +621,225 @@ contract DistributedRender is IDistributedRender, EIP712, Ownable2Step {
         }
     }
 
-    /// Loads an existing job. Existence is read from `taskCount` (never zero for a posted job), which shares
-    /// the slot that claims and submissions need anyway.
-    function _job(uint256 jobId) private view returns (JobRecord storage job) {
-        job = _jobs[jobId];
-        if (job.taskCount == 0) revert JobNotFound(jobId);
+    function _anchor(Submission storage sub, Verification storage v) private view returns (uint256) {
+        return v.phase == uint8(Phase.None) ? sub.submitBlock : v.anchorBlock;
     }
 
-    /// The job's payment token (address(0) for ETH).
-    function _tokenOf(JobRecord storage job) private view returns (address) {
-        uint256 id = job.tokenId;
-        return id == 0 ? address(0) : _tokens[id];
-    }
-
-    /// Reward plus verifier fee: what each task escrows.
-    function _escrowPerTask(JobRecord storage job) private view returns (uint256) {
-        uint256 reward = job.rewardPerTask;
-        return reward + reward * job.verifierFeeBps / 10_000;
-    }
-
-    function _stakeWei(JobRecord storage job) private view returns (uint256) {
-        return uint256(job.workerStakeGwei) * 1 gwei;
-    }
-
-    /// Reverts with the most specific reason a task is not in the state a call needs.
-    function _revertNotInState(uint256 jobId, uint256 taskIndex, uint256 leaseId) private view {
-        JobRecord storage job = _job(jobId);
-        if (taskIndex >= job.taskCount) revert TaskOutOfRange(jobId, taskIndex, job.taskCount);
-        revert TaskNotInState(jobId, taskIndex, _taskState(job, jobId, taskIndex, leaseId));
-    }
-
-    function _leaseOf(uint256 jobId, uint256 taskIndex) private view returns (uint256) {
-        return (_leaseWords[jobId][taskIndex >> 3] >> ((taskIndex & 7) << 5)) & 0xffffffff;
-    }
-
-    function _setLease(uint256 jobId, uint256 taskIndex, uint256 leaseId) private {
-        uint256 shift = (taskIndex & 7) << 5;
-        mapping(uint256 => uint256) storage words = _leaseWords[jobId];
-        uint256 w = taskIndex >> 3;
-        words[w] = (words[w] & ~(uint256(0xffffffff) << shift)) | (leaseId << shift);
-    }
-
-    function _taskState(JobRecord storage job, uint256 jobId, uint256 taskIndex, uint256 leaseId)
+    /// The end of the current phase, or of an undisputed optimistic result's window (0 when a draw is due).
+    function _phaseEnd(JobRecord storage job, Submission memory sub, Verification memory v)
         private
         view
-        returns (TaskState)
+        returns (uint256)
     {
-        uint8 status = _submissions[jobId][taskIndex].status;
-        // Submitted, Paid and Refunded are the statuses 1, 2, 3 shifted by one (see the STATUS_* constants).
-        if (status != STATUS_NONE) return TaskState(status + 1);
-        if (leaseId != 0) return TaskState.Claimed;
-        return job.flags & FLAG_OPEN_REFUNDED != 0 ? TaskState.Refunded : TaskState.Open;
+        if (v.phase != uint8(Phase.None)) return v.phaseEnd;
+        return job.flags & FLAG_OPTIMISTIC != 0 ? uint256(sub.submittedAt) + job.challengeWindow : 0;
     }
 
-    /// Loads a task that must be in the Submitted state.
-    function _submitted(JobRecord storage job, uint256 jobId, uint256 taskIndex)
+    function _startReveal(Ctx memory c, Verification storage v) private {
+        v.phase = uint8(Phase.Reveal);
+        v.phaseEnd = _windowEnd(c);
+    }
+
+    /// Plans the due draw: `expired` when its seed can no longer be read. Seats are drawn with replacement
+    /// among active tickets at the anchor block (positions allocated later are outside the range, and tickets
+    /// that joined or left after it do not count), weighted by tickets; a verifier takes a seat only while its
+    /// stake backs another seat, and never on its own task or job.
+    function _plan(JobRecord storage job, Submission storage sub, Ctx memory c, Verification storage v)
         private
         view
-        returns (Submission storage sub)
+        returns (DrawPlan memory p, bool expired)
     {
-        if (taskIndex >= job.taskCount) revert TaskOutOfRange(jobId, taskIndex, job.taskCount);
-        sub = _submissions[jobId][taskIndex];
-        if (sub.status != STATUS_SUBMITTED) {
-            revert TaskNotInState(
-                jobId, taskIndex, _taskState(job, jobId, taskIndex, _leaseOf(jobId, taskIndex))
-            );
+        uint256 phase = v.phase;
+        if (phase == uint8(Phase.None)) {
+            if (job.flags & FLAG_OPTIMISTIC != 0) revert WrongPhase(c.jobId, c.taskIndex, Phase.None);
+        } else if (phase != uint8(Phase.AwaitingDraw)) {
+            revert WrongPhase(c.jobId, c.taskIndex, Phase(phase));
+        } else if (block.timestamp < v.phaseEnd) {
+            revert PhaseNotOver(c.jobId, c.taskIndex, v.phaseEnd);
+        }
+        uint256 anchor = _anchor(sub, v);
+        uint256 seedBlock = anchor + DRAW_DELAY;
+        if (block.number <= seedBlock) revert DrawNotReady(c.jobId, c.taskIndex, seedBlock);
+        bytes32 hash = blockhash(seedBlock);
+        if (hash == 0) return (p, true);
+        p.draw = v.draws;
+        p.level = v.level;
+        p.seed = keccak256(abi.encode(hash, c.jobId, c.taskIndex, c.attempt, p.draw));
+        uint256 target = _seatsAt(job.quorum, p.level);
+        uint256 active = _config.activeTickets;
+        uint256 held = v.heldSeats;
+        uint256 supply = active > held ? active - held : 0;
+        if (supply < target) target = supply;
+        p.target = target;
+        p.ids = new uint256[](target);
+        p.seats = new uint256[](target);
+        p.accounts = new address[](target);
+        uint256 range = _positionsAt(anchor);
+        if (range == 0) return (p, false);
+        uint256 tries = target * DRAW_TRIES_PER_SEAT;
+        for (uint256 t; t < tries && p.filled < target; ++t) {
+            Ticket memory tk = _tickets[uint256(keccak256(abi.encode(p.seed, t))) % range];
+            if (tk.from > anchor || (tk.until != 0 && tk.until <= anchor)) continue;
+            VerifierRecord memory r = _verifierRecords[tk.owner];
+            if (r.account == c.worker || r.account == c.artist) continue;
+            uint256 j;
+            while (j < p.count && p.ids[j] != tk.owner) ++j;
+            if (r.seats + p.seats[j] >= r.capacity) continue;
+            if (j == p.count) {
+                p.ids[j] = tk.owner;
+                p.accounts[j] = r.account;
+                ++p.count;
+            }
+            ++p.seats[j];
+            ++p.filled;
         }
     }
 
-    function _pay(
-        JobRecord storage job,
-        uint256 jobId,
-        uint256 taskIndex,
-        Submission storage sub,
-        PayReason reason,
-        address[] memory verifiers
-    ) private {
-        sub.status = STATUS_PAID;
-        address worker = sub.worker;
-        uint256 stakeWei = _stakeWei(job);
-        if (stakeWei != 0) _unlock(worker, stakeWei);
-
-        address token = _tokenOf(job);
-        uint256 reward = job.rewardPerTask;
-        uint256 fee = reward * job.protocolFeeBps / 10_000;
-        uint256 verifierFee = reward * job.verifierFeeBps / 10_000;
-        emit TaskPaid(
-            jobId, taskIndex, worker, reason, reward - fee, fee, verifiers.length == 0 ? 0 : verifierFee
-        );
-        _credit(worker, token, reward - fee);
-        if (fee != 0) _credit(treasury, token, fee);
-        if (verifierFee != 0) {
-            if (verifiers.length == 0) _credit(job.artist, token, verifierFee);
-            else _split(verifiers, token, verifierFee);
+    /// Number of positions allocated at or before `anchor` (positions are sorted by allocation block): the last
+    /// one is checked first, then a galloping search backwards, so a draw costs O(log k) reads for k positions
+    /// allocated since its anchor.
+    function _positionsAt(uint256 anchor) private view returns (uint256) {
+        uint256 n = _registry.positions;
+        if (n == 0 || _tickets[n - 1].allocated <= anchor) return n;
+        // Invariant: position `hi` was allocated after the anchor.
+        uint256 hi = n - 1;
+        uint256 lo = 0;
+        for (uint256 step = 1; step <= hi; step <<= 1) {
+            uint256 probe = hi - step;
+            if (_tickets[probe].allocated <= anchor) {
+                lo = probe + 1;
+                break;
+            }
+            hi = probe;
         }
+        while (lo < hi) {
+            uint256 mid = (lo + hi) >> 1;
+            if (_tickets[mid].allocated <= anchor) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
     }
 
-    function _reject(
-        JobRecord storage job,
-        AttestContext memory c,
-        Submission storage sub,
-        uint256 cellIndex,
-        address[] memory verifiers
-    ) private {
-        uint256 stakeWei = _stakeWei(job);
-        emit TaskRejected(c.jobId, c.taskIndex, c.worker, c.attempt, cellIndex, stakeWei);
-        if (stakeWei != 0) {
-            _unlock(c.worker, stakeWei);
-            _slash(c.worker, stakeWei);
-            uint256 artistShare = stakeWei / 2;
-            _credit(c.artist, address(0), artistShare);
-            _split(verifiers, address(0), stakeWei - artistShare);
+    /// Writes a planned draw: members, their bonded seats, the commit phase.
+    function _applyDraw(Ctx memory c, Verification storage v, DrawPlan memory p) private {
+        bytes32 key = _drawKey(c, p.draw);
+        uint256 n = p.count;
+        address[] memory accounts = new address[](n);
+        uint256[] memory seats = new uint256[](n);
+        for (uint256 j; j < n; ++j) {
+            uint256 id = p.ids[j];
+            uint256 s = p.seats[j];
+            // s <= MAX_SEATS < 2^8; n <= MAX_SEATS.
+            _members[key][j] = MemberRecord({
+                verifierId: uint32(id),
+                seats: uint8(s),
+                state: uint8(MemberState.Drawn),
+                drawMembers: j == 0 ? uint8(n) : 0,
+                data: 0
+            });
+            // Bounded by capacity < 2^32 (checked in `_plan`).
+            _verifierRecords[id].seats += uint32(s);
+            accounts[j] = p.accounts[j];
+            seats[j] = s;
         }
-        // The verifier fee stays escrowed for the next attempt's verification.
-        _reopen(job, c.jobId, c.taskIndex, sub, c.worker, ReopenReason.Rejected, 0);
+        v.draws = uint8(p.draw + 1);
+        v.deferrals = 0;
+        // held + filled <= the total of every level's seats (at most 4 levels and 2 redraws of 63) < 2^16.
+        v.heldSeats = uint16(v.heldSeats + p.filled);
+        v.phase = uint8(Phase.Commit);
+        uint32 commitEnd = _windowEnd(c);
+        v.phaseEnd = commitEnd;
+        v.seats = uint8(p.filled);
+        v.members = uint8(n);
+        v.committed = 0;
+        v.revealed = 0;
+        v.challenged = false;
+        emit CommitteeDrawn(c.jobId, c.taskIndex, c.attempt, p.draw, p.level, p.seed, accounts, seats, commitEnd);
     }
 
-    /// Reopens a claimed or rejected task, or refunds it when it can no longer be claimed.
-    function _reopen(
-        JobRecord storage job,
-        uint256 jobId,
-        uint256 taskIndex,
-        Submission storage sub,
-        address previousWorker,
-        ReopenReason reason,
-        uint256 penalty
-    ) private {
-        _setLease(jobId, taskIndex, 0);
-        uint256 attempt = uint256(sub.attempt) + 1;
-        sub.attempt = attempt.toUint16();
-        if (job.flags & FLAG_CANCELLED != 0) {
-            _refundTask(job, jobId, taskIndex, sub, RefundReason.Cancelled);
-        } else if (block.timestamp >= job.deadline) {
-            _refundTask(job, jobId, taskIndex, sub, RefundReason.DeadlinePassed);
+    /// The draw could not fill its committee: wait a window for seats to be freed, at most `MAX_DEFERRALS`
+    /// times, then end the verification with what was decided so far. When nothing can ever be drawn (no active
+    /// ticket left that this verification does not hold) it ends at once.
+    function _deferDraw(Ctx memory c, Verification storage v, bool never) private {
+        uint256 deferrals = v.deferrals;
+        if (!never && deferrals < MAX_DEFERRALS) {
+            v.deferrals = uint8(deferrals + 1);
+            uint256 retryAt = _windowEnd(c);
+            _awaitDraw(v, retryAt);
+            emit DrawDeferred(c.jobId, c.taskIndex, c.attempt, block.number + DRAW_DELAY, retryAt, true);
         } else {
-            sub.status = STATUS_NONE;
-            // openTasks + 1 <= taskCount < 2^32: this task was not counted as open.
-            job.openTasks += 1;
-            emit TaskReopened(jobId, taskIndex, previousWorker, reason, attempt, penalty);
+            _via(DistributedRenderExtension.conclude.selector, c);
         }
     }
 
-    function _refundTask(
-        JobRecord storage job,
-        uint256 jobId,
-        uint256 taskIndex,
-        Submission storage sub,
-        RefundReason why
-    ) private {
-        sub.status = STATUS_REFUNDED;
-        address artist = job.artist;
-        uint256 amount = _escrowPerTask(job);
-        emit TaskRefunded(jobId, taskIndex, artist, why, amount);
-        _credit(artist, _tokenOf(job), amount);
-    }
-
-    /// Splits `amount` evenly; the first recipient also gets the remainder so nothing is left behind.
-    function _split(address[] memory to, address token, uint256 amount) private {
-        uint256 n = to.length;
-        // Rounding down then giving the remainder to the first recipient is the intent: nothing is left behind.
-        // slither-disable-next-line divide-before-multiply
-        uint256 each = amount / n;
-        _credit(to[0], token, amount - each * (n - 1));
-        for (uint256 i = 1; i < n; ++i) {
-            _credit(to[i], token, each);
+    /// Counts the current draw: a level below the last decides when more than half the seats revealed and
+    /// all of them agree; the last level decides by a strict majority of more than half the seats. Only votes
+    /// carrying the draw's plurality render proof count. An undecided draw escalates, or at the last level is
+    /// redrawn, at most `MAX_REDRAWS` times, then the verification ends with what was decided before.
+    function _tally(JobRecord storage job, Submission storage sub, Ctx memory c, Verification storage v) private {
+        uint256 draw = v.draws - 1;
+        Judged memory j = _judge(_drawKey(c, draw));
+        uint256 approveSeats;
+        uint256 rejectSeats;
+        for (uint256 i; i < j.n; ++i) {
+            if (j.weight[i] == 0 || j.weight[i] != j.best) continue;
+            if (j.members[i].state == uint8(MemberState.RevealedApprove)) approveSeats += j.members[i].seats;
+            else rejectSeats += j.members[i].seats;
+        }
+        uint256 level = v.level;
+        Verdict verdict = Verdict.None;
+        if ((approveSeats + rejectSeats) * 2 > v.seats) {
+            if (level < MAX_LEVEL) {
+                if (rejectSeats == 0) verdict = Verdict.Approve;
+                else if (approveSeats == 0) verdict = Verdict.Reject;
+            } else if (approveSeats != rejectSeats) {
+                verdict = approveSeats > rejectSeats ? Verdict.Approve : Verdict.Reject;
+            }
+        }
+        uint256 appealEndsAt;
+        if (verdict != Verdict.None) {
+            v.verdict = uint8(verdict);
+            v.decidedLevel = uint8(level);
+            if (level < MAX_LEVEL) {
+                appealEndsAt = _windowEnd(c);
+                v.phase = uint8(Phase.Appealable);
+                v.phaseEnd = uint32(appealEndsAt);
+            }
+        }
+        emit RoundTallied(c.jobId, c.taskIndex, draw, level, verdict, approveSeats, rejectSeats, appealEndsAt);
+        if (verdict != Verdict.None) {
+            if (level == MAX_LEVEL) _via(DistributedRenderExtension.conclude.selector, c);
+        } else if (level < MAX_LEVEL) {
+            v.level = uint8(level + 1);
+            v.redraws = 0;
+            _awaitDraw(v, 0);
+        } else if (v.redraws < MAX_REDRAWS) {
+            v.redraws += 1;
+            _awaitDraw(v, 0);
+        } else {
+            _via(DistributedRenderExtension.conclude.selector, c);
         }
     }
 
-    function _credit(address account, address token, uint256 amount) private {
-        if (amount == 0) return;
-        _balances[token][account] += amount;
-        emit BalanceCredited(account, token, amount);
+    /// Runs the extension's settlement entry `selector` for the task (the market's own paths only).
+    function _via(bytes4 selector, Ctx memory c) private {
+        (bool ok, bytes memory ret) = EXTENSION.delegatecall(abi.encodeWithSelector(selector, c.jobId, c.taskIndex));
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 32), mload(ret))
+            }
+        }
     }
 
-    function _lock(address account, uint256 amount) private {
-        StakeAccount storage acct = _stakes[account];
-        uint256 locked = acct.locked;
-        uint256 free = uint256(acct.bonded) - locked;
-        if (amount > free) revert InsufficientStake(account, free, amount);
-        // locked + amount <= bonded < 2^128.
-        acct.locked = uint128(locked + amount);
-    }
-
-    function _unlock(address account, uint256 amount) private {
-        _stakes[account].locked -= uint128(amount);
-    }
-
-    /// Removes `amount` of unlocked bonded stake (the caller credits it to its new owners).
-    function _slash(address account, uint256 amount) private {
-        _stakes[account].bonded -= uint128(amount);
-        emit StakeSlashed(account, amount);
-    }
-
-    function _isVerifier(address account) private view returns (bool) {
-        StakeAccount storage acct = _stakes[account];
-        return uint256(acct.bonded) - acct.locked >= VERIFIER_MIN_STAKE && acct.bonded != 0;
-    }
-
-    function _attestationDigest(Attestation calldata a) private view returns (bytes32) {
-        return _hashTypedDataV4(
-            keccak256(
-                abi.encode(
-                    ATTESTATION_TYPEHASH,
-                    a.jobId,
-                    a.taskIndex,
-                    a.attempt,
-                    a.cellRoot,
-                    a.approve,
-                    a.cellIndex,
-                    a.expectedDataHash
-                )
-            )
-        );
-    }
-
-    /// Pays out a withdrawal. Only ever to `msg.sender`, after its balance was zeroed (checks-effects-interactions).
-    function _sendEthToSender(uint256 amount) private {
-        // The recipient is the caller withdrawing its own, already-zeroed balance.
-        // slither-disable-next-line arbitrary-send-eth
-        (bool ok,) = payable(msg.sender).call{value: amount}("");
-        if (!ok) revert EthTransferFailed(msg.sender, amount);
+    /// Runs the current call in the extension and returns or reverts with its result.
+    function _delegate() private {
+        address extension = EXTENSION;
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), extension, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
     }
 }

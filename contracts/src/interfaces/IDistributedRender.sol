@@ -1,19 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-/// @title IDistributedRender
-/// @notice The Tessera render marketplace: artists escrow a bounty for a render job, staked workers claim its
-/// tasks under expiring leases and commit to their output, staked verifiers re-render sampled cells and sign
-/// EIP-712 attestations, and the contract pays, slashes, reopens or refunds. Every payout is credited to a
-/// balance and withdrawn by its owner (pull payments). See docs/contracts.md for the lifecycle.
-interface IDistributedRender {
+/// @title IDistributedRenderTypes
+/// @notice The types, errors and events of `IDistributedRender`, declared apart so that the contract's parts
+/// (`DistributedRenderBase` and its two implementations) share them.
+interface IDistributedRenderTypes {
     // ------------------------------------------------------------------------------------------------
     // Types
     // ------------------------------------------------------------------------------------------------
 
     /// @notice How the worker renders: everything that determines the output bits besides the scene.
     /// @dev Tasks = frameCount x regionsX x regionsY. Task index t covers frame `frameStart + t / (rx*ry)` and
-    /// region `t % (rx*ry)` (row-major, regionsX regions per row). See docs/job-model.md.
+    /// region `t % (rx*ry)` (row-major, regionsX regions per row). See docs/contracts.md.
     struct RenderSettings {
         uint32 width;
         uint32 height;
@@ -38,8 +36,9 @@ interface IDistributedRender {
         address token;
         /// Paid to the worker (less the protocol fee) for each verified task.
         uint96 rewardPerTask;
-        /// Verifier fee per task, in basis points of the reward (at most 10,000), escrowed on top of it. Shared
-        /// by the verifiers whose attestations settle a task; refunded to the artist otherwise.
+        /// Verifier fee per task, in basis points of the reward (at most 10,000), escrowed on top of it. Shared by
+        /// the committee seats whose votes agree with the final verdict. Jobs that are not optimistic need at
+        /// least `MIN_VERIFIER_FEE_BPS` and a non-zero fee: verification is never free for the artist.
         uint16 verifierFeeBps;
         /// ETH the worker locks per claimed task (a whole number of gwei, below 2^48 gwei).
         uint96 workerStakePerTask;
@@ -47,11 +46,13 @@ interface IDistributedRender {
         uint32 deadline;
         /// Seconds a claim lasts (capped at the deadline; at most 30 days).
         uint32 leaseDuration;
-        /// Seconds after a submission during which verifiers may attest; then `finalizeTask` settles it.
+        /// Seconds each verification phase lasts (commit, reveal, appeal, data-challenge response), and, for
+        /// optimistic jobs, how long a result can be disputed before it is paid. 1 s to 30 days.
         uint32 challengeWindow;
-        /// Matching attestations needed to approve or reject a result (1..MAX_QUORUM).
+        /// Seats of the first committee (1..MAX_QUORUM, and at most the registry's active tickets when the
+        /// job is posted). Appeal level a draws `(quorum + 1) * 2^a - 1` seats.
         uint8 quorum;
-        /// Whether a result nobody rejected within the challenge window is paid.
+        /// Whether a result nobody disputed within the challenge window is paid without a committee.
         bool optimistic;
     }
 
@@ -86,6 +87,37 @@ interface IDistributedRender {
         Refunded
     }
 
+    /// @notice Where a submitted task's verification stands.
+    enum Phase {
+        /// No committee yet: waiting for the first draw (or, for an optimistic job, for a dispute).
+        None,
+        /// A draw is due once its seed block is mined (after an appeal, an escalation or a deferral).
+        AwaitingDraw,
+        /// Drawn members commit to their votes.
+        Commit,
+        /// Members reveal the votes they committed to.
+        Reveal,
+        /// A member challenged the worker for committed data; the worker (or anyone) must answer.
+        DataChallenge,
+        /// A verdict was reached; it can be appealed until the phase ends, then it is final.
+        Appealable
+    }
+
+    /// @notice A committee's decision.
+    enum Verdict {
+        None,
+        Approve,
+        Reject
+    }
+
+    /// @notice Where one committee member stands in its draw.
+    enum MemberState {
+        Drawn,
+        Committed,
+        RevealedApprove,
+        RevealedReject
+    }
+
     /// @notice Why a job field was rejected by `submitRenderJob`.
     enum JobField {
         SceneCid,
@@ -108,8 +140,10 @@ interface IDistributedRender {
 
     /// @notice How a task ended up paid.
     enum PayReason {
+        /// A committee approved it and nobody overturned the verdict.
         Verified,
         AcceptedByArtist,
+        /// Optimistic job, nobody disputed it within the challenge window.
         ChallengeWindowElapsed
     }
 
@@ -117,44 +151,85 @@ interface IDistributedRender {
     enum RefundReason {
         Cancelled,
         DeadlinePassed,
+        /// No committee reached a verdict within the bounded rounds and deferrals (for an optimistic job: after a
+        /// dispute): nobody proved the result right.
         Unverified
     }
 
     /// @notice Why a task went back to open.
     enum ReopenReason {
         LeaseExpired,
-        Rejected
+        Rejected,
+        DataWithheld
     }
 
-    /// @notice A verifier's signed verdict on one submission (EIP-712 typed data).
-    /// @dev For an approval `cellIndex` and `expectedDataHash` are zero. For a rejection they name the cell the
-    /// verifier re-rendered and the keccak256 of the raw data it computed for that cell.
-    struct Attestation {
-        uint256 jobId;
-        uint256 taskIndex;
-        uint256 attempt;
-        bytes32 cellRoot;
-        bool approve;
-        uint256 cellIndex;
-        bytes32 expectedDataHash;
+    /// @notice Why a result was rejected.
+    enum RejectReason {
+        /// The final verdict of the committees.
+        Verdict,
+        /// The worker did not answer a data-availability challenge in time.
+        DataWithheld
     }
 
-    /// @notice An attestation with its signature and, for rejections, the committed leaf's Merkle proof.
-    struct SignedAttestation {
-        Attestation attestation;
-        bytes signature;
-        /// keccak256 of the committed raw data of `attestation.cellIndex` (rejections only).
-        bytes32 committedDataHash;
-        /// Proof that the committed leaf is in `cellRoot` (rejections only).
-        bytes32[] proof;
-    }
-
-    /// @notice A staker's bonded, locked and unbonding ETH.
+    /// @notice A staker's bonded, locked (in claims) and unbonding ETH.
     struct StakeAccount {
         uint128 bonded;
         uint128 locked;
         uint128 unbonding;
         uint64 unbondingReadyAt;
+    }
+
+    /// @notice A registered verifier as `verifierOf` returns it.
+    struct VerifierInfo {
+        /// Registry id (0: never registered).
+        uint256 id;
+        /// Ticket positions held (one ticket = `TICKET_STAKE` wei = one seat's bond).
+        uint256 tickets;
+        /// Seats its stake can back: min(tickets, stake / TICKET_STAKE).
+        uint256 capacity;
+        /// Seats held in committees whose verdict is not final yet (each bonds `TICKET_STAKE`).
+        uint256 seats;
+        /// Wei held for the verifier role (slashes come from here).
+        uint256 stake;
+        /// Block of the leave request (0 while active).
+        uint256 leavingSince;
+    }
+
+    /// @notice A task's verification as `getVerification` returns it.
+    struct VerificationView {
+        Phase phase;
+        /// Appeal level of the current or next draw (0 = first committee).
+        uint256 level;
+        /// Draws made so far for this submission; the current draw is `draws - 1`.
+        uint256 draws;
+        /// Seats and distinct members of the current draw.
+        uint256 seats;
+        uint256 members;
+        uint256 committed;
+        uint256 revealed;
+        /// The last verdict a committee reached, and the level that reached it.
+        Verdict verdict;
+        uint256 decidedLevel;
+        /// Times the pending draw waited for free seats (at most `MAX_DEFERRALS`).
+        uint256 deferrals;
+        /// Seats this verification's draws bond until it ends.
+        uint256 heldSeats;
+        /// When the current phase ends (commit, reveal, response, appeal; for `None` on an optimistic job, the
+        /// dispute window; for `AwaitingDraw` after an empty draw, the earliest next draw).
+        uint256 phaseEndsAt;
+        /// The block whose hash seeds the next draw (phases `None` and `AwaitingDraw`).
+        uint256 seedBlock;
+        /// Whether the current draw's data was challenged.
+        bool challenged;
+    }
+
+    /// @notice One committee member of one draw.
+    struct MemberView {
+        address verifier;
+        uint256 seats;
+        MemberState state;
+        /// The commitment (top 24 bytes) until revealed, then the revealed render proof (top 24 bytes).
+        bytes24 data;
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -163,6 +238,8 @@ interface IDistributedRender {
 
     /// @notice A job field is out of range; `value` is what was given (0 for strings that were empty).
     error InvalidJobField(JobField field, uint256 value);
+    /// @notice The job asks for more first-committee seats than the registry has active tickets.
+    error NotEnoughVerifiers(uint256 quorum, uint256 activeTickets);
     /// @notice `msg.value` must equal the escrow for ETH jobs and be zero for token jobs.
     error WrongPayment(uint256 expected, uint256 received);
     /// @notice The token delivered less than was transferred (fee-on-transfer tokens are not supported).
@@ -195,30 +272,48 @@ interface IDistributedRender {
     error ZeroCellRoot();
     /// @notice The output CID must not be empty.
     error EmptyOutputCid();
-    /// @notice The challenge window ends at `endsAt`.
-    error ChallengeWindowOpen(uint256 jobId, uint256 taskIndex, uint256 endsAt);
-    /// @notice The challenge window ended at `endedAt`.
-    error ChallengeWindowClosed(uint256 jobId, uint256 taskIndex, uint256 endedAt);
+    /// @notice The task's verification is in `phase`, which does not allow this call.
+    error WrongPhase(uint256 jobId, uint256 taskIndex, Phase phase);
+    /// @notice The current phase (or the optimistic dispute window) ended at `endedAt`.
+    error PhaseOver(uint256 jobId, uint256 taskIndex, uint256 endedAt);
+    /// @notice The current phase (or the optimistic dispute window) runs until `endsAt`.
+    error PhaseNotOver(uint256 jobId, uint256 taskIndex, uint256 endsAt);
+    /// @notice The draw's seed block `seedBlock` is not mined yet (its hash must be readable).
+    error DrawNotReady(uint256 jobId, uint256 taskIndex, uint256 seedBlock);
+    /// @notice The seed block is older than 256 blocks; `drawCommittee` re-anchors the draw to a new block.
+    error DrawExpired(uint256 jobId, uint256 taskIndex, uint256 seedBlock);
+    /// @notice `caller` is not member `memberIndex` of the current draw.
+    error NotMember(uint256 jobId, uint256 taskIndex, uint256 memberIndex, address caller);
+    /// @notice The member already committed or revealed (or never committed, for a reveal).
+    error MemberNotInState(uint256 memberIndex, MemberState state);
+    /// @notice The revealed vote does not match the member's commitment.
+    error CommitmentMismatch(uint256 memberIndex);
+    /// @notice Only the artist, the worker or a registered, active verifier may appeal.
+    error NoStanding(address caller);
+    /// @notice The bond sent is not the one required.
+    error WrongBond(uint256 expected, uint256 received);
+    /// @notice The verdict cannot be appealed further (the last level decides).
+    error NotAppealable(uint256 jobId, uint256 taskIndex, uint256 level);
+    /// @notice The current draw's data was already challenged once.
+    error AlreadyChallenged(uint256 jobId, uint256 taskIndex);
+    /// @notice A challenge names 1..MAX_CHALLENGE_CELLS cells.
+    error BadChallengeCells(uint256 count);
+    /// @notice The answer does not name the challenged cells, or its arrays differ in length.
+    error ChallengeMismatch();
+    /// @notice A Merkle proof does not show the committed leaf of `cellIndex` in the cell root.
+    error InvalidCellProof(uint256 position, uint256 cellIndex);
     /// @notice Free stake is below what the call needs.
     error InsufficientStake(address account, uint256 available, uint256 required);
-    /// @notice Fewer matching attestations than the job's quorum.
-    error QuorumNotMet(uint256 given, uint256 quorum);
-    /// @notice An attestation is about another job, task, attempt or cell root.
-    error AttestationMismatch(uint256 position);
-    /// @notice Attestations in one call must all approve or all reject.
-    error MixedVerdicts(uint256 position);
-    /// @notice Signers must be strictly ascending (this rules out duplicates).
-    error SignersNotAscending(uint256 position, address signer);
-    /// @notice The signer is not a staked verifier, or is the task's worker or the job's artist.
-    error NotEligibleVerifier(address signer);
-    /// @notice The signature is malformed or malleable.
-    error InvalidSignature(uint256 position);
-    /// @notice A rejection's Merkle proof does not show the committed leaf in the cell root.
-    error InvalidCellProof(uint256 position, uint256 cellIndex);
-    /// @notice A rejection must name a cell whose committed data differs from what the verifier computed.
-    error CellMatches(uint256 position, uint256 cellIndex);
-    /// @notice The two attestations are not a conflicting pair from one verifier.
-    error NotEquivocation();
+    /// @notice The account is leaving the registry (or left and was not released yet).
+    error VerifierLeaving(address account);
+    /// @notice The account holds no tickets.
+    error NotRegistered(address account);
+    /// @notice Leaving tickets can be released from block `releasableAt`.
+    error StillLeaving(uint256 releasableAt);
+    /// @notice Only a verifier that left the registry can be released.
+    error NotLeaving(address account);
+    /// @notice The verifier still bonds `seats` seats in committees whose verdict is not final.
+    error SeatsHeld(uint256 seats);
     /// @notice Nothing to withdraw.
     error NothingToWithdraw();
     /// @notice The unbonding delay has not passed.
@@ -235,6 +330,8 @@ interface IDistributedRender {
     error Reentered();
     /// @notice Sending ETH to `to` failed.
     error EthTransferFailed(address to, uint256 amount);
+    /// @notice `DistributedRenderExtension` runs only inside the market (by `delegatecall`), never on its own.
+    error NotDelegated();
 
     // ------------------------------------------------------------------------------------------------
     // Events (past tense, emitted right after the state change they describe)
@@ -265,7 +362,8 @@ interface IDistributedRender {
         uint256 expiresAt,
         uint256 stake
     );
-    /// @notice The claimant committed to its output.
+    /// @notice The claimant committed to its output. The first committee is drawn from the hash of
+    /// `seedBlock` (not optimistic), or the result is paid at `disputeEndsAt` unless disputed (optimistic).
     event ResultSubmitted(
         uint256 indexed jobId,
         uint256 indexed taskIndex,
@@ -273,15 +371,103 @@ interface IDistributedRender {
         uint256 attempt,
         string outputCid,
         bytes32 cellRoot,
-        uint256 challengeEndsAt
+        uint256 seedBlock,
+        uint256 disputeEndsAt
     );
-    /// @notice A verifier's attestation was counted.
-    event TaskAttested(
+    /// @notice A committee was drawn for the task's submission `attempt`: `members[i]` holds `seats[i]` seats.
+    /// `seed` (from the seed block's hash) also chooses the cells each member re-renders (docs/verification.md).
+    event CommitteeDrawn(
+        uint256 indexed jobId,
+        uint256 indexed taskIndex,
+        uint256 attempt,
+        uint256 draw,
+        uint256 level,
+        bytes32 seed,
+        address[] members,
+        uint256[] seats,
+        uint256 commitEndsAt
+    );
+    /// @notice No committee was drawn: the seed block was too old (`empty` false: the draw is re-anchored to
+    /// `seedBlock`), or the registry's free seats could not fill the committee (`empty` true: it is retried
+    /// after `retryAt`, re-anchored to `seedBlock`).
+    event DrawDeferred(
+        uint256 indexed jobId,
+        uint256 indexed taskIndex,
+        uint256 attempt,
+        uint256 seedBlock,
+        uint256 retryAt,
+        bool empty
+    );
+    /// @notice A member committed to its vote.
+    event VoteCommitted(
+        uint256 indexed jobId, uint256 indexed taskIndex, address indexed verifier, uint256 draw
+    );
+    /// @notice A member revealed its vote and its render proof (a digest of work only a renderer has).
+    event VoteRevealed(
         uint256 indexed jobId,
         uint256 indexed taskIndex,
         address indexed verifier,
-        uint256 attempt,
-        bool approve
+        uint256 draw,
+        bool approve,
+        bytes32 renderProof,
+        uint256 seats
+    );
+    /// @notice A draw's votes were counted. `verdict` is None when the draw decided nothing (the task escalates
+    /// or redraws); otherwise it can be appealed until `appealEndsAt` (0 at the last level: final at once).
+    /// Seats count only votes whose render proof is the draw's plurality proof.
+    event RoundTallied(
+        uint256 indexed jobId,
+        uint256 indexed taskIndex,
+        uint256 draw,
+        uint256 level,
+        Verdict verdict,
+        uint256 approveSeats,
+        uint256 rejectSeats,
+        uint256 appealEndsAt
+    );
+    /// @notice `appellant` bonded `bond` wei to have a committee of the next `level` decide; `requestApprove` is
+    /// the verdict it asks for. Level 0 is a dispute of an optimistic result.
+    event VerdictAppealed(
+        uint256 indexed jobId,
+        uint256 indexed taskIndex,
+        address indexed appellant,
+        uint256 level,
+        bool requestApprove,
+        uint256 bond
+    );
+    /// @notice A member challenged the worker to show the committed data of `cells` by `respondBy`.
+    event DataChallenged(
+        uint256 indexed jobId,
+        uint256 indexed taskIndex,
+        address indexed challenger,
+        uint256 draw,
+        uint32[] cells,
+        uint256 respondBy
+    );
+    /// @notice The committed data hashes of the challenged cells, proven against the cell root.
+    event DataProvided(
+        uint256 indexed jobId,
+        uint256 indexed taskIndex,
+        address indexed by,
+        uint32[] cells,
+        bytes32[] dataHashes
+    );
+    /// @notice A member's vote was judged when the task's verification ended: `coherent` members (voted the
+    /// final verdict with the plurality render proof) got their bond back and a share; the others lost
+    /// `slashed` wei. Members of a verification that ended without judgement (acceptance, withheld data) are
+    /// released with `coherent` true and nothing slashed.
+    event VoteSettled(
+        uint256 indexed jobId,
+        uint256 indexed taskIndex,
+        address indexed verifier,
+        uint256 draw,
+        bool coherent,
+        uint256 seats,
+        uint256 slashed
+    );
+    /// @notice An appeal bond was returned (`upheld`) or forfeited to the coherent voters.
+    event AppealSettled(
+        uint256 indexed jobId, uint256 indexed taskIndex, address indexed appellant, uint256 level, bool upheld
     );
     /// @notice The task was settled in the worker's favour.
     event TaskPaid(
@@ -293,13 +479,13 @@ interface IDistributedRender {
         uint256 protocolFee,
         uint256 verifierFees
     );
-    /// @notice A quorum rejected the result: the worker lost `slashed` wei of stake.
+    /// @notice The result was rejected: the worker lost `slashed` wei of stake.
     event TaskRejected(
         uint256 indexed jobId,
         uint256 indexed taskIndex,
         address indexed worker,
         uint256 attempt,
-        uint256 cellIndex,
+        RejectReason reason,
         uint256 slashed
     );
     /// @notice The task is open again; `penalty` wei of the previous worker's stake went to the artist.
@@ -329,23 +515,32 @@ interface IDistributedRender {
     event UnstakeRequested(address indexed account, uint256 amount, uint256 readyAt);
     /// @notice `account` withdrew `amount` wei of unbonded stake.
     event StakeWithdrawn(address indexed account, uint256 amount);
-    /// @notice `account` lost `amount` wei of bonded stake.
+    /// @notice `account` lost `amount` wei of stake (bonded stake for workers, verifier stake for verifiers).
     event StakeSlashed(address indexed account, uint256 amount);
-    /// @notice A verifier signed two conflicting attestations for one submission and was slashed.
-    event VerifierEquivocated(
-        address indexed verifier,
-        uint256 indexed jobId,
-        uint256 indexed taskIndex,
-        address reporter,
-        uint256 slashed
-    );
+    /// @notice `verifier` holds `tickets` tickets backed by `stake` wei (registry id `id`).
+    event VerifierRegistered(address indexed verifier, uint256 id, uint256 tickets, uint256 stake);
+    /// @notice `verifier` left the registry at this block: its tickets stop counting for draws anchored from
+    /// now on, and can be released from block `releasableAt`.
+    event VerifierLeft(address indexed verifier, uint256 tickets, uint256 releasableAt);
+    /// @notice `verifier`'s tickets were released and `stake` wei went back to its bonded stake.
+    event VerifierReleased(address indexed verifier, uint256 tickets, uint256 stake);
     /// @notice New jobs and claims were paused or resumed.
     event PausedSet(bool paused);
     /// @notice The protocol fee for new jobs changed.
     event ProtocolFeeSet(uint256 feeBps);
     /// @notice The protocol fee recipient changed.
     event TreasurySet(address indexed treasury);
+}
 
+/// @title IDistributedRender
+/// @notice The Tessera render marketplace: artists escrow a bounty for a render job, staked workers claim its
+/// tasks under expiring leases and commit to their output, and committees of verifiers drawn by the contract
+/// (weighted by stake, with randomness nobody knows at submission) re-render sampled cells and vote with bonded,
+/// committed-then-revealed votes. Verdicts can be appealed to larger committees; a worker that withholds the data
+/// a committee needs is challenged on-chain and slashed if it does not answer. Every payout is credited to a
+/// balance and withdrawn by its owner (pull payments). See docs/contracts.md for the lifecycle and
+/// docs/security.md for the threat model and the numbers.
+interface IDistributedRender is IDistributedRenderTypes {
     // ------------------------------------------------------------------------------------------------
     // Artist
     // ------------------------------------------------------------------------------------------------
@@ -363,7 +558,8 @@ interface IDistributedRender {
     /// call; the artist is credited.
     function reclaimOpenTasks(uint256 jobId) external;
 
-    /// @notice Accepts a submitted result before verification: the worker is paid, the verifier fee refunded.
+    /// @notice Accepts a submitted result at any point of its verification: the worker is paid, the verifier
+    /// fee refunded, every committee bond and appeal bond released without judgement.
     function acceptTask(uint256 jobId, uint256 taskIndex) external;
 
     // ------------------------------------------------------------------------------------------------
@@ -385,26 +581,72 @@ interface IDistributedRender {
     /// refunded instead. Anyone may call.
     function reopenExpired(uint256 jobId, uint32[] calldata taskIndices) external;
 
+    /// @notice Answers a data-availability challenge with the committed data hash of each challenged cell and
+    /// its Merkle proof against the cell root. Anyone holding the data may answer; the answerer is credited the
+    /// challenger's bond, and the commit phase restarts.
+    function answerChallenge(
+        uint256 jobId,
+        uint256 taskIndex,
+        uint32[] calldata cells,
+        bytes32[] calldata dataHashes,
+        bytes32[][] calldata proofs
+    ) external;
+
     // ------------------------------------------------------------------------------------------------
-    // Verification and settlement
+    // Verification
     // ------------------------------------------------------------------------------------------------
 
-    /// @notice Settles a submitted task with a quorum of matching signed attestations (any sender).
-    /// @dev Approvals pay the worker and split the verifier fee among the signers. Rejections slash the
-    /// worker's stake (half to the artist, half split among the signers) and reopen the task.
-    function attest(uint256 jobId, uint256 taskIndex, SignedAttestation[] calldata attestations) external;
+    /// @notice Draws the committee that is due (anyone may call; `commitVote` also draws when it is due). If the
+    /// seed block is older than 256 blocks the draw is re-anchored to a later block instead (`DrawDeferred`).
+    function drawCommittee(uint256 jobId, uint256 taskIndex) external;
 
-    /// @notice After the challenge window: pays the worker if the job is optimistic, else refunds the artist
-    /// and releases the worker's stake. Anyone may call.
+    /// @notice Commits member `memberIndex`'s vote: `commitment` is
+    /// `keccak256(abi.encode(jobId, taskIndex, attempt, draw, voter, approve, renderProof, salt))`; only its top
+    /// 24 bytes are kept. Draws the committee first when it is due.
+    function commitVote(uint256 jobId, uint256 taskIndex, uint256 memberIndex, bytes32 commitment) external;
+
+    /// @notice Reveals member `memberIndex`'s committed vote. The reveal phase starts when every member
+    /// committed or the commit phase ended; when every committed member has revealed, the votes are counted.
+    function revealVote(
+        uint256 jobId,
+        uint256 taskIndex,
+        uint256 memberIndex,
+        bool approve,
+        bytes32 renderProof,
+        bytes32 salt
+    ) external;
+
+    /// @notice Challenges the worker to show the committed data of `cells` (a member of the current draw,
+    /// during the commit phase, once per draw; `msg.value` must be `DATA_CHALLENGE_BOND`).
+    function challengeData(uint256 jobId, uint256 taskIndex, uint256 memberIndex, uint32[] calldata cells)
+        external
+        payable;
+
+    /// @notice Appeals the current verdict to a committee of the next level, or disputes an optimistic result
+    /// (level 0). The artist, the worker and registered active verifiers have standing; `msg.value` must be
+    /// `appealBond(level)`.
+    function appealVerdict(uint256 jobId, uint256 taskIndex) external payable;
+
+    /// @notice Moves a verification whose phase ended: commit to reveal, reveal to counting, an unanswered data
+    /// challenge to slashing the worker, an unappealed verdict to settlement; pays an undisputed optimistic
+    /// result after its window. Anyone may call.
     function finalizeTask(uint256 jobId, uint256 taskIndex) external;
 
-    /// @notice Slashes a verifier that signed two conflicting attestations about the same submission.
-    function reportEquivocation(
-        Attestation calldata a,
-        bytes calldata signatureA,
-        Attestation calldata b,
-        bytes calldata signatureB
-    ) external;
+    // ------------------------------------------------------------------------------------------------
+    // Verifier registry
+    // ------------------------------------------------------------------------------------------------
+
+    /// @notice Stakes `msg.value` (may be 0), then moves `tickets x TICKET_STAKE` of free bonded stake into the
+    /// verifier registry as `tickets` draw tickets. An account that left must be released first.
+    function registerVerifier(uint256 tickets) external payable;
+
+    /// @notice Leaves the registry: the tickets stop counting for draws anchored from this block on; they still
+    /// back draws anchored before, and are released after `RELEASE_DELAY` blocks.
+    function leaveVerifiers() external;
+
+    /// @notice After leaving and `RELEASE_DELAY` blocks, with no seat held: returns the verifier stake to the
+    /// caller's bonded stake and frees its ticket positions.
+    function releaseVerifier() external;
 
     // ------------------------------------------------------------------------------------------------
     // Stake and balances
@@ -429,12 +671,31 @@ interface IDistributedRender {
     /// @notice The stored job; reverts with `JobNotFound` for unknown ids.
     function getJob(uint256 jobId) external view returns (Job memory);
 
-    /// @notice A task's state, its current worker (zero when open), the time its lease ends or its challenge
-    /// window ends, its attempt number and its committed cell root.
+    /// @notice A task's state, its current worker (zero when open), the time its lease ends (claimed) or its
+    /// current verification phase ends (submitted), its attempt number and its committed cell root.
     function getTask(uint256 jobId, uint256 taskIndex)
         external
         view
         returns (TaskState state, address worker, uint256 until, uint256 attempt, bytes32 cellRoot);
+
+    /// @notice Where a submitted task's verification stands.
+    function getVerification(uint256 jobId, uint256 taskIndex) external view returns (VerificationView memory);
+
+    /// @notice The members of draw `draw` of the task's current submission.
+    function getMembers(uint256 jobId, uint256 taskIndex, uint256 draw)
+        external
+        view
+        returns (MemberView[] memory);
+
+    /// @notice The committee the due draw would produce if it were made now (for members to find their seat
+    /// before committing); reverts like `drawCommittee` when no draw is due.
+    function previewCommittee(uint256 jobId, uint256 taskIndex)
+        external
+        view
+        returns (uint256 draw, bytes32 seed, address[] memory members, uint256[] memory seats);
+
+    /// @notice The bond an appeal to `level` needs: its seats x `APPEAL_BOND_PER_SEAT`.
+    function appealBond(uint256 jobId, uint256 level) external view returns (uint256);
 
     /// @notice The credited, withdrawable balance of `account` in `token`.
     function balanceOf(address account, address token) external view returns (uint256);
@@ -442,8 +703,11 @@ interface IDistributedRender {
     /// @notice A staker's account.
     function stakeOf(address account) external view returns (StakeAccount memory);
 
-    /// @notice The EIP-712 digest a verifier signs for `a`.
-    function attestationDigest(Attestation calldata a) external view returns (bytes32);
+    /// @notice A verifier's registry record.
+    function verifierOf(address account) external view returns (VerifierInfo memory);
+
+    /// @notice The registry: ticket positions ever allocated, and active tickets (what jobs are checked against).
+    function registry() external view returns (uint256 positions, uint256 activeTickets);
 
     /// @notice The id the next job will get.
     function nextJobId() external view returns (uint256);
