@@ -772,48 +772,45 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         }
     }
 
-    /// Counts the current draw: a level below the last decides when more than half the seats revealed and
-    /// all of them agree; the last level decides by a strict majority of more than half the seats. Only votes
-    /// carrying the draw's plurality render proof count. An undecided draw escalates, or at the last level is
-    /// redrawn, at most `MAX_REDRAWS` times, then the verification ends with what was decided before.
+    /// Counts the current draw, when more than half its seats revealed a vote (render proofs do not count here:
+    /// they decide who is paid, not what is decided). A strict majority becomes the task's standing verdict: at
+    /// the last level it is final at once; below it, a unanimous draw opens the appeal window, and a split one
+    /// escalates to the next level to gather more votes (if no larger committee can be drawn, the standing
+    /// verdict, the last majority, decides). A draw with no majority escalates, or at the last level is redrawn
+    /// at most `MAX_REDRAWS` times; then the verification ends with the standing verdict, if any.
     function _tally(JobRecord storage job, Submission storage sub, Ctx memory c, Verification storage v) private {
         uint256 draw = v.draws - 1;
-        Judged memory j = _judge(_drawKey(c, draw));
+        bytes32 key = _drawKey(c, draw);
+        uint256 n = v.members;
         uint256 approveSeats;
         uint256 rejectSeats;
-        for (uint256 i; i < j.n; ++i) {
-            if (j.weight[i] == 0 || j.weight[i] != j.best) continue;
-            if (j.members[i].state == uint8(MemberState.RevealedApprove)) approveSeats += j.members[i].seats;
-            else rejectSeats += j.members[i].seats;
+        for (uint256 i; i < n; ++i) {
+            MemberRecord storage m = _members[key][i];
+            uint256 state = m.state;
+            if (state == uint8(MemberState.RevealedApprove)) approveSeats += m.seats;
+            else if (state == uint8(MemberState.RevealedReject)) rejectSeats += m.seats;
         }
         uint256 level = v.level;
-        Verdict verdict = Verdict.None;
-        if ((approveSeats + rejectSeats) * 2 > v.seats) {
-            if (level < MAX_LEVEL) {
-                if (rejectSeats == 0) verdict = Verdict.Approve;
-                else if (approveSeats == 0) verdict = Verdict.Reject;
-            } else if (approveSeats != rejectSeats) {
-                verdict = approveSeats > rejectSeats ? Verdict.Approve : Verdict.Reject;
-            }
-        }
-        uint256 appealEndsAt;
-        if (verdict != Verdict.None) {
-            v.verdict = uint8(verdict);
+        Verdict majority = Verdict.None;
+        if ((approveSeats + rejectSeats) * 2 > v.seats && approveSeats != rejectSeats) {
+            majority = approveSeats > rejectSeats ? Verdict.Approve : Verdict.Reject;
+            v.verdict = uint8(majority);
             v.decidedLevel = uint8(level);
-            if (level < MAX_LEVEL) {
-                appealEndsAt = _windowEnd(c);
-                v.phase = uint8(Phase.Appealable);
-                v.phaseEnd = uint32(appealEndsAt);
-            }
         }
-        emit RoundTallied(c.jobId, c.taskIndex, draw, level, verdict, approveSeats, rejectSeats, appealEndsAt);
-        if (verdict != Verdict.None) {
-            if (level == MAX_LEVEL) _via(DistributedRenderExtension.conclude.selector, c);
-        } else if (level < MAX_LEVEL) {
+        bool appealable = level < MAX_LEVEL && majority != Verdict.None && (approveSeats == 0 || rejectSeats == 0);
+        uint256 appealEndsAt;
+        if (appealable) {
+            appealEndsAt = _windowEnd(c);
+            v.phase = uint8(Phase.Appealable);
+            v.phaseEnd = uint32(appealEndsAt);
+        }
+        emit RoundTallied(c.jobId, c.taskIndex, draw, level, majority, approveSeats, rejectSeats, appealEndsAt);
+        if (appealable) return;
+        if (level < MAX_LEVEL) {
             v.level = uint8(level + 1);
             v.redraws = 0;
             _awaitDraw(v, 0);
-        } else if (v.redraws < MAX_REDRAWS) {
+        } else if (majority == Verdict.None && v.redraws < MAX_REDRAWS) {
             v.redraws += 1;
             _awaitDraw(v, 0);
         } else {

@@ -411,9 +411,10 @@ contract DistributedRenderExtension is DistributedRenderBase {
         }
     }
 
-    /// Judges every member of every draw against `verdict`: members who voted it with their draw's plurality
-    /// proof are coherent; members who never revealed, or revealed another vote or proof, lose their seats'
-    /// bonds. Without a verdict only the members who never revealed lose them.
+    /// Judges every member of every draw against `verdict`: members who voted it are coherent and keep their
+    /// bonds, and those among them who revealed their draw's plurality render proof share the pay; members who
+    /// never revealed, or voted the other way, lose their seats' bonds. Without a verdict only the members who
+    /// never revealed lose them.
     function _judgeAll(Ctx memory c, Verification storage v, Verdict verdict) private returns (Payees memory p) {
         uint256 draws = v.draws;
         p.accounts = new address[](draws * MAX_SEATS);
@@ -429,12 +430,14 @@ contract DistributedRenderExtension is DistributedRenderBase {
         for (uint256 i; i < j.n; ++i) {
             MemberRecord memory m = j.members[i];
             bool revealed = m.state >= uint8(MemberState.RevealedApprove);
-            bool coherent = revealed && verdict != Verdict.None && j.weight[i] == j.best
+            bool coherent = revealed && verdict != Verdict.None
                 && (m.state == uint8(MemberState.RevealedApprove)) == (verdict == Verdict.Approve);
             uint256 slashed = (revealed && (coherent || verdict == Verdict.None)) ? 0 : m.seats * TICKET_STAKE;
             address account = _freeSeats(m.verifierId, m.seats, slashed);
             p.pot += slashed;
-            if (coherent) {
+            // Paid only with the draw's plurality render proof: a member that voted without rendering keeps its
+            // bond when its vote was right, but earns nothing.
+            if (coherent && j.weight[i] == j.best) {
                 p.accounts[p.count] = account;
                 p.shares[p.count] = m.seats;
                 ++p.count;

@@ -163,43 +163,61 @@ contract DrawTest is Votes {
         assertEq(again.length, members.length);
     }
 
-    function test_drawCommittee_skipsVerifiersWithoutFreeCapacityAndDefersWhenNoneIsLeft() public {
-        // 12 tickets back 12 seats: concurrent tasks take them until a draw finds none.
-        uint256 c;
-        for (uint256 t; t < 12; ++t) {
-            uint256 id = _submitted(false);
-            _pastSeed(id, 0);
-            (,, address[] memory members,) = dr.previewCommittee(id, 0);
-            if (members.length == 0) {
-                c = id;
+    function test_drawCommittee_defersRatherThanShrinkWhenSeatsAreTaken() public {
+        // 12 tickets back 12 seats: concurrent tasks take them; a draw that cannot fill three seats waits.
+        uint256[] memory ids = new uint256[](5);
+        uint256 deferred;
+        for (uint256 t; t < 5; ++t) {
+            ids[t] = _submitted(false);
+            _pastSeed(ids[t], 0);
+            dr.drawCommittee(ids[t], 0);
+            T.VerificationView memory v = _verification(ids[t], 0);
+            if (v.phase == T.Phase.Commit) {
+                assertEq(v.seats, 3, "a committee is never drawn smaller than it must be");
+            } else {
+                assertEq(uint8(v.phase), uint8(T.Phase.AwaitingDraw));
+                assertEq(v.deferrals, 1);
+                deferred = ids[t];
                 break;
             }
-            dr.drawCommittee(id, 0);
             for (uint256 i; i < verifiers.length; ++i) {
                 T.VerifierInfo memory info = dr.verifierOf(verifiers[i]);
                 assertLe(info.seats, info.capacity);
             }
         }
-        assertGt(c, 0, "capacity ran out");
-        assertGt(_seatCount(), 9);
-        // No capacity left: the draw is deferred by a window, twice, then the verification ends.
-        uint256 retryAt = vm.getBlockTimestamp() + WINDOW;
-        vm.expectEmit(address(dr));
-        emit T.DrawDeferred(c, 0, 0, vm.getBlockNumber() + 1, retryAt, true);
-        dr.drawCommittee(c, 0);
+        assertGt(deferred, 0, "capacity ran out");
+        uint256 retryAt = _verification(deferred, 0).phaseEndsAt;
         vm.roll(vm.getBlockNumber() + 2);
-        vm.expectRevert(abi.encodeWithSelector(T.PhaseNotOver.selector, c, 0, retryAt));
-        dr.drawCommittee(c, 0);
+        vm.expectRevert(abi.encodeWithSelector(T.PhaseNotOver.selector, deferred, 0, retryAt));
+        dr.drawCommittee(deferred, 0);
+        _vote(ids[0], 0, true, HONEST_PROOF);
+        // Still no free seats when the retry comes: an unfilled draw never seats the caller.
         vm.warp(retryAt);
-        dr.drawCommittee(c, 0);
-        vm.warp(vm.getBlockTimestamp() + WINDOW);
-        vm.roll(vm.getBlockNumber() + 2);
-        // An empty draw never seats the caller.
-        vm.expectRevert(abi.encodeWithSelector(T.NotMember.selector, c, 0, 0, address(this)));
-        dr.commitVote(c, 0, 0, bytes32(0));
-        dr.drawCommittee(c, 0);
-        // No verdict on a job that pays only verified work: refunded, the worker's stake released.
-        assertEq(uint8(_state(c, 0)), uint8(T.TaskState.Refunded));
+        vm.expectRevert(abi.encodeWithSelector(T.NotMember.selector, deferred, 0, 0, address(this)));
+        dr.commitVote(deferred, 0, 0, bytes32(0));
+        // Once a task settles and frees its seats, the deferred draw is made in full.
+        _finalize(ids[0], 0);
+        _pastSeed(deferred, 0);
+        dr.drawCommittee(deferred, 0);
+        assertEq(_verification(deferred, 0).seats, 3);
+    }
+
+    function test_drawCommittee_deferralsRunOutAndTheTaskEnds() public {
+        uint256[] memory ids = new uint256[](5);
+        uint256 deferred;
+        for (uint256 t; t < 5 && deferred == 0; ++t) {
+            ids[t] = _submitted(false);
+            _pastSeed(ids[t], 0);
+            dr.drawCommittee(ids[t], 0);
+            if (_verification(ids[t], 0).phase == T.Phase.AwaitingDraw) deferred = ids[t];
+        }
+        for (uint256 k; k < 10 && _state(deferred, 0) == T.TaskState.Submitted; ++k) {
+            assertEq(_verification(deferred, 0).deferrals, k + 1);
+            vm.warp(_verification(deferred, 0).phaseEndsAt);
+            vm.roll(vm.getBlockNumber() + 2);
+            dr.drawCommittee(deferred, 0);
+        }
+        assertEq(uint8(_state(deferred, 0)), uint8(T.TaskState.Refunded));
         assertEq(dr.balanceOf(artist, address(0)), uint256(REWARD) + VERIFIER_FEE);
     }
 
@@ -209,15 +227,13 @@ contract DrawTest is Votes {
             vm.prank(verifiers[i]);
             dr.leaveVerifiers();
         }
-        // Anchored after everybody left: no ticket counts.
+        // Re-anchored after everybody left: no active ticket is left, so nothing can ever be drawn.
         vm.roll(vm.getBlockNumber() + 300);
-        dr.drawCommittee(id, 0); // re-anchor
-        for (uint256 r; r < 3; ++r) {
-            vm.roll(vm.getBlockNumber() + 2);
-            vm.warp(vm.getBlockTimestamp() + WINDOW);
-            dr.drawCommittee(id, 0);
-        }
+        dr.drawCommittee(id, 0);
+        vm.roll(vm.getBlockNumber() + 2);
+        dr.drawCommittee(id, 0);
         assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Refunded));
+        assertEq(dr.stakeOf(worker).locked, 0);
     }
 
     function test_drawCommittee_optimisticJobNeedsADispute() public {
@@ -412,7 +428,8 @@ contract TallyTest is Votes {
         T.VerificationView memory v = _verification(id, 0);
         assertEq(uint8(v.phase), uint8(T.Phase.AwaitingDraw));
         assertEq(v.level, 1);
-        assertEq(uint8(v.verdict), uint8(T.Verdict.None));
+        assertEq(uint8(v.verdict), uint8(T.Verdict.Approve), "the split majority is the standing verdict");
+        assertEq(v.decidedLevel, 0);
         (, uint256[] memory seats) = _draw(id, 0);
         uint256 total;
         for (uint256 i; i < seats.length; ++i) {
@@ -421,24 +438,35 @@ contract TallyTest is Votes {
         assertEq(total, 7);
     }
 
-    function test_tally_lazyVotesDoNotCountAndLoseTheirBond() public {
+    function test_tally_lazyVotesEarnNothing() public {
         _moreVerifiers(3, 8);
         uint256 id = _submitted(false);
         _draw(id, 0);
         uint256 n = _members(id, 0).length;
         if (n < 3) return;
         address lazy = _members(id, 0)[n - 1];
-        uint256 lazySeats = _seatsOf(id, 0)[n - 1];
+        _firstMembers = _members(id, 0);
         Plan[] memory p = _plans(n, true);
         p[n - 1].proof = keccak256("did not render"); // approves without rendering
         _play(id, 0, p);
-        // The honest seats decide unanimously; the lazy vote is not counted.
         assertEq(uint8(_verification(id, 0).verdict), uint8(T.Verdict.Approve));
         uint256 before = _verifierStake(lazy);
         _finalize(id, 0);
-        assertEq(_verifierStake(lazy), before - lazySeats * TICKET);
-        assertEq(dr.balanceOf(lazy, address(0)), 0);
         assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Paid));
+        // Its vote was right, so it keeps its bond; without the render proof it earns nothing.
+        assertEq(_verifierStake(lazy), before);
+        assertEq(dr.balanceOf(lazy, address(0)), 0);
+        uint256 paid;
+        for (uint256 i; i < n - 1; ++i) {
+            paid += dr.balanceOf(_members0(id, i), address(0));
+        }
+        assertEq(paid, VERIFIER_FEE, "the renderers share the whole fee");
+    }
+
+    address[] internal _firstMembers;
+
+    function _members0(uint256, uint256 i) internal view returns (address) {
+        return _firstMembers[i];
     }
 
     function test_tally_unanimousRejectionSlashesAndReopens() public {
@@ -550,9 +578,7 @@ contract LastLevelTest is Votes {
         assertEq(_seatCount(), 0, "every seat of every level released");
     }
 
-    function test_lastLevel_tieIsRedrawnThenEndsUnverified() public {
-        uint256 id = _submitted(false);
-        _toLastLevel(id);
+    function _absentAtTheLastLevel(uint256 id) internal {
         for (uint256 r; r < 3 && _state(id, 0) == T.TaskState.Submitted; ++r) {
             if (_verification(id, 0).phaseEndsAt > vm.getBlockTimestamp()) vm.warp(_verification(id, 0).phaseEndsAt);
             _draw(id, 0);
@@ -563,6 +589,28 @@ contract LastLevelTest is Votes {
             }
             _play(id, 0, p);
         }
+    }
+
+    function test_lastLevel_noMajorityIsRedrawnThenTheStandingVerdictDecides() public {
+        uint256 id = _submitted(false);
+        _toLastLevel(id); // split majorities approved at every level below
+        assertEq(uint8(_verification(id, 0).verdict), uint8(T.Verdict.Approve));
+        _absentAtTheLastLevel(id);
+        assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Paid));
+        assertEq(_seatCount(), 0);
+    }
+
+    function test_lastLevel_noVerdictAnywhereEndsUnverified() public {
+        uint256 id = _submitted(false);
+        for (uint256 level; level < 3; ++level) {
+            _draw(id, 0);
+            Plan[] memory p = _plans(_members(id, 0).length, true);
+            for (uint256 i; i < p.length; ++i) {
+                p[i].act = 0;
+            }
+            _play(id, 0, p);
+        }
+        _absentAtTheLastLevel(id);
         assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Refunded));
         assertEq(_seatCount(), 0);
         // The bonds of the absent members compensate the worker.
@@ -695,12 +743,12 @@ contract AppealTest is Votes {
         dr.appealVerdict{value: 3 * APPEAL_BOND}(id, 0);
     }
 
-    function test_optimistic_disputeThatDecidesNothingLeavesTheResultPaid() public {
+    function test_optimistic_disputeThatDecidesNothingIsRefundedNotPaid() public {
         uint256 id = _submitted(true);
         vm.deal(artist, artist.balance + 1 ether);
         vm.prank(artist);
         dr.appealVerdict{value: 3 * APPEAL_BOND}(id, 0);
-        for (uint256 k; k < 20 && _state(id, 0) == T.TaskState.Submitted; ++k) {
+        for (uint256 k; k < 30 && _state(id, 0) == T.TaskState.Submitted; ++k) {
             _pastSeed(id, 0);
             T.VerificationView memory v = _verification(id, 0);
             if (v.phase == T.Phase.AwaitingDraw) {
@@ -710,8 +758,11 @@ contract AppealTest is Votes {
                 _finalize(id, 0);
             }
         }
-        assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Paid));
-        assertEq(dr.balanceOf(artist, address(0)), VERIFIER_FEE + 3 * APPEAL_BOND);
+        // Nobody proved the disputed result right: the artist gets the escrow and its dispute bond back.
+        assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Refunded));
+        assertEq(dr.balanceOf(artist, address(0)), uint256(REWARD) + VERIFIER_FEE + 3 * APPEAL_BOND);
+        assertEq(dr.stakeOf(worker).locked, 0);
+        assertEq(_seatCount(), 0);
     }
 }
 

@@ -207,7 +207,7 @@ interface IDistributedRenderTypes {
         uint256 members;
         uint256 committed;
         uint256 revealed;
-        /// The last verdict a committee reached, and the level that reached it.
+        /// The standing verdict: the majority of the latest draw that had one, and its level.
         Verdict verdict;
         uint256 decidedLevel;
         /// Times the pending draw waited for free seats (at most `MAX_DEFERRALS`).
@@ -412,9 +412,10 @@ interface IDistributedRenderTypes {
         bytes32 renderProof,
         uint256 seats
     );
-    /// @notice A draw's votes were counted. `verdict` is None when the draw decided nothing (the task escalates
-    /// or redraws); otherwise it can be appealed until `appealEndsAt` (0 at the last level: final at once).
-    /// Seats count only votes whose render proof is the draw's plurality proof.
+    /// @notice A draw's votes were counted. `verdict` is the draw's strict majority of seats when more than half
+    /// the seats revealed a vote (None otherwise); it is
+    /// the task's standing verdict. Below the last level a unanimous verdict can be appealed until `appealEndsAt`;
+    /// a split one (or none) escalates at once (`appealEndsAt` 0). At the last level a majority is final.
     event RoundTallied(
         uint256 indexed jobId,
         uint256 indexed taskIndex,
@@ -453,8 +454,8 @@ interface IDistributedRenderTypes {
         bytes32[] dataHashes
     );
     /// @notice A member's vote was judged when the task's verification ended: `coherent` members (voted the
-    /// final verdict with the plurality render proof) got their bond back and a share; the others lost
-    /// `slashed` wei. Members of a verification that ended without judgement (acceptance, withheld data) are
+    /// final verdict) kept their bond, and shared the pay when their render proof was their draw's plurality
+    /// proof; the others (voted the other way, or never revealed) lost `slashed` wei. Members of a verification that ended without judgement (acceptance, withheld data) are
     /// released with `coherent` true and nothing slashed.
     event VoteSettled(
         uint256 indexed jobId,
