@@ -291,22 +291,10 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
 
         sub.cellRoot = cellRoot;
         sub.worker = msg.sender;
-        sub.submittedAt = uint32(block.timestamp);
-        // Block numbers stay below 2^40 for millennia even at several blocks per second.
-        sub.submitBlock = uint40(block.number);
+        // One field for both clocks. Block numbers stay below 2^40 for millennia even at several per second.
+        sub.submitted = uint72(block.timestamp << 40 | block.number);
         sub.status = STATUS_SUBMITTED;
-        JobRecord storage job = _jobs[jobId];
-        bool optimistic = job.flags & FLAG_OPTIMISTIC != 0;
-        emit ResultSubmitted(
-            jobId,
-            taskIndex,
-            msg.sender,
-            sub.attempt,
-            outputCid,
-            cellRoot,
-            optimistic ? 0 : block.number + DRAW_DELAY,
-            optimistic ? block.timestamp + job.challengeWindow : 0
-        );
+        emit ResultSubmitted(jobId, taskIndex, msg.sender, sub.attempt, outputCid, cellRoot);
     }
 
     function _checkClaimant(uint256 jobId, uint256 taskIndex, uint256 leaseId) private view {
@@ -389,7 +377,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         Phase phase = Phase(v.phase);
         if (phase == Phase.None) {
             if (job.flags & FLAG_OPTIMISTIC == 0) revert WrongPhase(jobId, taskIndex, phase);
-            uint256 windowEnd = uint256(sub.submittedAt) + c.window;
+            uint256 windowEnd = _submittedAt(sub.submitted) + c.window;
             if (block.timestamp < windowEnd) revert PhaseNotOver(jobId, taskIndex, windowEnd);
             _pay(job, c, sub, PayReason.ChallengeWindowElapsed, true);
             return;
@@ -482,7 +470,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         out.challenged = v.challenged;
         if (v.phase == uint8(Phase.AwaitingDraw) || (v.phase == uint8(Phase.None) && job.flags & FLAG_OPTIMISTIC == 0))
         {
-            out.seedBlock = (v.phase == uint8(Phase.None) ? sub.submitBlock : v.anchorBlock) + DRAW_DELAY;
+            out.seedBlock = (v.phase == uint8(Phase.None) ? _submitBlock(sub.submitted) : v.anchorBlock) + DRAW_DELAY;
         }
     }
 
@@ -622,7 +610,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
     }
 
     function _anchor(Submission storage sub, Verification storage v) private view returns (uint256) {
-        return v.phase == uint8(Phase.None) ? sub.submitBlock : v.anchorBlock;
+        return v.phase == uint8(Phase.None) ? _submitBlock(sub.submitted) : v.anchorBlock;
     }
 
     /// The end of the current phase, or of an undisputed optimistic result's window (0 when a draw is due).
@@ -632,7 +620,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         returns (uint256)
     {
         if (v.phase != uint8(Phase.None)) return v.phaseEnd;
-        return job.flags & FLAG_OPTIMISTIC != 0 ? uint256(sub.submittedAt) + job.challengeWindow : 0;
+        return job.flags & FLAG_OPTIMISTIC != 0 ? _submittedAt(sub.submitted) + job.challengeWindow : 0;
     }
 
     function _startReveal(Ctx memory c, Verification storage v) private {
@@ -681,7 +669,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
             Ticket memory tk = _tickets[uint256(keccak256(abi.encode(p.seed, t))) % range];
             if (tk.from > anchor || (tk.until != 0 && tk.until <= anchor)) continue;
             VerifierRecord memory r = _verifierRecords[tk.owner];
-            if (r.account == c.worker || r.account == c.artist) continue;
+            if (r.account == c.worker || r.account == job.artist) continue;
             uint256 j;
             while (j < p.count && p.ids[j] != tk.owner) ++j;
             if (r.seats + p.seats[j] >= r.capacity) continue;

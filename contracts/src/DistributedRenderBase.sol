@@ -129,9 +129,9 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
         bytes32 cellRoot;
         /// The submitting worker, kept beside the status so settlement needs no lease lookup.
         address worker;
-        uint32 submittedAt;
-        /// Block of the submission: the first draw is anchored there.
-        uint40 submitBlock;
+        /// `submittedAt << 40 | submitBlock`: the submission's time (the optimistic window starts there) and block
+        /// (the first draw is anchored there), written at once.
+        uint72 submitted;
         uint16 attempt;
         uint8 status;
     }
@@ -215,7 +215,6 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
         uint256 taskIndex;
         uint256 attempt;
         address worker;
-        address artist;
         uint256 window;
     }
 
@@ -321,7 +320,6 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
             taskIndex: taskIndex,
             attempt: sub.attempt,
             worker: sub.worker,
-            artist: job.artist,
             window: job.challengeWindow
         });
     }
@@ -576,8 +574,18 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
         _credit(c.worker, token, reward - fee);
         if (fee != 0) _credit(treasury, token, fee);
         if (feeToArtist) {
-            _credit(c.artist, token, verifierFee);
+            _credit(job.artist, token, verifierFee);
             verifierFee = 0;
         }
+    }
+
+    /// The time of a submission, from `Submission.submitted`.
+    function _submittedAt(uint72 submitted) internal pure returns (uint256) {
+        return uint256(submitted) >> 40;
+    }
+
+    /// The block of a submission, from `Submission.submitted`.
+    function _submitBlock(uint72 submitted) internal pure returns (uint256) {
+        return uint256(submitted) & type(uint40).max;
     }
 }

@@ -147,7 +147,7 @@ contract DistributedRenderExtension is DistributedRenderBase {
         if (v.phase == uint8(Phase.None)) {
             // A dispute of an optimistic result (a job that is not optimistic has its first draw due instead).
             if (job.flags & FLAG_OPTIMISTIC == 0) revert WrongPhase(jobId, taskIndex, Phase.None);
-            uint256 endsAt = uint256(sub.submittedAt) + c.window;
+            uint256 endsAt = _submittedAt(sub.submitted) + c.window;
             if (block.timestamp >= endsAt) revert PhaseOver(jobId, taskIndex, endsAt);
         } else {
             // Appealable is never entered at the last level (its verdict is final at once).
@@ -155,7 +155,7 @@ contract DistributedRenderExtension is DistributedRenderBase {
             level = v.level + 1;
             requestApprove = v.verdict != uint8(Verdict.Approve);
         }
-        if (msg.sender != c.artist && msg.sender != c.worker && !_isActiveVerifier(msg.sender)) {
+        if (msg.sender != job.artist && msg.sender != c.worker && !_isActiveVerifier(msg.sender)) {
             revert NoStanding(msg.sender);
         }
         uint256 bond = _seatsAt(job.quorum, level) * APPEAL_BOND_PER_SEAT;
@@ -350,7 +350,7 @@ contract DistributedRenderExtension is DistributedRenderBase {
     /// See `IDistributedRender`.
     function acceptTask(uint256 jobId, uint256 taskIndex) external delegated {
         (JobRecord storage job, Submission storage sub, Ctx memory c) = _load(jobId, taskIndex);
-        if (c.artist != msg.sender) revert NotArtist(jobId, msg.sender);
+        if (job.artist != msg.sender) revert NotArtist(jobId, msg.sender);
         Verification storage v = _verifications[jobId][taskIndex];
         if (v.phase != uint8(Phase.None)) {
             if (v.phase == uint8(Phase.DataChallenge)) {
@@ -384,7 +384,7 @@ contract DistributedRenderExtension is DistributedRenderBase {
         address token = _tokenOf(job);
         if (verdict == Verdict.Approve) {
             uint256 fee = _pay(job, c, sub, PayReason.Verified, p.seats == 0);
-            _share(p, token, fee, c.artist);
+            _share(p, token, fee, job.artist);
             _share(p, address(0), p.pot, c.worker);
         } else if (verdict == Verdict.Reject) {
             uint256 stakeWei = _stakeWei(job);
@@ -395,9 +395,9 @@ contract DistributedRenderExtension is DistributedRenderBase {
             if (stakeWei != 0) {
                 _unlock(c.worker, stakeWei);
                 _slash(c.worker, stakeWei);
-                _credit(c.artist, address(0), stakeWei - toVoters);
+                _credit(job.artist, address(0), stakeWei - toVoters);
             }
-            _share(p, address(0), p.pot + toVoters, c.artist);
+            _share(p, address(0), p.pot + toVoters, job.artist);
             // The verifier fee stays escrowed for the next attempt's verification.
             _reopen(job, c.jobId, c.taskIndex, sub, c.worker, ReopenReason.Rejected, 0);
         } else {
@@ -535,7 +535,7 @@ contract DistributedRenderExtension is DistributedRenderBase {
         if (stakeWei != 0) {
             _unlock(c.worker, stakeWei);
             _slash(c.worker, stakeWei);
-            _credit(c.artist, address(0), stakeWei - stakeWei / 2);
+            _credit(job.artist, address(0), stakeWei - stakeWei / 2);
         }
         _reopen(job, c.jobId, c.taskIndex, sub, c.worker, ReopenReason.DataWithheld, 0);
     }

@@ -570,7 +570,7 @@ contract SubmitResultTest is Base {
         _claim(id, worker, 0);
         bytes32 root = CellTree.root(_cells(0));
         vm.expectEmit(address(dr));
-        emit IDistributedRenderTypes.ResultSubmitted(id, 0, worker, 0, CID, root, vm.getBlockNumber() + 1, 0);
+        emit IDistributedRenderTypes.ResultSubmitted(id, 0, worker, 0, CID, root);
         vm.prank(worker);
         dr.submitResult(id, 0, CID, root);
         (IDistributedRenderTypes.TaskState s, address w, uint256 until, uint256 attempt, bytes32 r) =

@@ -362,17 +362,16 @@ interface IDistributedRenderTypes {
         uint256 expiresAt,
         uint256 stake
     );
-    /// @notice The claimant committed to its output. The first committee is drawn from the hash of
-    /// `seedBlock` (not optimistic), or the result is paid at `disputeEndsAt` unless disputed (optimistic).
+    /// @notice The claimant committed to its output. The first committee is drawn from the hash of the block
+    /// after this one (`DRAW_DELAY`); an optimistic job draws none unless the result is disputed within the
+    /// challenge window from this block's timestamp, and otherwise pays it.
     event ResultSubmitted(
         uint256 indexed jobId,
         uint256 indexed taskIndex,
         address indexed worker,
         uint256 attempt,
         string outputCid,
-        bytes32 cellRoot,
-        uint256 seedBlock,
-        uint256 disputeEndsAt
+        bytes32 cellRoot
     );
     /// @notice A committee was drawn for the task's submission `attempt`: `members[i]` holds `seats[i]` seats.
     /// `seed` (from the seed block's hash) also chooses the cells each member re-renders (docs/verification.md).

@@ -43,7 +43,7 @@ contract DistributedRenderInvariantTest is Test {
         selectors[12] = Handler.appeal.selector;
         selectors[13] = Handler.finalize.selector;
         selectors[14] = Handler.registerMore.selector;
-        selectors[15] = Handler.leave.selector;
+        selectors[15] = Handler.leaveRegistry.selector;
         selectors[16] = Handler.release.selector;
         selectors[17] = Handler.withdraw.selector;
         selectors[18] = Handler.unstake.selector;

@@ -437,7 +437,7 @@ contract Handler is Test {
         try dr.registerVerifier{value: value}(n) {} catch {}
     }
 
-    function leave(uint256 seed) external tracked {
+    function leaveRegistry(uint256 seed) external tracked {
         address v = verifiers[seed % verifiers.length];
         vm.prank(v);
         try dr.leaveVerifiers() {} catch {}
