@@ -37,9 +37,17 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         uint256 dataChallengeBond
     )
         DistributedRenderBase(
-            initialOwner, initialTreasury, initialFeeBps, ticketStake, unbondingDelay, appealBondPerSeat, dataChallengeBond
+            initialOwner,
+            initialTreasury,
+            initialFeeBps,
+            ticketStake,
+            unbondingDelay,
+            appealBondPerSeat,
+            dataChallengeBond
         )
     {
+        // The owner is checked by Ownable and the treasury by DistributedRenderBase before this line.
+        // slither-disable-next-line missing-zero-check
         EXTENSION = address(
             new DistributedRenderExtension(
                 initialOwner,
@@ -78,7 +86,9 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
     }
 
     /// @inheritdoc IDistributedRender
-    function answerChallenge(uint256, uint256, uint32[] calldata, bytes32[] calldata, bytes32[][] calldata) external {
+    function answerChallenge(uint256, uint256, uint32[] calldata, bytes32[] calldata, bytes32[][] calldata)
+        external
+    {
         _delegate();
     }
 
@@ -328,7 +338,9 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
             (DrawPlan memory p, bool expired) = _plan(job, sub, c, v);
             if (expired) revert DrawExpired(jobId, taskIndex, _anchor(sub, v) + DRAW_DELAY);
             // A draw that cannot be made leaves the caller outside any committee; `drawCommittee` records it.
-            if (p.filled < p.target || p.target == 0) revert NotMember(jobId, taskIndex, memberIndex, msg.sender);
+            if (p.filled < p.target || p.target == 0) {
+                revert NotMember(jobId, taskIndex, memberIndex, msg.sender);
+            }
             _applyDraw(c, v, p);
         }
         _inPhase(c, v, Phase.Commit);
@@ -357,7 +369,9 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         if (v.phase == uint8(Phase.Commit) && block.timestamp >= v.phaseEnd) _startReveal(c, v);
         _inPhase(c, v, Phase.Reveal);
         MemberRecord storage m = _member(c, v, memberIndex);
-        if (m.state != uint8(MemberState.Committed)) revert MemberNotInState(memberIndex, MemberState(m.state));
+        if (m.state != uint8(MemberState.Committed)) {
+            revert MemberNotInState(memberIndex, MemberState(m.state));
+        }
         uint256 draw = v.draws - 1;
         bytes32 digest =
             keccak256(abi.encode(jobId, taskIndex, c.attempt, draw, msg.sender, approve, renderProof, salt));
@@ -390,9 +404,9 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         } else if (phase == Phase.Commit || phase == Phase.Reveal) {
             _tally(job, sub, c, v);
         } else if (phase == Phase.DataChallenge) {
-            _via(DistributedRenderExtension.withhold.selector, c);
+            _inExtension(abi.encodeCall(DistributedRenderExtension.withhold, (c.jobId, c.taskIndex)));
         } else {
-            _via(DistributedRenderExtension.conclude.selector, c);
+            _conclude(c);
         }
     }
 
@@ -468,9 +482,12 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         out.heldSeats = v.heldSeats;
         out.phaseEndsAt = _phaseEnd(job, sub, v);
         out.challenged = v.challenged;
-        if (v.phase == uint8(Phase.AwaitingDraw) || (v.phase == uint8(Phase.None) && job.flags & FLAG_OPTIMISTIC == 0))
-        {
-            out.seedBlock = (v.phase == uint8(Phase.None) ? _submitBlock(sub.submitted) : v.anchorBlock) + DRAW_DELAY;
+        if (
+            v.phase == uint8(Phase.AwaitingDraw)
+                || (v.phase == uint8(Phase.None) && job.flags & FLAG_OPTIMISTIC == 0)
+        ) {
+            out.seedBlock =
+                (v.phase == uint8(Phase.None) ? _submitBlock(sub.submitted) : v.anchorBlock) + DRAW_DELAY;
         }
     }
 
@@ -653,34 +670,54 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         p.draw = v.draws;
         p.level = v.level;
         p.seed = keccak256(abi.encode(hash, c.jobId, c.taskIndex, c.attempt, p.draw));
+        _fill(p, job, c, v.heldSeats, anchor);
+    }
+
+    /// Draws `p`'s seats: the level's seats, at most the active tickets this verification does not already hold
+    /// (`held`), tried `DRAW_TRIES_PER_SEAT` times per seat among the positions allocated by the anchor block.
+    function _fill(DrawPlan memory p, JobRecord storage job, Ctx memory c, uint256 held, uint256 anchor)
+        private
+        view
+    {
         uint256 target = _seatsAt(job.quorum, p.level);
-        uint256 active = _config.activeTickets;
-        uint256 held = v.heldSeats;
-        uint256 supply = active > held ? active - held : 0;
+        uint256 supply = _config.activeTickets;
+        supply = supply > held ? supply - held : 0;
         if (supply < target) target = supply;
         p.target = target;
         p.ids = new uint256[](target);
         p.seats = new uint256[](target);
         p.accounts = new address[](target);
         uint256 range = _positionsAt(anchor);
-        if (range == 0) return (p, false);
-        uint256 tries = target * DRAW_TRIES_PER_SEAT;
-        for (uint256 t; t < tries && p.filled < target; ++t) {
-            Ticket memory tk = _tickets[uint256(keccak256(abi.encode(p.seed, t))) % range];
-            if (tk.from > anchor || (tk.until != 0 && tk.until <= anchor)) continue;
-            VerifierRecord memory r = _verifierRecords[tk.owner];
-            if (r.account == c.worker || r.account == job.artist) continue;
-            uint256 j;
-            while (j < p.count && p.ids[j] != tk.owner) ++j;
-            if (r.seats + p.seats[j] >= r.capacity) continue;
-            if (j == p.count) {
-                p.ids[j] = tk.owner;
-                p.accounts[j] = r.account;
-                ++p.count;
-            }
-            ++p.seats[j];
-            ++p.filled;
+        if (range == 0) return;
+        address artist = job.artist;
+        for (uint256 t; t < target * DRAW_TRIES_PER_SEAT && p.filled < target; ++t) {
+            // The seed is the hash of a block mined after the submission (docs/security.md: randomness).
+            // slither-disable-next-line weak-prng
+            _seatTicket(
+                p, _tickets[uint256(keccak256(abi.encode(p.seed, t))) % range], anchor, c.worker, artist
+            );
         }
+    }
+
+    /// Seats the owner of ticket `tk` once more, if the ticket counts at the anchor, its owner is neither the
+    /// task's worker nor the job's artist, and its stake backs another seat.
+    function _seatTicket(DrawPlan memory p, Ticket memory tk, uint256 anchor, address worker, address artist)
+        private
+        view
+    {
+        if (tk.from > anchor || (tk.until != 0 && tk.until <= anchor)) return;
+        VerifierRecord memory r = _verifierRecords[tk.owner];
+        if (r.account == worker || r.account == artist) return;
+        uint256 j;
+        while (j < p.count && p.ids[j] != tk.owner) ++j;
+        if (r.seats + p.seats[j] >= r.capacity) return;
+        if (j == p.count) {
+            p.ids[j] = tk.owner;
+            p.accounts[j] = r.account;
+            ++p.count;
+        }
+        ++p.seats[j];
+        ++p.filled;
     }
 
     /// Number of positions allocated at or before `anchor` (positions are sorted by allocation block): the last
@@ -742,7 +779,9 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         v.committed = 0;
         v.revealed = 0;
         v.challenged = false;
-        emit CommitteeDrawn(c.jobId, c.taskIndex, c.attempt, p.draw, p.level, p.seed, accounts, seats, commitEnd);
+        emit CommitteeDrawn(
+            c.jobId, c.taskIndex, c.attempt, p.draw, p.level, p.seed, accounts, seats, commitEnd
+        );
     }
 
     /// The draw could not fill its committee: wait a window for seats to be freed, at most `MAX_DEFERRALS`
@@ -756,7 +795,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
             _awaitDraw(v, retryAt);
             emit DrawDeferred(c.jobId, c.taskIndex, c.attempt, block.number + DRAW_DELAY, retryAt, true);
         } else {
-            _via(DistributedRenderExtension.conclude.selector, c);
+            _conclude(c);
         }
     }
 
@@ -766,12 +805,14 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
     /// escalates to the next level to gather more votes (if no larger committee can be drawn, the standing
     /// verdict, the last majority, decides). A draw with no majority escalates, or at the last level is redrawn
     /// at most `MAX_REDRAWS` times; then the verification ends with the standing verdict, if any.
-    function _tally(JobRecord storage job, Submission storage sub, Ctx memory c, Verification storage v) private {
+    function _tally(JobRecord storage job, Submission storage sub, Ctx memory c, Verification storage v)
+        private
+    {
         uint256 draw = v.draws - 1;
         bytes32 key = _drawKey(c, draw);
         uint256 n = v.members;
-        uint256 approveSeats;
-        uint256 rejectSeats;
+        uint256 approveSeats = 0;
+        uint256 rejectSeats = 0;
         for (uint256 i; i < n; ++i) {
             MemberRecord storage m = _members[key][i];
             uint256 state = m.state;
@@ -785,14 +826,17 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
             v.verdict = uint8(majority);
             v.decidedLevel = uint8(level);
         }
-        bool appealable = level < MAX_LEVEL && majority != Verdict.None && (approveSeats == 0 || rejectSeats == 0);
-        uint256 appealEndsAt;
+        bool appealable =
+            level < MAX_LEVEL && majority != Verdict.None && (approveSeats == 0 || rejectSeats == 0);
+        uint256 appealEndsAt = 0;
         if (appealable) {
             appealEndsAt = _windowEnd(c);
             v.phase = uint8(Phase.Appealable);
             v.phaseEnd = uint32(appealEndsAt);
         }
-        emit RoundTallied(c.jobId, c.taskIndex, draw, level, majority, approveSeats, rejectSeats, appealEndsAt);
+        emit RoundTallied(
+            c.jobId, c.taskIndex, draw, level, majority, approveSeats, rejectSeats, appealEndsAt
+        );
         if (appealable) return;
         if (level < MAX_LEVEL) {
             v.level = uint8(level + 1);
@@ -802,14 +846,24 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
             v.redraws += 1;
             _awaitDraw(v, 0);
         } else {
-            _via(DistributedRenderExtension.conclude.selector, c);
+            _conclude(c);
         }
     }
 
-    /// Runs the extension's settlement entry `selector` for the task (the market's own paths only).
-    function _via(bytes4 selector, Ctx memory c) private {
-        (bool ok, bytes memory ret) = EXTENSION.delegatecall(abi.encodeWithSelector(selector, c.jobId, c.taskIndex));
+    /// Ends the verification in the extension (`DistributedRenderExtension.conclude`).
+    function _conclude(Ctx memory c) private {
+        _inExtension(abi.encodeCall(DistributedRenderExtension.conclude, (c.jobId, c.taskIndex)));
+    }
+
+    /// Runs one of the extension's settlement entries (`conclude`, `withhold`) on this contract's storage; the
+    /// market's ABI has no entry for them, so only its own paths, which check the phase, reach them.
+    function _inExtension(bytes memory call) private {
+        // `call` is built by `_conclude` and `finalizeTask` from fixed selectors; the target is immutable.
+        // slither-disable-next-line controlled-delegatecall
+        (bool ok, bytes memory ret) = EXTENSION.delegatecall(call);
         if (!ok) {
+            // Bubbles the extension's revert data up unchanged.
+            // slither-disable-next-line assembly
             assembly ("memory-safe") {
                 revert(add(ret, 32), mload(ret))
             }
@@ -819,6 +873,8 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
     /// Runs the current call in the extension and returns or reverts with its result.
     function _delegate() private {
         address extension = EXTENSION;
+        // Forwards the calldata and returns or reverts with the extension's data, as a proxy does.
+        // slither-disable-next-line assembly
         assembly {
             calldatacopy(0, 0, calldatasize())
             let ok := delegatecall(gas(), extension, 0, calldatasize(), 0, 0)

@@ -220,6 +220,8 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
 
     Config internal _config;
     /// @notice Receives the protocol fee (as a credit).
+    // Set by `setTreasury`, which runs in the extension (by delegatecall) on this storage.
+    // slither-disable-next-line immutable-states
     address public treasury;
 
     mapping(uint256 jobId => JobRecord) internal _jobs;
@@ -473,6 +475,8 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
 
     function _isActiveVerifier(address account) internal view returns (bool) {
         uint256 id = _verifierIds[account];
+        // `leavingSince` is a block number used as a flag: zero means not leaving.
+        // slither-disable-next-line incorrect-equality
         return _verifierRecords[id].tickets != 0 && _verifierFunds[id].leavingSince == 0;
     }
 
@@ -544,10 +548,12 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
         }
         for (uint256 i; i < n; ++i) {
             if (j.members[i].state < uint8(MemberState.RevealedApprove)) continue;
-            uint256 w;
+            uint256 w = 0;
             for (uint256 k; k < n; ++k) {
-                if (j.members[k].state >= uint8(MemberState.RevealedApprove) && j.members[k].data == j.members[i].data)
-                {
+                if (
+                    j.members[k].state >= uint8(MemberState.RevealedApprove)
+                        && j.members[k].data == j.members[i].data
+                ) {
                     w += j.members[k].seats;
                 }
             }
@@ -558,10 +564,13 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
 
     /// Pays the worker. The verifier fee is credited to the artist when `feeToArtist`, else returned for the
     /// caller to share.
-    function _pay(JobRecord storage job, Ctx memory c, Submission storage sub, PayReason reason, bool feeToArtist)
-        internal
-        returns (uint256 verifierFee)
-    {
+    function _pay(
+        JobRecord storage job,
+        Ctx memory c,
+        Submission storage sub,
+        PayReason reason,
+        bool feeToArtist
+    ) internal returns (uint256 verifierFee) {
         sub.status = STATUS_PAID;
         uint256 stakeWei = _stakeWei(job);
         if (stakeWei != 0) _unlock(c.worker, stakeWei);
@@ -570,7 +579,9 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
         uint256 reward = job.rewardPerTask;
         uint256 fee = reward * job.protocolFeeBps / 10_000;
         verifierFee = reward * job.verifierFeeBps / 10_000;
-        emit TaskPaid(c.jobId, c.taskIndex, c.worker, reason, reward - fee, fee, feeToArtist ? 0 : verifierFee);
+        emit TaskPaid(
+            c.jobId, c.taskIndex, c.worker, reason, reward - fee, fee, feeToArtist ? 0 : verifierFee
+        );
         _credit(c.worker, token, reward - fee);
         if (fee != 0) _credit(treasury, token, fee);
         if (feeToArtist) {

@@ -32,7 +32,13 @@ contract DistributedRenderExtension is DistributedRenderBase {
         uint256 dataChallengeBond
     )
         DistributedRenderBase(
-            initialOwner, initialTreasury, initialFeeBps, ticketStake, unbondingDelay, appealBondPerSeat, dataChallengeBond
+            initialOwner,
+            initialTreasury,
+            initialFeeBps,
+            ticketStake,
+            unbondingDelay,
+            appealBondPerSeat,
+            dataChallengeBond
         )
     {
         SELF = address(this);
@@ -105,8 +111,10 @@ contract DistributedRenderExtension is DistributedRenderBase {
         bytes32 key = _drawKey(c, v.draws - 1);
         ChallengeRecord memory ch = _challenges[key];
         uint256 n = cells.length;
-        if (bytes12(keccak256(abi.encode(cells))) != ch.cellsHash || dataHashes.length != n || proofs.length != n)
-        {
+        if (
+            bytes12(keccak256(abi.encode(cells))) != ch.cellsHash || dataHashes.length != n
+                || proofs.length != n
+        ) {
             revert ChallengeMismatch();
         }
         _checkCells(sub.cellRoot, cells, dataHashes, proofs);
@@ -118,8 +126,9 @@ contract DistributedRenderExtension is DistributedRenderBase {
 
     /// See `IDistributedRender`.
     function challengeData(uint256 jobId, uint256 taskIndex, uint256 memberIndex, uint32[] calldata cells)
-        external delegated
+        external
         payable
+        delegated
     {
         (,, Ctx memory c) = _load(jobId, taskIndex);
         Verification storage v = _verifications[jobId][taskIndex];
@@ -139,11 +148,11 @@ contract DistributedRenderExtension is DistributedRenderBase {
     }
 
     /// See `IDistributedRender`.
-    function appealVerdict(uint256 jobId, uint256 taskIndex) external delegated payable {
+    function appealVerdict(uint256 jobId, uint256 taskIndex) external payable delegated {
         (JobRecord storage job, Submission storage sub, Ctx memory c) = _load(jobId, taskIndex);
         Verification storage v = _verifications[jobId][taskIndex];
-        uint256 level;
-        bool requestApprove;
+        uint256 level = 0;
+        bool requestApprove = false;
         if (v.phase == uint8(Phase.None)) {
             // A dispute of an optimistic result (a job that is not optimistic has its first draw due instead).
             if (job.flags & FLAG_OPTIMISTIC == 0) revert WrongPhase(jobId, taskIndex, Phase.None);
@@ -170,7 +179,7 @@ contract DistributedRenderExtension is DistributedRenderBase {
     }
 
     /// See `IDistributedRender`.
-    function registerVerifier(uint256 tickets) external delegated payable {
+    function registerVerifier(uint256 tickets) external payable delegated {
         if (msg.value != 0) _bond(msg.sender, msg.value);
         if (tickets == 0) revert ZeroAmount();
         uint256 id = _verifierIds[msg.sender];
@@ -246,7 +255,7 @@ contract DistributedRenderExtension is DistributedRenderBase {
     }
 
     /// See `IDistributedRender`.
-    function stake() external delegated payable {
+    function stake() external payable delegated {
         if (msg.value == 0) revert ZeroAmount();
         _bond(msg.sender, msg.value);
     }
@@ -324,10 +333,7 @@ contract DistributedRenderExtension is DistributedRenderBase {
             position = _registry.positions;
             _registry.positions = uint256(position + 1).toUint32();
             _tickets[position] = Ticket({
-                owner: uint32(id),
-                allocated: uint40(block.number),
-                from: uint40(block.number),
-                until: 0
+                owner: uint32(id), allocated: uint40(block.number), from: uint40(block.number), until: 0
             });
         }
     }
@@ -415,7 +421,10 @@ contract DistributedRenderExtension is DistributedRenderBase {
     /// bonds, and those among them who revealed their draw's plurality render proof share the pay; members who
     /// never revealed, or voted the other way, lose their seats' bonds. Without a verdict only the members who
     /// never revealed lose them.
-    function _judgeAll(Ctx memory c, Verification storage v, Verdict verdict) private returns (Payees memory p) {
+    function _judgeAll(Ctx memory c, Verification storage v, Verdict verdict)
+        private
+        returns (Payees memory p)
+    {
         uint256 draws = v.draws;
         p.accounts = new address[](draws * MAX_SEATS);
         p.shares = new uint256[](draws * MAX_SEATS);

@@ -37,7 +37,9 @@ contract AttacksTest is Base {
                 dr.drawCommittee(id, task);
             } else if (v.phase == T.Phase.Commit) {
                 _castAll(id, task, truth);
-            } else if (v.phase == T.Phase.Appealable && v.verdict != (truth ? T.Verdict.Approve : T.Verdict.Reject)) {
+            } else if (
+                v.phase == T.Phase.Appealable && v.verdict != (truth ? T.Verdict.Approve : T.Verdict.Reject)
+            ) {
                 uint256 bond = dr.appealBond(id, v.level + 1);
                 vm.deal(honestAppellant, honestAppellant.balance + bond);
                 vm.prank(honestAppellant);

@@ -117,10 +117,14 @@ contract SubmitRenderJobTest is Base {
         IDistributedRenderTypes.JobSpec memory spec = _spec(2, 1, 1, address(0));
         uint256 escrow = _escrow(spec);
         vm.prank(artist);
-        vm.expectRevert(abi.encodeWithSelector(IDistributedRenderTypes.WrongPayment.selector, escrow, escrow - 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IDistributedRenderTypes.WrongPayment.selector, escrow, escrow - 1)
+        );
         dr.submitRenderJob{value: escrow - 1}(spec);
         vm.prank(artist);
-        vm.expectRevert(abi.encodeWithSelector(IDistributedRenderTypes.WrongPayment.selector, escrow, escrow + 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IDistributedRenderTypes.WrongPayment.selector, escrow, escrow + 1)
+        );
         dr.submitRenderJob{value: escrow + 1}(spec);
     }
 
@@ -141,7 +145,10 @@ contract SubmitRenderJobTest is Base {
         vm.prank(artist);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IDistributedRenderTypes.FeeOnTransferToken.selector, address(fot), escrow, escrow - escrow / 100
+                IDistributedRenderTypes.FeeOnTransferToken.selector,
+                address(fot),
+                escrow,
+                escrow - escrow / 100
             )
         );
         dr.submitRenderJob(spec);
@@ -178,7 +185,9 @@ contract SubmitRenderJobTest is Base {
         uint256 value
     ) internal {
         vm.prank(artist);
-        vm.expectRevert(abi.encodeWithSelector(IDistributedRenderTypes.InvalidJobField.selector, field, value));
+        vm.expectRevert(
+            abi.encodeWithSelector(IDistributedRenderTypes.InvalidJobField.selector, field, value)
+        );
         dr.submitRenderJob{value: 0}(spec);
     }
 
@@ -273,7 +282,9 @@ contract SubmitRenderJobTest is Base {
         vm.prank(verifiers[1]);
         dr.leaveVerifiers();
         vm.prank(artist);
-        vm.expectRevert(abi.encodeWithSelector(IDistributedRenderTypes.NotEnoughVerifiers.selector, 7, TICKETS));
+        vm.expectRevert(
+            abi.encodeWithSelector(IDistributedRenderTypes.NotEnoughVerifiers.selector, 7, TICKETS)
+        );
         dr.submitRenderJob{value: _escrow(s)}(s);
         s.quorum = uint8(TICKETS);
         _post(s);
@@ -375,7 +386,9 @@ contract CancelAndReclaimTest is Base {
     function test_reclaimOpenTasks_revertsIfDeadlineNotReached() public {
         uint256 id = _postEth(2);
         uint256 deadline = dr.getJob(id).deadline;
-        vm.expectRevert(abi.encodeWithSelector(IDistributedRenderTypes.DeadlineNotReached.selector, id, deadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IDistributedRenderTypes.DeadlineNotReached.selector, id, deadline)
+        );
         dr.reclaimOpenTasks(id);
     }
 
@@ -428,7 +441,11 @@ contract ClaimTasksTest is Base {
             bool claimed = i == 39 || i == 3 || i == 4 || i == 17 || i == 5;
             assertEq(
                 uint8(_state(id, i)),
-                uint8(claimed ? IDistributedRenderTypes.TaskState.Claimed : IDistributedRenderTypes.TaskState.Open)
+                uint8(
+                    claimed
+                        ? IDistributedRenderTypes.TaskState.Claimed
+                        : IDistributedRenderTypes.TaskState.Open
+                )
             );
         }
         assertEq(dr.stakeOf(worker).locked, 5 * uint256(STAKE));
@@ -511,7 +528,10 @@ contract ClaimTasksTest is Base {
         vm.prank(worker2);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IDistributedRenderTypes.TaskNotInState.selector, id, 0, IDistributedRenderTypes.TaskState.Claimed
+                IDistributedRenderTypes.TaskNotInState.selector,
+                id,
+                0,
+                IDistributedRenderTypes.TaskState.Claimed
             )
         );
         dr.claimTasks(id, _one(0));
@@ -555,8 +575,9 @@ contract ClaimTasksTest is Base {
         vm.prank(worker);
         dr.claimTasks(id, batch);
         for (uint256 i; i < 64; ++i) {
-            IDistributedRenderTypes.TaskState expected =
-                mask >> i & 1 == 1 ? IDistributedRenderTypes.TaskState.Claimed : IDistributedRenderTypes.TaskState.Open;
+            IDistributedRenderTypes.TaskState expected = mask >> i & 1 == 1
+                ? IDistributedRenderTypes.TaskState.Claimed
+                : IDistributedRenderTypes.TaskState.Open;
             assertEq(uint8(_state(id, i)), uint8(expected));
         }
         assertEq(dr.getJob(id).openTasks, 64 - count);
@@ -637,7 +658,9 @@ contract SubmitResultTest is Base {
         vm.warp(vm.getBlockTimestamp() + LEASE);
         vm.prank(worker);
         vm.expectRevert(
-            abi.encodeWithSelector(IDistributedRenderTypes.LeaseExpired.selector, id, 0, vm.getBlockTimestamp())
+            abi.encodeWithSelector(
+                IDistributedRenderTypes.LeaseExpired.selector, id, 0, vm.getBlockTimestamp()
+            )
         );
         dr.submitResult(id, 0, CID, bytes32(uint256(1)));
     }
@@ -648,7 +671,10 @@ contract SubmitResultTest is Base {
         vm.prank(worker);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IDistributedRenderTypes.TaskNotInState.selector, id, 0, IDistributedRenderTypes.TaskState.Submitted
+                IDistributedRenderTypes.TaskNotInState.selector,
+                id,
+                0,
+                IDistributedRenderTypes.TaskState.Submitted
             )
         );
         dr.submitResult(id, 0, CID, bytes32(uint256(1)));
@@ -686,7 +712,9 @@ contract ReopenExpiredTest is Base {
         uint256 id = _postEth(1);
         _claim(id, worker, 0);
         vm.expectRevert(
-            abi.encodeWithSelector(IDistributedRenderTypes.LeaseActive.selector, id, 0, vm.getBlockTimestamp() + LEASE)
+            abi.encodeWithSelector(
+                IDistributedRenderTypes.LeaseActive.selector, id, 0, vm.getBlockTimestamp() + LEASE
+            )
         );
         dr.reopenExpired(id, _one(0));
     }
@@ -703,7 +731,10 @@ contract ReopenExpiredTest is Base {
         vm.warp(vm.getBlockTimestamp() + LEASE);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IDistributedRenderTypes.TaskNotInState.selector, id, 0, IDistributedRenderTypes.TaskState.Submitted
+                IDistributedRenderTypes.TaskNotInState.selector,
+                id,
+                0,
+                IDistributedRenderTypes.TaskState.Submitted
             )
         );
         dr.reopenExpired(id, _one(0));
@@ -771,7 +802,9 @@ contract FinalizeAndAcceptTest is Base {
         _claimAndSubmit(id, 0);
         vm.warp(vm.getBlockTimestamp() + WINDOW);
         vm.expectRevert(
-            abi.encodeWithSelector(IDistributedRenderTypes.WrongPhase.selector, id, 0, IDistributedRenderTypes.Phase.None)
+            abi.encodeWithSelector(
+                IDistributedRenderTypes.WrongPhase.selector, id, 0, IDistributedRenderTypes.Phase.None
+            )
         );
         dr.finalizeTask(id, 0);
     }
@@ -809,7 +842,10 @@ contract FinalizeAndAcceptTest is Base {
         vm.prank(artist);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IDistributedRenderTypes.TaskNotInState.selector, id, 0, IDistributedRenderTypes.TaskState.Claimed
+                IDistributedRenderTypes.TaskNotInState.selector,
+                id,
+                0,
+                IDistributedRenderTypes.TaskState.Claimed
             )
         );
         dr.acceptTask(id, 0);
@@ -935,7 +971,9 @@ contract StakeAndWithdrawTest is Base {
         dr.cancelJob(id);
         uint256 credited = dr.balanceOf(address(attacker), address(0));
         vm.expectRevert(
-            abi.encodeWithSelector(IDistributedRenderTypes.EthTransferFailed.selector, address(attacker), credited)
+            abi.encodeWithSelector(
+                IDistributedRenderTypes.EthTransferFailed.selector, address(attacker), credited
+            )
         );
         attacker.withdrawEth();
         assertEq(dr.balanceOf(address(attacker), address(0)), credited);

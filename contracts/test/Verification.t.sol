@@ -85,9 +85,11 @@ contract DrawTest is Votes {
     function test_drawCommittee_drawsSeatsWeightedByTicketsAndBondsThem() public {
         uint256 id = _submitted(false);
         vm.roll(vm.getBlockNumber() + 2);
-        (uint256 draw, bytes32 seed, address[] memory members, uint256[] memory seats) = dr.previewCommittee(id, 0);
+        (uint256 draw, bytes32 seed, address[] memory members, uint256[] memory seats) =
+            dr.previewCommittee(id, 0);
         assertEq(draw, 0);
-        bytes32 expectedSeed = keccak256(abi.encode(blockhash(vm.getBlockNumber() - 1), id, uint256(0), uint256(0), uint256(0)));
+        bytes32 expectedSeed =
+            keccak256(abi.encode(blockhash(vm.getBlockNumber() - 1), id, uint256(0), uint256(0), uint256(0)));
         assertEq(seed, expectedSeed);
         vm.recordLogs();
         dr.drawCommittee(id, 0);
@@ -152,7 +154,7 @@ contract DrawTest is Votes {
         address late = makeAddr("late");
         _register(late, 100);
         vm.roll(vm.getBlockNumber() + 2);
-        (, , address[] memory members,) = dr.previewCommittee(id, 0);
+        (,, address[] memory members,) = dr.previewCommittee(id, 0);
         for (uint256 i; i < members.length; ++i) {
             assertTrue(members[i] != late);
         }
@@ -261,7 +263,9 @@ contract DrawTest is Votes {
         assertEq(positions, 3 * TICKETS + 45);
     }
 
-    function testFuzz_drawCommittee_seatsNeverExceedTheCommitteeOrCapacity(uint8 quorum, uint256 salt) public {
+    function testFuzz_drawCommittee_seatsNeverExceedTheCommitteeOrCapacity(uint8 quorum, uint256 salt)
+        public
+    {
         quorum = uint8(_bound(quorum, 1, 7));
         _moreVerifiers(2, 1);
         vm.roll(vm.getBlockNumber() + (salt % 50) + 1);
@@ -284,7 +288,11 @@ contract VoteTest is Votes {
         uint256 id = _submitted(false);
         vm.roll(vm.getBlockNumber() + 2);
         (,, address[] memory members,) = dr.previewCommittee(id, 0);
-        bytes32 c = keccak256(abi.encode(id, uint256(0), uint256(0), uint256(0), members[0], true, HONEST_PROOF, _salt(members[0])));
+        bytes32 c = keccak256(
+            abi.encode(
+                id, uint256(0), uint256(0), uint256(0), members[0], true, HONEST_PROOF, _salt(members[0])
+            )
+        );
         vm.expectEmit(address(dr));
         emit T.VoteCommitted(id, 0, members[0], 0);
         vm.prank(members[0]);
@@ -535,7 +543,9 @@ contract TallyTest is Votes {
         assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Paid));
         for (uint256 i; i < absent.length; ++i) {
             // Absent at level 0: lost that draw's bond (whatever it earned at level 1 is credit, not stake).
-            assertLe(_verifierStake(absent[i]), dr.verifierOf(absent[i]).tickets * TICKET - absentSeats[i] * TICKET);
+            assertLe(
+                _verifierStake(absent[i]), dr.verifierOf(absent[i]).tickets * TICKET - absentSeats[i] * TICKET
+            );
         }
     }
 }
@@ -580,9 +590,13 @@ contract LastLevelTest is Votes {
 
     function _absentAtTheLastLevel(uint256 id) internal {
         for (uint256 r; r < 3 && _state(id, 0) == T.TaskState.Submitted; ++r) {
-            if (_verification(id, 0).phaseEndsAt > vm.getBlockTimestamp()) vm.warp(_verification(id, 0).phaseEndsAt);
+            if (_verification(id, 0).phaseEndsAt > vm.getBlockTimestamp()) {
+                vm.warp(_verification(id, 0).phaseEndsAt);
+            }
             _draw(id, 0);
-            if (_state(id, 0) != T.TaskState.Submitted || _verification(id, 0).phase != T.Phase.Commit) continue;
+            if (_state(id, 0) != T.TaskState.Submitted || _verification(id, 0).phase != T.Phase.Commit) {
+                continue;
+            }
             Plan[] memory p = _plans(_members(id, 0).length, true);
             for (uint256 i; i < p.length; ++i) {
                 p[i].act = 0;
@@ -970,7 +984,9 @@ contract RegistryTest is Votes {
         uint256 id = _postEth(1);
         _claim(id, worker, 0);
         vm.prank(worker);
-        vm.expectRevert(abi.encodeWithSelector(T.InsufficientStake.selector, worker, 10 ether - STAKE, 10 ether));
+        vm.expectRevert(
+            abi.encodeWithSelector(T.InsufficientStake.selector, worker, 10 ether - STAKE, 10 ether)
+        );
         dr.registerVerifier(10);
         vm.prank(verifiers[0]);
         dr.leaveVerifiers();

@@ -467,7 +467,11 @@ interface IDistributedRenderTypes {
     );
     /// @notice An appeal bond was returned (`upheld`) or forfeited to the coherent voters.
     event AppealSettled(
-        uint256 indexed jobId, uint256 indexed taskIndex, address indexed appellant, uint256 level, bool upheld
+        uint256 indexed jobId,
+        uint256 indexed taskIndex,
+        address indexed appellant,
+        uint256 level,
+        bool upheld
     );
     /// @notice The task was settled in the worker's favour.
     event TaskPaid(

@@ -87,7 +87,9 @@ contract DistributedRenderInvariantTest is Test {
                 (T.TaskState s,,,,) = dr.getTask(id, t);
                 if (s != T.TaskState.Submitted) continue;
                 held += handler.ghostAppealBonds(handler.submissionKey(id, t));
-                if (dr.getVerification(id, t).phase == T.Phase.DataChallenge) held += dr.DATA_CHALLENGE_BOND();
+                if (dr.getVerification(id, t).phase == T.Phase.DataChallenge) {
+                    held += dr.DATA_CHALLENGE_BOND();
+                }
             }
         }
     }
@@ -234,7 +236,9 @@ contract DistributedRenderInvariantTest is Test {
             assertEq(dr.stakeOf(all[i]).locked, 0, "stake still locked");
             assertEq(dr.verifierOf(all[i]).seats, 0, "seat still held");
             vm.startPrank(all[i]);
-            if (dr.verifierOf(all[i]).tickets != 0 && dr.verifierOf(all[i]).leavingSince == 0) dr.leaveVerifiers();
+            if (dr.verifierOf(all[i]).tickets != 0 && dr.verifierOf(all[i]).leavingSince == 0) {
+                dr.leaveVerifiers();
+            }
             vm.stopPrank();
         }
         vm.roll(vm.getBlockNumber() + dr.RELEASE_DELAY());

@@ -206,7 +206,8 @@ contract Handler is Test {
         uint32[] memory one = new uint32[](1);
         one[0] = uint32(t);
         vm.prank(w);
-        try dr.claimTasks(id, one) {} catch {
+        try dr.claimTasks(id, one) {}
+        catch {
             return;
         }
         vm.prank(w);
@@ -254,7 +255,9 @@ contract Handler is Test {
         T.VerificationView memory v = dr.getVerification(id, t);
         if (v.phase != T.Phase.None && v.phase != T.Phase.AwaitingDraw) return;
         if (vm.getBlockNumber() <= v.seedBlock) vm.roll(v.seedBlock + 1);
-        if (vm.getBlockTimestamp() < v.phaseEndsAt && v.phase == T.Phase.AwaitingDraw) vm.warp(v.phaseEndsAt);
+        if (vm.getBlockTimestamp() < v.phaseEndsAt && v.phase == T.Phase.AwaitingDraw) {
+            vm.warp(v.phaseEndsAt);
+        }
         try dr.drawCommittee(id, t) {
             if (_state(id, t) == T.TaskState.Submitted && dr.getVerification(id, t).phase == T.Phase.Commit) {
                 ghostDraws += 1;
@@ -312,7 +315,8 @@ contract Handler is Test {
         if (v.phase == T.Phase.AwaitingDraw || (v.phase == T.Phase.None && !dr.getJob(id).optimistic)) {
             if (vm.getBlockNumber() <= v.seedBlock) vm.roll(v.seedBlock + 1);
             if (vm.getBlockTimestamp() < v.phaseEndsAt) vm.warp(v.phaseEndsAt);
-            try dr.drawCommittee(id, t) {} catch {
+            try dr.drawCommittee(id, t) {}
+            catch {
                 return;
             }
             if (_state(id, t) != T.TaskState.Submitted) return;

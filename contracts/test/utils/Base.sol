@@ -44,7 +44,9 @@ abstract contract Base is Test {
     function setUp() public virtual {
         vm.warp(T0);
         vm.roll(1000);
-        dr = new DistributedRender(owner, treasury, FEE_BPS, TICKET, UNBONDING_DELAY, APPEAL_BOND, CHALLENGE_BOND);
+        dr = new DistributedRender(
+            owner, treasury, FEE_BPS, TICKET, UNBONDING_DELAY, APPEAL_BOND, CHALLENGE_BOND
+        );
         token = new TestToken();
         vm.label(address(dr), "DistributedRender");
         vm.label(address(token), "TestToken");
@@ -185,7 +187,10 @@ abstract contract Base is Test {
     }
 
     /// Draws the due committee and returns its members and seats.
-    function _draw(uint256 jobId, uint256 task) internal returns (address[] memory members, uint256[] memory seats) {
+    function _draw(uint256 jobId, uint256 task)
+        internal
+        returns (address[] memory members, uint256[] memory seats)
+    {
         _pastSeed(jobId, task);
         (,, members, seats) = dr.previewCommittee(jobId, task);
         dr.drawCommittee(jobId, task);
@@ -230,7 +235,9 @@ abstract contract Base is Test {
     /// Draws (if due) and has every member commit and reveal `approve` with `proof`.
     function _vote(uint256 jobId, uint256 task, bool approve, bytes32 proof) internal {
         IDistributedRenderTypes.Phase phase = _verification(jobId, task).phase;
-        if (phase == IDistributedRenderTypes.Phase.None || phase == IDistributedRenderTypes.Phase.AwaitingDraw) {
+        if (
+            phase == IDistributedRenderTypes.Phase.None || phase == IDistributedRenderTypes.Phase.AwaitingDraw
+        ) {
             _draw(jobId, task);
         }
         uint256 n = _members(jobId, task).length;
