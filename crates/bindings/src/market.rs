@@ -1,11 +1,11 @@
 //! The market as one account sees it (the worker, the verifier and the artist's CLI share this): the contract
 //! called with the account's key, transactions sent and awaited (reverts explained in words), task states read
-//! with `getTask`, and the job book, built from `JobSubmitted` and `JobCancelled` logs, which holds every job's
-//! full spec.
+//! with `getTask`, verifications with `getVerification` and `getMembers`, and the job book, built from
+//! `JobSubmitted` and `JobCancelled` logs, which holds every job's full spec.
 
 use crate::DistributedRender::{self, DistributedRenderInstance, JobCancelled, JobSubmitted};
-use crate::IDistributedRender::JobSpec;
-use crate::{Deployment, TaskState, errors};
+use crate::IDistributedRenderTypes::{JobSpec, VerifierInfo};
+use crate::{Deployment, MemberState, Phase, TaskState, Verdict, errors};
 use alloy::contract::{CallBuilder, CallDecoder};
 use alloy::eips::BlockNumberOrTag;
 use alloy::network::EthereumWallet;
@@ -31,12 +31,54 @@ pub struct TaskView {
     pub state: TaskState,
     /// The lease holder (zero when never claimed).
     pub worker: Address,
-    /// Lease end, or challenge-window end while submitted.
+    /// Lease end; while submitted, the end of the current verification phase (0 when a draw is due).
     pub until: u64,
     /// Attempt counter (rejections and expiries).
     pub attempt: u64,
     /// Committed root while submitted.
     pub cell_root: B256,
+}
+
+/// A submitted task's verification as `getVerification` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerificationState {
+    /// Where it stands.
+    pub phase: Phase,
+    /// Appeal level of the current or next draw.
+    pub level: u64,
+    /// Draws made; the current one is `draws - 1`.
+    pub draws: u64,
+    /// Seats and members of the current draw.
+    pub seats: u64,
+    /// Members of the current draw.
+    pub members: u64,
+    /// Members that committed.
+    pub committed: u64,
+    /// Members that revealed.
+    pub revealed: u64,
+    /// The standing verdict and the level that reached it.
+    pub verdict: Verdict,
+    /// Level of the standing verdict.
+    pub decided_level: u64,
+    /// Deferrals of the pending draw.
+    pub deferrals: u64,
+    /// End of the current phase (unix seconds; 0 when a draw is due now).
+    pub phase_ends_at: u64,
+    /// Block whose hash seeds the next draw (phases None and AwaitingDraw).
+    pub seed_block: u64,
+    /// Whether the current draw's data was challenged.
+    pub challenged: bool,
+}
+
+/// One member of a draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    /// The verifier.
+    pub verifier: Address,
+    /// Seats it holds in the draw.
+    pub seats: u64,
+    /// Where it stands.
+    pub state: MemberState,
 }
 
 /// The market, as one account.
@@ -150,6 +192,65 @@ impl Market {
             attempt: u64_of(r.attempt, "attempt")?,
             cell_root: r.cellRoot,
         })
+    }
+
+    /// A submitted task's verification (`getVerification`).
+    pub async fn verification(&self, job: u64, task: u64) -> Result<VerificationState> {
+        let v = self
+            .market
+            .getVerification(U256::from(job), U256::from(task))
+            .call()
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "reading the verification of task {task} of job {job}: {}",
+                    errors::describe(&e)
+                )
+            })?;
+        Ok(VerificationState {
+            phase: Phase::try_from(v.phase)?,
+            level: u64_of(v.level, "level")?,
+            draws: u64_of(v.draws, "draws")?,
+            seats: u64_of(v.seats, "seats")?,
+            members: u64_of(v.members, "members")?,
+            committed: u64_of(v.committed, "committed")?,
+            revealed: u64_of(v.revealed, "revealed")?,
+            verdict: Verdict::try_from(v.verdict)?,
+            decided_level: u64_of(v.decidedLevel, "decided level")?,
+            deferrals: u64_of(v.deferrals, "deferrals")?,
+            phase_ends_at: u64_of(v.phaseEndsAt, "phase end")?,
+            seed_block: u64_of(v.seedBlock, "seed block")?,
+            challenged: v.challenged,
+        })
+    }
+
+    /// The members of draw `draw` of a task's current submission (`getMembers`).
+    pub async fn members(&self, job: u64, task: u64, draw: u64) -> Result<Vec<Member>> {
+        let m = self
+            .market
+            .getMembers(U256::from(job), U256::from(task), U256::from(draw))
+            .call()
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "reading draw {draw} of task {task} of job {job}: {}",
+                    errors::describe(&e)
+                )
+            })?;
+        m.into_iter()
+            .map(|m| {
+                Ok(Member {
+                    verifier: m.verifier,
+                    seats: u64_of(m.seats, "seats")?,
+                    state: MemberState::try_from(m.state)?,
+                })
+            })
+            .collect()
+    }
+
+    /// This account's verifier record (`verifierOf`).
+    pub async fn verifier_info(&self) -> Result<VerifierInfo> {
+        Ok(self.market.verifierOf(self.me).call().await?)
     }
 
     /// Free (bonded, unlocked) stake.

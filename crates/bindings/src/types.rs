@@ -115,11 +115,11 @@ sol_enum!(
 sol_enum!(
     /// How a task was paid.
     PayReason {
-        /// A quorum of approvals.
+        /// The committees approved it and the verdict became final.
         Verified,
         /// The artist accepted it.
         AcceptedByArtist,
-        /// Optimistic job, window elapsed without rejection.
+        /// Optimistic job, nobody disputed it within the challenge window.
         ChallengeWindowElapsed,
     }
 );
@@ -131,7 +131,7 @@ sol_enum!(
         Cancelled,
         /// The deadline passed.
         DeadlinePassed,
-        /// Not verified within the window of a non-optimistic job.
+        /// No committee reached a verdict within the bounded rounds and deferrals.
         Unverified,
     }
 );
@@ -141,8 +141,64 @@ sol_enum!(
     ReopenReason {
         /// The claimant's lease expired without a result.
         LeaseExpired,
-        /// A quorum rejected the result.
+        /// The committees rejected the result.
         Rejected,
+        /// The worker did not answer a data-availability challenge.
+        DataWithheld,
+    }
+);
+
+sol_enum!(
+    /// Why a result was rejected.
+    RejectReason {
+        /// The committees' final verdict.
+        Verdict,
+        /// An unanswered data-availability challenge.
+        DataWithheld,
+    }
+);
+
+sol_enum!(
+    /// Where a submitted task's verification stands.
+    Phase {
+        /// No committee yet: the first draw is due (or, for an optimistic job, a dispute may come).
+        None,
+        /// A draw is due once its seed block is mined.
+        AwaitingDraw,
+        /// Drawn members commit to their votes.
+        Commit,
+        /// Members reveal their votes.
+        Reveal,
+        /// The worker must answer a data challenge.
+        DataChallenge,
+        /// A verdict stands and can be appealed until the phase ends.
+        Appealable,
+    }
+);
+
+sol_enum!(
+    /// A committee's decision.
+    Verdict {
+        /// No majority.
+        None,
+        /// The result is right.
+        Approve,
+        /// The result is wrong.
+        Reject,
+    }
+);
+
+sol_enum!(
+    /// Where one committee member stands in its draw.
+    MemberState {
+        /// Drawn, no vote yet.
+        Drawn,
+        /// Committed to a vote.
+        Committed,
+        /// Revealed an approval.
+        RevealedApprove,
+        /// Revealed a rejection.
+        RevealedReject,
     }
 );
 
@@ -164,6 +220,10 @@ mod tests {
         let open = body.find('{').expect("open brace") + 1;
         let close = body.find('}').expect("close brace");
         body[open..close]
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n")
             .split(',')
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
@@ -181,6 +241,10 @@ mod tests {
         assert_eq!(names(PayReason::ALL), solidity_variants("PayReason"));
         assert_eq!(names(RefundReason::ALL), solidity_variants("RefundReason"));
         assert_eq!(names(ReopenReason::ALL), solidity_variants("ReopenReason"));
+        assert_eq!(names(RejectReason::ALL), solidity_variants("RejectReason"));
+        assert_eq!(names(Phase::ALL), solidity_variants("Phase"));
+        assert_eq!(names(Verdict::ALL), solidity_variants("Verdict"));
+        assert_eq!(names(MemberState::ALL), solidity_variants("MemberState"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A local chain for tests, benchmarks and the local network: a spawned anvil on loopback with funded actors,
 //! each with its own signing provider, helpers to move its clock and to reorg it, transactions awaited in a
-//! way that survives reorgs, and fixtures for cell hashes and signed verifier verdicts; [`postgres`] gives
-//! fresh databases on the project's private cluster.
+//! way that survives reorgs, fixtures for cell hashes, and committee helpers that register verifiers and play
+//! a verification round as they would; [`postgres`] gives fresh databases on the project's private cluster.
 
 pub mod postgres;
 
@@ -17,10 +17,8 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tessera_bindings::DistributedRender::DistributedRenderInstance;
-use tessera_bindings::IDistributedRender::{
-    Attestation, JobSpec, RenderSettings, SignedAttestation,
-};
-use tessera_bindings::{attestation, cells};
+use tessera_bindings::IDistributedRenderTypes::{JobSpec, RenderSettings};
+use tessera_bindings::{Phase, committee};
 
 /// The native anvil: `ANVIL` if set, else the one `npm ci` installed in this repository, else `PATH`.
 pub fn anvil_path() -> Result<PathBuf> {
@@ -230,18 +228,24 @@ impl Drop for Devnet {
 pub struct DeployParams {
     /// Protocol fee in basis points of the reward.
     pub fee_bps: u16,
-    /// Free stake a verifier needs, in wei.
-    pub verifier_min_stake: U256,
+    /// Wei behind one verifier ticket (= one committee seat's bond).
+    pub ticket_stake: U256,
     /// Seconds between requesting an unstake and withdrawing it.
     pub unbonding_delay: u64,
+    /// Wei per seat of an appeal's committee.
+    pub appeal_bond_per_seat: U256,
+    /// Wei a data-availability challenge bonds.
+    pub data_challenge_bond: U256,
 }
 
 impl Default for DeployParams {
     fn default() -> Self {
         Self {
             fee_bps: 100,
-            verifier_min_stake: U256::from(100_000_000_000_000_000u128),
+            ticket_stake: U256::from(100_000_000_000_000_000u128),
             unbonding_delay: 3600,
+            appeal_bond_per_seat: U256::from(1_000_000_000_000_000u128),
+            data_challenge_bond: U256::from(1_000_000_000_000_000u128),
         }
     }
 }
@@ -256,8 +260,10 @@ impl Devnet {
             self.owner.address,
             self.treasury.address,
             params.fee_bps,
-            params.verifier_min_stake,
+            params.ticket_stake,
             U256::from(params.unbonding_delay),
+            params.appeal_bond_per_seat,
+            params.data_challenge_bond,
         )
         .await
         .context("deploying DistributedRender")?;
@@ -328,50 +334,124 @@ pub fn cell_hashes(task: u64, forged: bool) -> Vec<B256> {
         .collect()
 }
 
-/// A verdict on a submission whose cells are [`cell_hashes`]`(task, true)` (the forged set): an approval, or a
-/// rejection of cell 2 with the honest hash and the committed leaf's proof. Signed by `signer`.
-pub async fn signed_verdict(
-    signer: &PrivateKeySigner,
-    chain_id: u64,
+/// Registers `actor` as a verifier holding `tickets` tickets of `ticket_stake` wei each (sent with the call).
+pub async fn register_verifier(
+    actor: &Actor,
     market: Address,
-    attestation: Attestation,
-) -> Result<SignedAttestation> {
-    let task = u64::try_from(attestation.taskIndex).context("task index")?;
-    let committed = cell_hashes(task, true);
-    let domain = attestation::domain(chain_id, market);
-    let signature = attestation::sign(signer, &attestation, &domain).await?;
-    let approve = attestation.approve;
-    Ok(SignedAttestation {
-        attestation,
-        signature,
-        committedDataHash: if approve { B256::ZERO } else { committed[2] },
-        proof: if approve {
-            vec![]
-        } else {
-            cells::proof_of(&committed, 2).context("proof")?
-        },
-    })
+    tickets: u64,
+    ticket_stake: U256,
+) -> Result<()> {
+    mined(
+        actor
+            .market(market)
+            .registerVerifier(U256::from(tickets))
+            .value(ticket_stake * U256::from(tickets)),
+    )
+    .await
+    .context("registering a verifier")?;
+    Ok(())
 }
 
-/// The attestation [`signed_verdict`] signs: approve, or reject cell 2 (expecting its honest hash).
-pub fn verdict(job: U256, task: u64, attempt: u64, cell_root: B256, approve: bool) -> Attestation {
-    Attestation {
-        jobId: job,
-        taskIndex: U256::from(task),
-        attempt: U256::from(attempt),
-        cellRoot: cell_root,
-        approve,
-        cellIndex: U256::from(if approve { 0 } else { 2 }),
-        expectedDataHash: if approve {
-            B256::ZERO
-        } else {
-            cell_hashes(task, false)[2]
-        },
+/// The render proof the committee helpers reveal (any fixed value: honest renders agree bit for bit).
+pub fn fixed_render_proof() -> B256 {
+    keccak256(b"tessera devnet render proof")
+}
+
+impl Devnet {
+    /// Plays one round of a task's verification as `voters` would: draws the due committee (mining past its seed
+    /// block), then every member (each must be one of `voters`) commits and reveals `approve` with
+    /// [`fixed_render_proof`]. Returns the standing verdict's phase after the round.
+    pub async fn vote_round(
+        &self,
+        market: Address,
+        job: U256,
+        task: u64,
+        voters: &[&Actor],
+        approve: bool,
+    ) -> Result<Phase> {
+        let m = self.owner.market(market);
+        let t = U256::from(task);
+        let v = m.getVerification(job, t).call().await?;
+        let phase = Phase::try_from(v.phase)?;
+        if matches!(phase, Phase::None | Phase::AwaitingDraw) {
+            let (head, _) = self.head().await?;
+            let seed = u64::try_from(v.seedBlock).context("seed block")?;
+            if head <= seed {
+                self.mine(seed - head + 1).await?;
+            }
+            mined(m.drawCommittee(job, t))
+                .await
+                .context("drawing the committee")?;
+        }
+        let v = m.getVerification(job, t).call().await?;
+        ensure!(
+            Phase::try_from(v.phase)? == Phase::Commit,
+            "no commit phase after the draw (phase {})",
+            v.phase
+        );
+        let draw = u64::try_from(v.draws).context("draws")? - 1;
+        let (_, _, _, attempt, _) = {
+            let r = m.getTask(job, t).call().await?;
+            (r.state, r.worker, r.until, r.attempt, r.cellRoot)
+        };
+        let attempt = u64::try_from(attempt).context("attempt")?;
+        let job_id = u64::try_from(job).context("job id")?;
+        let members = m.getMembers(job, t, U256::from(draw)).call().await?;
+        let proof = fixed_render_proof();
+        let mut cast = Vec::new();
+        for (i, member) in members.iter().enumerate() {
+            let voter = voters
+                .iter()
+                .find(|a| a.address == member.verifier)
+                .with_context(|| format!("member {} is none of the voters", member.verifier))?;
+            let salt = committee::salt(keccak256(voter.address), job_id, task, attempt, draw);
+            let c = committee::commitment(
+                job_id,
+                task,
+                attempt,
+                draw,
+                voter.address,
+                approve,
+                proof,
+                salt,
+            );
+            mined(voter.market(market).commitVote(job, t, U256::from(i), c))
+                .await
+                .context("committing a vote")?;
+            cast.push((i, voter, salt));
+        }
+        for (i, voter, salt) in cast {
+            mined(
+                voter
+                    .market(market)
+                    .revealVote(job, t, U256::from(i), approve, proof, salt),
+            )
+            .await
+            .context("revealing a vote")?;
+        }
+        let v = m.getVerification(job, t).call().await.ok();
+        Ok(v.map_or(Ok(Phase::None), |v| Phase::try_from(v.phase))?)
+    }
+
+    /// Runs out the current verification phase of a task (by advancing the clock) and calls `finalizeTask`.
+    pub async fn finalize(&self, market: Address, job: U256, task: u64) -> Result<()> {
+        let m = self.owner.market(market);
+        let v = m.getVerification(job, U256::from(task)).call().await?;
+        let ends = u64::try_from(v.phaseEndsAt).context("phase end")?;
+        let now = self.now().await?;
+        if now < ends {
+            self.warp(ends - now).await?;
+        }
+        mined(m.finalizeTask(job, U256::from(task)))
+            .await
+            .context("finalizing")?;
+        Ok(())
     }
 }
 
-/// A valid ETH job of `frames` single-region 64×64 frames, optimistic, quorum 1, 10% verifier fee, 600 s
-/// leases and a 300 s challenge window; callers change what their scenario needs with struct update syntax.
+/// A valid ETH job of `frames` single-region 64×64 frames, optimistic, quorum 1 (the registry must hold a
+/// ticket when it is posted), 10% verifier fee, 600 s leases and a 300 s challenge window; callers change what
+/// their scenario needs with struct update syntax.
 pub fn job_spec(frames: u32, reward: u128, stake_per_task: u128, deadline: u32) -> JobSpec {
     JobSpec {
         sceneCid: "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am".into(),

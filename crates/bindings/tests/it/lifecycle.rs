@@ -1,16 +1,17 @@
-//! One ETH job and one ERC-20 job through submit -> claim -> submitResult -> attest / finalize -> withdraw,
-//! asserting every balance that moves.
+//! Jobs through their whole lifecycle against a real anvil, through the bindings: submit -> claim ->
+//! submitResult -> drawn committee (commitments computed by `tessera_bindings::committee`, checked by the
+//! contract at reveal) -> appeal window -> finalize -> withdraw, asserting every balance that moves.
 
 use crate::harness::{Chain, gas_cost, mined};
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::Provider;
 use anyhow::{Context, Result};
-use tessera_bindings::IDistributedRender::{JobSpec, SignedAttestation};
-use tessera_bindings::{DistributedRender, TaskState, TestToken, attestation, cells};
-use tessera_devnet::{cell_hashes, job_spec, signed_verdict, verdict};
+use tessera_bindings::IDistributedRenderTypes::JobSpec;
+use tessera_bindings::{DistributedRender, Phase, TaskState, TestToken, cells};
+use tessera_devnet::{cell_hashes, job_spec, register_verifier};
 
 const FEE_BPS: u16 = 100;
-const MIN_STAKE: u64 = 1_000_000_000_000_000_000; // 1 ETH
+const TICKET: u64 = 1_000_000_000_000_000_000; // 1 ETH
 const REWARD: u128 = 10_000_000_000_000_000; // 0.01
 const VERIFIER_FEE_BPS: u16 = 1000;
 const VERIFIER_FEE: u128 = REWARD * VERIFIER_FEE_BPS as u128 / 10_000; // 0.001
@@ -23,6 +24,7 @@ fn spec(token: Address, frames: u32, deadline: u32, optimistic: bool) -> JobSpec
         leaseDuration: 3600,
         challengeWindow: 600,
         optimistic,
+        quorum: 2,
         ..job_spec(frames, REWARD, STAKE, deadline)
     }
 }
@@ -40,14 +42,25 @@ impl Market {
             chain.owner.address,
             chain.treasury.address,
             FEE_BPS,
-            U256::from(MIN_STAKE),
+            U256::from(TICKET),
             U256::from(7 * 24 * 3600u64),
+            U256::from(TICKET / 100),
+            U256::from(TICKET / 100),
         )
         .await
         .context("deploying DistributedRender")?;
         let address = *market.address();
-        for a in [&chain.worker, &chain.verifier, &chain.verifier2] {
-            mined(a.market(address).stake().value(U256::from(MIN_STAKE))).await?;
+        mined(
+            chain
+                .worker
+                .market(address)
+                .stake()
+                .value(U256::from(TICKET)),
+        )
+        .await?;
+        // Two verifiers, two tickets each: any two seats of a committee can be filled.
+        for v in [&chain.verifier, &chain.verifier2] {
+            register_verifier(v, address, 2, U256::from(TICKET)).await?;
         }
         Ok(Self { chain, address })
     }
@@ -99,32 +112,21 @@ impl Market {
         Ok(TaskState::try_from(t.state)?)
     }
 
-    /// A verdict signed by `verifier` through the Rust EIP-712 path, checked against the contract's digest.
-    async fn signed(
-        &self,
-        job: U256,
-        task: u32,
-        root: B256,
-        approve: bool,
-        attempt: u64,
-    ) -> Result<SignedAttestation> {
-        let a = verdict(job, u64::from(task), attempt, root, approve);
-        let domain = attestation::domain(self.chain.chain_id, self.address);
-        let on_chain = self
+    /// One committee round in which both verifiers vote `approve`, then the appeal window and settlement.
+    async fn verify(&self, job: U256, task: u32, approve: bool) -> Result<()> {
+        let voters = [&self.chain.verifier, &self.chain.verifier2];
+        let phase = self
             .chain
-            .artist
-            .market(self.address)
-            .attestationDigest(a.clone())
-            .call()
+            .vote_round(self.address, job, u64::from(task), &voters, approve)
             .await?;
-        assert_eq!(attestation::digest(&a, &domain), on_chain, "EIP-712 digest");
-        signed_verdict(
-            &self.chain.verifier.signer,
-            self.chain.chain_id,
-            self.address,
-            a,
-        )
-        .await
+        assert_eq!(
+            phase,
+            Phase::Appealable,
+            "a unanimous first committee decides"
+        );
+        self.chain
+            .finalize(self.address, job, u64::from(task))
+            .await
     }
 
     async fn credit(&self, who: Address, token: Address) -> Result<U256> {
@@ -136,16 +138,22 @@ impl Market {
             .call()
             .await?)
     }
+
+    async fn verifier_credits(&self, token: Address) -> Result<U256> {
+        Ok(self.credit(self.chain.verifier.address, token).await?
+            + self.credit(self.chain.verifier2.address, token).await?)
+    }
 }
 
 #[tokio::test]
-async fn eth_job_is_verified_paid_and_withdrawn() -> Result<()> {
+async fn eth_jobs_are_verified_by_a_drawn_committee_or_optimistically_and_withdrawn() -> Result<()>
+{
     let m = Market::deploy().await?;
     let deadline = u32::try_from(m.chain.now().await? + 86_400)?;
-    let escrow = U256::from(2 * (REWARD + VERIFIER_FEE));
+    let escrow = U256::from(REWARD + VERIFIER_FEE);
     let market_before = m.chain.artist.provider.get_balance(m.address).await?;
     let job = m
-        .post(spec(Address::ZERO, 2, deadline, true), escrow)
+        .post(spec(Address::ZERO, 1, deadline, false), escrow)
         .await?;
     assert_eq!(
         m.chain.artist.provider.get_balance(m.address).await? - market_before,
@@ -163,43 +171,34 @@ async fn eth_job_is_verified_paid_and_withdrawn() -> Result<()> {
         .await?;
     assert_eq!(on_chain, B256::from(cells::leaf(7, h.0)));
 
-    // Task 0: verified by a signed approval.
-    let root0 = m.claim_and_submit(job, 0, false).await?;
-    let approval = m.signed(job, 0, root0, true, 0).await?;
-    let r = mined(
-        m.chain
-            .treasury
-            .market(m.address)
-            .attest(job, U256::ZERO, vec![approval]),
-    )
-    .await?;
-    let paid = r
-        .decoded_log::<DistributedRender::TaskPaid>()
-        .context("no TaskPaid")?;
-    let fee = REWARD * u128::from(FEE_BPS) / 10_000;
-    assert_eq!(paid.workerReward, U256::from(REWARD - fee));
+    // Job 1: a drawn committee of two seats approves; the verdict becomes final after the appeal window.
+    m.claim_and_submit(job, 0, false).await?;
+    m.verify(job, 0, true).await?;
     assert_eq!(m.task_state(job, 0).await?, TaskState::Paid);
+    let fee = REWARD * u128::from(FEE_BPS) / 10_000;
+    assert_eq!(
+        m.verifier_credits(Address::ZERO).await?,
+        U256::from(VERIFIER_FEE)
+    );
 
-    // Task 1: optimistic finality after the challenge window.
-    m.claim_and_submit(job, 1, false).await?;
+    // Job 2, optimistic: nobody disputes, the result is paid after the window and the fee goes back.
+    let job2 = m
+        .post(spec(Address::ZERO, 1, deadline, true), escrow)
+        .await?;
+    m.claim_and_submit(job2, 0, false).await?;
     m.chain.warp(601).await?;
     mined(
         m.chain
             .artist
             .market(m.address)
-            .finalizeTask(job, U256::from(1)),
+            .finalizeTask(job2, U256::ZERO),
     )
     .await?;
-    assert_eq!(m.task_state(job, 1).await?, TaskState::Paid);
+    assert_eq!(m.task_state(job2, 0).await?, TaskState::Paid);
 
-    // Credits: worker 2 x (reward - fee), verifier one fee, artist the unused fee, treasury 2 x fee.
     assert_eq!(
         m.credit(m.chain.worker.address, Address::ZERO).await?,
         U256::from(2 * (REWARD - fee))
-    );
-    assert_eq!(
-        m.credit(m.chain.verifier.address, Address::ZERO).await?,
-        U256::from(VERIFIER_FEE)
     );
     assert_eq!(
         m.credit(m.chain.artist.address, Address::ZERO).await?,
@@ -242,29 +241,11 @@ async fn erc20_job_rejects_a_forgery_then_pays_the_honest_result() -> Result<()>
         escrow,
         "escrow held in tokens"
     );
-    assert_eq!(
-        artist_token
-            .balanceOf(m.chain.artist.address)
-            .call()
-            .await?,
-        U256::ZERO
-    );
 
-    // A forged cell 2: the verifier proves it and the worker is slashed.
-    let forged_root = m.claim_and_submit(job, 0, true).await?;
-    let rejection = m.signed(job, 0, forged_root, false, 0).await?;
-    let r = mined(
-        m.chain
-            .verifier
-            .market(m.address)
-            .attest(job, U256::ZERO, vec![rejection]),
-    )
-    .await?;
-    let rejected = r
-        .decoded_log::<DistributedRender::TaskRejected>()
-        .context("no TaskRejected")?;
-    assert_eq!(rejected.slashed, U256::from(STAKE));
-    assert_eq!(rejected.cellIndex, U256::from(2));
+    // A forged cell 2: the committee rejects and the worker is slashed; the voters earn the job's fee rate of
+    // the stake (in ETH), the artist the rest, and the token fee stays escrowed for the next attempt.
+    m.claim_and_submit(job, 0, true).await?;
+    m.verify(job, 0, false).await?;
     assert_eq!(m.task_state(job, 0).await?, TaskState::Open);
     let worker_stake = m
         .chain
@@ -273,30 +254,24 @@ async fn erc20_job_rejects_a_forgery_then_pays_the_honest_result() -> Result<()>
         .stakeOf(m.chain.worker.address)
         .call()
         .await?;
-    assert_eq!(worker_stake.bonded, MIN_STAKE as u128 - STAKE);
+    assert_eq!(worker_stake.bonded, u128::from(TICKET) - STAKE);
+    let to_voters = STAKE * u128::from(VERIFIER_FEE_BPS) / 10_000;
     assert_eq!(
         m.credit(m.chain.artist.address, Address::ZERO).await?,
-        U256::from(STAKE / 2)
+        U256::from(STAKE - to_voters)
+    );
+    assert_eq!(
+        m.verifier_credits(Address::ZERO).await?,
+        U256::from(to_voters)
     );
 
-    // The same worker re-renders honestly (attempt 1) and a verifier approves.
-    let root = m.claim_and_submit(job, 0, false).await?;
-    let approval = m.signed(job, 0, root, true, 1).await?;
-    mined(
-        m.chain
-            .verifier
-            .market(m.address)
-            .attest(job, U256::ZERO, vec![approval]),
-    )
-    .await?;
+    // The same worker re-renders honestly (attempt 1) and the committee approves.
+    m.claim_and_submit(job, 0, false).await?;
+    m.verify(job, 0, true).await?;
     assert_eq!(m.task_state(job, 0).await?, TaskState::Paid);
 
     let fee = REWARD * u128::from(FEE_BPS) / 10_000;
-    for (who, amount) in [
-        (&m.chain.worker, REWARD - fee),
-        (&m.chain.verifier, VERIFIER_FEE),
-        (&m.chain.treasury, fee),
-    ] {
+    for (who, amount) in [(&m.chain.worker, REWARD - fee), (&m.chain.treasury, fee)] {
         let r = mined(who.market(m.address).withdraw(*token.address())).await?;
         let w = r
             .decoded_log::<DistributedRender::Withdrawn>()
@@ -306,6 +281,15 @@ async fn erc20_job_rejects_a_forgery_then_pays_the_honest_result() -> Result<()>
             artist_token.balanceOf(who.address).call().await?,
             U256::from(amount)
         );
+    }
+    assert_eq!(
+        m.verifier_credits(*token.address()).await?,
+        U256::from(VERIFIER_FEE)
+    );
+    for v in [&m.chain.verifier, &m.chain.verifier2] {
+        if m.credit(v.address, *token.address()).await? != U256::ZERO {
+            mined(v.market(m.address).withdraw(*token.address())).await?;
+        }
     }
     assert_eq!(
         artist_token.balanceOf(m.address).call().await?,
