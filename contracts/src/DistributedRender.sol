@@ -642,7 +642,9 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
 
     function _startReveal(Ctx memory c, Verification storage v) private {
         v.phase = uint8(Phase.Reveal);
-        v.phaseEnd = _windowEnd(c);
+        uint32 endsAt = _windowEnd(c);
+        v.phaseEnd = endsAt;
+        emit RevealStarted(c.jobId, c.taskIndex, v.draws - 1, endsAt);
     }
 
     /// Plans the due draw: `expired` when its seed can no longer be read. Seats are drawn with replacement

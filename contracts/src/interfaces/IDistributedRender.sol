@@ -401,6 +401,9 @@ interface IDistributedRenderTypes {
     event VoteCommitted(
         uint256 indexed jobId, uint256 indexed taskIndex, address indexed verifier, uint256 draw
     );
+    /// @notice The reveal phase of draw `draw` started (every member committed, or the commit phase ended with
+    /// commitments), and lasts until `revealEndsAt`.
+    event RevealStarted(uint256 indexed jobId, uint256 indexed taskIndex, uint256 draw, uint256 revealEndsAt);
     /// @notice A member revealed its vote and its render proof (a digest of work only a renderer has).
     event VoteRevealed(
         uint256 indexed jobId,
