@@ -18,7 +18,10 @@ pub mod testscenes;
 
 pub use kernel::cuda::{CudaBackend, CudaUnavailable};
 pub use kernel::kernel_sincos_turns;
-pub use render::{Backend, BackendChoice, RegionImage, render_cells, render_rect, render_region};
+pub use render::{
+    AuditedCell, Backend, BackendChoice, RegionImage, render_cells, render_cells_audited,
+    render_rect, render_region,
+};
 pub use scene::{EnvironmentMap, Limits, LoadOptions, Scene, SceneError, load_glb, load_hdr};
 pub use tessera_common::task::{Rect, RenderSettings};
 

@@ -284,6 +284,55 @@ pub fn render_cells(
         .collect())
 }
 
+/// One cell re-rendered by a committee member: the cell (data hash and leaf, as a worker commits them), its
+/// pixels, and the hash of its audit sums (`keccak256` of the sums as little-endian f32, row-major RGB).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditedCell {
+    /// The cell as a worker commits it.
+    pub cell: Cell,
+    /// Its pixels.
+    pub pixels: Vec<f32>,
+    /// keccak256 of its audit sums.
+    pub audit_hash: Hash32,
+}
+
+/// Renders the cells `indices` of `region` on the CPU, in parallel, with the verification protocol's audit sums
+/// for sign mask `mask` (docs/verification.md): what a committee member re-renders. The pixels, data hashes and
+/// leaves are bit-identical to any backend's render of the same cells. Results are in `indices` order.
+pub fn render_cells_audited(
+    scene: &Scene,
+    settings: &RenderSettings,
+    region: Rect,
+    indices: &[u32],
+    mask: u64,
+) -> Result<Vec<AuditedCell>, RenderError> {
+    check_inside(region, settings)?;
+    let all: Vec<Rect> = tessera_common::task::cells(region, settings.cell_size).collect();
+    let count = u32::try_from(all.len()).unwrap_or(u32::MAX);
+    let rects: Vec<(u32, Rect)> = indices
+        .iter()
+        .map(|&index| {
+            all.get(index as usize)
+                .map(|r| (index, *r))
+                .ok_or(RenderError::NoSuchCell { index, count })
+        })
+        .collect::<Result<_, _>>()?;
+    let frame = frame_of(settings);
+    Ok(rects
+        .par_iter()
+        .map(|&(index, rect)| {
+            let mut pixels = vec![0.0f32; rect_floats(rect)];
+            let mut audit = vec![0.0f32; rect_floats(rect)];
+            kernel::render_rect_audit_cpu(scene, &frame, rect, mask, &mut pixels, &mut audit);
+            AuditedCell {
+                cell: cell_of(index, rect, &pixels),
+                audit_hash: keccak256(&cell_bytes(&audit)),
+                pixels,
+            }
+        })
+        .collect())
+}
+
 /// The pixels of `inner` out of a row-major buffer covering `outer`.
 pub(crate) fn crop(src: &[f32], outer: Rect, inner: Rect) -> Vec<f32> {
     let mut out = Vec::with_capacity(rect_floats(inner));

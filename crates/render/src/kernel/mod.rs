@@ -134,19 +134,23 @@ unsafe extern "C" {
         h: u32,
         out: *mut f32,
     ) -> u64;
+    fn ts_render_rect_audit(
+        s: *const SceneView<*const u8>,
+        x: u32,
+        y: u32,
+        w: u32,
+        h: u32,
+        mask: u64,
+        out: *mut f32,
+        audit: *mut f32,
+    ) -> u64;
     fn ts_sincos_turns_c(t: f32, s: *mut f32, c: *mut f32);
 }
 
-/// Renders `rect` on the calling CPU thread into `out` (row-major, 3 floats per pixel); returns the number
-/// of rays cast.
-pub(crate) fn render_rect_cpu(scene: &Scene, frame: &Frame, rect: Rect, out: &mut [f32]) -> u64 {
-    assert!(out.len() >= rect_floats(rect), "output buffer too small");
-    assert!(
-        rect.x + rect.width <= frame.width && rect.y + rect.height <= frame.height,
-        "rect outside the image"
-    );
+/// The kernel's view of `scene` in host memory.
+fn host_view(scene: &Scene, frame: &Frame) -> SceneView<*const u8> {
     let p = |v: *const u8| v;
-    let view = SceneView::new(
+    SceneView::new(
         scene,
         frame,
         [
@@ -160,11 +164,26 @@ pub(crate) fn render_rect_cpu(scene: &Scene, frame: &Frame, rect: Rect, out: &mu
             p(scene.emitters.as_ptr().cast()),
             p(scene.emitter_cdf.as_ptr().cast()),
         ],
+    )
+}
+
+fn check_rect(frame: &Frame, rect: Rect, out: &[f32]) {
+    assert!(out.len() >= rect_floats(rect), "output buffer too small");
+    assert!(
+        rect.x + rect.width <= frame.width && rect.y + rect.height <= frame.height,
+        "rect outside the image"
     );
+}
+
+/// Renders `rect` on the calling CPU thread into `out` (row-major, 3 floats per pixel); returns the number
+/// of rays cast.
+pub(crate) fn render_rect_cpu(scene: &Scene, frame: &Frame, rect: Rect, out: &mut [f32]) -> u64 {
+    check_rect(frame, rect, out);
+    let view = host_view(scene, frame);
     // SAFETY: `view` points into `scene`'s vectors, which outlive the call and hold exactly the record
     // counts the view declares (SceneView::new derives them from the same vectors); every index the kernel
     // forms is below those counts (BVH, material, texture and emitter ids are produced by `Scene::assemble`
-    // from the same data). `out` holds at least w*h*3 floats (asserted above) and the rect lies inside the
+    // from the same data). `out` holds at least w*h*3 floats (checked above) and the rect lies inside the
     // image, which is all the kernel writes or reads of it.
     unsafe {
         ts_render_rect(
@@ -174,6 +193,36 @@ pub(crate) fn render_rect_cpu(scene: &Scene, frame: &Frame, rect: Rect, out: &mu
             rect.width,
             rect.height,
             out.as_mut_ptr(),
+        )
+    }
+}
+
+/// Renders `rect` like [`render_rect_cpu`] into `out`, and writes the verification protocol's audit sums
+/// (each pixel's sample radiances summed in sample order with the signs of `mask`, docs/verification.md) into
+/// `audit`, which has `out`'s size. Returns the number of rays cast.
+pub(crate) fn render_rect_audit_cpu(
+    scene: &Scene,
+    frame: &Frame,
+    rect: Rect,
+    mask: u64,
+    out: &mut [f32],
+    audit: &mut [f32],
+) -> u64 {
+    check_rect(frame, rect, out);
+    check_rect(frame, rect, audit);
+    let view = host_view(scene, frame);
+    // SAFETY: as in `render_rect_cpu`; `audit` holds at least w*h*3 floats too (checked above), and the kernel
+    // writes exactly those of both buffers.
+    unsafe {
+        ts_render_rect_audit(
+            &view,
+            rect.x,
+            rect.y,
+            rect.width,
+            rect.height,
+            mask,
+            out.as_mut_ptr(),
+            audit.as_mut_ptr(),
         )
     }
 }

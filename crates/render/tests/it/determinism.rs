@@ -3,7 +3,7 @@
 
 use crate::common::{complete_glb, load, render, settings};
 use tessera_render::testscenes;
-use tessera_render::{Backend, Rect, render_cells, render_region};
+use tessera_render::{Backend, Rect, render_cells, render_cells_audited, render_region};
 
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
@@ -50,6 +50,41 @@ fn a_cell_rendered_alone_equals_the_same_cell_in_the_frame() {
     }
     let err =
         render_cells(&scene, &s, s.full_frame(), &[15], &Backend::Cpu).expect_err("no cell 15");
+    assert!(err.to_string().contains("cell 15 does not exist"), "{err}");
+}
+
+/// The verification protocol's audit sums (docs/verification.md): an audited render gives the same pixels, data
+/// hashes and leaves as any render of those cells, its audit sums depend on the draw's mask and are themselves
+/// deterministic, and they are not the published data in disguise (an all-plus mask gives the sample sums,
+/// which are not the published means).
+#[test]
+fn audited_cells_equal_plain_cells_and_their_audit_sums_are_deterministic() {
+    let s = settings(80, 48, 8, 4);
+    let scene = load(&complete_glb(), &s, [0.05; 3], 0);
+    let frame = render(&scene, &s);
+    let picks = [1u32, 6, 14, 3];
+    let a = render_cells_audited(&scene, &s, s.full_frame(), &picks, 0x5a5a_0f0f_3c3c_a5a5)
+        .expect("audited");
+    assert_eq!(a.iter().map(|c| c.cell.index).collect::<Vec<_>>(), picks);
+    for c in &a {
+        let full = &frame.cells[c.cell.index as usize];
+        assert_eq!(c.cell.data_hash, full.data_hash, "cell {}", c.cell.index);
+        assert_eq!(c.cell.leaf, full.leaf);
+    }
+    let again = render_cells_audited(&scene, &s, s.full_frame(), &picks, 0x5a5a_0f0f_3c3c_a5a5)
+        .expect("again");
+    assert_eq!(
+        a.iter().map(|c| c.audit_hash).collect::<Vec<_>>(),
+        again.iter().map(|c| c.audit_hash).collect::<Vec<_>>()
+    );
+    let other = render_cells_audited(&scene, &s, s.full_frame(), &picks, 0x1).expect("other mask");
+    assert_ne!(
+        a[0].audit_hash, other[0].audit_hash,
+        "the mask changes the audit sums"
+    );
+    let plus = render_cells_audited(&scene, &s, s.full_frame(), &picks, 0).expect("all plus");
+    assert_ne!(plus[0].audit_hash, plus[0].cell.data_hash);
+    let err = render_cells_audited(&scene, &s, s.full_frame(), &[15], 0).expect_err("no cell 15");
     assert!(err.to_string().contains("cell 15 does not exist"), "{err}");
 }
 
