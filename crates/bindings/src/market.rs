@@ -70,6 +70,58 @@ pub struct VerificationState {
     pub challenged: bool,
 }
 
+impl VerificationState {
+    /// Whether a draw can be made now: one is due (the first draw of a job that is not optimistic, or after
+    /// an appeal, an escalation or a deferral), its seed block is mined (`head` is past it) and its retry time
+    /// passed. A seed older than 256 blocks cannot be read: `drawCommittee` then re-anchors the draw.
+    pub fn draw_due(&self, head: u64, now: u64) -> bool {
+        matches!(self.phase, Phase::None | Phase::AwaitingDraw)
+            && self.seed_block != 0
+            && head > self.seed_block
+            && now >= self.phase_ends_at
+    }
+
+    /// Whether votes can be committed now.
+    pub fn commit_open(&self, now: u64) -> bool {
+        self.phase == Phase::Commit && now < self.phase_ends_at
+    }
+
+    /// Whether committed votes can be revealed now (the reveal phase, or a commit phase that ran out with
+    /// commitments in it: the first reveal starts the reveal phase).
+    pub fn reveal_open(&self, now: u64) -> bool {
+        (self.phase == Phase::Reveal && now < self.phase_ends_at)
+            || (self.phase == Phase::Commit && now >= self.phase_ends_at && self.committed > 0)
+    }
+
+    /// Whether the standing verdict can be appealed now (below the last level, within the appeal window).
+    pub fn appealable(&self, now: u64) -> bool {
+        self.phase == Phase::Appealable && now < self.phase_ends_at
+    }
+
+    /// Whether `finalizeTask` moves the task on now: the current phase ended (for an optimistic result
+    /// nobody disputed, its window), and no draw is due instead.
+    pub fn finalizable(&self, now: u64, optimistic: bool) -> bool {
+        match self.phase {
+            Phase::None => optimistic && self.phase_ends_at != 0 && now >= self.phase_ends_at,
+            Phase::AwaitingDraw => false,
+            _ => now >= self.phase_ends_at,
+        }
+    }
+}
+
+/// The committee a due draw would give (`previewCommittee`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    /// The draw's index.
+    pub draw: u64,
+    /// Its seed.
+    pub seed: B256,
+    /// Members, distinct.
+    pub members: Vec<Address>,
+    /// Seats of each member.
+    pub seats: Vec<u64>,
+}
+
 /// One member of a draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member {
@@ -246,6 +298,50 @@ impl Market {
                 })
             })
             .collect()
+    }
+
+    /// The committee the due draw would give now (`previewCommittee`): `None` when no draw can be made (not due,
+    /// seed not mined, or too old).
+    pub async fn preview_committee(&self, job: u64, task: u64) -> Result<Option<Preview>> {
+        match self
+            .market
+            .previewCommittee(U256::from(job), U256::from(task))
+            .call()
+            .await
+        {
+            Ok(p) => Ok(Some(Preview {
+                draw: u64_of(p.draw, "draw")?,
+                seed: p.seed,
+                members: p.members,
+                seats: p
+                    .seats
+                    .into_iter()
+                    .map(|s| u64_of(s, "seats"))
+                    .collect::<Result<_>>()?,
+            })),
+            Err(e) if errors::explain(&e).is_some() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Appeals the standing verdict of a task (or disputes an optimistic result), paying the bond the contract
+    /// asks for at the next level; returns the bond paid.
+    pub async fn appeal(&self, job: u64, task: u64) -> Result<U256> {
+        let v = self.verification(job, task).await?;
+        let level = if v.phase == Phase::None { 0 } else { v.level + 1 };
+        let bond = self
+            .market
+            .appealBond(U256::from(job), U256::from(level))
+            .call()
+            .await?;
+        self.send(
+            self.market
+                .appealVerdict(U256::from(job), U256::from(task))
+                .value(bond),
+            &format!("appealing task {task} of job {job} to level {level}"),
+        )
+        .await?;
+        Ok(bond)
     }
 
     /// This account's verifier record (`verifierOf`).
