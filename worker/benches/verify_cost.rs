@@ -1,10 +1,12 @@
 //! The verifier's compute per task as a fraction of the worker's, through the same functions the daemons
 //! call: the worker loads the scene, renders the task and writes its outputs (raw data, leaves, preview); the
 //! verifier checks the leaves against the root and the raw data against the leaves, then loads the scene and
-//! re-renders k sampled cells. IPFS and chain time are left out: they are I/O, not compute.
+//! re-renders the draw's sampled cells (`SAMPLE_CELLS`) with its audit signs, as every committee member does.
+//! IPFS and chain time are left out: they are I/O, not compute. One member's cost is reported; a committee of
+//! q members costs q times that.
 //!
 //! cargo bench -p tessera-worker --bench verify_cost -- [--width 1920] [--height 1080] [--spp 64]
-//!     [--bounces 8] [--cell 16] [--regions 1x1] [--k 66] [--samples 1]
+//!     [--bounces 8] [--cell 16] [--regions 1x1] [--samples 1]
 #![allow(
     clippy::unwrap_used,
     clippy::cast_possible_truncation,
@@ -13,9 +15,10 @@
 
 use alloy::primitives::B256;
 use std::time::Instant;
-use tessera_common::verify::{detection_probability, select_cells};
+use tessera_bindings::committee;
+use tessera_common::verify::detection_probability;
 use tessera_worker::SceneCache;
-use tessera_worker::verifier::{committed_hashes, raw_matches, recheck, sample_seed};
+use tessera_worker::verifier::{committed_hashes, raw_matches};
 use tessera_worker::worker::{render_task, write_outputs};
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
@@ -45,7 +48,6 @@ fn main() {
         cell_size: num("--cell", "16"),
         seed: 7,
     };
-    let k = num("--k", "66");
     let samples = num("--samples", "1");
     let glb = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -83,12 +85,26 @@ fn main() {
             assert!(raw_matches(&raw, &s, 0, &hashes));
             let t_raw = t1.elapsed().as_secs_f64() - t_leaves;
             n = hashes.len() as u32;
-            let seed = sample_seed(B256::repeat_byte(3), B256::repeat_byte(i as u8), 1, 0, 0);
-            let picks = select_cells(&seed.0, n, k.min(n));
+            let seed = B256::repeat_byte(i as u8 ^ 0x5a);
+            let picks = committee::sample(seed, n);
             let vscene = verifier_scenes.get("scene", &glb, &s, 0).unwrap();
-            let found = recheck(&vscene, &s, 0, &hashes, &picks, &cpu).unwrap();
+            let ts = tessera_render::task_settings(&s, 0);
+            let cells = tessera_render::render_cells_audited(
+                &vscene,
+                &ts,
+                s.region(0),
+                &picks,
+                committee::audit_mask(seed),
+            )
+            .unwrap();
             let v = t1.elapsed().as_secs_f64();
-            assert_eq!(found, None, "an honest task must pass");
+            for c in &cells {
+                assert_eq!(
+                    B256::from(c.cell.data_hash),
+                    hashes[c.cell.index as usize],
+                    "an honest task must pass"
+                );
+            }
             eprintln!(
                 "sample {i} ({}): worker {w:.3} s; verifier {v:.3} s = leaves {t_leaves:.3} + raw check {t_raw:.3} + scene and cells {:.3}",
                 if cached { "scene loaded" } else { "first task" },
@@ -105,7 +121,7 @@ fn main() {
     let region = s.region(0);
     let forged = (f64::from(n) * 0.10).ceil() as u64;
     println!(
-        "task {}x{} px ({}x{} image, {} spp, {} bounces), {} cells of {} px; verifier checks k = {}",
+        "task {}x{} px ({}x{} image, {} spp, {} bounces), {} cells of {} px; each member re-renders k = {}",
         region.width,
         region.height,
         s.width,
@@ -114,7 +130,7 @@ fn main() {
         s.max_bounces,
         n,
         s.cell_size,
-        k.min(n)
+        committee::SAMPLE_CELLS.min(n)
     );
     for (what, v) in [
         ("a job's first task (scene load included)", &mut first),
@@ -122,12 +138,16 @@ fn main() {
     ] {
         let (w, ver) = med(v);
         println!(
-            "{what}: worker {w:.3} s, verifier {ver:.3} s, fraction {:.2}%",
+            "{what}: worker {w:.3} s, one member {ver:.3} s, fraction {:.2}%",
             ver / w * 100.0
         );
     }
     println!(
         "detection of a 10% forgery: {:.5}%",
-        detection_probability(u64::from(n), forged, u64::from(k.min(n))) * 100.0
+        detection_probability(
+            u64::from(n),
+            forged,
+            u64::from(committee::SAMPLE_CELLS.min(n))
+        ) * 100.0
     );
 }

@@ -54,6 +54,17 @@ pub struct CommonArgs {
     /// Largest scene accepted, in bytes.
     #[arg(long, env = "TESSERA_MAX_SCENE_BYTES")]
     pub max_scene_bytes: Option<u64>,
+    /// Appeal verdicts this daemon can show wrong (a rejection of the worker's own result; a verdict against
+    /// the verifier's own render): true or false (default true).
+    #[arg(long, env = "TESSERA_APPEAL")]
+    pub appeal: Option<bool>,
+    /// Largest appeal bond paid, in wei (an appeal to a larger committee costs more; default 1 ETH).
+    #[arg(long, env = "TESSERA_MAX_APPEAL_BOND_WEI")]
+    pub max_appeal_bond_wei: Option<u128>,
+    /// Blocks past a draw's seed block before this daemon draws a committee it is not on (members draw with
+    /// their first commit, which is cheaper; default 2).
+    #[arg(long, env = "TESSERA_DRAW_GRACE_BLOCKS")]
+    pub draw_grace_blocks: Option<u64>,
 }
 
 /// Flags of the worker mode.
@@ -73,9 +84,10 @@ pub struct WorkerArgs {
 /// Flags of the verifier mode.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct VerifierArgs {
-    /// Cells re-rendered per task.
-    #[arg(long, env = "TESSERA_VERIFY_CELLS")]
-    pub cells: Option<u32>,
+    /// Registry tickets to hold (each bonds `TICKET_STAKE` wei and backs one committee seat at a time);
+    /// registered at start from free stake, the rest sent with the call (default 1).
+    #[arg(long, env = "TESSERA_TICKETS")]
+    pub tickets: Option<u64>,
     /// Forged fraction for which the detection probability is printed at start.
     #[arg(long, env = "TESSERA_VERIFY_FORGED_FRACTION")]
     pub forged_fraction: Option<f64>,
@@ -97,10 +109,13 @@ struct FileConfig {
     stake_target_wei: Option<u128>,
     withdraw_threshold_wei: Option<u128>,
     max_scene_bytes: Option<u64>,
+    appeal: Option<bool>,
+    max_appeal_bond_wei: Option<u128>,
+    draw_grace_blocks: Option<u64>,
     renderers: Option<Vec<String>>,
     min_gwei_per_msample: Option<f64>,
     time_safety: Option<f64>,
-    cells: Option<u32>,
+    tickets: Option<u64>,
     forged_fraction: Option<f64>,
 }
 
@@ -139,8 +154,14 @@ pub struct Config {
     pub min_gwei_per_msample: f64,
     /// Render-time safety factor.
     pub time_safety: f64,
-    /// Cells per verified task.
-    pub verify_cells: u32,
+    /// Whether to appeal verdicts this daemon can show wrong.
+    pub appeal: bool,
+    /// Largest appeal bond paid.
+    pub max_appeal_bond_wei: u128,
+    /// Blocks past a seed block before drawing a committee this daemon is not on.
+    pub draw_grace_blocks: u64,
+    /// Registry tickets a verifier holds.
+    pub tickets: u64,
     /// Forged fraction for the printed detection probability.
     pub forged_fraction: f64,
 }
@@ -215,7 +236,13 @@ impl Config {
                 .or(f.min_gwei_per_msample)
                 .unwrap_or(0.0),
             time_safety: w.time_safety.or(f.time_safety).unwrap_or(1.5),
-            verify_cells: v.cells.or(f.cells).unwrap_or(66),
+            appeal: c.appeal.or(f.appeal).unwrap_or(true),
+            max_appeal_bond_wei: c
+                .max_appeal_bond_wei
+                .or(f.max_appeal_bond_wei)
+                .unwrap_or(1_000_000_000_000_000_000),
+            draw_grace_blocks: c.draw_grace_blocks.or(f.draw_grace_blocks).unwrap_or(2),
+            tickets: v.tickets.or(f.tickets).unwrap_or(1),
             forged_fraction: v.forged_fraction.or(f.forged_fraction).unwrap_or(0.10),
         };
         cfg.check()?;
@@ -229,8 +256,8 @@ impl Config {
         if !(self.time_safety.is_finite() && self.time_safety >= 1.0) {
             bail!("time_safety must be at least 1");
         }
-        if self.verify_cells == 0 {
-            bail!("cells must be at least 1");
+        if self.tickets == 0 {
+            bail!("tickets must be at least 1");
         }
         if !(self.forged_fraction > 0.0 && self.forged_fraction <= 1.0) {
             bail!("forged_fraction must be in (0, 1]");

@@ -1,9 +1,12 @@
 //! `tessera-worker`: the node operator's daemon. In worker mode ([`worker`]) it finds open tasks (through
 //! the indexer's API, or from chain logs when that is down), decides with a policy which to take, fetches and
 //! checks the scene before claiming, renders, publishes the outputs to IPFS, commits to them on-chain and
-//! follows each task until it is paid; in verifier mode ([`verifier`]) it checks submitted results by
-//! re-rendering cells the worker could not predict, and attests. Both keep their state in an embedded store
-//! ([`store`]) so that a restart after SIGKILL resumes where the chain says it stands.
+//! follows each task through its verification until it is paid (answering data challenges, appealing wrong
+//! rejections); in verifier mode ([`verifier`]) it holds registry tickets and serves on the committees the
+//! contract draws for it: it re-renders each draw's sampled cells, commits and reveals its vote, challenges
+//! withheld data and appeals verdicts it can show wrong. The protocol's rules live in the bindings
+//! (`tessera_bindings::committee`, `tessera_bindings::market`). Both modes keep their state in an embedded
+//! store ([`store`]) so that a restart after SIGKILL resumes where the chain says it stands.
 
 pub mod config;
 pub mod metrics;

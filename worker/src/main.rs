@@ -36,7 +36,7 @@ enum Mode {
         #[command(flatten)]
         worker: WorkerArgs,
     },
-    /// Check submitted results and attest.
+    /// Serve on drawn verification committees: check, commit and reveal votes, challenge, appeal.
     Verify {
         #[command(flatten)]
         common: CommonArgs,

@@ -24,8 +24,12 @@ pub struct Metrics {
     pub outcomes: Kinds,
     /// Scenes refused before any claim, by reason.
     pub scenes_refused: Kinds,
-    /// Attestations sent, by verdict.
-    pub attestations: Kinds,
+    /// Committee votes revealed, by vote (and seats missed).
+    pub votes: Kinds,
+    /// Data-availability challenges raised (verifier) or answered (worker).
+    pub challenges: Kinds,
+    /// Appeals and disputes filed, by kind.
+    pub appeals: Kinds,
     /// Seconds per task render (worker) or per verification (verifier).
     pub work_seconds: Histogram,
     /// Tasks this daemon is working on.
@@ -41,7 +45,9 @@ impl Metrics {
         let submissions = Counter::default();
         let outcomes = Kinds::default();
         let scenes_refused = Kinds::default();
-        let attestations = Kinds::default();
+        let votes = Kinds::default();
+        let challenges = Kinds::default();
+        let appeals = Kinds::default();
         let work_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 16));
         let active = Gauge::default();
         let errors = Kinds::default();
@@ -54,10 +60,16 @@ impl Metrics {
             "Scenes refused before claiming, by reason",
             scenes_refused.clone(),
         );
+        r.register("votes", "Committee votes revealed, by vote", votes.clone());
         r.register(
-            "attestations",
-            "Attestations sent, by verdict",
-            attestations.clone(),
+            "challenges",
+            "Data-availability challenges raised or answered",
+            challenges.clone(),
+        );
+        r.register(
+            "appeals",
+            "Appeals and disputes filed, by kind",
+            appeals.clone(),
         );
         r.register(
             "work_seconds",
@@ -72,7 +84,9 @@ impl Metrics {
             submissions,
             outcomes,
             scenes_refused,
-            attestations,
+            votes,
+            challenges,
+            appeals,
             work_seconds,
             active,
             errors,

@@ -1,0 +1,324 @@
+//! One seat's work: a member of a draw checks the submission ([`super::check`]), commits its vote and render
+//! proof, challenges the worker for the sampled cells when their committed data cannot be had, and reveals.
+//! A duty is written to the store before each transaction that depends on it, so a restarted daemon commits
+//! the vote it computed and reveals what it committed (the salt is derived, not stored).
+
+use super::Verifier;
+use super::check::{Checked, Target, check};
+use crate::Metrics;
+use alloy::primitives::{Address, B256, U256};
+use alloy::sol_types::SolEvent;
+use anyhow::{Result, anyhow};
+use serde::{Deserialize, Serialize};
+use tessera_bindings::DistributedRender::DataProvided;
+use tessera_bindings::market::VerificationState;
+use tessera_bindings::{Phase, TaskState, committee};
+
+/// Where a duty stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DutyState {
+    /// Seated (or about to be, by our own first commit): check and commit.
+    Drawn,
+    /// Committed: reveal when the reveal phase opens.
+    Committed,
+    /// Revealed, or nothing more to do.
+    Done,
+}
+
+/// A seat of this verifier in one draw of one submission.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Duty {
+    /// Job id.
+    pub job: u64,
+    /// Task index.
+    pub task: u64,
+    /// The submission's attempt.
+    pub attempt: u64,
+    /// The draw's index.
+    pub draw: u64,
+    /// The draw's seed.
+    pub seed: B256,
+    /// Block of the draw (0 while the draw is made by our own first commit).
+    pub drawn_block: u64,
+    /// Our member index in the draw.
+    pub member: u64,
+    /// Output directory CID of the submission.
+    pub cid: String,
+    /// Its committed cell root.
+    pub root: B256,
+    /// Where it stands.
+    pub state: DutyState,
+    /// The vote and render proof computed, once computed.
+    pub vote: Option<(bool, B256)>,
+}
+
+impl Duty {
+    /// The store key.
+    pub fn key(job: u64, task: u64, attempt: u64, draw: u64) -> String {
+        format!("duty/{job:020}/{task:010}/{attempt:05}/{draw:03}")
+    }
+
+    fn label(&self) -> String {
+        format!("job {} task {} draw {}", self.job, self.task, self.draw)
+    }
+}
+
+impl Verifier {
+    /// Advances one duty by what the chain allows now.
+    pub(super) async fn duty_step(&mut self, d: &mut Duty, now: u64, head: u64) -> Result<()> {
+        let c = self.ctx.chain.clone();
+        let t = c.task(d.job, d.task).await?;
+        if t.state != TaskState::Submitted || t.attempt != d.attempt {
+            return self.close(d, "the submission was settled");
+        }
+        let v = c.verification(d.job, d.task).await?;
+        let made = v.draws > d.draw;
+        if v.draws > d.draw + 1 {
+            return self.close(d, "the verification moved past this draw");
+        }
+        if made && d.drawn_block == 0 {
+            // The draw was made (by us or by someone else): find our seat, if we still have one.
+            let members = c.members(d.job, d.task, d.draw).await?;
+            match members.iter().position(|m| m.verifier == c.me) {
+                Some(i) => d.member = u64::try_from(i)?,
+                None => return self.close(d, "not seated by the draw"),
+            }
+            d.drawn_block = head;
+            self.save_duty(d)?;
+        }
+        match d.state {
+            DutyState::Drawn => self.vote(d, &v, now, head, made).await,
+            DutyState::Committed => {
+                if made && v.reveal_open(now) {
+                    self.reveal(d).await
+                } else if made
+                    && !matches!(
+                        v.phase,
+                        Phase::Commit | Phase::Reveal | Phase::DataChallenge
+                    )
+                {
+                    self.close(d, "the draw was counted")
+                } else {
+                    Ok(())
+                }
+            }
+            DutyState::Done => Ok(()),
+        }
+    }
+
+    /// Computes the vote (challenging for data when needed) and commits it.
+    async fn vote(
+        &mut self,
+        d: &mut Duty,
+        v: &VerificationState,
+        now: u64,
+        head: u64,
+        made: bool,
+    ) -> Result<()> {
+        let c = self.ctx.chain.clone();
+        if made && !(v.commit_open(now) || v.phase == Phase::DataChallenge) {
+            Metrics::inc(&self.ctx.metrics.votes, "missed");
+            return self.close(d, "the commit phase ended before a vote was ready");
+        }
+        if !made && !v.draw_due(head, now) {
+            return Ok(());
+        }
+        if d.vote.is_none() {
+            let Some(job) = self.book.get(d.job).cloned() else {
+                return Ok(());
+            };
+            let provided = if made && v.challenged && v.phase == Phase::Commit {
+                Some(self.provided(d).await?)
+            } else {
+                None
+            };
+            // The last fifth of the commit phase: what is still missing decides instead of a retry.
+            let window = u64::from(job.spec.challengeWindow);
+            let late = made && now + (window / 5).max(2) >= v.phase_ends_at;
+            let target = Target {
+                job: &job,
+                task: d.task,
+                cid: &d.cid,
+                root: d.root,
+                seed: d.seed,
+                provided: provided.as_deref(),
+                late,
+            };
+            match check(&self.ctx, &target).await? {
+                Checked::Vote {
+                    approve,
+                    proof,
+                    why,
+                } => {
+                    tracing::info!(
+                        job = d.job,
+                        task = d.task,
+                        draw = d.draw,
+                        approve,
+                        why,
+                        "verdict"
+                    );
+                    d.vote = Some((approve, proof));
+                    self.save_duty(d)?;
+                    self.remember_verdict(d.job, d.task, d.attempt, approve)?;
+                }
+                Checked::NeedData { cells, why } => {
+                    if made && v.commit_open(now) && !v.challenged {
+                        return self.challenge(d, cells, &why).await;
+                    }
+                    tracing::info!(
+                        job = d.job,
+                        task = d.task,
+                        why,
+                        "committed data not at hand yet"
+                    );
+                    return Ok(());
+                }
+                Checked::Retry(why) => {
+                    tracing::warn!(
+                        job = d.job,
+                        task = d.task,
+                        why,
+                        "cannot check yet; retrying"
+                    );
+                    return Ok(());
+                }
+            }
+        }
+        let Some((approve, proof)) = d.vote else {
+            return Ok(());
+        };
+        if made && !v.commit_open(now) {
+            return Ok(());
+        }
+        let salt = committee::salt(self.secret, d.job, d.task, d.attempt, d.draw);
+        let commitment =
+            committee::commitment(d.job, d.task, d.attempt, d.draw, c.me, approve, proof, salt);
+        c.send(
+            c.market.commitVote(
+                U256::from(d.job),
+                U256::from(d.task),
+                U256::from(d.member),
+                commitment,
+            ),
+            &format!("committing the vote on {}", d.label()),
+        )
+        .await?;
+        d.state = DutyState::Committed;
+        self.save_duty(d)?;
+        tracing::info!(job = d.job, task = d.task, draw = d.draw, "vote committed");
+        Ok(())
+    }
+
+    async fn reveal(&mut self, d: &mut Duty) -> Result<()> {
+        let c = self.ctx.chain.clone();
+        let (approve, proof) = d
+            .vote
+            .ok_or_else(|| anyhow!("a committed duty without its vote"))?;
+        let salt = committee::salt(self.secret, d.job, d.task, d.attempt, d.draw);
+        c.send(
+            c.market.revealVote(
+                U256::from(d.job),
+                U256::from(d.task),
+                U256::from(d.member),
+                approve,
+                proof,
+                salt,
+            ),
+            &format!("revealing the vote on {}", d.label()),
+        )
+        .await?;
+        Metrics::inc(
+            &self.ctx.metrics.votes,
+            if approve { "approve" } else { "reject" },
+        );
+        tracing::info!(
+            job = d.job,
+            task = d.task,
+            draw = d.draw,
+            approve,
+            "vote revealed"
+        );
+        self.close(d, "revealed")
+    }
+
+    async fn challenge(&mut self, d: &Duty, cells: Vec<u32>, why: &str) -> Result<()> {
+        let c = self.ctx.chain.clone();
+        let bond = c.market.DATA_CHALLENGE_BOND().call().await?;
+        c.send(
+            c.market
+                .challengeData(
+                    U256::from(d.job),
+                    U256::from(d.task),
+                    U256::from(d.member),
+                    cells.clone(),
+                )
+                .value(bond),
+            &format!("challenging the worker's data on {}", d.label()),
+        )
+        .await?;
+        Metrics::inc(&self.ctx.metrics.challenges, "raised");
+        tracing::warn!(
+            job = d.job,
+            task = d.task,
+            cells = cells.len(),
+            why,
+            "challenged the worker to show its data"
+        );
+        Ok(())
+    }
+
+    /// The cells the worker proved on-chain after the challenge in our draw.
+    async fn provided(&self, d: &Duty) -> Result<Vec<(u32, B256)>> {
+        let c = &self.ctx.chain;
+        let logs = c
+            .job_logs(vec![DataProvided::SIGNATURE_HASH], d.job)
+            .await?;
+        let e = logs
+            .iter()
+            .filter(|l| l.block_number.unwrap_or(0) >= d.drawn_block)
+            .filter_map(|l| l.log_decode::<DataProvided>().ok())
+            .map(|l| l.inner.data)
+            .rfind(|e| e.taskIndex == U256::from(d.task))
+            .ok_or_else(|| {
+                anyhow!(
+                    "no DataProvided event after draw {} of {}",
+                    d.draw,
+                    d.label()
+                )
+            })?;
+        Ok(e.cells
+            .iter()
+            .copied()
+            .zip(e.dataHashes.iter().copied())
+            .collect())
+    }
+
+    fn close(&self, d: &mut Duty, why: &str) -> Result<()> {
+        d.state = DutyState::Done;
+        self.save_duty(d)?;
+        tracing::debug!(
+            job = d.job,
+            task = d.task,
+            draw = d.draw,
+            why,
+            "duty closed"
+        );
+        Ok(())
+    }
+
+    pub(super) fn save_duty(&self, d: &Duty) -> Result<()> {
+        self.ctx
+            .store
+            .put(&Duty::key(d.job, d.task, d.attempt, d.draw), d)
+    }
+}
+
+/// Our seat in a committee whose `members` list we are in.
+pub(super) fn seat_of(members: &[Address], me: Address) -> Option<u64> {
+    members
+        .iter()
+        .position(|m| *m == me)
+        .and_then(|i| u64::try_from(i).ok())
+}

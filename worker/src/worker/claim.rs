@@ -1,0 +1,343 @@
+//! Finding and taking work: candidate tasks from the indexer (or from chain logs while it is down), the
+//! operator's policy, the scene fetched and probed before a claim, and the claim itself.
+
+use super::{Candidate, Phase, TaskRecord, Worker};
+use crate::{Metrics, SceneFetch};
+use alloy::primitives::U256;
+use anyhow::{Context, Result};
+use std::time::Instant;
+use tessera_bindings::TaskState;
+use tessera_bindings::market::JobInfo;
+
+impl Worker {
+    /// Finds one acceptable task and claims it.
+    pub(super) async fn take_one(&mut self, now: u64) -> Result<()> {
+        let candidates = self.candidates(now).await?;
+        for cand in candidates {
+            if self.ctx.stopping() {
+                return Ok(());
+            }
+            if let Some(r) = self
+                .ctx
+                .store
+                .get::<TaskRecord>(&TaskRecord::key(cand.job, cand.task))?
+                && r.phase != Phase::Done
+            {
+                continue;
+            }
+            let Some(job) = self.book.get(cand.job).cloned() else {
+                continue;
+            };
+            if let Some(why) = self.policy_refuses(&job) {
+                tracing::debug!(job = job.id, why, "skipping job");
+                continue;
+            }
+            match self.prepare(&job, cand, now).await? {
+                Prepared::Go => {}
+                Prepared::Skip => continue,
+            }
+            self.claim(&job, cand).await?;
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    /// Why the policy refuses `job`, if it does (the checks that need no scene).
+    fn policy_refuses(&self, job: &JobInfo) -> Option<String> {
+        if self.refused.contains(&job.spec.sceneCid) {
+            return Some("its scene was refused".into());
+        }
+        policy_refuses(&self.ctx.cfg, job)
+    }
+
+    fn refuse_scene(&mut self, cid: &str, reason: &str, why: &str) -> Result<()> {
+        tracing::warn!(
+            scene = cid,
+            why,
+            "refusing scene: no task of its jobs will be claimed"
+        );
+        Metrics::inc(&self.ctx.metrics.scenes_refused, reason);
+        self.refused.insert(cid.to_owned());
+        self.ctx
+            .store
+            .put(&format!("refused/{cid}"), &why.to_owned())
+    }
+
+    /// Fetches and checks the scene, and checks the lease and deadline are reachable at the measured speed.
+    async fn prepare(&mut self, job: &JobInfo, cand: Candidate, now: u64) -> Result<Prepared> {
+        let cid = job.spec.sceneCid.clone();
+        let glb = match self.ctx.scene(&cid).await {
+            Ok(b) => b,
+            Err(SceneFetch::Refused(why)) => {
+                self.refuse_scene(&cid, "size", &why)?;
+                return Ok(Prepared::Skip);
+            }
+            Err(SceneFetch::Unavailable(e)) => {
+                Metrics::inc(&self.ctx.metrics.errors, "ipfs");
+                tracing::warn!(scene = %cid, error = %e, "scene unavailable; retrying later");
+                return Ok(Prepared::Skip);
+            }
+        };
+        let settings = job.settings();
+        let Ok(t) = settings.task(cand.task) else {
+            return Ok(Prepared::Skip);
+        };
+        let backend = self.ctx.backend.clone();
+        // Load the scene and render a small, low-sample probe of the task: it proves the scene renders and
+        // measures this machine's speed on it.
+        let scenes = self.ctx.scenes.clone();
+        let cid2 = cid.clone();
+        let probe = tokio::task::spawn_blocking(move || -> Result<f64, String> {
+            let scene = scenes
+                .get(&cid2, &glb, &settings, t.frame)
+                .map_err(|e| e.to_string())?;
+            let w = (settings.width / 8).max(8).min(settings.width);
+            let h = (settings.height / 8).max(8).min(settings.height);
+            let probe = tessera_render::RenderSettings {
+                width: w,
+                height: h,
+                samples_per_pixel: (settings.samples_per_pixel / 8).max(1),
+                regions_x: 1,
+                regions_y: 1,
+                frame_count: 1,
+                ..settings
+            };
+            let started = Instant::now();
+            tessera_render::render_region(&scene, &probe, probe.full_frame(), &backend, &|_, _| {})
+                .map_err(|e| e.to_string())?;
+            let samples = f64::from(w) * f64::from(h) * f64::from(probe.samples_per_pixel);
+            Ok(samples / started.elapsed().as_secs_f64().max(1e-6))
+        })
+        .await
+        .context("probe thread")?;
+        let speed = match probe {
+            Ok(s) => s,
+            Err(why) => {
+                self.refuse_scene(
+                    &cid,
+                    "invalid",
+                    &format!("scene {cid} cannot be rendered: {why}"),
+                )?;
+                return Ok(Prepared::Skip);
+            }
+        };
+        let secs = task_msamples(&job.settings()) * 1e6 / speed * self.ctx.cfg.time_safety + 10.0;
+        let lease_end = (now + u64::from(job.spec.leaseDuration)).min(u64::from(job.spec.deadline));
+        if now as f64 + secs >= lease_end as f64 {
+            tracing::info!(
+                job = job.id,
+                task = cand.task,
+                estimate_s = secs,
+                lease_s = lease_end.saturating_sub(now),
+                "skipping: the render would not finish within the lease"
+            );
+            return Ok(Prepared::Skip);
+        }
+        // Stake: free stake must cover the task's.
+        let need = job.stake_wei();
+        if need > 0 && self.ctx.chain.free_stake().await? < need {
+            self.ctx.top_up_stake().await?;
+            if self.ctx.chain.free_stake().await? < need {
+                tracing::info!(job = job.id, need, "skipping: not enough free stake");
+                return Ok(Prepared::Skip);
+            }
+        }
+        Ok(Prepared::Go)
+    }
+
+    async fn claim(&mut self, job: &JobInfo, cand: Candidate) -> Result<()> {
+        let c = self.ctx.chain.clone();
+        if cand.expired {
+            // Reopen the expired lease first; someone else may have just done it.
+            if let Err(e) = c
+                .send(
+                    c.market
+                        .reopenExpired(U256::from(job.id), vec![u32::try_from(cand.task)?]),
+                    &format!("reopening job {} task {}", job.id, cand.task),
+                )
+                .await
+            {
+                tracing::info!(error = %format!("{e:#}"), "reopen failed");
+            }
+        }
+        let v = c.task(job.id, cand.task).await?;
+        if v.state != TaskState::Open {
+            return Ok(());
+        }
+        let mut r = TaskRecord {
+            job: job.id,
+            task: cand.task,
+            attempt: v.attempt,
+            phase: Phase::Claiming,
+            lease_until: 0,
+            root: None,
+            cid: None,
+            outcome: None,
+        };
+        self.save(&r)?;
+        match c
+            .send(
+                c.market
+                    .claimTasks(U256::from(job.id), vec![u32::try_from(cand.task)?]),
+                &format!("claiming job {} task {}", job.id, cand.task),
+            )
+            .await
+        {
+            Ok(_) => {
+                self.ctx.metrics.claims.inc();
+                let v = c.task(job.id, cand.task).await?;
+                r.phase = Phase::Claimed;
+                r.lease_until = v.until;
+                r.attempt = v.attempt;
+                self.save(&r)?;
+                tracing::info!(
+                    job = job.id,
+                    task = cand.task,
+                    lease_until = v.until,
+                    "claimed"
+                );
+            }
+            Err(e) => {
+                // Someone else was faster, or the job closed: nothing is ours.
+                tracing::info!(error = %format!("{e:#}"), "claim failed");
+                self.ctx.store.delete(&TaskRecord::key(job.id, cand.task))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Claimable tasks: from the indexer when it answers, else from the chain.
+    async fn candidates(&mut self, now: u64) -> Result<Vec<Candidate>> {
+        if let Some(url) = self.ctx.cfg.indexer_url.clone() {
+            match self.open_from_indexer(&url, now).await {
+                Ok(c) => {
+                    self.indexer_down_logged = false;
+                    return Ok(c);
+                }
+                Err(e) => {
+                    if !self.indexer_down_logged {
+                        tracing::warn!(error = %format!("{e:#}"), "indexer unavailable; finding tasks from chain logs");
+                        self.indexer_down_logged = true;
+                    }
+                    Metrics::inc(&self.ctx.metrics.errors, "indexer");
+                }
+            }
+        }
+        self.open_from_chain(now).await
+    }
+
+    async fn indexer_get(&self, url: &str, query: &[(&str, &str)]) -> Result<serde_json::Value> {
+        Ok(self
+            .ctx
+            .http
+            .get(url)
+            .query(query)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    async fn open_from_indexer(&self, url: &str, now: u64) -> Result<Vec<Candidate>> {
+        let base = url.trim_end_matches('/');
+        let mut out = Vec::new();
+        for renderer in &self.ctx.cfg.renderers {
+            let page = self
+                .indexer_get(
+                    &format!("{base}/v1/tasks/open"),
+                    &[("renderer", renderer.as_str()), ("limit", "100")],
+                )
+                .await?;
+            for t in page["data"].as_array().into_iter().flatten() {
+                if let (Some(job), Some(task)) = (t["jobId"].as_u64(), t["taskIndex"].as_u64()) {
+                    out.push(Candidate {
+                        job,
+                        task,
+                        expired: false,
+                    });
+                }
+            }
+        }
+        if !out.is_empty() {
+            return Ok(out);
+        }
+        // Nothing open: leases that ran out, which the indexer lists as claimed with `leaseExpired`.
+        for job in self.book.active(now) {
+            let page = self
+                .indexer_get(
+                    &format!("{base}/v1/jobs/{}/tasks", job.id),
+                    &[("state", "claimed"), ("limit", "500")],
+                )
+                .await?;
+            for t in page["data"].as_array().into_iter().flatten() {
+                if t["leaseExpired"].as_bool() == Some(true)
+                    && let Some(task) = t["taskIndex"].as_u64()
+                {
+                    out.push(Candidate {
+                        job: job.id,
+                        task,
+                        expired: true,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Without the indexer: the states of the tasks of every active job, read with `getTask` (up to 256 tasks
+    /// per job per round).
+    async fn open_from_chain(&self, now: u64) -> Result<Vec<Candidate>> {
+        let mut out = Vec::new();
+        for job in self.book.active(now) {
+            for task in 0..job.task_count.min(256) {
+                let v = self.ctx.chain.task(job.id, task).await?;
+                match v.state {
+                    TaskState::Open => out.push(Candidate {
+                        job: job.id,
+                        task,
+                        expired: false,
+                    }),
+                    TaskState::Claimed if v.until <= now => out.push(Candidate {
+                        job: job.id,
+                        task,
+                        expired: true,
+                    }),
+                    _ => {}
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+enum Prepared {
+    Go,
+    Skip,
+}
+
+/// Why the configured policy refuses `job` before looking at its scene: an unsupported renderer, or a price
+/// below `min_gwei_per_msample`.
+pub fn policy_refuses(cfg: &crate::Config, job: &JobInfo) -> Option<String> {
+    if !cfg.renderers.contains(&job.spec.rendererId) {
+        return Some(format!("renderer {} is not supported", job.spec.rendererId));
+    }
+    let msamples = task_msamples(&job.settings());
+    // Rewards are below 2^96 wei; the f64 rounding is far below a gwei's worth of a price.
+    #[allow(clippy::cast_precision_loss)]
+    let reward_gwei = job.spec.rewardPerTask.to::<u128>() as f64 / 1e9;
+    if msamples > 0.0 && reward_gwei / msamples < cfg.min_gwei_per_msample {
+        return Some(format!(
+            "it pays {:.3} gwei per Msample, below the minimum {}",
+            reward_gwei / msamples,
+            cfg.min_gwei_per_msample
+        ));
+    }
+    None
+}
+
+/// Million path samples in one task.
+pub fn task_msamples(s: &tessera_render::RenderSettings) -> f64 {
+    let r = s.region(0);
+    f64::from(r.width) * f64::from(r.height) * f64::from(s.samples_per_pixel) / 1e6
+}
