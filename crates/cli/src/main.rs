@@ -1,8 +1,9 @@
-//! `tessera`, the artist's command line: keystore wallets, job estimates, and the chain-facing commands
-//! (submit, status, fetch, accept, cancel, reclaim, withdraw) in [`market`]. Results go to stdout,
-//! diagnostics to stderr.
+//! `tessera`, the artist's command line: keystore wallets, job estimates, the chain-facing commands
+//! (submit, status, fetch, accept, cancel, reclaim, withdraw) in [`market`], and the committees' progress and
+//! appeals in [`verification`]. Results go to stdout, diagnostics to stderr.
 
 mod market;
+mod verification;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -160,7 +161,8 @@ enum JobCmd {
     Estimate(EstimateArgs),
     /// Add the scene to IPFS and post the job with its escrow (prints the job id).
     Submit(Box<market::SubmitArgs>),
-    /// Per-task progress from the indexer (the chain when it is down); --watch follows it live.
+    /// Per-task progress from the indexer (the chain when it is down), and each submitted task's verification
+    /// from the chain; --watch follows it live.
     Status {
         /// Job id.
         id: u64,
@@ -186,6 +188,20 @@ enum JobCmd {
         id: u64,
         /// Task index.
         task: u64,
+        #[command(flatten)]
+        net: market::NetArgs,
+        #[command(flatten)]
+        key: market::KeyArgs,
+    },
+    /// Appeal a task's verdict to a larger committee (or dispute an optimistic result), paying the bond.
+    Appeal {
+        /// Job id.
+        id: u64,
+        /// Task index.
+        task: u64,
+        /// Pay the bond without asking.
+        #[arg(long, short)]
+        yes: bool,
         #[command(flatten)]
         net: market::NetArgs,
         #[command(flatten)]
@@ -305,6 +321,13 @@ fn run(cli: Cli) -> Result<()> {
                 market::Action::Accept { job: id, task },
             ))?;
         }
+        Command::Job(JobCmd::Appeal {
+            id,
+            task,
+            yes,
+            net,
+            key,
+        }) => block_on(verification::appeal(net, key, id, task, yes))?,
         Command::Job(JobCmd::Cancel { id, net, key }) => {
             block_on(market::act(net, key, market::Action::Cancel { job: id }))?;
         }

@@ -3,6 +3,7 @@
 //! decides money (roots, states, balances) is read from the chain.
 
 use crate::PasswordArgs;
+use crate::verification;
 use alloy::primitives::utils::{format_ether, parse_ether};
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
@@ -13,8 +14,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tessera_bindings::DistributedRender::{JobSubmitted, ResultSubmitted};
-use tessera_bindings::IDistributedRender::{JobSpec, RenderSettings as SolSettings};
-use tessera_bindings::market::{JobInfo, Market};
+use tessera_bindings::IDistributedRenderTypes::{JobSpec, RenderSettings as SolSettings};
+use tessera_bindings::market::{JobInfo, Market, Member, VerificationState};
 use tessera_bindings::{Deployment, TaskState, TestToken};
 use tessera_common::task::RenderSettings;
 
@@ -67,7 +68,7 @@ impl NetArgs {
         })
     }
 
-    async fn signed(&self, key: &KeyArgs) -> Result<Market> {
+    pub(crate) async fn signed(&self, key: &KeyArgs) -> Result<Market> {
         let path = key
             .keystore
             .clone()
@@ -77,7 +78,7 @@ impl NetArgs {
         Market::connect(&self.rpc_url, self.deployment()?, w.signer().clone()).await
     }
 
-    async fn reader(&self) -> Result<Market> {
+    pub(crate) async fn reader(&self) -> Result<Market> {
         Market::read_only(&self.rpc_url, self.deployment()?).await
     }
 
@@ -129,10 +130,11 @@ pub(crate) struct SubmitArgs {
     /// Challenge window after each result.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     challenge_window: u64,
-    /// Matching attestations that settle a task.
-    #[arg(long, default_value_t = 1)]
+    /// Seats of the first verification committee (1..=7; at most the verifier registry's active tickets).
+    /// Each appeal level draws a larger committee: (quorum + 1) x 2^level - 1 seats.
+    #[arg(long, default_value_t = 3)]
     quorum: u8,
-    /// Pay a result nobody rejected within the challenge window.
+    /// Pay a result nobody disputed within the challenge window, without a committee.
     #[arg(long)]
     optimistic: bool,
     /// Renderer id.
@@ -154,6 +156,71 @@ fn parse_duration(s: &str) -> Result<u64, String> {
         .ok()
         .and_then(|n| n.checked_mul(mult))
         .ok_or_else(|| format!("{s:?} is not a duration like 90s, 15m, 2h or 1d"))
+}
+
+/// Largest first committee a job may ask for (the contract's `MAX_QUORUM`).
+const MAX_QUORUM: u8 = 7;
+/// Smallest verifier fee of a job that is not optimistic, in basis points (the contract's `MIN_VERIFIER_FEE_BPS`).
+const MIN_VERIFIER_FEE_BPS: u16 = 100;
+
+/// The job's verification terms, checked before anything is sent: the committee size, and a verifier fee that
+/// pays the committees of a job that is not optimistic.
+fn check_verification_terms(
+    quorum: u8,
+    fee_bps: u16,
+    optimistic: bool,
+    reward: U256,
+) -> Result<()> {
+    if quorum == 0 || quorum > MAX_QUORUM {
+        bail!(
+            "--quorum {quorum} is out of range: the first verification committee has 1 to {MAX_QUORUM} seats"
+        );
+    }
+    if fee_bps > 10_000 {
+        bail!("--verifier-fee-bps {fee_bps} is above 10000 (100% of the reward)");
+    }
+    if !optimistic {
+        if fee_bps < MIN_VERIFIER_FEE_BPS {
+            bail!(
+                "--verifier-fee-bps {fee_bps} is below the minimum of {MIN_VERIFIER_FEE_BPS} (1% of the reward) for \
+                 a job that is not --optimistic: its committees are paid from this fee. Raise it, or pass \
+                 --optimistic to pay undisputed results without a committee"
+            );
+        }
+        if reward * U256::from(fee_bps) < U256::from(10_000u32) {
+            bail!(
+                "the verifier fee is 0 wei per task ({} ETH x {fee_bps} bps rounds down to nothing), and a job \
+                 that is not --optimistic must pay its committees: raise --reward or --verifier-fee-bps",
+                format_ether(reward)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The registry must hold enough active tickets for the first committee, or the contract refuses the job.
+async fn check_registry(m: &Market, quorum: u8) -> Result<()> {
+    let r = m.market.registry().call().await.map_err(|e| {
+        anyhow!(
+            "reading the verifier registry: {}",
+            tessera_bindings::errors::describe(&e)
+        )
+    })?;
+    if r.activeTickets.is_zero() {
+        bail!(
+            "the verifier registry has no active tickets: no committee can be drawn for --quorum {quorum}; wait \
+             until verifiers register"
+        );
+    }
+    if U256::from(quorum) > r.activeTickets {
+        bail!(
+            "--quorum {quorum} asks for a first committee of {quorum} seats, but the verifier registry has {} \
+             active tickets: lower --quorum to at most {}, or wait until more verifiers register",
+            r.activeTickets,
+            r.activeTickets
+        );
+    }
+    Ok(())
 }
 
 fn amount(s: &str, what: &str) -> Result<U256> {
@@ -186,6 +253,7 @@ pub(crate) async fn submit(a: SubmitArgs) -> Result<()> {
     settings.validate().context("invalid job settings")?;
     let reward = amount(&a.reward, "--reward")?;
     let stake = amount(&a.stake, "--stake")?;
+    check_verification_terms(a.quorum, a.verifier_fee_bps, a.optimistic, reward)?;
     let bytes =
         std::fs::read(&a.scene).with_context(|| format!("reading scene {}", a.scene.display()))?;
     // The scene must load the way workers will load it, or nobody will claim the job.
@@ -198,6 +266,7 @@ pub(crate) async fn submit(a: SubmitArgs) -> Result<()> {
     .with_context(|| format!("the scene {} cannot be rendered", a.scene.display()))?;
 
     let m = a.net.signed(&a.key).await?;
+    check_registry(&m, a.quorum).await?;
     let tasks = settings.task_count();
     let fee = reward * U256::from(a.verifier_fee_bps) / U256::from(10_000u32);
     let escrow = U256::from(tasks) * (reward + fee);
@@ -395,14 +464,81 @@ fn settled(tasks: &BTreeMap<i64, TaskLine>) -> bool {
         .all(|t| t.state == "paid" || t.state == "refunded")
 }
 
-fn print_tasks(tasks: &BTreeMap<i64, TaskLine>) {
+/// A submitted task's verification: its state and the members of its current draw.
+type Progress = (VerificationState, Vec<Member>);
+
+/// The verification of every submitted task, read from the chain.
+async fn progress(
+    m: &Market,
+    id: u64,
+    tasks: &BTreeMap<i64, TaskLine>,
+) -> Result<BTreeMap<i64, Progress>> {
+    let mut out = BTreeMap::new();
+    for (&i, t) in tasks {
+        if t.state != "submitted" {
+            continue;
+        }
+        let task = u64::try_from(i).context("task index")?;
+        let v = m.verification(id, task).await?;
+        let members = verification::current_members(m, id, task, &v).await?;
+        out.insert(i, (v, members));
+    }
+    Ok(out)
+}
+
+/// The chain's view of the job's verifications, when the chain answers (the indexer may answer without it).
+struct ChainView {
+    market: Market,
+    terms: verification::Terms,
+}
+
+impl ChainView {
+    async fn connect(net: &NetArgs, id: u64) -> Result<Self> {
+        let market = net.reader().await?;
+        let terms = verification::terms(&market, id).await?;
+        Ok(Self { market, terms })
+    }
+
+    async fn read(
+        &self,
+        id: u64,
+        tasks: &BTreeMap<i64, TaskLine>,
+    ) -> Result<(BTreeMap<i64, Progress>, u64)> {
+        Ok((
+            progress(&self.market, id, tasks).await?,
+            self.market.now().await?,
+        ))
+    }
+}
+
+fn print_task(
+    i: i64,
+    t: &TaskLine,
+    p: Option<&Progress>,
+    terms: Option<&verification::Terms>,
+    now: u64,
+) {
+    println!(
+        "  task {i:>4}  {:<9}  attempt {}  {}",
+        t.state,
+        t.attempt,
+        t.worker.as_deref().unwrap_or("-")
+    );
+    if let (Some((v, members)), Some(terms)) = (p, terms) {
+        for line in verification::describe(v, members, terms, now) {
+            println!("             {line}");
+        }
+    }
+}
+
+fn print_tasks(
+    tasks: &BTreeMap<i64, TaskLine>,
+    progress: &BTreeMap<i64, Progress>,
+    terms: Option<&verification::Terms>,
+    now: u64,
+) {
     for (i, t) in tasks {
-        println!(
-            "  task {i:>4}  {:<9}  attempt {}  {}",
-            t.state,
-            t.attempt,
-            t.worker.as_deref().unwrap_or("-")
-        );
+        print_task(*i, t, progress.get(i), terms, now);
     }
 }
 
@@ -425,6 +561,7 @@ pub(crate) async fn status(net: NetArgs, id: u64, watch: bool) -> Result<()> {
             first = indexer_tasks(&http, &base, id).await;
         }
     }
+    let mut chain = None;
     let tasks = match first {
         Ok((job, tasks)) => {
             println!(
@@ -451,13 +588,34 @@ pub(crate) async fn status(net: NetArgs, id: u64, watch: bool) -> Result<()> {
             let m = net.reader().await?;
             let job = m.job(id).await?;
             println!("job {id}: {} tasks (from the chain)", job.task_count);
-            chain_tasks(&m, &job).await?
+            let tasks = chain_tasks(&m, &job).await?;
+            chain = Some(ChainView {
+                terms: verification::terms(&m, id).await?,
+                market: m,
+            });
+            tasks
         }
     };
-    print_tasks(&tasks);
+    // Verification progress is read from the chain, also when the indexer answered.
+    if chain.is_none() && tasks.values().any(|t| t.state == "submitted") {
+        match ChainView::connect(&net, id).await {
+            Ok(c) => chain = Some(c),
+            Err(e) => {
+                eprintln!("verification progress not shown: the chain cannot be read ({e:#})")
+            }
+        }
+    }
+    let (shown, now) = match &chain {
+        Some(c) => c.read(id, &tasks).await?,
+        None => (BTreeMap::new(), 0),
+    };
+    print_tasks(&tasks, &shown, chain.as_ref().map(|c| &c.terms), now);
     println!("  {:?}", counts(&tasks));
     if watch && !settled(&tasks) {
-        watch_job(&http, &base, id, tasks).await?;
+        if chain.is_none() {
+            chain = ChainView::connect(&net, id).await.ok();
+        }
+        watch_job(&http, &base, id, tasks, chain, shown).await?;
     }
     Ok(())
 }
@@ -468,11 +626,14 @@ async fn watch_job(
     base: &str,
     id: u64,
     mut tasks: BTreeMap<i64, TaskLine>,
+    chain: Option<ChainView>,
+    mut shown: BTreeMap<i64, Progress>,
 ) -> Result<()> {
     let stream_client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .build()?;
     let mut last_id: Option<String> = None;
+    let mut clock = 0;
     loop {
         let mut req = stream_client.get(format!("{base}/v1/stream"));
         if let Some(l) = &last_id {
@@ -522,17 +683,31 @@ async fn watch_job(
             let Ok((_, now)) = indexer_tasks(http, base, id).await else {
                 continue;
             };
+            // Committees move a submitted task along without changing its state: follow them on the chain.
+            let read = match &chain {
+                Some(c) => c.read(id, &now).await.ok(),
+                None => None,
+            };
+            let progress = match read {
+                Some((p, t)) => {
+                    clock = t;
+                    p
+                }
+                None => shown.clone(),
+            };
             for (i, t) in &now {
-                if tasks.get(i) != Some(t) {
-                    println!(
-                        "  task {i:>4}  {:<9}  attempt {}  {}",
-                        t.state,
-                        t.attempt,
-                        t.worker.as_deref().unwrap_or("-")
+                if tasks.get(i) != Some(t) || shown.get(i) != progress.get(i) {
+                    print_task(
+                        *i,
+                        t,
+                        progress.get(i),
+                        chain.as_ref().map(|c| &c.terms),
+                        clock,
                     );
                 }
             }
             tasks = now;
+            shown = progress;
             if settled(&tasks) {
                 println!("job {id} settled: {:?}", counts(&tasks));
                 return Ok(());

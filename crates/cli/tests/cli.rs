@@ -1,4 +1,5 @@
-//! The `tessera` binary end to end: wallets on disk and a job estimate on a real scene.
+//! The `tessera` binary end to end: wallets on disk and a job estimate on a real scene; against a real anvil,
+//! submit's verification checks, committees in `job status`, and appeals.
 #![allow(clippy::cast_possible_truncation)]
 
 use std::path::PathBuf;
@@ -203,4 +204,315 @@ fn output_check_accepts_genuine_outputs_and_names_a_tampered_cell() {
         String::from_utf8_lossy(&bad.stderr)
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Against a real anvil (tessera-devnet): submit's checks, a committee's progress in `job status`, appeals.
+// ---------------------------------------------------------------------------------------------------------
+
+use alloy::primitives::utils::parse_ether;
+use alloy::primitives::{Address, U256, keccak256};
+use tessera_bindings::IDistributedRenderTypes::JobSpec;
+use tessera_bindings::{DistributedRender, Phase, cells, committee};
+use tessera_devnet::{DeployParams, Devnet, cell_hashes, job_spec, mined, register_verifier};
+
+const PASSWORD: &str = "artist-password";
+
+/// A devnet with the contracts deployed, their deployment file, and the artist's keystore.
+struct Net {
+    dev: Devnet,
+    market: Address,
+    params: DeployParams,
+    dir: PathBuf,
+}
+
+impl Net {
+    async fn start(tag: &str) -> anyhow::Result<Self> {
+        let dev = Devnet::start().await?;
+        let params = DeployParams::default();
+        let deployment = dev.deploy(params).await?;
+        let dir = tmp(tag);
+        std::fs::write(
+            dir.join("deployment.json"),
+            serde_json::to_string(&deployment)?,
+        )?;
+        let out = tessera()
+            .args(["wallet", "import", "--name", "artist.json"])
+            .env("TESSERA_KEYSTORE_DIR", &dir)
+            .env("TESSERA_KEYSTORE_PASSWORD", PASSWORD)
+            .env("TESSERA_PRIVATE_KEY", &dev.actor_keys()[1])
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(Self {
+            market: deployment.distributed_render,
+            dev,
+            params,
+            dir,
+        })
+    }
+
+    /// Runs `tessera` against this chain as the artist; no indexer answers (status reads the chain).
+    fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let out = tessera()
+            .args(args)
+            .env("TESSERA_RPC_URL", self.dev.endpoint())
+            .env("TESSERA_DEPLOYMENT", self.dir.join("deployment.json"))
+            .env("TESSERA_INDEXER_URL", "http://127.0.0.1:9")
+            .env("TESSERA_IPFS_API", "http://127.0.0.1:9")
+            .env("TESSERA_KEYSTORE", self.dir.join("artist.json"))
+            .env("TESSERA_KEYSTORE_PASSWORD", PASSWORD)
+            .env_remove("TESSERA_KEYSTORE_PASSWORD_FILE")
+            .output()
+            .expect("run tessera");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `run`, which must fail: its stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.run(args);
+        assert!(!ok, "tessera {args:?} succeeded: {stdout}");
+        stderr
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn job_submit_refuses_bad_verification_terms_before_sending() -> anyhow::Result<()> {
+    let net = Net::start("submit").await?;
+    let scene = net.dir.join("cornell.glb");
+    std::fs::write(&scene, tessera_render::testscenes::cornell_box())?;
+    let scene = scene.display().to_string();
+    let submit = |extra: &[&str]| {
+        let mut args = vec![
+            "job", "submit", &scene, "--width", "64", "--height", "64", "--spp", "1",
+        ];
+        if !extra.contains(&"--reward") {
+            args.extend_from_slice(&["--reward", "0.001"]);
+        }
+        args.extend_from_slice(extra);
+        net.fails(&args)
+    };
+    let e = submit(&["--quorum", "0"]);
+    assert!(
+        e.contains("--quorum 0 is out of range") && e.contains("1 to 7 seats"),
+        "{e}"
+    );
+    let e = submit(&["--quorum", "8"]);
+    assert!(e.contains("--quorum 8 is out of range"), "{e}");
+    let e = submit(&["--verifier-fee-bps", "50"]);
+    assert!(
+        e.contains("--verifier-fee-bps 50 is below the minimum of 100"),
+        "{e}"
+    );
+    let e = submit(&[
+        "--reward",
+        "0.000000000000000001",
+        "--verifier-fee-bps",
+        "100",
+    ]);
+    assert!(e.contains("the verifier fee is 0 wei per task"), "{e}");
+    // The registry is read from the contract: empty, then one ticket against the default quorum of 3.
+    let e = submit(&[]);
+    assert!(
+        e.contains("the verifier registry has no active tickets"),
+        "{e}"
+    );
+    register_verifier(&net.dev.verifier, net.market, 1, net.params.ticket_stake).await?;
+    let e = submit(&[]);
+    assert!(
+        e.contains("--quorum 3 asks for a first committee of 3 seats")
+            && e.contains("has 1 active tickets")
+            && e.contains("at most 1"),
+        "{e}"
+    );
+    // Nothing was posted.
+    let next = net.dev.artist.market(net.market).nextJobId().call().await?;
+    assert_eq!(next, U256::from(1), "no job was sent");
+    Ok(())
+}
+
+/// Claims and submits an honest result for `task` as the worker.
+async fn claim_and_submit(net: &Net, job: U256, task: u32) -> anyhow::Result<()> {
+    let worker = net.dev.worker.market(net.market);
+    mined(worker.claimTasks(job, vec![task])).await?;
+    let root = cells::root_of(&cell_hashes(u64::from(task), false))
+        .ok_or_else(|| anyhow::anyhow!("no cells"))?;
+    mined(worker.submitResult(job, U256::from(task), "bafyoutput".into(), root)).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn job_status_shows_committees_and_the_artist_appeals_a_verdict() -> anyhow::Result<()> {
+    let net = Net::start("appeal").await?;
+    let (dev, market) = (&net.dev, net.market);
+    for v in [&dev.verifier, &dev.verifier2] {
+        register_verifier(v, market, 4, net.params.ticket_stake).await?;
+    }
+    mined(dev.worker.market(market).stake().value(parse_ether("1")?)).await?;
+    let deadline = u32::try_from(dev.now().await? + 86_400)?;
+    let spec = JobSpec {
+        optimistic: false,
+        quorum: 2,
+        challengeWindow: 600,
+        ..job_spec(3, 10_000_000_000_000_000, 5_000_000_000_000_000, deadline)
+    };
+    let value = tessera_devnet::escrow(&spec);
+    let r = mined(dev.artist.market(market).submitRenderJob(spec).value(value)).await?;
+    let job = r
+        .decoded_log::<DistributedRender::JobSubmitted>()
+        .ok_or_else(|| anyhow::anyhow!("no JobSubmitted"))?
+        .jobId;
+    let id = job.to_string();
+    claim_and_submit(&net, job, 0).await?;
+    claim_and_submit(&net, job, 1).await?;
+
+    // Before any draw: task 0 awaits its first committee.
+    let (ok, out, err) = net.run(&["job", "status", &id]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(
+            "verification  awaiting draw, level 0: draw 1 of 2 seats due, seeded by block"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("  task    2  open"), "{out}");
+
+    // Task 1: a unanimous first committee approves; its verdict stands in the appeal window.
+    let voters = [&dev.verifier, &dev.verifier2];
+    let phase = dev.vote_round(market, job, 1, &voters, true).await?;
+    assert_eq!(phase, Phase::Appealable);
+
+    // Task 0: the committee is drawn and (when it has two members) the first member commits.
+    let m = dev.owner.market(market);
+    let v = m.getVerification(job, U256::ZERO).call().await?;
+    let (head, _) = dev.head().await?;
+    let seed = u64::try_from(v.seedBlock)?;
+    if head <= seed {
+        dev.mine(seed - head + 1).await?;
+    }
+    mined(m.drawCommittee(job, U256::ZERO)).await?;
+    let members = m.getMembers(job, U256::ZERO, U256::ZERO).call().await?;
+    let committed = if members.len() > 1 {
+        let voter = voters
+            .iter()
+            .find(|a| a.address == members[0].verifier)
+            .expect("a registered verifier");
+        let salt = keccak256(b"salt");
+        let c = committee::commitment(
+            job.to(),
+            0,
+            0,
+            0,
+            voter.address,
+            true,
+            tessera_devnet::fixed_render_proof(),
+            salt,
+        );
+        mined(
+            voter
+                .market(market)
+                .commitVote(job, U256::ZERO, U256::ZERO, c),
+        )
+        .await?;
+        1
+    } else {
+        0
+    };
+
+    let (ok, out, err) = net.run(&["job", "status", &id]);
+    assert!(ok, "{err}");
+    eprintln!("{out}");
+    let n = members.len();
+    assert!(
+        out.contains(&format!(
+            "verification  commit, level 0, draw 1: 2 seats, {n} member{}, committed {committed}/{n}, revealed 0/{n}; verdict none; not challenged",
+            if n == 1 { "" } else { "s" }
+        )),
+        "{out}"
+    );
+    assert!(out.contains("commit until  "), "{out}");
+    assert!(out.contains("(unix "), "{out}");
+    assert!(
+        out.contains(&format!(
+            "member 0      {}",
+            members[0].verifier.to_string().to_lowercase()
+        )),
+        "{out}"
+    );
+    if committed == 1 {
+        assert!(
+            out.contains("committed\n") && out.contains("drawn, no vote yet"),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains("verification  appealable, level 0, draw 1:")
+            && out.contains("verdict approve (level 0)")
+            && out.contains("appeal until  ")
+            && out.contains("revealed approve"),
+        "{out}"
+    );
+
+    // Task 0 has no verdict yet, task 2 no result: both refused in words, before any transaction.
+    let e = net.fails(&["job", "appeal", &id, "0", "--yes"]);
+    assert!(
+        e.contains("task 0 of job 1 has no verdict to appeal yet: its level 0 committee is in its commit phase"),
+        "{e}"
+    );
+    let e = net.fails(&["job", "appeal", &id, "2", "--yes"]);
+    assert!(
+        e.contains("task 2 of job 1 is open, which does not allow an appeal"),
+        "{e}"
+    );
+
+    // Without --yes the bond is shown and nothing is paid unless confirmed (stdin is closed here).
+    let e = net.fails(&["job", "appeal", &id, "1"]);
+    assert!(
+        e.contains("appeal the approve verdict (level 0) of task 1 of job 1: a committee of 5 seats at level 1")
+            && e.contains("the bond is 0.005000000000000000 ETH")
+            && e.contains("not appealed"),
+        "{e}"
+    );
+
+    // Appeal with --yes: the artist pays the bond of a level-1 committee (5 seats x 0.001 ETH).
+    let before = dev.artist.eth().await?;
+    let (ok, out, err) = net.run(&["job", "appeal", &id, "1", "--yes"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("task 1 of job 1 appealed to level 1: 0.005000000000000000 ETH bond paid; a committee of 5 seats"),
+        "{out}"
+    );
+    let spent = before - dev.artist.eth().await?;
+    assert!(spent >= parse_ether("0.005")?, "bond paid: {spent}");
+    assert!(spent < parse_ether("0.006")?, "bond and gas only: {spent}");
+    let v = m.getVerification(job, U256::from(1)).call().await?;
+    assert_eq!(Phase::try_from(v.phase)?, Phase::AwaitingDraw);
+    assert_eq!(v.level, U256::from(1));
+    let (ok, out, err) = net.run(&["job", "status", &id]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("verification  awaiting draw, level 1: draw 2 of 5 seats due")
+            && out.contains("verdict approve (level 0)"),
+        "{out}"
+    );
+    // A second appeal at once is refused in words: the new committee has not voted.
+    let e = net.fails(&["job", "appeal", &id, "1", "--yes"]);
+    assert!(
+        e.contains("task 1 of job 1 has no verdict to appeal"),
+        "{e}"
+    );
+    Ok(())
 }
