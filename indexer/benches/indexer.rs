@@ -27,9 +27,8 @@ use alloy::rpc::types::TransactionRequest;
 use anyhow::{Context, Result, bail, ensure};
 use futures::StreamExt;
 use std::time::{Duration, Instant};
-use tessera_bindings::DistributedRender;
-use tessera_bindings::IDistributedRender::{JobSpec, RenderSettings};
-use tessera_devnet::{Actor, Devnet, escrow, job_spec, mined};
+use tessera_bindings::IDistributedRenderTypes::{JobSpec, RenderSettings};
+use tessera_devnet::{Actor, DeployParams, Devnet, escrow, job_spec, mined, register_verifier};
 use tessera_indexer::api::{self, AppState, HttpConfig};
 use tessera_indexer::chain::Chain;
 use tessera_indexer::metrics::Metrics;
@@ -83,6 +82,11 @@ struct Market {
     deployment_block: u64,
 }
 
+/// The ticket stake the benchmark deploys with (1 ETH).
+fn d_ticket() -> U256 {
+    U256::from(10u64).pow(U256::from(18u64))
+}
+
 impl Market {
     async fn start() -> Result<Self> {
         // No reorgs here: anvil keeps no old states (with them, a 100k-event fill holds ~6 GB).
@@ -94,17 +98,16 @@ impl Market {
             "--prune-history",
         ])
         .await?;
-        let deployment_block = dev.owner.provider.get_block_number().await? + 1;
-        let m = DistributedRender::deploy(
-            dev.owner.provider.clone(),
-            dev.owner.address,
-            dev.treasury.address,
-            100,
-            U256::from(10u64).pow(U256::from(18u64)),
-            U256::from(3600u64),
-        )
-        .await?;
-        let market = *m.address();
+        let d = dev
+            .deploy(DeployParams {
+                ticket_stake: d_ticket(),
+                ..DeployParams::default()
+            })
+            .await?;
+        let deployment_block = d.deployment_block;
+        // Jobs need a ticket in the registry for their first committee.
+        register_verifier(&dev.verifier, d.distributed_render, 1, d_ticket()).await?;
+        let market = d.distributed_render;
         mined(
             dev.worker
                 .market(market)

@@ -6,7 +6,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::SolEventInterface;
 use serde_json::{Value, json};
 use tessera_bindings::DistributedRender::DistributedRenderEvents as Ev;
-use tessera_bindings::{PayReason, RefundReason, ReopenReason};
+use tessera_bindings::{PayReason, Phase, RefundReason, RejectReason, ReopenReason, Verdict};
 
 /// Why a log could not be indexed.
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +143,17 @@ impl ChainLog {
             Ev::OpenTasksReclaimed(_) => "OpenTasksReclaimed",
             Ev::TaskClaimed(_) => "TaskClaimed",
             Ev::ResultSubmitted(_) => "ResultSubmitted",
-            Ev::TaskAttested(_) => "TaskAttested",
+            Ev::CommitteeDrawn(_) => "CommitteeDrawn",
+            Ev::DrawDeferred(_) => "DrawDeferred",
+            Ev::VoteCommitted(_) => "VoteCommitted",
+            Ev::RevealStarted(_) => "RevealStarted",
+            Ev::VoteRevealed(_) => "VoteRevealed",
+            Ev::RoundTallied(_) => "RoundTallied",
+            Ev::VerdictAppealed(_) => "VerdictAppealed",
+            Ev::DataChallenged(_) => "DataChallenged",
+            Ev::DataProvided(_) => "DataProvided",
+            Ev::VoteSettled(_) => "VoteSettled",
+            Ev::AppealSettled(_) => "AppealSettled",
             Ev::TaskPaid(_) => "TaskPaid",
             Ev::TaskRejected(_) => "TaskRejected",
             Ev::TaskReopened(_) => "TaskReopened",
@@ -154,13 +164,14 @@ impl ChainLog {
             Ev::UnstakeRequested(_) => "UnstakeRequested",
             Ev::StakeWithdrawn(_) => "StakeWithdrawn",
             Ev::StakeSlashed(_) => "StakeSlashed",
-            Ev::VerifierEquivocated(_) => "VerifierEquivocated",
+            Ev::VerifierRegistered(_) => "VerifierRegistered",
+            Ev::VerifierLeft(_) => "VerifierLeft",
+            Ev::VerifierReleased(_) => "VerifierReleased",
             Ev::PausedSet(_) => "PausedSet",
             Ev::ProtocolFeeSet(_) => "ProtocolFeeSet",
             Ev::TreasurySet(_) => "TreasurySet",
             Ev::OwnershipTransferStarted(_) => "OwnershipTransferStarted",
             Ev::OwnershipTransferred(_) => "OwnershipTransferred",
-            Ev::EIP712DomainChanged(_) => "EIP712DomainChanged",
         }
     }
 
@@ -172,12 +183,21 @@ impl ChainLog {
             Ev::OpenTasksReclaimed(e) => (Some(e.jobId), None),
             Ev::TaskClaimed(e) => (Some(e.jobId), Some(e.taskIndex)),
             Ev::ResultSubmitted(e) => (Some(e.jobId), Some(e.taskIndex)),
-            Ev::TaskAttested(e) => (Some(e.jobId), Some(e.taskIndex)),
+            Ev::CommitteeDrawn(e) => (Some(e.jobId), Some(e.taskIndex)),
+            Ev::DrawDeferred(e) => (Some(e.jobId), Some(e.taskIndex)),
+            Ev::VoteCommitted(e) => (Some(e.jobId), Some(e.taskIndex)),
+            Ev::RevealStarted(e) => (Some(e.jobId), Some(e.taskIndex)),
+            Ev::VoteRevealed(e) => (Some(e.jobId), Some(e.taskIndex)),
+            Ev::RoundTallied(e) => (Some(e.jobId), Some(e.taskIndex)),
+            Ev::VerdictAppealed(e) => (Some(e.jobId), Some(e.taskIndex)),
+            Ev::DataChallenged(e) => (Some(e.jobId), Some(e.taskIndex)),
+            Ev::DataProvided(e) => (Some(e.jobId), Some(e.taskIndex)),
+            Ev::VoteSettled(e) => (Some(e.jobId), Some(e.taskIndex)),
+            Ev::AppealSettled(e) => (Some(e.jobId), Some(e.taskIndex)),
             Ev::TaskPaid(e) => (Some(e.jobId), Some(e.taskIndex)),
             Ev::TaskRejected(e) => (Some(e.jobId), Some(e.taskIndex)),
             Ev::TaskReopened(e) => (Some(e.jobId), Some(e.taskIndex)),
             Ev::TaskRefunded(e) => (Some(e.jobId), Some(e.taskIndex)),
-            Ev::VerifierEquivocated(e) => (Some(e.jobId), Some(e.taskIndex)),
             _ => (None, None),
         };
         Ok((
@@ -225,11 +245,53 @@ impl ChainLog {
             }),
             Ev::ResultSubmitted(e) => json!({
                 "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "worker": a(&e.worker), "attempt": n(&e.attempt),
-                "outputCid": e.outputCid, "cellRoot": hash(&e.cellRoot), "challengeEndsAt": n(&e.challengeEndsAt)
+                "outputCid": e.outputCid, "cellRoot": hash(&e.cellRoot)
             }),
-            Ev::TaskAttested(e) => json!({
-                "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "verifier": a(&e.verifier),
-                "attempt": n(&e.attempt), "approve": e.approve
+            Ev::CommitteeDrawn(e) => json!({
+                "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "attempt": n(&e.attempt), "draw": n(&e.draw),
+                "level": n(&e.level), "seed": hash(&e.seed),
+                "members": e.members.iter().map(a).collect::<Vec<_>>(),
+                "seats": e.seats.iter().map(n).collect::<Vec<_>>(), "commitEndsAt": n(&e.commitEndsAt)
+            }),
+            Ev::DrawDeferred(e) => json!({
+                "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "attempt": n(&e.attempt),
+                "seedBlock": n(&e.seedBlock), "retryAt": n(&e.retryAt), "empty": e.empty
+            }),
+            Ev::VoteCommitted(e) => json!({
+                "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "verifier": a(&e.verifier), "draw": n(&e.draw)
+            }),
+            Ev::RevealStarted(e) => json!({
+                "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "draw": n(&e.draw),
+                "revealEndsAt": n(&e.revealEndsAt)
+            }),
+            Ev::VoteRevealed(e) => json!({
+                "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "verifier": a(&e.verifier), "draw": n(&e.draw),
+                "approve": e.approve, "renderProof": hash(&e.renderProof), "seats": n(&e.seats)
+            }),
+            Ev::RoundTallied(e) => json!({
+                "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "draw": n(&e.draw), "level": n(&e.level),
+                "verdict": verdict(e.verdict)?, "approveSeats": n(&e.approveSeats),
+                "rejectSeats": n(&e.rejectSeats), "appealEndsAt": n(&e.appealEndsAt)
+            }),
+            Ev::VerdictAppealed(e) => json!({
+                "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "appellant": a(&e.appellant),
+                "level": n(&e.level), "requestApprove": e.requestApprove, "bond": n(&e.bond)
+            }),
+            Ev::DataChallenged(e) => json!({
+                "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "challenger": a(&e.challenger),
+                "draw": n(&e.draw), "cells": e.cells, "respondBy": n(&e.respondBy)
+            }),
+            Ev::DataProvided(e) => json!({
+                "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "by": a(&e.by), "cells": e.cells,
+                "dataHashes": e.dataHashes.iter().map(hash).collect::<Vec<_>>()
+            }),
+            Ev::VoteSettled(e) => json!({
+                "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "verifier": a(&e.verifier), "draw": n(&e.draw),
+                "coherent": e.coherent, "seats": n(&e.seats), "slashed": n(&e.slashed)
+            }),
+            Ev::AppealSettled(e) => json!({
+                "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "appellant": a(&e.appellant),
+                "level": n(&e.level), "upheld": e.upheld
             }),
             Ev::TaskPaid(e) => json!({
                 "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "worker": a(&e.worker),
@@ -238,7 +300,7 @@ impl ChainLog {
             }),
             Ev::TaskRejected(e) => json!({
                 "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "worker": a(&e.worker), "attempt": n(&e.attempt),
-                "cellIndex": n(&e.cellIndex), "slashed": n(&e.slashed)
+                "reason": reject_reason(e.reason)?, "slashed": n(&e.slashed)
             }),
             Ev::TaskReopened(e) => json!({
                 "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex), "previousWorker": a(&e.previousWorker),
@@ -262,9 +324,14 @@ impl ChainLog {
             }
             Ev::StakeWithdrawn(e) => json!({"account": a(&e.account), "amount": n(&e.amount)}),
             Ev::StakeSlashed(e) => json!({"account": a(&e.account), "amount": n(&e.amount)}),
-            Ev::VerifierEquivocated(e) => json!({
-                "verifier": a(&e.verifier), "jobId": n(&e.jobId), "taskIndex": n(&e.taskIndex),
-                "reporter": a(&e.reporter), "slashed": n(&e.slashed)
+            Ev::VerifierRegistered(e) => json!({
+                "verifier": a(&e.verifier), "id": n(&e.id), "tickets": n(&e.tickets), "stake": n(&e.stake)
+            }),
+            Ev::VerifierLeft(e) => json!({
+                "verifier": a(&e.verifier), "tickets": n(&e.tickets), "releasableAt": n(&e.releasableAt)
+            }),
+            Ev::VerifierReleased(e) => json!({
+                "verifier": a(&e.verifier), "tickets": n(&e.tickets), "stake": n(&e.stake)
             }),
             Ev::PausedSet(e) => json!({"paused": e.paused}),
             Ev::ProtocolFeeSet(e) => json!({"feeBps": n(&e.feeBps)}),
@@ -275,7 +342,6 @@ impl ChainLog {
             Ev::OwnershipTransferred(e) => {
                 json!({"previousOwner": a(&e.previousOwner), "newOwner": a(&e.newOwner)})
             }
-            Ev::EIP712DomainChanged(_) => json!({}),
         })
     }
 }
@@ -305,9 +371,24 @@ pub fn refund_reason(v: u8) -> Result<String, DecodeError> {
     Ok(snake(RefundReason::try_from(v)?.as_str()))
 }
 
-/// `ReopenReason` as stored (`lease_expired`, `rejected`).
+/// `ReopenReason` as stored (`lease_expired`, `rejected`, `data_withheld`).
 pub fn reopen_reason(v: u8) -> Result<String, DecodeError> {
     Ok(snake(ReopenReason::try_from(v)?.as_str()))
+}
+
+/// `RejectReason` as stored (`verdict`, `data_withheld`).
+pub fn reject_reason(v: u8) -> Result<String, DecodeError> {
+    Ok(snake(RejectReason::try_from(v)?.as_str()))
+}
+
+/// `Verdict` as stored (`none`, `approve`, `reject`).
+pub fn verdict(v: u8) -> Result<String, DecodeError> {
+    Ok(snake(Verdict::try_from(v)?.as_str()))
+}
+
+/// `Phase` as stored (`none`, `awaiting_draw`, `commit`, `reveal`, `data_challenge`, `appealable`).
+pub fn phase(p: Phase) -> String {
+    snake(p.as_str())
 }
 
 #[cfg(test)]
@@ -320,6 +401,11 @@ mod tests {
         assert_eq!(pay_reason(1).unwrap(), "accepted_by_artist");
         assert_eq!(refund_reason(1).unwrap(), "deadline_passed");
         assert_eq!(reopen_reason(0).unwrap(), "lease_expired");
+        assert_eq!(reopen_reason(2).unwrap(), "data_withheld");
+        assert_eq!(reject_reason(1).unwrap(), "data_withheld");
+        assert_eq!(verdict(1).unwrap(), "approve");
+        assert_eq!(phase(Phase::AwaitingDraw), "awaiting_draw");
+        assert_eq!(phase(Phase::DataChallenge), "data_challenge");
         assert!(pay_reason(9).is_err());
     }
 }

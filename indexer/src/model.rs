@@ -202,9 +202,6 @@ pub struct TaskRow {
     pub output_cid: Option<String>,
     pub cell_root: Option<B256>,
     pub submitted_block: Option<i64>,
-    pub challenge_ends_at: Option<i64>,
-    pub approvals: i64,
-    pub rejections: i64,
     pub times_rejected: i64,
     pub times_expired: i64,
     pub pay_reason: Option<String>,
@@ -212,6 +209,16 @@ pub struct TaskRow {
     pub worker_reward: Option<U256>,
     pub refund_reason: Option<String>,
     pub updated_block: i64,
+    /// Where the current submission's verification stands (a `Phase` in snake_case); None: none under way.
+    pub verification_phase: Option<String>,
+    pub verification_level: i64,
+    pub draws: i64,
+    pub deferrals: i64,
+    pub phase_ends_at: Option<i64>,
+    pub seed_block: Option<i64>,
+    /// The standing verdict of the current submission (`none`, `approve`, `reject`).
+    pub verdict: Option<String>,
+    pub reject_reason: Option<String>,
 }
 
 impl TaskRow {
@@ -229,15 +236,20 @@ impl TaskRow {
             output_cid: None,
             cell_root: None,
             submitted_block: None,
-            challenge_ends_at: None,
-            approvals: 0,
-            rejections: 0,
             times_rejected: 0,
             times_expired: 0,
             pay_reason: None,
             worker_reward: None,
             refund_reason: None,
             updated_block: block,
+            verification_phase: None,
+            verification_level: 0,
+            draws: 0,
+            deferrals: 0,
+            phase_ends_at: None,
+            seed_block: None,
+            verdict: None,
+            reject_reason: None,
         }
     }
 }
@@ -261,10 +273,6 @@ pub struct AccountRow {
     pub tasks_completed: i64,
     pub tasks_rejected: i64,
     pub tasks_expired: i64,
-    pub attestations: i64,
-    pub approvals: i64,
-    pub rejections: i64,
-    pub equivocations: i64,
     pub first_block: i64,
     pub updated_block: i64,
 }
@@ -284,10 +292,6 @@ impl AccountRow {
             tasks_completed: 0,
             tasks_rejected: 0,
             tasks_expired: 0,
-            attestations: 0,
-            approvals: 0,
-            rejections: 0,
-            equivocations: 0,
             first_block: block,
             updated_block: block,
         }
@@ -341,8 +345,6 @@ pub struct NetworkRow {
     pub tasks_refunded: i64,
     pub tasks_rejected: i64,
     pub tasks_expired: i64,
-    pub attestations: i64,
-    pub equivocations: i64,
     #[serde(with = "amount")]
     pub staked: U256,
     #[serde(with = "amount")]
@@ -351,6 +353,10 @@ pub struct NetworkRow {
     pub protocol_fee_bps: Option<i64>,
     pub treasury: Option<Address>,
     pub updated_block: i64,
+    pub draws: i64,
+    pub votes: i64,
+    pub appeals: i64,
+    pub data_challenges: i64,
 }
 
 impl Default for NetworkRow {
@@ -364,30 +370,124 @@ impl Default for NetworkRow {
             tasks_refunded: 0,
             tasks_rejected: 0,
             tasks_expired: 0,
-            attestations: 0,
-            equivocations: 0,
             staked: U256::ZERO,
             slashed: U256::ZERO,
             paused: false,
             protocol_fee_bps: None,
             treasury: None,
             updated_block: 0,
+            draws: 0,
+            votes: 0,
+            appeals: 0,
+            data_challenges: 0,
         }
     }
 }
 
-/// One row of `attestations` (insert-only).
+/// The key of a submission: (job, task, attempt).
+pub type SubmissionKey = (i64, i64, i64);
+
+/// One row of `draws`: a committee drawn for a submission, with its tally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]
-pub struct AttestationRow {
-    pub tx_hash: B256,
-    pub log_index: i64,
+pub struct DrawRow {
     pub job_id: i64,
     pub task_index: i64,
     pub attempt: i64,
-    pub verifier: Address,
-    pub approve: bool,
+    pub draw: i64,
+    pub level: i64,
+    pub seed: B256,
+    pub seats: i64,
+    pub members: i64,
+    pub commit_ends_at: i64,
+    pub reveal_ends_at: Option<i64>,
+    pub verdict: Option<String>,
+    pub approve_seats: Option<i64>,
+    pub reject_seats: Option<i64>,
+    pub appeal_ends_at: Option<i64>,
+    pub tallied_block: Option<i64>,
     pub block_number: i64,
+    pub block_timestamp: i64,
+    pub tx_hash: B256,
+    pub updated_block: i64,
+}
+
+/// One row of `draw_members`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct MemberRow {
+    pub job_id: i64,
+    pub task_index: i64,
+    pub attempt: i64,
+    pub draw: i64,
+    pub verifier: Address,
+    pub member_index: i64,
+    pub seats: i64,
+    pub committed_block: Option<i64>,
+    pub approve: Option<bool>,
+    pub render_proof: Option<B256>,
+    pub revealed_block: Option<i64>,
+    pub coherent: Option<bool>,
+    #[serde(with = "amount::opt")]
+    pub slashed: Option<U256>,
+    pub settled_block: Option<i64>,
+    pub updated_block: i64,
+}
+
+/// One row of `appeals`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct AppealRow {
+    pub job_id: i64,
+    pub task_index: i64,
+    pub attempt: i64,
+    pub level: i64,
+    pub appellant: Address,
+    pub request_approve: bool,
+    #[serde(with = "amount")]
+    pub bond: U256,
+    pub upheld: Option<bool>,
+    pub settled_block: Option<i64>,
+    pub block_number: i64,
+    pub block_timestamp: i64,
+    pub tx_hash: B256,
+    pub updated_block: i64,
+}
+
+/// One row of `data_challenges`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct ChallengeRow {
+    pub job_id: i64,
+    pub task_index: i64,
+    pub attempt: i64,
+    pub draw: i64,
+    pub challenger: Address,
+    pub cells: Vec<i64>,
+    pub respond_by: i64,
+    pub provided_by: Option<Address>,
+    pub data_hashes: Option<Vec<B256>>,
+    pub provided_block: Option<i64>,
+    pub block_number: i64,
+    pub block_timestamp: i64,
+    pub tx_hash: B256,
+    pub updated_block: i64,
+}
+
+/// One row of `verifiers` (the registry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct VerifierRow {
+    pub address: Address,
+    pub registry_id: i64,
+    pub tickets: i64,
+    #[serde(with = "amount")]
+    pub stake: U256,
+    pub registered_block: i64,
+    pub left_block: Option<i64>,
+    pub releasable_at: Option<i64>,
+    pub released_block: Option<i64>,
+    pub updated_block: i64,
 }
 
 /// One row of `job_workers` (insert-only).

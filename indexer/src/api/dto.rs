@@ -1,11 +1,12 @@
 //! The API's JSON shapes (camelCase). Amounts are decimal strings, addresses and hashes lowercase 0x-hex.
 
 use crate::model::{
-    AccountRow, BalanceRow, JobRow, JobStatus, NetworkRow, TaskRow, TaskStatus, TokenTotalsRow,
-    addr, hash,
+    AccountRow, AppealRow, BalanceRow, ChallengeRow, DrawRow, JobRow, JobStatus, MemberRow,
+    NetworkRow, TaskRow, TaskStatus, TokenTotalsRow, VerifierRow, addr, hash,
 };
+use crate::project::VerificationRows;
 use crate::store::SyncState;
-use crate::store::read::{Attestation as AttestationRecord, FeedItem};
+use crate::store::read::{CommitteeRecord, FeedItem};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -130,9 +131,10 @@ pub struct Job {
     pub deadline: i64,
     /// Seconds a claim lasts.
     pub lease_duration: i64,
-    /// Seconds verifiers have after a submission.
+    /// Seconds each verification phase lasts (commit, reveal, appeal, data-challenge response), and the dispute
+    /// window of an optimistic job.
     pub challenge_window: i64,
-    /// Attestations needed.
+    /// Seats of the first committee (appeal level `a` draws `(quorum + 1) * 2^a - 1`).
     pub quorum: i64,
     /// Whether unchallenged results are paid.
     pub optimistic: bool,
@@ -247,14 +249,29 @@ pub struct Task {
     pub cell_root: Option<String>,
     /// Block of the current submission.
     pub submitted_block: Option<i64>,
-    /// Unix time the challenge window of the current submission ends.
-    pub challenge_ends_at: Option<i64>,
-    /// Approvals counted for the current attempt.
-    pub approvals: i64,
-    /// Rejections counted for the current attempt.
-    pub rejections: i64,
+    /// Where the current submission's verification stands: `none` (no committee yet; an optimistic result can
+    /// be disputed until `phaseEndsAt`), `awaiting_draw`, `commit`, `reveal`, `data_challenge`, `appealable`;
+    /// absent when no submission is under verification.
+    pub verification_phase: Option<String>,
+    /// Appeal level of the current or next draw (0: first committee).
+    pub verification_level: i64,
+    /// Committees drawn for the current submission.
+    pub draws: i64,
+    /// Times the pending draw waited for free seats.
+    pub deferrals: i64,
+    /// Unix time the current phase ends (the dispute window, commit, reveal, response or appeal window; for a
+    /// deferred draw, its earliest retry).
+    pub phase_ends_at: Option<i64>,
+    /// Whether `phaseEndsAt` has passed at the indexed head's time (the next step is due).
+    pub phase_over: bool,
+    /// The block whose hash seeds the next draw (phases `none` and `awaiting_draw`).
+    pub seed_block: Option<i64>,
+    /// The standing verdict of the current submission: `approve` or `reject` (absent while none).
+    pub verdict: Option<String>,
     /// Results of this task rejected so far.
     pub times_rejected: i64,
+    /// Why the last rejected result was rejected: `verdict` or `data_withheld`.
+    pub reject_reason: Option<String>,
     /// Claims of this task that expired so far.
     pub times_expired: i64,
     /// Why it was paid.
@@ -286,10 +303,16 @@ impl Task {
             output_cid: t.output_cid,
             cell_root: t.cell_root.as_ref().map(hash),
             submitted_block: t.submitted_block,
-            challenge_ends_at: t.challenge_ends_at,
-            approvals: t.approvals,
-            rejections: t.rejections,
+            phase_over: t.verification_phase.is_some() && t.phase_ends_at.is_some_and(|e| e <= now),
+            verification_phase: t.verification_phase,
+            verification_level: t.verification_level,
+            draws: t.draws,
+            deferrals: t.deferrals,
+            phase_ends_at: t.phase_ends_at,
+            seed_block: t.seed_block,
+            verdict: t.verdict,
             times_rejected: t.times_rejected,
+            reject_reason: t.reject_reason,
             times_expired: t.times_expired,
             pay_reason: t.pay_reason,
             worker_reward: t.worker_reward.map(|s| s.to_string()),
@@ -300,34 +323,275 @@ impl Task {
     }
 }
 
-/// A counted attestation.
+/// One committee member of a draw.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Attestation {
-    /// Who signed it.
+pub struct Member {
+    /// The verifier.
     pub verifier: String,
-    /// The attempt it judged.
-    pub attempt: i64,
-    /// Approve or reject.
-    pub approve: bool,
-    /// Block it was counted in.
-    pub block_number: i64,
-    /// Transaction.
-    pub tx_hash: String,
-    /// Whether that block is confirmed.
+    /// Its index in the draw (the `memberIndex` of `commitVote`, `revealVote`, `challengeData`).
+    pub member_index: i64,
+    /// Seats it holds (each bonds one ticket's stake).
+    pub seats: i64,
+    /// Whether it committed to a vote.
+    pub committed: bool,
+    /// Block of its commitment.
+    pub committed_block: Option<i64>,
+    /// Its vote, once revealed (`true`: approve).
+    pub approve: Option<bool>,
+    /// Its render proof, once revealed.
+    pub render_proof: Option<String>,
+    /// Block of its reveal.
+    pub revealed_block: Option<i64>,
+    /// Once the verification ended: whether its vote agreed with the final verdict (members released without
+    /// judgement count as coherent).
+    pub coherent: Option<bool>,
+    /// Once the verification ended: wei of its bond slashed.
+    pub slashed: Option<String>,
+    /// Block of its settlement.
+    pub settled_block: Option<i64>,
+    /// Block of the last change.
+    pub updated_block: i64,
+    /// Whether the last change is confirmed.
     pub confirmed: bool,
 }
 
-impl Attestation {
-    /// From a record.
-    pub fn new(a: AttestationRecord, confirmed_block: i64) -> Self {
+impl Member {
+    /// From a row.
+    pub fn new(m: MemberRow, confirmed_block: i64) -> Self {
         Self {
-            verifier: a.verifier,
+            verifier: addr(&m.verifier),
+            member_index: m.member_index,
+            seats: m.seats,
+            committed: m.committed_block.is_some(),
+            committed_block: m.committed_block,
+            approve: m.approve,
+            render_proof: m.render_proof.as_ref().map(hash),
+            revealed_block: m.revealed_block,
+            coherent: m.coherent,
+            slashed: m.slashed.map(|v| v.to_string()),
+            settled_block: m.settled_block,
+            updated_block: m.updated_block,
+            confirmed: m.updated_block <= confirmed_block,
+        }
+    }
+}
+
+/// A draw's tally.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Tally {
+    /// The draw's majority of seats: `approve`, `reject`, or `none` (no majority revealed).
+    pub verdict: String,
+    /// Seats that revealed approve.
+    pub approve_seats: i64,
+    /// Seats that revealed reject.
+    pub reject_seats: i64,
+    /// Unix time the verdict can be appealed until; absent when it escalated at once or was final.
+    pub appeal_ends_at: Option<i64>,
+    /// Block of the tally.
+    pub block_number: i64,
+}
+
+/// A committee drawn for one submission of a task.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Draw {
+    /// The submission (attempt) it judges.
+    pub attempt: i64,
+    /// Draw number within the submission.
+    pub draw: i64,
+    /// Appeal level (0: first committee).
+    pub level: i64,
+    /// The seed (from the seed block's hash) that chose the members and their cells.
+    pub seed: String,
+    /// Seats in all.
+    pub seats: i64,
+    /// Unix time the commit phase ends.
+    pub commit_ends_at: i64,
+    /// Unix time the reveal phase ends, once it started.
+    pub reveal_ends_at: Option<i64>,
+    /// The members, in draw order.
+    pub members: Vec<Member>,
+    /// The tally, once counted.
+    pub tally: Option<Tally>,
+    /// Block of the draw.
+    pub block_number: i64,
+    /// Its transaction.
+    pub tx_hash: String,
+    /// Block of the last change of the draw or its tally.
+    pub updated_block: i64,
+    /// Whether the last change is confirmed.
+    pub confirmed: bool,
+}
+
+impl Draw {
+    fn new(d: DrawRow, members: Vec<Member>, confirmed_block: i64) -> Self {
+        let tally = d.tallied_block.map(|b| Tally {
+            verdict: d.verdict.clone().unwrap_or_else(|| "none".into()),
+            approve_seats: d.approve_seats.unwrap_or(0),
+            reject_seats: d.reject_seats.unwrap_or(0),
+            appeal_ends_at: d.appeal_ends_at.filter(|t| *t != 0),
+            block_number: b,
+        });
+        Self {
+            attempt: d.attempt,
+            draw: d.draw,
+            level: d.level,
+            seed: hash(&d.seed),
+            seats: d.seats,
+            commit_ends_at: d.commit_ends_at,
+            reveal_ends_at: d.reveal_ends_at,
+            members,
+            tally,
+            block_number: d.block_number,
+            tx_hash: hash(&d.tx_hash),
+            updated_block: d.updated_block,
+            confirmed: d.updated_block <= confirmed_block,
+        }
+    }
+}
+
+/// An appeal of a verdict (level 0: the dispute of an optimistic result).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Appeal {
+    /// The submission (attempt) appealed.
+    pub attempt: i64,
+    /// The level of the committee it asked for.
+    pub level: i64,
+    /// Who appealed.
+    pub appellant: String,
+    /// The verdict it asked for (`true`: approve).
+    pub request_approve: bool,
+    /// Wei bonded.
+    pub bond: String,
+    /// Once settled: bond returned (`true`) or forfeited.
+    pub upheld: Option<bool>,
+    /// Block of the settlement.
+    pub settled_block: Option<i64>,
+    /// Block of the appeal.
+    pub block_number: i64,
+    /// Its transaction.
+    pub tx_hash: String,
+    /// Block of the last change.
+    pub updated_block: i64,
+    /// Whether the last change is confirmed.
+    pub confirmed: bool,
+}
+
+impl Appeal {
+    /// From a row.
+    pub fn new(a: AppealRow, confirmed_block: i64) -> Self {
+        Self {
             attempt: a.attempt,
-            approve: a.approve,
+            level: a.level,
+            appellant: addr(&a.appellant),
+            request_approve: a.request_approve,
+            bond: a.bond.to_string(),
+            upheld: a.upheld,
+            settled_block: a.settled_block,
             block_number: a.block_number,
-            tx_hash: a.tx_hash,
-            confirmed: a.block_number <= confirmed_block,
+            tx_hash: hash(&a.tx_hash),
+            updated_block: a.updated_block,
+            confirmed: a.updated_block <= confirmed_block,
+        }
+    }
+}
+
+/// A data-availability challenge of a draw and the worker's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataChallenge {
+    /// The submission (attempt).
+    pub attempt: i64,
+    /// The draw whose member challenged.
+    pub draw: i64,
+    /// The member who challenged.
+    pub challenger: String,
+    /// The cells whose committed data was asked for.
+    pub cells: Vec<i64>,
+    /// Unix time the answer is due.
+    pub respond_by: i64,
+    /// Who answered, once answered.
+    pub provided_by: Option<String>,
+    /// The data hashes shown (proven against the cell root), in `cells` order.
+    pub data_hashes: Option<Vec<String>>,
+    /// Block of the answer.
+    pub provided_block: Option<i64>,
+    /// Block of the challenge.
+    pub block_number: i64,
+    /// Its transaction.
+    pub tx_hash: String,
+    /// Block of the last change.
+    pub updated_block: i64,
+    /// Whether the last change is confirmed.
+    pub confirmed: bool,
+}
+
+impl DataChallenge {
+    /// From a row.
+    pub fn new(c: ChallengeRow, confirmed_block: i64) -> Self {
+        Self {
+            attempt: c.attempt,
+            draw: c.draw,
+            challenger: addr(&c.challenger),
+            cells: c.cells,
+            respond_by: c.respond_by,
+            provided_by: c.provided_by.as_ref().map(addr),
+            data_hashes: c.data_hashes.map(|h| h.iter().map(hash).collect()),
+            provided_block: c.provided_block,
+            block_number: c.block_number,
+            tx_hash: hash(&c.tx_hash),
+            updated_block: c.updated_block,
+            confirmed: c.updated_block <= confirmed_block,
+        }
+    }
+}
+
+/// A task's verification: every committee drawn (with members, revealed votes and tallies), every appeal and
+/// data challenge, of every submission, oldest first. The current phase and its deadline are on the task.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    /// Committees drawn, by (attempt, draw).
+    pub draws: Vec<Draw>,
+    /// Appeals, by (attempt, level).
+    pub appeals: Vec<Appeal>,
+    /// Data challenges, by (attempt, draw).
+    pub data_challenges: Vec<DataChallenge>,
+}
+
+impl Verification {
+    /// From the stored records.
+    pub fn new(v: VerificationRows, confirmed_block: i64) -> Self {
+        let mut members: std::collections::BTreeMap<(i64, i64), Vec<Member>> =
+            std::collections::BTreeMap::new();
+        for m in v.members {
+            members
+                .entry((m.attempt, m.draw))
+                .or_default()
+                .push(Member::new(m, confirmed_block));
+        }
+        Self {
+            draws: v
+                .draws
+                .into_iter()
+                .map(|d| {
+                    let m = members.remove(&(d.attempt, d.draw)).unwrap_or_default();
+                    Draw::new(d, m, confirmed_block)
+                })
+                .collect(),
+            appeals: v
+                .appeals
+                .into_iter()
+                .map(|a| Appeal::new(a, confirmed_block))
+                .collect(),
+            data_challenges: v
+                .challenges
+                .into_iter()
+                .map(|c| DataChallenge::new(c, confirmed_block))
+                .collect(),
         }
     }
 }
@@ -435,13 +699,13 @@ pub struct TasksPage {
     pub meta: Meta,
 }
 
-/// One task with its attestations.
+/// One task with its verification.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TaskDetail {
     /// The task.
     pub task: Task,
-    /// Attestations of every attempt, oldest first.
-    pub attestations: Vec<Attestation>,
+    /// Its committees, votes, tallies, appeals and data challenges, every attempt, oldest first.
+    pub verification: Verification,
 }
 
 /// One task.
@@ -611,27 +875,115 @@ impl Worker {
     }
 }
 
+/// A verifier's place in the registry.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Registration {
+    /// Registry id.
+    pub registry_id: i64,
+    /// Tickets held (one ticket backs one committee seat).
+    pub tickets: i64,
+    /// Wei held for the verifier role (slashes come from it).
+    pub stake: String,
+    /// Block it (last) registered.
+    pub registered_block: i64,
+    /// Block it left the registry, if it did.
+    pub left_block: Option<i64>,
+    /// Block from which its tickets can be released, once it left.
+    pub releasable_at: Option<i64>,
+    /// Block its tickets were released (stake back to bonded), if they were.
+    pub released_block: Option<i64>,
+    /// `active`, `leaving` or `released`.
+    pub status: String,
+    /// Block of the last change.
+    pub updated_block: i64,
+    /// Whether the last change is confirmed.
+    pub confirmed: bool,
+}
+
+impl Registration {
+    /// From a row.
+    pub fn new(v: VerifierRow, confirmed_block: i64) -> Self {
+        let status = if v.released_block.is_some() {
+            "released"
+        } else if v.left_block.is_some() {
+            "leaving"
+        } else {
+            "active"
+        };
+        Self {
+            registry_id: v.registry_id,
+            tickets: v.tickets,
+            stake: v.stake.to_string(),
+            registered_block: v.registered_block,
+            left_block: v.left_block,
+            releasable_at: v.releasable_at,
+            released_block: v.released_block,
+            status: status.to_owned(),
+            updated_block: v.updated_block,
+            confirmed: v.updated_block <= confirmed_block,
+        }
+    }
+}
+
+/// A verifier's committee service.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    /// Draws it sat on.
+    pub draws: i64,
+    /// Seats it held in them.
+    pub seats: i64,
+    /// Votes committed.
+    pub votes_committed: i64,
+    /// Votes revealed.
+    pub votes_revealed: i64,
+    /// Of them, approvals.
+    pub approvals: i64,
+    /// Of them, rejections.
+    pub rejections: i64,
+    /// Memberships judged (their verification ended).
+    pub settled: i64,
+    /// Of them, coherent with the final verdict.
+    pub coherent: i64,
+    /// Memberships whose bond was slashed (voted against the final verdict, or never revealed).
+    pub slashes: i64,
+    /// Wei slashed in total.
+    pub slashed: String,
+}
+
+impl From<CommitteeRecord> for Service {
+    fn from(r: CommitteeRecord) -> Self {
+        Self {
+            draws: r.draws,
+            seats: r.seats,
+            votes_committed: r.committed,
+            votes_revealed: r.revealed,
+            approvals: r.approvals,
+            rejections: r.revealed - r.approvals,
+            settled: r.settled,
+            coherent: r.coherent,
+            slashes: r.slashes,
+            slashed: r.slashed,
+        }
+    }
+}
+
 /// A verifier's record.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Verifier {
     /// Address.
     pub address: String,
-    /// Stake.
-    pub stake: Stake,
-    /// Attestations counted.
-    pub attestations: i64,
-    /// Of them, approvals.
-    pub approvals: i64,
-    /// Of them, rejections.
-    pub rejections: i64,
-    /// Times slashed for signing conflicting attestations.
-    pub equivocations: i64,
-    /// Balances per token (verifier fees and slash shares arrive here).
+    /// Its registration, if it ever registered.
+    pub registration: Option<Registration>,
+    /// Bonded stake (the verifier stake is in `registration`).
+    pub stake: Option<Stake>,
+    /// Committee service.
+    pub service: Service,
+    /// Balances per token (verifier fees, forfeited bonds and returned appeal bonds arrive here).
     pub balances: Vec<Balance>,
-    /// Block first seen.
-    pub first_block: i64,
-    /// Block of the last change.
+    /// Block of the last change of its registration, account or memberships.
     pub updated_block: i64,
     /// Whether the last change is confirmed.
     pub confirmed: bool,
@@ -639,18 +991,32 @@ pub struct Verifier {
 
 impl Verifier {
     /// From rows.
-    pub fn new(a: AccountRow, balances: Vec<BalanceRow>, confirmed_block: i64) -> Self {
+    pub fn new(
+        address: String,
+        registration: Option<VerifierRow>,
+        account: Option<AccountRow>,
+        service: CommitteeRecord,
+        balances: Vec<BalanceRow>,
+        confirmed_block: i64,
+    ) -> Self {
+        let updated_block = [
+            registration.as_ref().map(|r| r.updated_block),
+            account.as_ref().map(|a| a.updated_block),
+            service.updated_block,
+            balances.iter().map(|b| b.updated_block).max(),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
         Self {
-            address: addr(&a.address),
-            stake: stake(&a),
-            attestations: a.attestations,
-            approvals: a.approvals,
-            rejections: a.rejections,
-            equivocations: a.equivocations,
+            address,
+            registration: registration.map(|r| Registration::new(r, confirmed_block)),
+            stake: account.as_ref().map(stake),
+            service: service.into(),
             balances: balances.into_iter().map(Balance::from).collect(),
-            first_block: a.first_block,
-            updated_block: a.updated_block,
-            confirmed: a.updated_block <= confirmed_block,
+            updated_block,
+            confirmed: updated_block <= confirmed_block,
         }
     }
 }
@@ -722,13 +1088,17 @@ pub struct Network {
     pub tasks_rejected: i64,
     /// Claims expired.
     pub tasks_expired: i64,
-    /// Attestations counted.
-    pub attestations: i64,
-    /// Equivocations punished.
-    pub equivocations: i64,
+    /// Committees drawn.
+    pub draws: i64,
+    /// Votes revealed.
+    pub votes: i64,
+    /// Verdicts appealed (and optimistic results disputed).
+    pub appeals: i64,
+    /// Data-availability challenges.
+    pub data_challenges: i64,
     /// Accounts that ever claimed a task.
     pub workers: i64,
-    /// Accounts that ever attested.
+    /// Verifiers in the registry (registered and not released).
     pub verifiers: i64,
     /// ETH bonded by all stakers.
     pub staked: String,
@@ -755,8 +1125,10 @@ impl Network {
             tasks_refunded: n.tasks_refunded,
             tasks_rejected: n.tasks_rejected,
             tasks_expired: n.tasks_expired,
-            attestations: n.attestations,
-            equivocations: n.equivocations,
+            draws: n.draws,
+            votes: n.votes,
+            appeals: n.appeals,
+            data_challenges: n.data_challenges,
             workers,
             verifiers,
             staked: n.staked.to_string(),

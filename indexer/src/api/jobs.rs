@@ -1,8 +1,8 @@
 //! Jobs, their tasks and events, and the open tasks workers pick from.
 
 use super::{
-    ApiError, AppState, Attestation, Event, EventsPage, Job, JobDetail, JobResponse, JobsPage,
-    OpenTask, OpenTasksPage, P, Q, Task, TaskDetail, TaskResponse, TasksPage, meta,
+    ApiError, AppState, Event, EventsPage, Job, JobDetail, JobResponse, JobsPage, OpenTask,
+    OpenTasksPage, P, Q, Task, TaskDetail, TaskResponse, TasksPage, Verification, meta,
 };
 use crate::store::read::{self, JobFilter, OpenFilter};
 use axum::extract::State;
@@ -247,7 +247,8 @@ pub(crate) async fn job_tasks(
     }))
 }
 
-/// One task with its attestations.
+/// One task with its verification: every committee drawn for it (members and seats, votes once revealed,
+/// tallies), every appeal and data challenge, with their deadlines; the current phase and its end are on the task.
 #[utoipa::path(get, path = "/v1/jobs/{job_id}/tasks/{task_index}", tag = "tasks",
     params(("job_id" = i64, Path, description = "Job id", minimum = 0), ("task_index" = i64, Path, description = "Task index", minimum = 0)),
     responses((status = 200, body = TaskResponse), (status = 400, body = super::ErrorBody), (status = 404, body = super::ErrorBody), (status = 503, body = super::ErrorBody)))]
@@ -263,15 +264,12 @@ pub(crate) async fn get_task(
         .into_iter()
         .find(|t| t.task_index == task_index)
         .ok_or_else(|| ApiError::NotFound(format!("task {job_id}/{task_index} is not indexed")))?;
-    let attestations = read::attestations(&s.pool, job_id, task_index).await?;
+    let records = read::verification(&s.pool, job_id, task_index).await?;
     let confirmed = st.confirmed_block();
     Ok(Json(TaskResponse {
         data: TaskDetail {
             task: Task::new(task, confirmed, st.head_timestamp),
-            attestations: attestations
-                .into_iter()
-                .map(|a| Attestation::new(a, confirmed))
-                .collect(),
+            verification: Verification::new(records, confirmed),
         },
         meta,
     }))

@@ -5,9 +5,10 @@ pub mod read;
 
 use crate::events::ChainLog;
 use crate::model::{
-    AccountRow, BalanceRow, JobRow, NetworkRow, TaskRow, TokenTotalsRow, addr, hash,
+    AccountRow, AppealRow, BalanceRow, ChallengeRow, DrawRow, JobRow, MemberRow, NetworkRow,
+    SubmissionKey, TaskRow, TokenTotalsRow, VerifierRow, addr, hash,
 };
-use crate::project::{Projection, Undo, changed, entity};
+use crate::project::{Projection, Undo, VerificationRows, changed, entity};
 use alloy::primitives::{Address, B256, U256};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -569,6 +570,17 @@ async fn project(
         tokens.into_iter().map(|r| (r.token, r)).collect(),
         network,
     );
+    let records = load_verification(tx, &more.submissions).await?;
+    let verifiers = load_verifiers(
+        &mut **tx,
+        &more.verifiers.iter().map(addr).collect::<Vec<_>>(),
+    )
+    .await?;
+    p.with_verification(
+        &more,
+        records,
+        verifiers.into_iter().map(|r| (r.address, r)).collect(),
+    );
     for log in logs {
         p.apply(log).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     }
@@ -585,9 +597,8 @@ async fn write_projection(tx: &mut Transaction<'_, Postgres>, p: &Projection) ->
         let counts: Vec<i64> = p.new_jobs.iter().map(|j| j.1).collect();
         let blocks: Vec<i64> = p.new_jobs.iter().map(|j| j.2).collect();
         sqlx::query!(
-            r#"INSERT INTO tasks (job_id, task_index, state, attempt, approvals, rejections, times_rejected,
-                                 times_expired, updated_block)
-               SELECT j.job_id, g, 'open', 0, 0, 0, 0, 0, j.block
+            r#"INSERT INTO tasks (job_id, task_index, state, attempt, times_rejected, times_expired, updated_block)
+               SELECT j.job_id, g, 'open', 0, 0, 0, j.block
                FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[]) AS j(job_id, task_count, block),
                     generate_series(0, j.task_count - 1) AS g"#,
             &ids,
@@ -610,16 +621,11 @@ async fn write_projection(tx: &mut Transaction<'_, Postgres>, p: &Projection) ->
     {
         upsert_network(tx, n).await?;
     }
-    if !p.attestations.is_empty() {
-        let v = serde_json::to_value(&p.attestations).expect("rows serialize");
-        sqlx::query!(
-            r#"INSERT INTO attestations SELECT * FROM jsonb_populate_recordset(NULL::attestations, $1)
-               ON CONFLICT DO NOTHING"#,
-            v
-        )
-        .execute(&mut **tx)
-        .await?;
-    }
+    upsert_draws(tx, &changed(&p.draws)).await?;
+    upsert_members(tx, &changed(&p.members)).await?;
+    upsert_appeals(tx, &changed(&p.appeals)).await?;
+    upsert_challenges(tx, &changed(&p.challenges)).await?;
+    upsert_verifiers(tx, &changed(&p.verifiers)).await?;
     if !p.job_workers.is_empty() {
         let v = serde_json::to_value(&p.job_workers).expect("rows serialize");
         sqlx::query!(
@@ -657,8 +663,9 @@ async fn load_tasks(db: impl PgExecutor<'_>, keys: &BTreeSet<(i64, i64)>) -> Res
     let found = sqlx::query!(
         r#"SELECT t.job_id, t.task_index, t.state, t.worker, t.lease_id, t.lease_expires_at,
                   t.stake::text AS stake, t.attempt, t.output_cid, t.cell_root, t.submitted_block,
-                  t.challenge_ends_at, t.approvals, t.rejections, t.times_rejected, t.times_expired, t.pay_reason,
-                  t.worker_reward::text AS worker_reward, t.refund_reason, t.updated_block
+                  t.times_rejected, t.times_expired, t.pay_reason, t.worker_reward::text AS worker_reward,
+                  t.refund_reason, t.updated_block, t.verification_phase, t.verification_level, t.draws,
+                  t.deferrals, t.phase_ends_at, t.seed_block, t.verdict, t.reject_reason
            FROM tasks t JOIN UNNEST($1::bigint[], $2::bigint[]) AS k(job_id, task_index)
              ON t.job_id = k.job_id AND t.task_index = k.task_index"#,
         &jobs,
@@ -704,15 +711,20 @@ async fn load_tasks(db: impl PgExecutor<'_>, keys: &BTreeSet<(i64, i64)>) -> Res
                     })
                     .transpose()?,
                 submitted_block: r.submitted_block,
-                challenge_ends_at: r.challenge_ends_at,
-                approvals: r.approvals,
-                rejections: r.rejections,
                 times_rejected: r.times_rejected,
                 times_expired: r.times_expired,
                 pay_reason: r.pay_reason,
                 worker_reward: amount("worker_reward", r.worker_reward)?,
                 refund_reason: r.refund_reason,
                 updated_block: r.updated_block,
+                verification_phase: r.verification_phase,
+                verification_level: r.verification_level,
+                draws: r.draws,
+                deferrals: r.deferrals,
+                phase_ends_at: r.phase_ends_at,
+                seed_block: r.seed_block,
+                verdict: r.verdict,
+                reject_reason: r.reject_reason,
             })
         })
         .collect()
@@ -831,17 +843,20 @@ async fn update_tasks(tx: &mut Transaction<'_, Postgres>, rows: &[TaskRow]) -> R
         r#"UPDATE tasks t SET
              state = x.state, worker = x.worker, lease_id = x.lease_id, lease_expires_at = x.lease_expires_at,
              stake = x.stake::numeric, attempt = x.attempt, output_cid = x.output_cid, cell_root = x.cell_root,
-             submitted_block = x.submitted_block, challenge_ends_at = x.challenge_ends_at,
-             approvals = x.approvals, rejections = x.rejections, times_rejected = x.times_rejected,
+             submitted_block = x.submitted_block, times_rejected = x.times_rejected,
              times_expired = x.times_expired, pay_reason = x.pay_reason, worker_reward = x.worker_reward::numeric,
-             refund_reason = x.refund_reason, updated_block = x.updated_block
+             refund_reason = x.refund_reason, updated_block = x.updated_block,
+             verification_phase = x.verification_phase, verification_level = x.verification_level,
+             draws = x.draws, deferrals = x.deferrals, phase_ends_at = x.phase_ends_at, seed_block = x.seed_block,
+             verdict = x.verdict, reject_reason = x.reject_reason
            FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[],
                        $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[],
-                       $14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::text[],
-                       $20::bigint[])
+                       $14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[], $19::bigint[],
+                       $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::text[], $25::text[])
                 AS x(job_id, task_index, state, worker, lease_id, lease_expires_at, stake, attempt, output_cid,
-                     cell_root, submitted_block, challenge_ends_at, approvals, rejections, times_rejected,
-                     times_expired, pay_reason, worker_reward, refund_reason, updated_block)
+                     cell_root, submitted_block, times_rejected, times_expired, pay_reason, worker_reward,
+                     refund_reason, updated_block, verification_phase, verification_level, draws, deferrals,
+                     phase_ends_at, seed_block, verdict, reject_reason)
            WHERE t.job_id = x.job_id AND t.task_index = x.task_index"#,
         &col(|r| r.job_id),
         &col(|r| r.task_index),
@@ -854,15 +869,20 @@ async fn update_tasks(tx: &mut Transaction<'_, Postgres>, rows: &[TaskRow]) -> R
         &text(|r| r.output_cid.clone()) as &[Option<String>],
         &text(|r| r.cell_root.as_ref().map(hash)) as &[Option<String>],
         &opt(|r| r.submitted_block) as &[Option<i64>],
-        &opt(|r| r.challenge_ends_at) as &[Option<i64>],
-        &col(|r| r.approvals),
-        &col(|r| r.rejections),
         &col(|r| r.times_rejected),
         &col(|r| r.times_expired),
         &text(|r| r.pay_reason.clone()) as &[Option<String>],
         &text(|r| r.worker_reward.map(|v| v.to_string())) as &[Option<String>],
         &text(|r| r.refund_reason.clone()) as &[Option<String>],
         &col(|r| r.updated_block),
+        &text(|r| r.verification_phase.clone()) as &[Option<String>],
+        &col(|r| r.verification_level),
+        &col(|r| r.draws),
+        &col(|r| r.deferrals),
+        &opt(|r| r.phase_ends_at) as &[Option<i64>],
+        &opt(|r| r.seed_block) as &[Option<i64>],
+        &text(|r| r.verdict.clone()) as &[Option<String>],
+        &text(|r| r.reject_reason.clone()) as &[Option<String>],
     )
     .execute(&mut **tx)
     .await?
@@ -889,9 +909,7 @@ async fn upsert_accounts(tx: &mut Transaction<'_, Postgres>, rows: &[AccountRow]
              unbonding_ready_at = EXCLUDED.unbonding_ready_at, slashed = EXCLUDED.slashed,
              tasks_claimed = EXCLUDED.tasks_claimed, tasks_submitted = EXCLUDED.tasks_submitted,
              tasks_completed = EXCLUDED.tasks_completed, tasks_rejected = EXCLUDED.tasks_rejected,
-             tasks_expired = EXCLUDED.tasks_expired, attestations = EXCLUDED.attestations,
-             approvals = EXCLUDED.approvals, rejections = EXCLUDED.rejections,
-             equivocations = EXCLUDED.equivocations, first_block = EXCLUDED.first_block,
+             tasks_expired = EXCLUDED.tasks_expired, first_block = EXCLUDED.first_block,
              updated_block = EXCLUDED.updated_block"#,
         v
     )
@@ -943,8 +961,8 @@ async fn upsert_network(tx: &mut Transaction<'_, Postgres>, row: &NetworkRow) ->
              jobs = EXCLUDED.jobs, jobs_cancelled = EXCLUDED.jobs_cancelled, tasks = EXCLUDED.tasks,
              tasks_paid = EXCLUDED.tasks_paid, tasks_refunded = EXCLUDED.tasks_refunded,
              tasks_rejected = EXCLUDED.tasks_rejected, tasks_expired = EXCLUDED.tasks_expired,
-             attestations = EXCLUDED.attestations, equivocations = EXCLUDED.equivocations,
-             staked = EXCLUDED.staked, slashed = EXCLUDED.slashed, paused = EXCLUDED.paused,
+             draws = EXCLUDED.draws, votes = EXCLUDED.votes, appeals = EXCLUDED.appeals,
+             data_challenges = EXCLUDED.data_challenges, staked = EXCLUDED.staked, slashed = EXCLUDED.slashed, paused = EXCLUDED.paused,
              protocol_fee_bps = EXCLUDED.protocol_fee_bps, treasury = EXCLUDED.treasury,
              updated_block = EXCLUDED.updated_block"#,
         v
@@ -1026,9 +1044,6 @@ pub async fn rollback(pool: &PgPool, ancestor: BlockRef) -> Result<Rollback> {
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    sqlx::query!("DELETE FROM attestations WHERE block_number > $1", a)
-        .execute(&mut *tx)
-        .await?;
     sqlx::query!("DELETE FROM job_workers WHERE block_number > $1", a)
         .execute(&mut *tx)
         .await?;
@@ -1103,6 +1118,11 @@ async fn undo_to(tx: &mut Transaction<'_, Postgres>, ancestor: i64) -> Result<()
             entity::ACCOUNT => upsert_accounts(tx, &rows(entity::ACCOUNT, images)?).await?,
             entity::BALANCE => upsert_balances(tx, &rows(entity::BALANCE, images)?).await?,
             entity::TOKEN => upsert_tokens(tx, &rows(entity::TOKEN, images)?).await?,
+            entity::DRAW => upsert_draws(tx, &rows(entity::DRAW, images)?).await?,
+            entity::MEMBER => upsert_members(tx, &rows(entity::MEMBER, images)?).await?,
+            entity::APPEAL => upsert_appeals(tx, &rows(entity::APPEAL, images)?).await?,
+            entity::CHALLENGE => upsert_challenges(tx, &rows(entity::CHALLENGE, images)?).await?,
+            entity::VERIFIER => upsert_verifiers(tx, &rows(entity::VERIFIER, images)?).await?,
             _ => {
                 for r in rows::<NetworkRow>(entity::NETWORK, images)? {
                     upsert_network(tx, &r).await?;
@@ -1174,6 +1194,62 @@ async fn delete_rows(
                 .execute(&mut **tx)
                 .await?;
         }
+        entity::DRAW | entity::APPEAL | entity::CHALLENGE => {
+            let k = RecordKeys::parse(keys);
+            match entity {
+                entity::DRAW => sqlx::query!(
+                    r#"DELETE FROM draws d
+                       USING UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS k(j, t, a, n)
+                       WHERE d.job_id = k.j AND d.task_index = k.t AND d.attempt = k.a AND d.draw = k.n"#,
+                    &k.job,
+                    &k.task,
+                    &k.attempt,
+                    &k.n
+                ),
+                entity::APPEAL => sqlx::query!(
+                    r#"DELETE FROM appeals d
+                       USING UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS k(j, t, a, n)
+                       WHERE d.job_id = k.j AND d.task_index = k.t AND d.attempt = k.a AND d.level = k.n"#,
+                    &k.job,
+                    &k.task,
+                    &k.attempt,
+                    &k.n
+                ),
+                _ => sqlx::query!(
+                    r#"DELETE FROM data_challenges d
+                       USING UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS k(j, t, a, n)
+                       WHERE d.job_id = k.j AND d.task_index = k.t AND d.attempt = k.a AND d.draw = k.n"#,
+                    &k.job,
+                    &k.task,
+                    &k.attempt,
+                    &k.n
+                ),
+            }
+            .execute(&mut **tx)
+            .await?;
+        }
+        entity::MEMBER => {
+            let k = RecordKeys::parse(keys);
+            sqlx::query!(
+                r#"DELETE FROM draw_members m
+                   USING UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[])
+                     AS k(j, t, a, n, v)
+                   WHERE m.job_id = k.j AND m.task_index = k.t AND m.attempt = k.a AND m.draw = k.n
+                     AND m.verifier = k.v"#,
+                &k.job,
+                &k.task,
+                &k.attempt,
+                &k.n,
+                &k.verifier
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        entity::VERIFIER => {
+            sqlx::query!("DELETE FROM verifiers WHERE address = ANY($1)", keys)
+                .execute(&mut **tx)
+                .await?;
+        }
         _ => {
             sqlx::query!("DELETE FROM network")
                 .execute(&mut **tx)
@@ -1183,9 +1259,14 @@ async fn delete_rows(
     Ok(())
 }
 
+const REBUILD_CHUNK: usize = 20_000;
+
 /// Rebuilds every projection from the stored logs (after a reorg deeper than the undo journal).
 async fn rebuild(tx: &mut Transaction<'_, Postgres>) -> Result<()> {
-    sqlx::query!("TRUNCATE jobs, tasks, accounts, balances, token_totals, network, attestations, job_workers, undo_log")
+    sqlx::query!(
+        "TRUNCATE jobs, tasks, accounts, balances, token_totals, network, job_workers, draws, draw_members, \
+         appeals, data_challenges, verifiers, undo_log"
+    )
         .execute(&mut **tx)
         .await?;
     let mut after: (i64, i64) = (-1, -1);
@@ -1193,12 +1274,23 @@ async fn rebuild(tx: &mut Transaction<'_, Postgres>) -> Result<()> {
         let chunk = sqlx::query!(
             r#"SELECT block_number, block_hash, block_timestamp, tx_hash, tx_index, log_index, topics, data
                FROM logs WHERE (block_number, log_index) > ($1, $2)
-               ORDER BY block_number, log_index LIMIT 20000"#,
+               ORDER BY block_number, log_index LIMIT $3"#,
             after.0,
-            after.1
+            after.1,
+            i64::try_from(REBUILD_CHUNK).unwrap_or(i64::MAX)
         )
         .fetch_all(&mut **tx)
         .await?;
+        let full = chunk.len() == REBUILD_CHUNK;
+        let mut chunk = chunk;
+        // Apply whole blocks only: events of one transaction are read together (a verifier's slash is told
+        // apart from a worker's by the vote settlement that follows it).
+        if full
+            && let Some(last_block) = chunk.last().map(|r| r.block_number)
+            && chunk.iter().any(|r| r.block_number != last_block)
+        {
+            chunk.retain(|r| r.block_number != last_block);
+        }
         let Some(last) = chunk.last() else { break };
         after = (last.block_number, last.log_index);
         let logs = chunk
@@ -1221,5 +1313,232 @@ async fn rebuild(tx: &mut Transaction<'_, Postgres>) -> Result<()> {
             .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
         project(tx, &logs, None, None).await?;
     }
+    Ok(())
+}
+
+/// Keys of verification records, parsed from the undo journal's text keys (`job/task/attempt/n[/verifier]`).
+#[derive(Debug, Default)]
+struct RecordKeys {
+    job: Vec<i64>,
+    task: Vec<i64>,
+    attempt: Vec<i64>,
+    n: Vec<i64>,
+    verifier: Vec<String>,
+}
+
+impl RecordKeys {
+    fn parse(keys: &[String]) -> Self {
+        let mut out = Self::default();
+        for k in keys {
+            let mut parts = k.split('/');
+            let mut num = || parts.next().and_then(|p| p.parse::<i64>().ok());
+            let (Some(j), Some(t), Some(a), Some(n)) = (num(), num(), num(), num()) else {
+                continue;
+            };
+            out.job.push(j);
+            out.task.push(t);
+            out.attempt.push(a);
+            out.n.push(n);
+            out.verifier
+                .push(k.rsplit('/').next().unwrap_or_default().to_owned());
+        }
+        out
+    }
+}
+
+/// The verification records (draws, members, appeals, data challenges) of some submissions.
+pub(crate) async fn load_verification(
+    tx: &mut sqlx::PgConnection,
+    subs: &BTreeSet<SubmissionKey>,
+) -> Result<VerificationRows> {
+    if subs.is_empty() {
+        return Ok(VerificationRows::default());
+    }
+    let (mut j, mut t, mut a) = (Vec::new(), Vec::new(), Vec::new());
+    for (job, task, attempt) in subs {
+        j.push(*job);
+        t.push(*task);
+        a.push(*attempt);
+    }
+    let draws = sqlx::query!(
+        r#"SELECT d.key AS "key!", d.row AS "row!" FROM draw_rows d
+           JOIN UNNEST($1::bigint[], $2::bigint[], $3::bigint[]) AS k(j, t, a)
+             ON d.job_id = k.j AND d.task_index = k.t AND d.attempt = k.a"#,
+        &j,
+        &t,
+        &a
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let members = sqlx::query!(
+        r#"SELECT m.key AS "key!", m.row AS "row!" FROM member_rows m
+           JOIN UNNEST($1::bigint[], $2::bigint[], $3::bigint[]) AS k(j, t, a)
+             ON m.job_id = k.j AND m.task_index = k.t AND m.attempt = k.a"#,
+        &j,
+        &t,
+        &a
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let appeals = sqlx::query!(
+        r#"SELECT x.key AS "key!", x.row AS "row!" FROM appeal_rows x
+           JOIN UNNEST($1::bigint[], $2::bigint[], $3::bigint[]) AS k(j, t, a)
+             ON x.job_id = k.j AND x.task_index = k.t AND x.attempt = k.a"#,
+        &j,
+        &t,
+        &a
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let challenges = sqlx::query!(
+        r#"SELECT x.key AS "key!", x.row AS "row!" FROM challenge_rows x
+           JOIN UNNEST($1::bigint[], $2::bigint[], $3::bigint[]) AS k(j, t, a)
+             ON x.job_id = k.j AND x.task_index = k.t AND x.attempt = k.a"#,
+        &j,
+        &t,
+        &a
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(VerificationRows {
+        draws: rows(
+            entity::DRAW,
+            draws.into_iter().map(|r| (r.key, r.row)).collect(),
+        )?,
+        members: rows(
+            entity::MEMBER,
+            members.into_iter().map(|r| (r.key, r.row)).collect(),
+        )?,
+        appeals: rows(
+            entity::APPEAL,
+            appeals.into_iter().map(|r| (r.key, r.row)).collect(),
+        )?,
+        challenges: rows(
+            entity::CHALLENGE,
+            challenges.into_iter().map(|r| (r.key, r.row)).collect(),
+        )?,
+    })
+}
+
+/// Registered verifiers by address, from the `verifier_rows` view.
+pub(crate) async fn load_verifiers(
+    db: impl PgExecutor<'_>,
+    keys: &[String],
+) -> Result<Vec<VerifierRow>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let r = sqlx::query!(
+        r#"SELECT key AS "key!", row AS "row!" FROM verifier_rows WHERE address = ANY($1)"#,
+        keys
+    )
+    .fetch_all(db)
+    .await?;
+    rows(
+        entity::VERIFIER,
+        r.into_iter().map(|r| (r.key, r.row)).collect(),
+    )
+}
+
+async fn upsert_draws(tx: &mut Transaction<'_, Postgres>, rows: &[DrawRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let v = serde_json::to_value(rows).expect("rows serialize");
+    sqlx::query!(
+        r#"INSERT INTO draws SELECT * FROM jsonb_populate_recordset(NULL::draws, $1)
+           ON CONFLICT (job_id, task_index, attempt, draw) DO UPDATE SET
+             level = EXCLUDED.level, seed = EXCLUDED.seed, seats = EXCLUDED.seats, members = EXCLUDED.members,
+             commit_ends_at = EXCLUDED.commit_ends_at, reveal_ends_at = EXCLUDED.reveal_ends_at,
+             verdict = EXCLUDED.verdict, approve_seats = EXCLUDED.approve_seats,
+             reject_seats = EXCLUDED.reject_seats, appeal_ends_at = EXCLUDED.appeal_ends_at,
+             tallied_block = EXCLUDED.tallied_block, block_number = EXCLUDED.block_number,
+             block_timestamp = EXCLUDED.block_timestamp, tx_hash = EXCLUDED.tx_hash,
+             updated_block = EXCLUDED.updated_block"#,
+        v
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_members(tx: &mut Transaction<'_, Postgres>, rows: &[MemberRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let v = serde_json::to_value(rows).expect("rows serialize");
+    sqlx::query!(
+        r#"INSERT INTO draw_members SELECT * FROM jsonb_populate_recordset(NULL::draw_members, $1)
+           ON CONFLICT (job_id, task_index, attempt, draw, verifier) DO UPDATE SET
+             member_index = EXCLUDED.member_index, seats = EXCLUDED.seats,
+             committed_block = EXCLUDED.committed_block, approve = EXCLUDED.approve,
+             render_proof = EXCLUDED.render_proof, revealed_block = EXCLUDED.revealed_block,
+             coherent = EXCLUDED.coherent, slashed = EXCLUDED.slashed, settled_block = EXCLUDED.settled_block,
+             updated_block = EXCLUDED.updated_block"#,
+        v
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_appeals(tx: &mut Transaction<'_, Postgres>, rows: &[AppealRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let v = serde_json::to_value(rows).expect("rows serialize");
+    sqlx::query!(
+        r#"INSERT INTO appeals SELECT * FROM jsonb_populate_recordset(NULL::appeals, $1)
+           ON CONFLICT (job_id, task_index, attempt, level) DO UPDATE SET
+             appellant = EXCLUDED.appellant, request_approve = EXCLUDED.request_approve, bond = EXCLUDED.bond,
+             upheld = EXCLUDED.upheld, settled_block = EXCLUDED.settled_block,
+             block_number = EXCLUDED.block_number, block_timestamp = EXCLUDED.block_timestamp,
+             tx_hash = EXCLUDED.tx_hash, updated_block = EXCLUDED.updated_block"#,
+        v
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_challenges(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[ChallengeRow],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let v = serde_json::to_value(rows).expect("rows serialize");
+    sqlx::query!(
+        r#"INSERT INTO data_challenges SELECT * FROM jsonb_populate_recordset(NULL::data_challenges, $1)
+           ON CONFLICT (job_id, task_index, attempt, draw) DO UPDATE SET
+             challenger = EXCLUDED.challenger, cells = EXCLUDED.cells, respond_by = EXCLUDED.respond_by,
+             provided_by = EXCLUDED.provided_by, data_hashes = EXCLUDED.data_hashes,
+             provided_block = EXCLUDED.provided_block, block_number = EXCLUDED.block_number,
+             block_timestamp = EXCLUDED.block_timestamp, tx_hash = EXCLUDED.tx_hash,
+             updated_block = EXCLUDED.updated_block"#,
+        v
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_verifiers(tx: &mut Transaction<'_, Postgres>, rows: &[VerifierRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let v = serde_json::to_value(rows).expect("rows serialize");
+    sqlx::query!(
+        r#"INSERT INTO verifiers SELECT * FROM jsonb_populate_recordset(NULL::verifiers, $1)
+           ON CONFLICT (address) DO UPDATE SET
+             registry_id = EXCLUDED.registry_id, tickets = EXCLUDED.tickets, stake = EXCLUDED.stake,
+             registered_block = EXCLUDED.registered_block, left_block = EXCLUDED.left_block,
+             releasable_at = EXCLUDED.releasable_at, released_block = EXCLUDED.released_block,
+             updated_block = EXCLUDED.updated_block"#,
+        v
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

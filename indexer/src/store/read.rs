@@ -2,8 +2,10 @@
 //! with amounts rendered as text so that no uint256 loses precision.
 
 use super::{Result, rows};
-use crate::model::{AccountRow, BalanceRow, JobRow, NetworkRow, TaskRow, TokenTotalsRow};
-use crate::project::entity;
+use crate::model::{
+    AccountRow, BalanceRow, JobRow, NetworkRow, TaskRow, TokenTotalsRow, VerifierRow,
+};
+use crate::project::{VerificationRows, entity};
 use serde_json::Value;
 use sqlx::PgExecutor;
 
@@ -85,44 +87,116 @@ pub async fn tasks(
     )
 }
 
-/// One attestation as the API shows it.
-#[derive(Debug, Clone)]
-pub struct Attestation {
-    /// Verifier.
-    pub verifier: String,
-    /// Attempt attested.
-    pub attempt: i64,
-    /// Approve or reject.
-    pub approve: bool,
-    /// Block.
-    pub block_number: i64,
-    /// Transaction.
-    pub tx_hash: String,
-}
-
-/// Attestations of a task, oldest first.
-pub async fn attestations(
+/// A task's verification records, every attempt, oldest first. One statement, so one snapshot: a batch committed
+/// meanwhile cannot show a tally without its draw.
+pub async fn verification(
     db: impl PgExecutor<'_>,
     job_id: i64,
     task_index: i64,
-) -> Result<Vec<Attestation>> {
-    Ok(sqlx::query!(
-        r#"SELECT verifier, attempt, approve, block_number, tx_hash FROM attestations
-           WHERE job_id = $1 AND task_index = $2 ORDER BY block_number, log_index"#,
+) -> Result<VerificationRows> {
+    let r = sqlx::query!(
+        r#"SELECT
+             (SELECT COALESCE(jsonb_agg(jsonb_build_array(d.key, d.row)
+                       ORDER BY d.attempt, (d.row->>'draw')::bigint), '[]')
+              FROM draw_rows d WHERE d.job_id = $1 AND d.task_index = $2) AS "draws!",
+             (SELECT COALESCE(jsonb_agg(jsonb_build_array(m.key, m.row)
+                       ORDER BY m.attempt, (m.row->>'draw')::bigint, (m.row->>'member_index')::bigint), '[]')
+              FROM member_rows m WHERE m.job_id = $1 AND m.task_index = $2) AS "members!",
+             (SELECT COALESCE(jsonb_agg(jsonb_build_array(a.key, a.row)
+                       ORDER BY a.attempt, (a.row->>'level')::bigint), '[]')
+              FROM appeal_rows a WHERE a.job_id = $1 AND a.task_index = $2) AS "appeals!",
+             (SELECT COALESCE(jsonb_agg(jsonb_build_array(c.key, c.row)
+                       ORDER BY c.attempt, (c.row->>'draw')::bigint), '[]')
+              FROM challenge_rows c WHERE c.job_id = $1 AND c.task_index = $2) AS "challenges!""#,
         job_id,
         task_index
     )
-    .fetch_all(db)
-    .await?
-    .into_iter()
-    .map(|r| Attestation {
-        verifier: r.verifier,
-        attempt: r.attempt,
-        approve: r.approve,
-        block_number: r.block_number,
-        tx_hash: r.tx_hash,
+    .fetch_one(db)
+    .await?;
+    Ok(VerificationRows {
+        draws: rows(entity::DRAW, pairs(r.draws))?,
+        members: rows(entity::MEMBER, pairs(r.members))?,
+        appeals: rows(entity::APPEAL, pairs(r.appeals))?,
+        challenges: rows(entity::CHALLENGE, pairs(r.challenges))?,
     })
-    .collect())
+}
+
+/// `[[key, row], ...]` as (key, row) pairs.
+fn pairs(v: Value) -> Vec<(String, Value)> {
+    match v {
+        Value::Array(items) => items
+            .into_iter()
+            .filter_map(|item| match item {
+                Value::Array(mut kv) if kv.len() == 2 => {
+                    let row = kv.pop()?;
+                    let key = kv.pop()?.as_str()?.to_owned();
+                    Some((key, row))
+                }
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A registered verifier.
+pub async fn verifier(db: impl PgExecutor<'_>, address: &str) -> Result<Option<VerifierRow>> {
+    Ok(super::load_verifiers(db, &[address.to_owned()])
+        .await?
+        .pop())
+}
+
+/// What a verifier did on committees.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitteeRecord {
+    /// Draws it sat on.
+    pub draws: i64,
+    /// Seats it held in them.
+    pub seats: i64,
+    /// Votes committed.
+    pub committed: i64,
+    /// Votes revealed.
+    pub revealed: i64,
+    /// Of them, approvals.
+    pub approvals: i64,
+    /// Votes judged (their verification ended).
+    pub settled: i64,
+    /// Of them, coherent with the final verdict.
+    pub coherent: i64,
+    /// Of them, with bonds slashed.
+    pub slashes: i64,
+    /// Wei slashed in total (decimal).
+    pub slashed: String,
+    /// Block of its latest committee activity.
+    pub updated_block: Option<i64>,
+}
+
+/// A verifier's committee record, from its memberships.
+pub async fn committee_record(db: impl PgExecutor<'_>, address: &str) -> Result<CommitteeRecord> {
+    let r = sqlx::query!(
+        r#"SELECT COUNT(*) AS "draws!", COALESCE(SUM(seats), 0)::bigint AS "seats!",
+                  COUNT(committed_block) AS "committed!", COUNT(revealed_block) AS "revealed!",
+                  COUNT(*) FILTER (WHERE approve) AS "approvals!", COUNT(settled_block) AS "settled!",
+                  COUNT(*) FILTER (WHERE coherent AND settled_block IS NOT NULL) AS "coherent!",
+                  COUNT(*) FILTER (WHERE slashed > 0) AS "slashes!",
+                  COALESCE(SUM(slashed), 0)::text AS "slashed!", MAX(updated_block) AS updated_block
+           FROM draw_members WHERE verifier = $1"#,
+        address
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(CommitteeRecord {
+        draws: r.draws,
+        seats: r.seats,
+        committed: r.committed,
+        revealed: r.revealed,
+        approvals: r.approvals,
+        settled: r.settled,
+        coherent: r.coherent,
+        slashes: r.slashes,
+        slashed: r.slashed,
+        updated_block: r.updated_block,
+    })
 }
 
 /// A stored event, or the notice of one a reorg removed.
@@ -312,11 +386,12 @@ pub async fn token_totals(db: impl PgExecutor<'_>) -> Result<Vec<TokenTotalsRow>
     super::load_tokens(db, None).await
 }
 
-/// Number of live workers and verifiers (accounts that ever claimed or attested).
+/// Number of workers (accounts that ever claimed a task) and of verifiers in the registry (registered and not
+/// released).
 pub async fn participant_counts(db: impl PgExecutor<'_>) -> Result<(i64, i64)> {
     let r = sqlx::query!(
-        r#"SELECT COUNT(*) FILTER (WHERE tasks_claimed > 0) AS "workers!",
-                  COUNT(*) FILTER (WHERE attestations > 0) AS "verifiers!" FROM accounts"#
+        r#"SELECT (SELECT COUNT(*) FROM accounts WHERE tasks_claimed > 0) AS "workers!",
+                  (SELECT COUNT(*) FROM verifiers WHERE released_block IS NULL) AS "verifiers!""#
     )
     .fetch_one(db)
     .await?;

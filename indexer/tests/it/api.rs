@@ -146,7 +146,12 @@ async fn every_endpoint_answers_with_finality_and_rejects_bad_input() -> Result<
     let t = get_json(r, "/v1/jobs/2/tasks/0", 200).await?;
     assert_eq!(t["data"]["task"]["timesRejected"], 1);
     assert_eq!(t["data"]["task"]["payReason"], "accepted_by_artist");
-    assert_eq!(t["data"]["attestations"][0]["approve"], false);
+    assert_eq!(t["data"]["task"]["rejectReason"], "verdict");
+    let first = &t["data"]["verification"]["draws"][0];
+    assert_eq!(first["attempt"], 0);
+    assert_eq!(first["members"][0]["approve"], false);
+    assert_eq!(first["tally"]["verdict"], "reject");
+    assert_eq!(first["members"][0]["coherent"], true);
     let events = get_json(r, "/v1/jobs/2/events?limit=2", 200).await?;
     assert_eq!(events["data"][0]["event"], "JobCancelled");
     let older = get_json(
@@ -219,9 +224,26 @@ async fn every_endpoint_answers_with_finality_and_rejects_bad_input() -> Result<
         200,
     )
     .await?;
-    assert_eq!(v["data"]["attestations"], 2);
-    assert_eq!(v["data"]["approvals"], 1);
+    assert_eq!(v["data"]["registration"]["tickets"], 4);
+    assert_eq!(v["data"]["registration"]["status"], "active");
     assert_eq!(v["data"]["stake"]["unbonding"], "1000");
+    let v2 = get_json(
+        r,
+        &format!("/v1/verifiers/{}", addr(&net.verifier2.address)),
+        200,
+    )
+    .await?;
+    let served = |v: &Value, what: &str| v["data"]["service"][what].as_i64().unwrap_or(-1);
+    assert_eq!(
+        served(&v, "draws") + served(&v2, "draws"),
+        2,
+        "two one-seat committees"
+    );
+    assert_eq!(
+        served(&v, "votesRevealed") + served(&v2, "votesRevealed"),
+        2
+    );
+    assert_eq!(served(&v, "slashes") + served(&v2, "slashes"), 0);
     assert_eq!(
         v["data"]["confirmed"],
         json!(false),
@@ -229,7 +251,10 @@ async fn every_endpoint_answers_with_finality_and_rejects_bad_input() -> Result<
     );
     let n = get_json(r, "/v1/network", 200).await?;
     assert_eq!(n["data"]["workers"], 2);
-    assert_eq!(n["data"]["verifiers"], 1);
+    assert_eq!(n["data"]["verifiers"], 2);
+    assert_eq!(n["data"]["draws"], 2);
+    assert_eq!(n["data"]["votes"], 2);
+    assert_eq!(n["data"]["appeals"], 1);
     assert_eq!(get_json(r, "/health", 200).await?["status"], "ok");
     let ready = get_json(r, "/ready", 200).await?;
     assert_eq!(ready["lag"], 0);
@@ -247,6 +272,8 @@ async fn every_endpoint_answers_with_finality_and_rejects_bad_input() -> Result<
         "/v1/tasks/open",
         "/v1/stream",
         "/v1/workers/{address}",
+        "/v1/verifiers/{address}",
+        "/v1/jobs/{job_id}/tasks/{task_index}",
         "/ready",
     ] {
         assert!(
@@ -308,6 +335,13 @@ async fn every_endpoint_answers_with_finality_and_rejects_bad_input() -> Result<
     )
     .await?;
     error(r, "/v1/verifiers/nothex", 400, "address").await?;
+    error(
+        r,
+        &format!("/v1/verifiers/{}", addr(&net.artist.address)),
+        404,
+        "no verifier",
+    )
+    .await?;
     error(r, "/v1/stream?after=-4", 400, "after").await?;
     error(r, "/nope", 404, "no such endpoint").await?;
     ix.stop().await

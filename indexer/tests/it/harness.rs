@@ -2,7 +2,7 @@
 //! with the contracts deployed and funded actors, an in-process indexer, and a TCP proxy to cut the RPC.
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::{DynProvider, Provider};
+use alloy::providers::DynProvider;
 use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -11,10 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use tessera_bindings::DistributedRender::DistributedRenderInstance;
-use tessera_bindings::IDistributedRender::JobSpec;
-use tessera_bindings::{DistributedRender, cells};
+use tessera_bindings::IDistributedRenderTypes::JobSpec;
+use tessera_bindings::{DistributedRender, Phase, cells};
 pub(crate) use tessera_devnet::mined;
-use tessera_devnet::{Actor, Devnet, cell_hashes, escrow, job_spec, signed_verdict, verdict};
+use tessera_devnet::{
+    Actor, DeployParams, Devnet, cell_hashes, escrow, job_spec, register_verifier,
+};
 use tessera_indexer::api::{self, AppState, HttpConfig};
 use tessera_indexer::chain::Chain as RpcChain;
 use tessera_indexer::metrics::Metrics;
@@ -44,8 +46,12 @@ impl Db {
 pub(crate) const MIN_STAKE: u128 = 1_000_000_000_000_000_000;
 pub(crate) const REWARD: u128 = 10_000_000_000_000_000;
 pub(crate) const STAKE: u128 = 5_000_000_000_000_000;
+/// Wei behind a verifier ticket (one committee seat's bond).
+pub(crate) const TICKET: u128 = 100_000_000_000_000_000;
+/// Tickets each of the two verifiers holds: enough for any committee of the tests (level 1 draws 3 seats).
+pub(crate) const TICKETS: u64 = 4;
 
-/// The devnet with the market deployed and the workers and the verifier staked.
+/// The devnet with the market deployed, the workers and the verifier staked, and both verifiers registered.
 pub(crate) struct Net {
     dev: Devnet,
     pub(crate) market: Address,
@@ -68,23 +74,22 @@ impl DerefMut for Net {
 impl Net {
     pub(crate) async fn start() -> Result<Self> {
         let dev = Devnet::start().await?;
-        let deployment_block = dev.owner.provider.get_block_number().await? + 1;
-        let m = DistributedRender::deploy(
-            dev.owner.provider.clone(),
-            dev.owner.address,
-            dev.treasury.address,
-            100,
-            U256::from(MIN_STAKE),
-            U256::from(3600u64),
-        )
-        .await?;
+        let d = dev
+            .deploy(DeployParams {
+                ticket_stake: U256::from(TICKET),
+                ..DeployParams::default()
+            })
+            .await?;
         let net = Self {
-            market: *m.address(),
-            deployment_block,
+            market: d.distributed_render,
+            deployment_block: d.deployment_block,
             dev,
         };
         for a in [&net.worker, &net.worker2, &net.verifier] {
             mined(net.at(a).stake().value(U256::from(MIN_STAKE))).await?;
+        }
+        for v in [&net.verifier, &net.verifier2] {
+            register_verifier(v, net.market, TICKETS, U256::from(TICKET)).await?;
         }
         Ok(net)
     }
@@ -131,23 +136,42 @@ impl Net {
         Ok(root)
     }
 
-    /// Has the verifier approve or reject (cell 2) a submission.
-    pub(crate) async fn attest(
-        &self,
-        job: U256,
-        task: u32,
-        root: B256,
-        attempt: u64,
-        approve: bool,
-    ) -> Result<()> {
-        let a = verdict(job, u64::from(task), attempt, root, approve);
-        let signed = signed_verdict(&self.verifier.signer, self.chain_id, self.market, a).await?;
+    /// One committee round on a submission: draws the due committee, and both verifiers (whichever of them
+    /// were drawn) commit and reveal `approve`. Returns the phase after the tally.
+    pub(crate) async fn vote(&self, job: U256, task: u32, approve: bool) -> Result<Phase> {
+        self.vote_round(
+            self.market,
+            job,
+            u64::from(task),
+            &[&self.verifier, &self.verifier2],
+            approve,
+        )
+        .await
+    }
+
+    /// Runs out the current phase and calls `finalizeTask`.
+    pub(crate) async fn settle(&self, job: U256, task: u32) -> Result<()> {
+        self.finalize(self.market, job, u64::from(task)).await
+    }
+
+    /// `who` appeals the standing verdict of a task (or disputes an optimistic result), with the bond the
+    /// contract asks for the next level. Returns the bond.
+    pub(crate) async fn appeal(&self, who: &Actor, job: U256, task: u32) -> Result<U256> {
+        let m = self.at(&self.owner);
+        let v = m.getVerification(job, U256::from(task)).call().await?;
+        let level = if Phase::try_from(v.phase)? == Phase::None {
+            U256::ZERO
+        } else {
+            v.level + U256::from(1)
+        };
+        let bond = m.appealBond(job, level).call().await?;
         mined(
-            self.at(&self.owner)
-                .attest(job, U256::from(task), vec![signed]),
+            self.at(who)
+                .appealVerdict(job, U256::from(task))
+                .value(bond),
         )
         .await?;
-        Ok(())
+        Ok(bond)
     }
 }
 
@@ -253,7 +277,14 @@ pub(crate) async fn snapshot(pool: &PgPool) -> Result<Value> {
         ("balances", "account, token"),
         ("token_totals", "token"),
         ("network", "id"),
-        ("attestations", "tx_hash, log_index"),
+        ("draws", "job_id, task_index, attempt, draw"),
+        (
+            "draw_members",
+            "job_id, task_index, attempt, draw, verifier",
+        ),
+        ("appeals", "job_id, task_index, attempt, level"),
+        ("data_challenges", "job_id, task_index, attempt, draw"),
+        ("verifiers", "address"),
         ("job_workers", "worker, job_id"),
         ("logs", "block_number, log_index"),
     ] {

@@ -2,6 +2,7 @@
 //! started by `scripts/pg.sh`): backfill, live tail, reorgs, RPC outages, SIGKILL restarts and the API.
 
 mod api;
+mod committees;
 mod crash;
 mod harness;
 mod history;
