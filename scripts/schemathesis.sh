@@ -31,7 +31,11 @@ forge script contracts/script/Deploy.s.sol --rpc-url "http://127.0.0.1:$rpc_port
   --broadcast --private-key "$key" >/dev/null
 deployment="deployments/31337.json"
 market="$(node -e "console.log(require('./$deployment').distributedRender)")"
-# One job so that detail endpoints have something to find.
+# A registered verifier (jobs need a ticket in the registry for their first committee), then one job so that
+# detail endpoints have something to find.
+ticket="$(cast call --rpc-url "http://127.0.0.1:$rpc_port" "$market" "TICKET_STAKE()(uint256)" | cut -d' ' -f1)"
+cast send -q --rpc-url "http://127.0.0.1:$rpc_port" --private-key "$key" --value "$ticket" "$market" \
+  "registerVerifier(uint256)" 1
 spec="(\"bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am\",\"tessera-pt/0.1\",(64,64,4,2,0,2,1,1,16,1),0x0000000000000000000000000000000000000000,1000000,0,0,4000000000,600,300,1,true)"
 cast send -q --rpc-url "http://127.0.0.1:$rpc_port" --private-key "$key" --value 2000000 "$market" \
   "submitRenderJob((string,string,(uint32,uint32,uint32,uint32,uint32,uint32,uint32,uint32,uint32,uint64),address,uint96,uint16,uint96,uint32,uint32,uint32,uint8,bool))" "$spec"
