@@ -30,6 +30,8 @@ async fn cancel_reclaim_and_accept_return_or_pay_escrow_and_mistakes_are_named()
 -> anyhow::Result<()> {
     let _one = SERIAL.lock().await;
     let net = Net::start("artist", true).await?;
+    // Jobs need a registry that can seat their committee (one seat here); nobody needs to vote.
+    net.register_key(3, 1).await?;
     let artist = net.ln.address(tessera_localnet::Account::Artist)?;
     let market = &net.market.market;
     // 3 tasks x (0.002 reward + 5% verifier fee).
@@ -169,6 +171,8 @@ async fn cancel_reclaim_and_accept_return_or_pay_escrow_and_mistakes_are_named()
             "64",
             "--reward",
             "0.01",
+            "--quorum",
+            "1",
         ])?
         .env("TESSERA_KEYSTORE", broke.join("broke.json"))
         .output()?;

@@ -1,131 +1,15 @@
-//! Faults: a cheating worker, a worker killed mid-task (its lease expires), a worker killed and restarted,
-//! a malformed scene, and IPFS going away and coming back.
+//! Faults: a worker killed mid-task (its lease expires), a worker killed and restarted, a malformed scene,
+//! and IPFS going away and coming back. Cheating workers and lying verifiers are in `verification.rs`.
 
-use crate::harness::{Net, SERIAL, check, ether, scene};
-use alloy::primitives::{B256, U256};
+use crate::harness::{Net, SERIAL, check};
+use alloy::primitives::U256;
 use std::time::Duration;
-use tessera_bindings::DistributedRender::{
-    ResultSubmitted, TaskClaimed, TaskRejected, TaskReopened,
-};
+use tessera_bindings::DistributedRender::{ResultSubmitted, TaskClaimed, TaskReopened};
 use tessera_bindings::{ReopenReason, TaskState};
 use tessera_devnet::mined;
 use tessera_localnet::{Account, wait_for};
 
 const LONG: Duration = Duration::from_secs(120);
-
-/// A worker that forges one cell: it renders the task honestly, replaces one cell with black, commits to the
-/// forged data consistently (leaves and root match what it publishes) and submits. The verifier, checking
-/// every cell, rejects it with that cell's proof; the cheater is slashed, the task reopens, and an honest
-/// worker renders it and is paid.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_forged_cell_is_rejected_slashed_and_the_task_rerendered_by_an_honest_worker()
--> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
-    let mut net = Net::start("cheat", true).await?;
-    let job = net.post(1, "1x1", 4, &[])?;
-    // anvil account 5, `Account::Spare`
-    let (cheater, m) = {
-        let c = &net.ln.dev.verifier2;
-        (c.address, c.market(net.ln.deployment.distributed_render))
-    };
-    mined(m.stake().value(ether("0.05")?)).await?;
-    mined(m.claimTasks(U256::from(job), vec![0])).await?;
-    let stake_before = m.stakeOf(cheater).call().await?.bonded;
-
-    // Render honestly, then forge cell 5.
-    let info = net.market.job(job).await?;
-    let settings = info.settings();
-    let t = settings.task(0).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let glb = std::fs::read(scene())?;
-    let sc = tessera_render::load_job_scene(
-        &glb,
-        &settings,
-        t.frame,
-        tessera_render::Limits::default(),
-    )?;
-    let ts = tessera_render::task_settings(&settings, t.frame);
-    let mut img = tessera_render::render_region(
-        &sc,
-        &ts,
-        t.region,
-        &tessera_render::Backend::Cpu,
-        &|_, _| {},
-    )?;
-    let forged = 5usize;
-    let r = img.cells[forged].rect;
-    for y in r.y..r.y + r.height {
-        for x in r.x..r.x + r.width {
-            let at = (((y - t.region.y) * t.region.width + (x - t.region.x)) * 3) as usize;
-            img.pixels[at..at + 3].copy_from_slice(&[0.0; 3]);
-        }
-    }
-    let zeros = vec![0.0f32; (r.width * r.height * 3) as usize];
-    let data_hash = tessera_common::keccak256(&tessera_render::render::cell_bytes(&zeros));
-    img.cells[forged].data_hash = data_hash;
-    img.cells[forged].leaf = tessera_common::cells::leaf(forged as u64, data_hash);
-    let leaves: Vec<_> = img.cells.iter().map(|c| c.leaf).collect();
-    img.root = tessera_common::cells::root(&leaves).ok_or_else(|| anyhow::anyhow!("no cells"))?;
-    let raw = tessera_render::output::raw_bytes(
-        &img,
-        settings.width,
-        settings.height,
-        settings.cell_size,
-    );
-    let doc = serde_json::to_vec(&tessera_render::output::leaves_json(
-        &img,
-        settings.cell_size,
-    ))?;
-    // The forgery is self-consistent: only re-rendering can expose it.
-    tessera_render::output::check_outputs(&raw, &serde_json::from_slice(&doc)?, Some(&img.root))?;
-    let ipfs =
-        tessera_ipfs::IpfsClient::new(tessera_ipfs::ClientConfig::new(net.ln.ipfs.api.clone()))?;
-    let added = ipfs
-        .add_directory(
-            "forged",
-            &[("raw.tsr", raw), ("leaves.json", doc)],
-            tessera_ipfs::AddOptions::default(),
-        )
-        .await?;
-    mined(m.submitResult(U256::from(job), U256::ZERO, added.cid, B256::from(img.root))).await?;
-
-    // The verifier checks every cell (k >= N).
-    net.ln
-        .spawn_daemon("v", "verify", Account::Verifier, &["--cells", "100000"])?;
-    let rejected = wait_for("the rejection", LONG, || async {
-        Ok(net.events::<TaskRejected>(job).await?.into_iter().next())
-    })
-    .await
-    .map_err(|e| net.with_logs(e))?;
-    check(rejected.worker == cheater, "the cheater was rejected")?;
-    check(
-        rejected.cellIndex == U256::from(forged),
-        &format!("the forged cell named: {}", rejected.cellIndex),
-    )?;
-    check(rejected.slashed > U256::ZERO, "stake slashed")?;
-    let stake_after = m.stakeOf(cheater).call().await?.bonded;
-    check(
-        stake_after < stake_before,
-        "the cheater's bonded stake went down",
-    )?;
-    let reopened = net.events::<TaskReopened>(job).await?;
-    check(
-        reopened
-            .iter()
-            .any(|r| r.reason == ReopenReason::Rejected as u8),
-        "the task reopened as rejected",
-    )?;
-
-    // An honest worker now takes the reopened task and is paid.
-    net.ln.spawn_daemon("w", "run", Account::Worker, &[])?;
-    net.all_paid(job, LONG).await?;
-    let honest = net.ln.address(Account::Worker)?;
-    let v = net.task(job, 0).await?;
-    check(
-        v.worker == honest && v.attempt == 1,
-        "paid to the honest worker on attempt 1",
-    )?;
-    net.shutdown().await
-}
 
 /// Without the indexer (the workers find tasks from chain logs): a worker is killed while it renders; once
 /// its lease has run out another worker reopens the task, renders it and is paid; the first is penalised.
@@ -134,7 +18,7 @@ async fn a_worker_killed_mid_task_loses_the_lease_to_another_that_completes_it()
 -> anyhow::Result<()> {
     let _one = SERIAL.lock().await;
     let mut net = Net::start("lease", false).await?;
-    net.ln.spawn_daemon("v", "verify", Account::Verifier, &[])?;
+    net.verifier("v", Account::Verifier, 1, 1).await?;
     // Heavy enough (~1 s) that the kill lands during the render.
     let job = net.post(1, "1x1", 512, &["--lease", "300s"])?;
     let a = net.ln.address(Account::Worker)?;
@@ -174,7 +58,7 @@ async fn a_worker_killed_and_restarted_resumes_without_claiming_or_submitting_tw
 -> anyhow::Result<()> {
     let _one = SERIAL.lock().await;
     let mut net = Net::start("restart", true).await?;
-    net.ln.spawn_daemon("v", "verify", Account::Verifier, &[])?;
+    net.verifier("v", Account::Verifier, 1, 1).await?;
     let job = net.post(2, "1x1", 512, &[])?;
     let a = net.ln.address(Account::Worker)?;
     net.ln.spawn_daemon("a", "run", Account::Worker, &[])?;
@@ -221,6 +105,7 @@ async fn a_worker_killed_and_restarted_resumes_without_claiming_or_submitting_tw
 async fn a_malformed_scene_is_never_claimed() -> anyhow::Result<()> {
     let _one = SERIAL.lock().await;
     let mut net = Net::start("malformed", true).await?;
+    net.verifier("v", Account::Verifier, 1, 1).await?;
     let junk = net.ln.dir.join("junk.glb");
     std::fs::write(
         &junk,
@@ -286,7 +171,6 @@ async fn a_malformed_scene_is_never_claimed() -> anyhow::Result<()> {
         .map(|e| e.inner.data.jobId.to::<u64>())
         .ok_or_else(|| anyhow::anyhow!("no JobSubmitted"))?;
     net.ln.spawn_daemon("w", "run", Account::Worker, &[])?;
-    net.ln.spawn_daemon("v", "verify", Account::Verifier, &[])?;
     let good = net.post(1, "1x1", 4, &[])?;
     net.all_paid(good, LONG).await?;
     check(
@@ -307,10 +191,10 @@ async fn a_malformed_scene_is_never_claimed() -> anyhow::Result<()> {
 async fn ipfs_down_then_back_up_delays_but_does_not_lose_the_job() -> anyhow::Result<()> {
     let _one = SERIAL.lock().await;
     let mut net = Net::start("ipfs", true).await?;
+    net.verifier("v", Account::Verifier, 1, 1).await?;
     let job = net.post(2, "1x1", 4, &[])?;
     net.ln.ipfs.proc.stop()?;
     net.ln.spawn_daemon("w", "run", Account::Worker, &[])?;
-    net.ln.spawn_daemon("v", "verify", Account::Verifier, &[])?;
     wait_for("the worker to notice IPFS is down", LONG, || async {
         Ok(net.ln.daemons["w"]
             .log()

@@ -9,6 +9,9 @@ use tessera_bindings::TaskState;
 use tessera_bindings::market::{Market, TaskView};
 use tessera_localnet::{Localnet, Options, wait_for};
 
+/// Length of each verification phase of the tests' jobs (commit, reveal, appeal window).
+pub(crate) const PHASE: &str = "20s";
+
 /// The tests share two cores: one at a time.
 pub(crate) static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -34,10 +37,76 @@ impl Net {
         Ok(Self { ln, market })
     }
 
-    /// Posts a job of `frames` x `regions` tasks of the demo scene with the CLI; `spp` sets its cost.
+    /// Starts the default verifiers (three, `TICKETS` tickets each) and waits until they are registered.
+    pub(crate) async fn verifiers(&mut self) -> Result<()> {
+        self.ln.spawn_verifiers(&[])?;
+        let want = tessera_localnet::TICKETS * tessera_localnet::VERIFIERS.len() as u64;
+        self.registered(want).await
+    }
+
+    /// Starts one verifier daemon as `account` holding `tickets` tickets, and waits until the registry holds
+    /// `total` active tickets.
+    pub(crate) async fn verifier(
+        &mut self,
+        name: &str,
+        account: tessera_localnet::Account,
+        tickets: u64,
+        total: u64,
+    ) -> Result<()> {
+        let t = tickets.to_string();
+        self.ln
+            .spawn_daemon(name, "verify", account, &["--tickets", &t])?;
+        self.registered(total).await
+    }
+
+    /// Registers anvil account `index` as a verifier with `tickets` tickets, without a daemon behind it (a
+    /// key the test votes with, or none at all); returns it.
+    pub(crate) async fn register_key(
+        &self,
+        index: usize,
+        tickets: u64,
+    ) -> Result<tessera_devnet::Actor> {
+        let actor = self.ln.dev.actor(index)?;
+        let stake = self.market.market.TICKET_STAKE().call().await?;
+        tessera_devnet::register_verifier(
+            &actor,
+            self.ln.deployment.distributed_render,
+            tickets,
+            stake,
+        )
+        .await?;
+        Ok(actor)
+    }
+
+    /// Waits until the verifier registry holds at least `tickets` active tickets.
+    pub(crate) async fn registered(&self, tickets: u64) -> Result<()> {
+        wait_for(
+            &format!("{tickets} active verifier tickets"),
+            Duration::from_secs(60),
+            || async move {
+                let r = self.market.market.registry().call().await?;
+                Ok((r.activeTickets >= U256::from(tickets)).then_some(()))
+            },
+        )
+        .await
+        .map_err(|e| self.with_logs(e))
+    }
+
+    /// Posts a job of `frames` x `regions` tasks of the demo scene with the CLI; `spp` sets its cost. Unless
+    /// `extra` says otherwise: 8 px cells, committees of one seat, 20 s verification phases.
     pub(crate) fn post(&self, frames: u32, regions: &str, spp: u32, extra: &[&str]) -> Result<u64> {
         let scene = scene().display().to_string();
         let (frames, spp) = (frames.to_string(), spp.to_string());
+        let mut defaults = Vec::new();
+        for (flag, value) in [
+            ("--cell-size", "8"),
+            ("--quorum", "1"),
+            ("--challenge-window", PHASE),
+        ] {
+            if !extra.contains(&flag) {
+                defaults.extend([flag, value]);
+            }
+        }
         let mut args = vec![
             "job",
             "submit",
@@ -54,13 +123,12 @@ impl Net {
             frames.as_str(),
             "--regions",
             regions,
-            "--cell-size",
-            "8",
             "--reward",
             "0.002",
             "--stake",
             "0.001",
         ];
+        args.extend(defaults);
         args.extend_from_slice(extra);
         let out = self.ln.cli_ok(&args)?;
         out.trim().parse().context("job id on stdout")

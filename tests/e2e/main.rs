@@ -1,6 +1,8 @@
 //! The whole network end to end, every part a real process (anvil, Postgres, the local IPFS node, the
 //! indexer, `tessera-worker` in both modes, the `tessera` CLI): a job from submit to every task paid and
-//! fetched; a cheating worker caught, slashed and replaced; a worker killed mid-task whose lease expires; a
+//! fetched through drawn committees; lying verifiers overturned on appeal, a forging and a withholding worker
+//! slashed and replaced, a registry smaller than the committee (`verification.rs`); a worker killed mid-task
+//! whose lease expires; a
 //! worker killed and restarted; cancel, reclaim, accept and the CLI's errors; a malformed scene; IPFS going
 //! away and coming back. The tests run one at a time (they share the machine's two cores).
 //!
@@ -10,3 +12,4 @@ mod artist;
 mod faults;
 mod harness;
 mod round_trip;
+mod verification;

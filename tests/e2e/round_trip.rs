@@ -1,9 +1,9 @@
-//! A multi-task job from submit to every task paid, with two workers, a verifier and the indexer, and the
-//! artist's fetch checking every output against the roots on-chain.
+//! A multi-task job from submit to every task paid, with two workers, three verifiers drawn into committees
+//! of three seats, and the indexer, and the artist's fetch checking every output against the roots on-chain.
 
 use crate::harness::{Net, SERIAL, check};
 use std::time::Duration;
-use tessera_bindings::DistributedRender::{TaskAttested, TaskClaimed, TaskPaid};
+use tessera_bindings::DistributedRender::{CommitteeDrawn, TaskClaimed, TaskPaid, VoteRevealed};
 use tessera_bindings::PayReason;
 use tessera_localnet::Account;
 
@@ -30,24 +30,40 @@ async fn a_multi_task_job_is_rendered_verified_paid_and_fetched() -> anyhow::Res
         Account::Worker2,
         &["--withdraw-threshold-wei", "1"],
     )?;
-    net.ln
-        .spawn_daemon("v", "verify", Account::Verifier, &["--cells", "40"])?;
-    let job = net.post(2, "2x1", 4, &[])?;
-    net.all_paid(job, Duration::from_secs(120)).await?;
+    net.verifiers().await?;
+    let job = net.post(2, "2x1", 4, &["--quorum", "3"])?;
+    net.all_paid(job, Duration::from_secs(240)).await?;
 
-    // Each task claimed once, attested once by the verifier, paid as verified to the worker that claimed it.
+    // Each task claimed once, judged by one drawn committee of three seats that approved it, paid as
+    // verified to the worker that claimed it.
     let claims = net.events::<TaskClaimed>(job).await?;
     let paid = net.events::<TaskPaid>(job).await?;
-    let attested = net.events::<TaskAttested>(job).await?;
+    let drawn = net.events::<CommitteeDrawn>(job).await?;
+    let votes = net.events::<VoteRevealed>(job).await?;
     check(
         claims.len() == 4,
         &format!("{} claims for 4 tasks", claims.len()),
     )?;
     check(
-        paid.len() == 4 && attested.len() == 4,
-        "4 payments and 4 attestations",
+        paid.len() == 4 && drawn.len() == 4,
+        &format!(
+            "4 payments ({}) and 4 committees ({})",
+            paid.len(),
+            drawn.len()
+        ),
     )?;
-    let verifier = net.ln.address(Account::Verifier)?;
+    let mut verifiers = std::collections::BTreeSet::new();
+    for (_, a) in tessera_localnet::VERIFIERS {
+        verifiers.insert(net.ln.address(a)?);
+    }
+    for d in &drawn {
+        let seats: u64 = d.seats.iter().map(|s| s.to::<u64>()).sum();
+        check(seats == 3, &format!("a committee of 3 seats, not {seats}"))?;
+        check(
+            d.members.iter().all(|m| verifiers.contains(m)),
+            "members are registered verifiers",
+        )?;
+    }
     for p in &paid {
         check(p.reason == PayReason::Verified as u8, "paid as verified")?;
         let claimant = claims
@@ -57,8 +73,15 @@ async fn a_multi_task_job_is_rendered_verified_paid_and_fetched() -> anyhow::Res
         check(claimant == Some(p.worker), "paid to its claimant")?;
     }
     check(
-        attested.iter().all(|a| a.verifier == verifier && a.approve),
-        "approvals by the verifier",
+        votes
+            .iter()
+            .all(|v| v.approve && verifiers.contains(&v.verifier)),
+        "every revealed vote approves, from a drawn verifier",
+    )?;
+    let members: usize = drawn.iter().map(|d| d.members.len()).sum();
+    check(
+        votes.len() == members,
+        &format!("every member revealed ({} of {members})", votes.len()),
     )?;
     let workers: std::collections::BTreeSet<_> = claims.iter().map(|c| c.worker).collect();
     check(workers.len() == 2, "both workers took tasks")?;

@@ -173,7 +173,14 @@ impl Market {
         signer: PrivateKeySigner,
     ) -> Result<Self> {
         let me = signer.address();
+        // Nonces from the node's pending count for every transaction: alloy's default cache takes a nonce
+        // before gas estimation, so a call that reverts at estimation would leave a gap that stalls every
+        // later transaction of the account (daemons send calls that can lose a race, e.g. two appeals).
         let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_simple_nonce_management()
+            .fetch_chain_id()
             .wallet(EthereumWallet::from(signer))
             .connect_http(parse_url(rpc_url)?)
             .erased();
@@ -328,7 +335,20 @@ impl Market {
     /// asks for at the next level; returns the bond paid.
     pub async fn appeal(&self, job: u64, task: u64) -> Result<U256> {
         let v = self.verification(job, task).await?;
-        let level = if v.phase == Phase::None { 0 } else { v.level + 1 };
+        let now = self.now().await?;
+        let dispute = v.phase == Phase::None;
+        if !dispute && !v.appealable(now) {
+            bail!(
+                "task {task} of job {job} cannot be appealed now: its verification is in the {} phase{}",
+                v.phase,
+                if v.phase == Phase::Appealable {
+                    " and the appeal window is over"
+                } else {
+                    ""
+                }
+            );
+        }
+        let level = if dispute { 0 } else { v.level + 1 };
         let bond = self
             .market
             .appealBond(U256::from(job), U256::from(level))

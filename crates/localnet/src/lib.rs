@@ -229,6 +229,18 @@ pub struct Options {
     pub poll_ms: u64,
 }
 
+/// The verifiers a local network runs by default: three accounts with `TICKETS` registry tickets each, so
+/// that a committee of the CLI's default size (3 seats) can be drawn for several tasks at once, and an appeal
+/// committee (7 seats) can be drawn too.
+pub const VERIFIERS: [(&str, Account); 3] = [
+    ("verifier-1", Account::Verifier),
+    ("verifier-2", Account::Verifier2),
+    ("verifier-3", Account::Verifier3),
+];
+
+/// Registry tickets each default verifier holds.
+pub const TICKETS: u64 = 4;
+
 /// Which funded account an operator uses (anvil's accounts, as `tessera-devnet` names them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Account {
@@ -240,8 +252,14 @@ pub enum Account {
     Worker2,
     /// Account 3.
     Verifier,
+    /// Account 7.
+    Verifier2,
+    /// Account 8.
+    Verifier3,
     /// Account 5 (a spare: the tests' cheating worker).
     Spare,
+    /// Account 9 (a spare: a cheating worker's second key).
+    Spare2,
 }
 
 impl Account {
@@ -253,6 +271,9 @@ impl Account {
             Self::Verifier => 3,
             Self::Spare => 5,
             Self::Worker2 => 6,
+            Self::Verifier2 => 7,
+            Self::Verifier3 => 8,
+            Self::Spare2 => 9,
         }
     }
 }
@@ -292,7 +313,10 @@ impl Localnet {
         std::fs::create_dir_all(&logs)?;
         // The IPFS node takes seconds to start: let it, while the chain and the indexer come up.
         let ipfs = IpfsNode::start(&dir.join("ipfs"), &logs)?;
-        let dev = Devnet::start().await?;
+        // Blocks every second besides one per transaction: committees are drawn from the hash of the block
+        // after a result's, and verification phases end by the clock, both of which need blocks to keep
+        // coming when nobody sends a transaction.
+        let dev = Devnet::start_with(&["--block-time", "1", "--mixed-mining"]).await?;
         let deployment = dev.deploy(DeployParams::default()).await?;
         let deployment_path = Deployment::path_for(&dir.join("deployments"), deployment.chain_id);
         std::fs::create_dir_all(dir.join("deployments"))?;
@@ -418,13 +442,13 @@ impl Localnet {
         ));
         env.push(("TESSERA_POLL_MS".into(), self.opts.poll_ms.to_string()));
         env.push(("TESSERA_BACKEND".into(), "cpu".into()));
-        // Workers bond 0.05 ETH; a verifier needs the deployment's minimum (0.1 ETH) free.
-        let stake = if mode == "verify" {
-            "200000000000000000"
-        } else {
-            "50000000000000000"
-        };
-        env.push(("TESSERA_STAKE_TARGET_WEI".into(), stake.into()));
+        // Workers bond 0.05 ETH; a verifier sends what its tickets need when it registers.
+        if mode == "run" {
+            env.push((
+                "TESSERA_STAKE_TARGET_WEI".into(),
+                "50000000000000000".into(),
+            ));
+        }
         env.push(("RUST_LOG".into(), "info".into()));
         let mut args = vec![mode.to_owned()];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
@@ -436,6 +460,17 @@ impl Localnet {
             &self.dir.join("logs"),
         )?;
         self.daemons.insert(name.to_owned(), p);
+        Ok(())
+    }
+
+    /// Starts the default verifiers ([`VERIFIERS`], [`TICKETS`] tickets each), with extra flags.
+    pub fn spawn_verifiers(&mut self, extra: &[&str]) -> Result<()> {
+        let tickets = TICKETS.to_string();
+        for (name, account) in VERIFIERS {
+            let mut args = vec!["--tickets", tickets.as_str()];
+            args.extend_from_slice(extra);
+            self.spawn_daemon(name, "verify", account, &args)?;
+        }
         Ok(())
     }
 

@@ -1,14 +1,20 @@
 //! `tessera-localnet demo`: the main job. Starts a whole network on this machine (anvil, Postgres, the local
-//! IPFS node, the contracts, the indexer, two workers and a verifier), posts the bundled demo scene as a
-//! multi-task job with the artist's CLI, shows its progress live, fetches and checks the frames, prints the
-//! indexer's view of the job, and shuts everything down.
+//! IPFS node, the contracts, the indexer, two workers and three verifiers), posts the bundled demo scene as a
+//! multi-task job with the artist's CLI, shows its progress live, prints how each task was verified (the
+//! committees drawn, their revealed votes and verdicts), fetches and checks the frames, prints the indexer's
+//! view of the job, and shuts everything down.
 
+use alloy::primitives::Address;
+use alloy::sol_types::SolEvent;
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use tessera_bindings::DistributedRender::{CommitteeDrawn, RoundTallied, TaskPaid, VoteRevealed};
 use tessera_bindings::TaskState;
-use tessera_localnet::{Account, Localnet, Options, repo_root};
+use tessera_bindings::market::Market;
+use tessera_localnet::{Account, Localnet, Options, VERIFIERS, repo_root};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +40,12 @@ struct Cli {
     /// Samples per pixel.
     #[arg(long, default_value_t = 64)]
     spp: u32,
+    /// Seats of each task's first committee.
+    #[arg(long, default_value_t = 3)]
+    quorum: u8,
+    /// Length of each verification phase (commit, reveal, appeal window), e.g. 20s.
+    #[arg(long, default_value = "20s")]
+    phase: String,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -103,11 +115,13 @@ async fn run(cli: Cli) -> Result<()> {
 async fn demo(net: &mut Localnet, cli: &Cli, t0: Instant) -> Result<()> {
     net.spawn_daemon("worker-1", "run", Account::Worker, &[])?;
     net.spawn_daemon("worker-2", "run", Account::Worker2, &[])?;
-    net.spawn_daemon("verifier", "verify", Account::Verifier, &["--cells", "66"])?;
+    net.spawn_verifiers(&[])?;
     step(
         t0,
         &format!(
-            "started two workers and a verifier (logs in {})",
+            "started two workers and {} verifiers, {} registry tickets each (logs in {})",
+            VERIFIERS.len(),
+            tessera_localnet::TICKETS,
             net.dir.join("logs").display()
         ),
     );
@@ -118,6 +132,7 @@ async fn demo(net: &mut Localnet, cli: &Cli, t0: Instant) -> Result<()> {
     let scene = repo_root().join("assets/scenes/complete.glb");
     let frames = cli.frames.to_string();
     let spp = cli.spp.to_string();
+    let quorum = cli.quorum.to_string();
     let submitted = Instant::now();
     let id = net
         .cli_ok(&[
@@ -147,7 +162,9 @@ async fn demo(net: &mut Localnet, cli: &Cli, t0: Instant) -> Result<()> {
             "--lease",
             "10m",
             "--challenge-window",
-            "10m",
+            &cli.phase,
+            "--quorum",
+            &quorum,
         ])?
         .trim()
         .to_owned();
@@ -170,9 +187,7 @@ async fn demo(net: &mut Localnet, cli: &Cli, t0: Instant) -> Result<()> {
     }
     let settled = submitted.elapsed();
     // The chain decides: every task must be paid.
-    let market =
-        tessera_bindings::market::Market::read_only(&net.dev.endpoint(), net.deployment.clone())
-            .await?;
+    let market = Market::read_only(&net.dev.endpoint(), net.deployment.clone()).await?;
     let job = market.job(id.parse()?).await?;
     for i in 0..job.task_count {
         let v = market.task(job.id, i).await?;
@@ -190,6 +205,8 @@ async fn demo(net: &mut Localnet, cli: &Cli, t0: Instant) -> Result<()> {
             settled.as_secs_f64()
         ),
     );
+    step(t0, "how each task was verified (from the chain's events):");
+    print!("{}", verification_report(net, &market, job.id).await?);
     let out = cli.out.display().to_string();
     let frames_written = net.cli_ok(&["job", "fetch", &id, "-o", &out])?;
     step(
@@ -237,4 +254,100 @@ async fn demo(net: &mut Localnet, cli: &Cli, t0: Instant) -> Result<()> {
     }
     println!("submit to all paid: {:.1} s", settled.as_secs_f64());
     Ok(())
+}
+
+/// One line per committee draw of every task (its level, members with seats and revealed votes, verdict),
+/// then the payment, from the market's events.
+async fn verification_report(net: &Localnet, market: &Market, job: u64) -> Result<String> {
+    let mut names: BTreeMap<Address, String> = BTreeMap::new();
+    for (name, account) in VERIFIERS {
+        names.insert(net.address(account)?, name.to_owned());
+    }
+    for (name, account) in [
+        ("worker-1", Account::Worker),
+        ("worker-2", Account::Worker2),
+    ] {
+        names.insert(net.address(account)?, name.to_owned());
+    }
+    let name = |a: &Address| names.get(a).cloned().unwrap_or_else(|| a.to_string());
+    let logs = market
+        .job_logs(
+            vec![
+                CommitteeDrawn::SIGNATURE_HASH,
+                VoteRevealed::SIGNATURE_HASH,
+                RoundTallied::SIGNATURE_HASH,
+                TaskPaid::SIGNATURE_HASH,
+            ],
+            job,
+        )
+        .await?;
+    // Per task: draws in order, each with its members, votes and tally.
+    let mut out = String::new();
+    let mut lines: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    let mut votes: BTreeMap<(u64, u64), Vec<String>> = BTreeMap::new();
+    for log in &logs {
+        if let Ok(e) = log.log_decode::<VoteRevealed>() {
+            let e = e.inner.data;
+            votes
+                .entry((e.taskIndex.to::<u64>(), e.draw.to::<u64>()))
+                .or_default()
+                .push(format!(
+                    "{} {}",
+                    name(&e.verifier),
+                    if e.approve { "approve" } else { "reject" }
+                ));
+        }
+    }
+    for log in &logs {
+        if let Ok(e) = log.log_decode::<CommitteeDrawn>() {
+            let e = e.inner.data;
+            let members: Vec<String> = e
+                .members
+                .iter()
+                .zip(&e.seats)
+                .map(|(m, s)| format!("{} x{s}", name(m)))
+                .collect();
+            lines
+                .entry(e.taskIndex.to::<u64>())
+                .or_default()
+                .push(format!(
+                    "draw {} (level {}): committee {}",
+                    e.draw,
+                    e.level,
+                    members.join(", ")
+                ));
+        } else if let Ok(e) = log.log_decode::<RoundTallied>() {
+            let e = e.inner.data;
+            let task = e.taskIndex.to::<u64>();
+            let v = votes
+                .get(&(task, e.draw.to::<u64>()))
+                .map(|v| v.join(", "))
+                .unwrap_or_default();
+            lines.entry(task).or_default().push(format!(
+                "draw {}: votes {v}; {} approve / {} reject seats, verdict {}",
+                e.draw,
+                e.approveSeats,
+                e.rejectSeats,
+                tessera_bindings::Verdict::try_from(e.verdict)
+                    .map_or_else(|e| e.to_string(), |v| v.to_string())
+            ));
+        } else if let Ok(e) = log.log_decode::<TaskPaid>() {
+            let e = e.inner.data;
+            lines
+                .entry(e.taskIndex.to::<u64>())
+                .or_default()
+                .push(format!(
+                    "paid {} wei to {}, {} wei to the committee",
+                    e.workerReward,
+                    name(&e.worker),
+                    e.verifierFees
+                ));
+        }
+    }
+    for (task, ls) in lines {
+        for l in ls {
+            out.push_str(&format!("  task {task}: {l}\n"));
+        }
+    }
+    Ok(out)
 }
