@@ -12,6 +12,8 @@ bash scripts/setup.sh
 log "formatting"
 forge fmt --check
 cargo fmt --all -- --check
+log "docs: the committee odds table in docs/security.md is scripts/committee-odds.py's output"
+python3 scripts/committee-odds.py --check docs/security.md
 
 log "contracts: build and size limit"
 forge build --sizes --skip test --skip script >/dev/null
