@@ -358,14 +358,18 @@ contract DistributedRenderExtension is DistributedRenderBase {
         (JobRecord storage job, Submission storage sub, Ctx memory c) = _load(jobId, taskIndex);
         if (job.artist != msg.sender) revert NotArtist(jobId, msg.sender);
         Verification storage v = _verifications[jobId][taskIndex];
+        Payees memory p;
         if (v.phase != uint8(Phase.None)) {
             if (v.phase == uint8(Phase.DataChallenge)) {
                 _credit(_challenges[_drawKey(c, v.draws - 1)].challenger, address(0), DATA_CHALLENGE_BOND);
             }
-            _release(c, v);
+            p = _release(c, v, true);
             delete _verifications[jobId][taskIndex];
         }
-        _pay(job, c, sub, PayReason.AcceptedByArtist, true);
+        // Members who committed a vote did the work the fee pays for: an artist cannot wait for the
+        // committee's verdict and then accept to keep the fee.
+        uint256 fee = _pay(job, c, sub, PayReason.AcceptedByArtist, p.seats == 0);
+        _share(p, _tokenOf(job), fee, job.artist);
     }
 
     /// Who shares the verifier fee and the forfeited bonds: coherent members, by seats.
@@ -457,9 +461,18 @@ contract DistributedRenderExtension is DistributedRenderBase {
         }
     }
 
-    /// Releases every member of every draw without judgement (acceptance, withheld data) and every appeal bond.
-    function _release(Ctx memory c, Verification storage v) private {
+    /// Releases every member of every draw without judgement (acceptance, withheld data) and every appeal bond;
+    /// with `collect`, returns the members who committed a vote as payees, by seats.
+    function _release(Ctx memory c, Verification storage v, bool collect) private returns (Payees memory p) {
         uint256 draws = v.draws;
+        if (collect) {
+            uint256 total;
+            for (uint256 d; d < draws; ++d) {
+                total += _members[_drawKey(c, d)][0].drawMembers;
+            }
+            p.accounts = new address[](total);
+            p.shares = new uint256[](total);
+        }
         for (uint256 d; d < draws; ++d) {
             bytes32 key = _drawKey(c, d);
             uint256 n = _members[key][0].drawMembers;
@@ -468,6 +481,12 @@ contract DistributedRenderExtension is DistributedRenderBase {
                 address account = _freeSeats(m.verifierId, m.seats, 0);
                 emit VoteSettled(c.jobId, c.taskIndex, account, d, true, m.seats, 0);
                 delete _members[key][i];
+                if (collect && m.state != uint8(MemberState.Drawn)) {
+                    p.accounts[p.count] = account;
+                    p.shares[p.count] = m.seats;
+                    ++p.count;
+                    p.seats += m.seats;
+                }
             }
         }
         _settleAppeals(c, v, Verdict.None, false);
@@ -536,7 +555,7 @@ contract DistributedRenderExtension is DistributedRenderBase {
         bytes32 key = _drawKey(c, v.draws - 1);
         address challenger = _challenges[key].challenger;
         delete _challenges[key];
-        _release(c, v);
+        _release(c, v, false);
         delete _verifications[c.jobId][c.taskIndex];
         uint256 stakeWei = _stakeWei(job);
         emit TaskRejected(c.jobId, c.taskIndex, c.worker, c.attempt, RejectReason.DataWithheld, stakeWei);

@@ -408,7 +408,7 @@ contract AttacksTest is Base {
 
     /// A verifier approves honest work without rendering: it cannot produce the render proof, so however right
     /// its vote, it is never paid: its seats earn nothing while bonding its stake, and its gas is spent.
-    function test_attack_lazyApproval_losesTheBond() public {
+    function test_attack_lazyApproval_isNeverPaid() public {
         address lazy = makeAddr("lazy verifier");
         adversary[lazy] = true;
         adversaryRenders = false;

@@ -946,10 +946,51 @@ contract AcceptDuringVerificationTest is Votes {
         assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Paid));
         assertEq(_seatCount(), 0);
         assertEq(dr.balanceOf(worker, address(0)), REWARD - uint256(REWARD) * FEE_BPS / 10_000 + bond);
-        assertEq(dr.balanceOf(artist, address(0)), VERIFIER_FEE);
+        // The members who committed (level 0's, and level 1's first) share the fee: no free verification.
+        assertEq(dr.balanceOf(artist, address(0)), 0);
+        uint256 paid;
         for (uint256 i; i < verifiers.length; ++i) {
             assertEq(_verifierStake(verifiers[i]), dr.verifierOf(verifiers[i]).tickets * TICKET);
+            paid += dr.balanceOf(verifiers[i], address(0));
         }
+        assertEq(paid, VERIFIER_FEE);
+    }
+
+    function test_acceptTask_beforeAnyCommitRefundsTheFee() public {
+        uint256 id = _submitted(false);
+        _draw(id, 0);
+        vm.prank(artist);
+        dr.acceptTask(id, 0);
+        assertEq(dr.balanceOf(artist, address(0)), VERIFIER_FEE);
+        for (uint256 i; i < verifiers.length; ++i) {
+            assertEq(dr.balanceOf(verifiers[i], address(0)), 0);
+        }
+    }
+
+    /// The artist's attack: let the committee verify, then accept before the verdict to keep the fee. The
+    /// members who committed are paid anyway; the artist gains nothing by it.
+    function test_attack_acceptAfterTheVotesKeepsNoFee() public {
+        uint256 id = _submitted(false);
+        (address[] memory members, uint256[] memory seats) = _draw(id, 0);
+        for (uint256 i; i < members.length; ++i) {
+            _commit(id, 0, i, true, HONEST_PROOF);
+        }
+        uint256 artistBefore = dr.balanceOf(artist, address(0));
+        vm.prank(artist);
+        dr.acceptTask(id, 0);
+        assertEq(dr.balanceOf(artist, address(0)), artistBefore);
+        uint256 total;
+        for (uint256 i; i < seats.length; ++i) {
+            total += seats[i];
+        }
+        uint256 paid;
+        for (uint256 i; i < members.length; ++i) {
+            uint256 got = dr.balanceOf(members[i], address(0));
+            // Each member's share is at least its seats' part (the rounding remainder goes to the first).
+            assertGe(got, VERIFIER_FEE / total * seats[i]);
+            paid += got;
+        }
+        assertEq(paid, VERIFIER_FEE);
     }
 }
 

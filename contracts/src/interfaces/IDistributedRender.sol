@@ -565,8 +565,10 @@ interface IDistributedRender is IDistributedRenderTypes {
     /// call; the artist is credited.
     function reclaimOpenTasks(uint256 jobId) external;
 
-    /// @notice Accepts a submitted result at any point of its verification: the worker is paid, the verifier
-    /// fee refunded, every committee bond and appeal bond released without judgement.
+    /// @notice Accepts a submitted result at any point of its verification: the worker is paid, every committee
+    /// bond and appeal bond released without judgement. The verifier fee is shared by seats among the members
+    /// (of every draw) who committed a vote; it is refunded only when nobody has.
+    /// @dev Without that, an artist could let a committee verify and accept before the verdict to keep the fee.
     function acceptTask(uint256 jobId, uint256 taskIndex) external;
 
     // ------------------------------------------------------------------------------------------------
