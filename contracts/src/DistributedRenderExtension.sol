@@ -358,6 +358,8 @@ contract DistributedRenderExtension is DistributedRenderBase {
         (JobRecord storage job, Submission storage sub, Ctx memory c) = _load(jobId, taskIndex);
         if (job.artist != msg.sender) revert NotArtist(jobId, msg.sender);
         Verification storage v = _verifications[jobId][taskIndex];
+        // Empty (no payees: the fee goes back to the artist) unless a verification was under way.
+        // slither-disable-next-line uninitialized-local
         Payees memory p;
         if (v.phase != uint8(Phase.None)) {
             if (v.phase == uint8(Phase.DataChallenge)) {
@@ -466,7 +468,7 @@ contract DistributedRenderExtension is DistributedRenderBase {
     function _release(Ctx memory c, Verification storage v, bool collect) private returns (Payees memory p) {
         uint256 draws = v.draws;
         if (collect) {
-            uint256 total;
+            uint256 total = 0;
             for (uint256 d; d < draws; ++d) {
                 total += _members[_drawKey(c, d)][0].drawMembers;
             }

@@ -173,7 +173,7 @@ async fn a_forged_result_approved_by_the_workers_second_key_is_appealed_overturn
     )?;
     let after = market.stakeOf(cheater.address).call().await?;
     check(
-        after.bonded + after.locked < cheater_stake.bonded + cheater_stake.locked,
+        after.bonded < cheater_stake.bonded,
         "the cheater's stake went down",
     )?;
     let liar_votes = settled(&net, job, liar.address).await?;
@@ -251,8 +251,11 @@ async fn honest_work_rejected_by_the_artists_second_key_is_restored_on_appeal_an
     )?;
     let after = net.market.market.stakeOf(worker).call().await?;
     check(
-        after.bonded + after.locked >= stake.bonded + stake.locked,
-        "the honest worker's stake is whole",
+        after.bonded == stake.bonded && after.locked == 0,
+        &format!(
+            "the honest worker's stake is whole and unlocked: {} -> {} ({} locked)",
+            stake.bonded, after.bonded, after.locked
+        ),
     )?;
     let liar_votes = settled(&net, job, liar.address).await?;
     check(
