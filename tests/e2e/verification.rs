@@ -106,6 +106,26 @@ async fn settled(net: &Net, job: u64, voter: Address) -> anyhow::Result<Vec<Vote
         .collect())
 }
 
+/// Task 0 of `job` reopened for `reason`; an honest worker re-renders it and is paid on attempt 1; the
+/// network is shut down.
+async fn rerendered(mut net: Net, job: u64, reason: ReopenReason) -> anyhow::Result<()> {
+    check(
+        net.events::<TaskReopened>(job)
+            .await?
+            .iter()
+            .any(|r| r.reason == reason as u8),
+        &format!("the task reopened ({reason})"),
+    )?;
+    net.ln.spawn_daemon("w", "run", Account::Worker, &[])?;
+    net.all_paid(job, LONG).await?;
+    let v = net.task(job, 0).await?;
+    check(
+        v.worker == net.ln.address(Account::Worker)? && v.attempt == 1,
+        "paid to the honest worker on attempt 1",
+    )?;
+    net.shutdown().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_result_approved_by_the_workers_second_key_is_appealed_overturned_and_rerendered()
 -> anyhow::Result<()> {
@@ -185,23 +205,7 @@ async fn a_forged_result_approved_by_the_workers_second_key_is_appealed_overturn
         market.verifierOf(liar.address).call().await?.stake < liar_stake,
         "the lying key's stake went down",
     )?;
-    check(
-        net.events::<TaskReopened>(job)
-            .await?
-            .iter()
-            .any(|r| r.reason == ReopenReason::Rejected as u8),
-        "the task reopened",
-    )?;
-
-    // An honest worker re-renders it and is paid.
-    net.ln.spawn_daemon("w", "run", Account::Worker, &[])?;
-    net.all_paid(job, LONG).await?;
-    let v = net.task(job, 0).await?;
-    check(
-        v.worker == net.ln.address(Account::Worker)? && v.attempt == 1,
-        "paid to the honest worker on attempt 1",
-    )?;
-    net.shutdown().await
+    rerendered(net, job, ReopenReason::Rejected).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,21 +300,7 @@ async fn a_worker_withholding_its_leaves_is_challenged_slashed_and_the_task_rere
             && rejected.slashed > U256::ZERO,
         &format!("slashed for withholding: {rejected:?}"),
     )?;
-    check(
-        net.events::<TaskReopened>(job)
-            .await?
-            .iter()
-            .any(|r| r.reason == ReopenReason::DataWithheld as u8),
-        "the task reopened",
-    )?;
-    net.ln.spawn_daemon("w", "run", Account::Worker, &[])?;
-    net.all_paid(job, LONG).await?;
-    let v = net.task(job, 0).await?;
-    check(
-        v.worker == net.ln.address(Account::Worker)? && v.attempt == 1,
-        "paid to the honest worker on attempt 1",
-    )?;
-    net.shutdown().await
+    rerendered(net, job, ReopenReason::DataWithheld).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -124,6 +124,11 @@ impl Verifier {
         if !made && !v.draw_due(head, now) {
             return Ok(());
         }
+        if made && v.phase == Phase::DataChallenge {
+            // Wait for the answer (or the worker's slash): a vote computed now would judge data that may still
+            // be proven on-chain before the commit phase resumes.
+            return Ok(());
+        }
         if d.vote.is_none() {
             let Some(job) = self.book.get(d.job).cloned() else {
                 return Ok(());

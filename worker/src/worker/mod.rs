@@ -187,7 +187,11 @@ impl Worker {
                 return Ok(());
             }
             let rendering = r.phase == Phase::Claimed;
-            self.step(&mut r, now).await?;
+            if let Err(e) = self.step(&mut r, now).await {
+                // One task's failure must not keep the others (a data challenge to answer) waiting.
+                Metrics::inc(&self.ctx.metrics.errors, "task");
+                tracing::warn!(job = r.job, task = r.task, error = %format!("{e:#}"), "task step failed; the others go on");
+            }
             if rendering {
                 // A render takes a while: read the chain's clock again.
                 now = self.ctx.chain.now().await?;
