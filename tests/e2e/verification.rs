@@ -106,6 +106,28 @@ async fn settled(net: &Net, job: u64, voter: Address) -> anyhow::Result<Vec<Vote
         .collect())
 }
 
+/// Starts the honest verifiers (registered after the submission, so the first draw cannot seat them), then
+/// `liar`, the registry's only key at the submission, votes `approve` alone; its verdict must stand, appealable.
+async fn lie_alone(net: &mut Net, job: u64, liar: &Actor, approve: bool) -> anyhow::Result<()> {
+    net.verifiers().await?;
+    let phase = net
+        .ln
+        .dev
+        .vote_round(
+            net.ln.deployment.distributed_render,
+            U256::from(job),
+            0,
+            &[liar],
+            approve,
+        )
+        .await
+        .map_err(|e| net.with_logs(e))?;
+    check(
+        phase == Phase::Appealable,
+        &format!("the lie (approve: {approve}) stands, appealable: {phase:?}"),
+    )
+}
+
 /// Task 0 of `job` reopened for `reason`; an honest worker re-renders it and is paid on attempt 1; the
 /// network is shut down.
 async fn rerendered(mut net: Net, job: u64, reason: ReopenReason) -> anyhow::Result<()> {
@@ -140,24 +162,7 @@ async fn a_forged_result_approved_by_the_workers_second_key_is_appealed_overturn
     let cheater_stake = market.stakeOf(cheater.address).call().await?;
     let liar_stake = market.verifierOf(liar.address).call().await?.stake;
 
-    // Honest verifiers join after the submission: the first draw cannot seat them.
-    net.verifiers().await?;
-    let phase = net
-        .ln
-        .dev
-        .vote_round(
-            net.ln.deployment.distributed_render,
-            U256::from(job),
-            0,
-            &[&liar],
-            true,
-        )
-        .await
-        .map_err(|e| net.with_logs(e))?;
-    check(
-        phase == Phase::Appealable,
-        &format!("the lie stands, appealable: {phase:?}"),
-    )?;
+    lie_alone(&mut net, job, &liar, true).await?;
     let first = net.events::<CommitteeDrawn>(job).await?;
     check(
         first.len() == 1 && first[0].members == vec![liar.address],
@@ -220,23 +225,7 @@ async fn honest_work_rejected_by_the_artists_second_key_is_restored_on_appeal_an
     net.task_in(job, 0, TaskState::Submitted, Some(worker), LONG)
         .await?;
     let stake = net.market.market.stakeOf(worker).call().await?;
-    net.verifiers().await?;
-    let phase = net
-        .ln
-        .dev
-        .vote_round(
-            net.ln.deployment.distributed_render,
-            U256::from(job),
-            0,
-            &[&liar],
-            false,
-        )
-        .await
-        .map_err(|e| net.with_logs(e))?;
-    check(
-        phase == Phase::Appealable,
-        &format!("the false rejection stands, appealable: {phase:?}"),
-    )?;
+    lie_alone(&mut net, job, &liar, false).await?;
 
     net.all_paid(job, LONG).await?;
     let appeals = net.events::<VerdictAppealed>(job).await?;
