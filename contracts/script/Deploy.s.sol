@@ -11,8 +11,9 @@ import {Script} from "forge-std/Script.sol";
 /// @dev Environment (all optional): TESSERA_OWNER, TESSERA_TREASURY (default: the broadcaster),
 /// TESSERA_FEE_BPS (default 100), TESSERA_TICKET_STAKE (wei per verifier ticket = one seat's bond, default
 /// 1 ether), TESSERA_UNBONDING_DELAY (seconds, default 7 days), TESSERA_APPEAL_BOND_PER_SEAT (wei, default
-/// 0.01 ether), TESSERA_DATA_CHALLENGE_BOND (wei, default 0.01 ether), TESSERA_DEPLOY_TEST_TOKEN (default: true on
-/// chain 31337).
+/// 0.01 ether), TESSERA_DATA_CHALLENGE_BOND (wei, default 0.01 ether), TESSERA_MIN_CHALLENGE_WINDOW (seconds, the
+/// shortest phase a job may set: default 15 minutes, 10 s on chain 31337), TESSERA_DEPLOY_TEST_TOKEN (default: true
+/// on chain 31337).
 /// Run: forge script contracts/script/Deploy.s.sol --rpc-url $RPC --broadcast --private-key $KEY
 contract Deploy is Script {
     function run() external returns (DistributedRender market, address testToken) {
@@ -24,14 +25,17 @@ contract Deploy is Script {
         uint256 unbonding = vm.envOr("TESSERA_UNBONDING_DELAY", uint256(7 days));
         uint256 appealBond = vm.envOr("TESSERA_APPEAL_BOND_PER_SEAT", uint256(0.01 ether));
         uint256 challengeBond = vm.envOr("TESSERA_DATA_CHALLENGE_BOND", uint256(0.01 ether));
-        bool withToken = vm.envOr("TESSERA_DEPLOY_TEST_TOKEN", block.chainid == 31_337);
+        bool local = block.chainid == 31_337;
+        uint256 minWindow =
+            vm.envOr("TESSERA_MIN_CHALLENGE_WINDOW", local ? uint256(10) : uint256(15 minutes));
+        bool withToken = vm.envOr("TESSERA_DEPLOY_TEST_TOKEN", local);
         require(feeBps <= 500, "TESSERA_FEE_BPS above the 500 bps cap");
 
         uint256 deployBlock = block.number;
         vm.startBroadcast();
         // forge-lint: disable-next-line(unsafe-typecast)
         market = new DistributedRender(
-            owner, treasury, uint16(feeBps), ticketStake, unbonding, appealBond, challengeBond
+            owner, treasury, uint16(feeBps), ticketStake, unbonding, appealBond, challengeBond, minWindow
         );
         if (withToken) testToken = address(new TestToken());
         vm.stopBroadcast();

@@ -27,6 +27,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
     /// @param ticketStake Wei per registry ticket (= one seat's bond); must be non-zero.
     /// @param appealBondPerSeat Wei per seat of an appeal's committee.
     /// @param dataChallengeBond Wei a data-availability challenge bonds.
+    /// @param minChallengeWindow Shortest challenge window a job may set, in seconds (1..MAX_CHALLENGE_WINDOW).
     constructor(
         address initialOwner,
         address initialTreasury,
@@ -34,7 +35,8 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         uint256 ticketStake,
         uint256 unbondingDelay,
         uint256 appealBondPerSeat,
-        uint256 dataChallengeBond
+        uint256 dataChallengeBond,
+        uint256 minChallengeWindow
     )
         DistributedRenderBase(
             initialOwner,
@@ -43,7 +45,8 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
             ticketStake,
             unbondingDelay,
             appealBondPerSeat,
-            dataChallengeBond
+            dataChallengeBond,
+            minChallengeWindow
         )
     {
         // The owner is checked by Ownable and the treasury by DistributedRenderBase before this line.
@@ -56,7 +59,8 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
                 ticketStake,
                 unbondingDelay,
                 appealBondPerSeat,
-                dataChallengeBond
+                dataChallengeBond,
+                minChallengeWindow
             )
         );
     }
@@ -212,6 +216,15 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         job.protocolFeeBps = config.protocolFeeBps;
         job.quorum = spec.quorum;
         job.flags = spec.optimistic ? FLAG_OPTIMISTIC : 0;
+        // Kept so that a data-availability challenge can name only cells the task has.
+        RenderSettings calldata r = spec.settings;
+        _layouts[jobId] = Layout({
+            width: uint16(r.width),
+            height: uint16(r.height),
+            regionsX: uint16(r.regionsX),
+            regionsY: uint16(r.regionsY),
+            cellSize: uint16(r.cellSize)
+        });
         emit JobSubmitted(jobId, msg.sender, spec.token, spec, taskCount, escrow, config.protocolFeeBps);
 
         if (spec.token == address(0)) {
@@ -600,6 +613,11 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         if (cell < 4 || cell > 256 || cell & (cell - 1) != 0) {
             revert InvalidJobField(JobField.CellSize, cell);
         }
+        // A member's check re-renders cells: its work is bounded.
+        if (r.maxBounces > MAX_BOUNCES) revert InvalidJobField(JobField.MaxBounces, r.maxBounces);
+        if (uint256(r.samplesPerPixel) * (uint256(r.maxBounces) + 1) * cell * cell > MAX_CELL_WORK) {
+            revert InvalidJobField(JobField.SamplesPerPixel, r.samplesPerPixel);
+        }
         taskCount = uint256(r.frameCount) * r.regionsX * r.regionsY;
         if (taskCount > MAX_TASKS) revert InvalidJobField(JobField.TaskCount, taskCount);
         uint256 reward = spec.rewardPerTask;
@@ -618,7 +636,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         if (lease == 0 || lease > MAX_LEASE_DURATION) revert InvalidJobField(JobField.LeaseDuration, lease);
         if (spec.deadline <= block.timestamp) revert InvalidJobField(JobField.Deadline, spec.deadline);
         uint256 window = spec.challengeWindow;
-        if (window == 0 || window > MAX_CHALLENGE_WINDOW) {
+        if (window < MIN_CHALLENGE_WINDOW || window > MAX_CHALLENGE_WINDOW) {
             revert InvalidJobField(JobField.ChallengeWindow, window);
         }
         if (spec.quorum == 0 || spec.quorum > MAX_QUORUM) {

@@ -50,6 +50,13 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
     uint256 public constant RELEASE_DELAY = 256 + DRAW_DELAY + 1;
     /// @notice Largest number of tasks in one job.
     uint256 public constant MAX_TASKS = 1_000_000;
+    /// @notice Most path segments of one cell: samples per pixel × (bounces + 1) × cell pixels. A committee
+    /// member re-renders `MAX_CHALLENGE_CELLS` cells per draw, so a check is at most 2^34 segments: about four
+    /// minutes of one CPU core at the rate measured in docs/verification.md (66 cells of 256 px at 64 spp and
+    /// 8 bounces, 9.7e6 segments, in 0.070 s on two cores), for a scene like its complete.glb.
+    uint256 public constant MAX_CELL_WORK = 2 ** 28;
+    /// @notice Most bounces of a path.
+    uint256 public constant MAX_BOUNCES = 64;
     /// @notice Largest image side in pixels.
     uint256 public constant MAX_DIMENSION = 16_384;
     /// @notice Longest challenge window.
@@ -67,6 +74,10 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
     uint256 public immutable APPEAL_BOND_PER_SEAT;
     /// @notice Wei a data-availability challenge bonds; the answerer gets it, or the challenger back.
     uint256 public immutable DATA_CHALLENGE_BOND;
+    /// @notice Shortest challenge window a job may set, in seconds: each verification phase (commit, reveal,
+    /// data response, appeal) lasts one window, and a member that cannot act within it loses its bond. Set
+    /// at deployment for the chain's block time and congestion (contracts/script/Deploy.s.sol).
+    uint256 public immutable MIN_CHALLENGE_WINDOW;
 
     /// Transient-storage slot of the reentrancy lock: keccak256("tessera.DistributedRender.reentrancy") - 1.
     bytes32 internal constant REENTRANCY_SLOT =
@@ -116,6 +127,16 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
         uint16 protocolFeeBps;
         uint8 quorum;
         uint8 flags;
+    }
+
+    /// A job's image layout, what a task's cells are computed from (docs/merkle.md); every field is at most
+    /// `MAX_DIMENSION` by `_validate`.
+    struct Layout {
+        uint16 width;
+        uint16 height;
+        uint16 regionsX;
+        uint16 regionsY;
+        uint16 cellSize;
     }
 
     /// A claim of one or more tasks by one worker.
@@ -249,6 +270,7 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
     /// Keyed like draws, by (job, task, attempt, level).
     mapping(bytes32 levelKey => AppealRecord) internal _appeals;
     mapping(bytes32 drawKey => ChallengeRecord) internal _challenges;
+    mapping(uint256 jobId => Layout) internal _layouts;
 
     /// A reentrancy lock in transient storage (EIP-1153): about 200 gas instead of a storage lock's ~5,000.
     modifier nonReentrant() {
@@ -270,6 +292,7 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
     /// @param ticketStake Wei per registry ticket (= one seat's bond); must be non-zero.
     /// @param appealBondPerSeat Wei per seat of an appeal's committee.
     /// @param dataChallengeBond Wei a data-availability challenge bonds.
+    /// @param minChallengeWindow Shortest challenge window a job may set, in seconds (1..MAX_CHALLENGE_WINDOW).
     constructor(
         address initialOwner,
         address initialTreasury,
@@ -277,7 +300,8 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
         uint256 ticketStake,
         uint256 unbondingDelay,
         uint256 appealBondPerSeat,
-        uint256 dataChallengeBond
+        uint256 dataChallengeBond,
+        uint256 minChallengeWindow
     ) Ownable(initialOwner) {
         if (initialTreasury == address(0)) revert ZeroAddress();
         if (initialFeeBps > MAX_FEE_BPS) revert FeeTooHigh(initialFeeBps, MAX_FEE_BPS);
@@ -287,6 +311,10 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
         UNBONDING_DELAY = unbondingDelay;
         APPEAL_BOND_PER_SEAT = appealBondPerSeat;
         DATA_CHALLENGE_BOND = dataChallengeBond;
+        if (minChallengeWindow == 0 || minChallengeWindow > MAX_CHALLENGE_WINDOW) {
+            revert BadMinChallengeWindow(minChallengeWindow);
+        }
+        MIN_CHALLENGE_WINDOW = minChallengeWindow;
         // Counters start at 1 so that 0 means "none" and the first job and lease write no fresh slot here.
         _config = Config({
             nextJobId: 1,

@@ -29,7 +29,8 @@ contract DistributedRenderExtension is DistributedRenderBase {
         uint256 ticketStake,
         uint256 unbondingDelay,
         uint256 appealBondPerSeat,
-        uint256 dataChallengeBond
+        uint256 dataChallengeBond,
+        uint256 minChallengeWindow
     )
         DistributedRenderBase(
             initialOwner,
@@ -38,7 +39,8 @@ contract DistributedRenderExtension is DistributedRenderBase {
             ticketStake,
             unbondingDelay,
             appealBondPerSeat,
-            dataChallengeBond
+            dataChallengeBond,
+            minChallengeWindow
         )
     {
         SELF = address(this);
@@ -136,6 +138,11 @@ contract DistributedRenderExtension is DistributedRenderBase {
         _member(c, v, memberIndex);
         if (v.challenged) revert AlreadyChallenged(jobId, taskIndex);
         if (cells.length == 0 || cells.length > MAX_CHALLENGE_CELLS) revert BadChallengeCells(cells.length);
+        // A cell the task does not have has no leaf: no worker could answer for it.
+        uint256 count = _cellCount(jobId, taskIndex);
+        for (uint256 i; i < cells.length; ++i) {
+            if (cells[i] >= count) revert CellOutOfRange(cells[i], count);
+        }
         if (msg.value != DATA_CHALLENGE_BOND) revert WrongBond(DATA_CHALLENGE_BOND, msg.value);
         uint256 draw = v.draws - 1;
         _challenges[_drawKey(c, draw)] =
@@ -145,6 +152,23 @@ contract DistributedRenderExtension is DistributedRenderBase {
         uint256 respondBy = _windowEnd(c);
         v.phaseEnd = uint32(respondBy);
         emit DataChallenged(jobId, taskIndex, msg.sender, draw, cells, respondBy);
+    }
+
+    /// Cells of task `taskIndex` (docs/merkle.md, tessera-common's `Layout::region` and `cell_grid`): the
+    /// task's region is number `r = taskIndex mod (regionsX · regionsY)`, row-major; along each axis region
+    /// `i` of `n` spans pixels [⌊size · i / n⌋, ⌊size · (i + 1) / n⌋), cut into cells of `cellSize` pixels, the
+    /// last one clipped.
+    function _cellCount(uint256 jobId, uint256 taskIndex) private view returns (uint256) {
+        Layout memory l = _layouts[jobId];
+        uint256 r = taskIndex % (uint256(l.regionsX) * l.regionsY);
+        return _cellsAlong(l.width, l.regionsX, r % l.regionsX, l.cellSize)
+            * _cellsAlong(l.height, l.regionsY, r / l.regionsX, l.cellSize);
+    }
+
+    /// Cells along one axis of region `i` of `n` over `size` pixels.
+    function _cellsAlong(uint256 size, uint256 n, uint256 i, uint256 cell) private pure returns (uint256) {
+        uint256 span = size * (i + 1) / n - size * i / n;
+        return (span + cell - 1) / cell;
     }
 
     /// See `IDistributedRender`.
@@ -374,7 +398,8 @@ contract DistributedRenderExtension is DistributedRenderBase {
         _share(p, _tokenOf(job), fee, job.artist);
     }
 
-    /// Who shares the verifier fee and the forfeited bonds: coherent members, by seats.
+    /// Who shares the verifier fee and the forfeited bonds: coherent members, by seats (the fee falls back to
+    /// the artist, the forfeits of an approval to the treasury).
     struct Payees {
         uint256 count;
         uint256 seats;
@@ -397,7 +422,7 @@ contract DistributedRenderExtension is DistributedRenderBase {
         if (verdict == Verdict.Approve) {
             uint256 fee = _pay(job, c, sub, PayReason.Verified, p.seats == 0);
             _share(p, token, fee, job.artist);
-            _share(p, address(0), p.pot, c.worker);
+            _share(p, address(0), p.pot, treasury);
         } else if (verdict == Verdict.Reject) {
             uint256 stakeWei = _stakeWei(job);
             // Voters are paid for a rejection at the job's fee rate of the worker's stake, as they are paid for an
@@ -414,12 +439,13 @@ contract DistributedRenderExtension is DistributedRenderBase {
             _reopen(job, c.jobId, c.taskIndex, sub, c.worker, ReopenReason.Rejected, 0);
         } else {
             // No committee decided (an optimistic result gets here only when disputed): nobody proved the result
-            // right, so it is not paid; the artist is refunded, the worker's stake released, and the bonds of
-            // members who never voted compensate the worker for its unjudged render.
+            // right, so it is not paid; the artist is refunded and the worker's stake released. The bonds of
+            // members who never voted go to the treasury, not to the worker or the artist: neither may profit
+            // from honest members missing a phase (an artist's own worker would collect them otherwise).
             uint256 stakeWei = _stakeWei(job);
             if (stakeWei != 0) _unlock(c.worker, stakeWei);
             _refundTask(job, c.jobId, c.taskIndex, sub, RefundReason.Unverified);
-            _credit(c.worker, address(0), p.pot);
+            _credit(treasury, address(0), p.pot);
         }
     }
 

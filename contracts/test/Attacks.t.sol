@@ -440,4 +440,73 @@ contract AttacksTest is Base {
         }
         assertEq(honestPay, 8 * uint256(VERIFIER_FEE), "the renderers share every fee");
     }
+
+    // ---------------------------------------------------------------------------------------------
+    // Found in review: a challenge of a cell the task does not have; a window too short to vote in
+    // ---------------------------------------------------------------------------------------------
+
+    /// A seated member (the artist's key, say) challenges an honest worker for a cell its task does not have:
+    /// no leaf exists, so no answer could be given and the worker would be slashed. The contract knows each
+    /// task's cells from the job's layout and refuses the challenge. Regions differ in size: a 65-pixel-wide
+    /// frame cut in two regions has a 32-pixel region (1 × 2 cells of 32) and a 33-pixel one (2 × 2).
+    function test_attack_challengeOfACellTheTaskDoesNotHave_isRefused() public {
+        T.JobSpec memory s = _spec(2, 2, 1, address(0));
+        s.settings.width = 65;
+        s.settings.height = 64;
+        uint256 id = _post(s);
+        uint256[4] memory cellsOf = [uint256(2), 4, 2, 4];
+        for (uint256 t; t < 4; ++t) {
+            _claimAndSubmit(id, t);
+            (address[] memory members,) = _draw(id, t);
+            address member = members[0];
+            vm.deal(member, member.balance + 2 * CHALLENGE_BOND);
+            uint32[] memory cells = new uint32[](2);
+            cells[0] = 0;
+            cells[1] = uint32(cellsOf[t]);
+            vm.prank(member);
+            vm.expectRevert(abi.encodeWithSelector(T.CellOutOfRange.selector, cellsOf[t], cellsOf[t]));
+            dr.challengeData{value: CHALLENGE_BOND}(id, t, 0, cells);
+            // The task's last cell can be challenged (and answered: it has a leaf).
+            cells[1] = uint32(cellsOf[t] - 1);
+            vm.prank(member);
+            dr.challengeData{value: CHALLENGE_BOND}(id, t, 0, cells);
+            assertEq(uint8(_verification(id, t).phase), uint8(T.Phase.DataChallenge));
+        }
+    }
+
+    /// An artist posts a job whose phases last one second and claims it with its own worker key: no honest
+    /// member can commit in time, so every draw ends without a vote. Such a window is refused at posting; at
+    /// the shortest window allowed, the absent members' bonds go to the treasury, so the artist and its
+    /// worker gain nothing from the members they locked out.
+    function test_attack_windowTooShortToVote_isRefusedAndAbsentBondsNeverPayTheTask() public {
+        T.JobSpec memory s = _spec(1, 1, 1, address(0));
+        s.challengeWindow = 1;
+        vm.prank(artist);
+        vm.expectRevert(abi.encodeWithSelector(T.InvalidJobField.selector, T.JobField.ChallengeWindow, 1));
+        dr.submitRenderJob{value: _escrow(s)}(s);
+
+        s.challengeWindow = MIN_WINDOW;
+        address[] memory attacker = new address[](2);
+        attacker[0] = artist;
+        attacker[1] = worker;
+        uint256 before = _wealthOf(attacker);
+        uint256 treasuryBefore = dr.balanceOf(treasury, address(0));
+        uint256 id = _post(s);
+        _claimAndSubmit(id, 0);
+        // No member ever acts: every phase runs out.
+        for (uint256 guard; guard < 60 && _state(id, 0) == T.TaskState.Submitted; ++guard) {
+            T.VerificationView memory v = _verification(id, 0);
+            if (v.phase == T.Phase.None || v.phase == T.Phase.AwaitingDraw) {
+                if (vm.getBlockTimestamp() < v.phaseEndsAt) vm.warp(v.phaseEndsAt);
+                _pastSeed(id, 0);
+                dr.drawCommittee(id, 0);
+            } else {
+                vm.warp(v.phaseEndsAt);
+                dr.finalizeTask(id, 0);
+            }
+        }
+        assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Refunded));
+        assertEq(_wealthOf(attacker), before, "the attacker gains nothing");
+        assertGt(dr.balanceOf(treasury, address(0)), treasuryBefore, "the absent members' bonds");
+    }
 }

@@ -13,19 +13,31 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 contract ConstructorTest is Base {
     function test_constructor_revertsIfTreasuryZero() public {
         vm.expectRevert(IDistributedRenderTypes.ZeroAddress.selector);
-        new DistributedRender(owner, address(0), 0, 1, 1, 1, 1);
+        new DistributedRender(owner, address(0), 0, 1, 1, 1, 1, 1);
     }
 
     function test_constructor_revertsIfFeeTooHigh() public {
         vm.expectRevert(abi.encodeWithSelector(IDistributedRenderTypes.FeeTooHigh.selector, 501, 500));
-        new DistributedRender(owner, treasury, 501, 1, 1, 1, 1);
+        new DistributedRender(owner, treasury, 501, 1, 1, 1, 1, 1);
     }
 
     function test_constructor_revertsIfTicketStakeZeroOrAppealBondTooLarge() public {
         vm.expectRevert(IDistributedRenderTypes.ZeroAmount.selector);
-        new DistributedRender(owner, treasury, 0, 0, 1, 1, 1);
+        new DistributedRender(owner, treasury, 0, 0, 1, 1, 1, 1);
         vm.expectRevert(IDistributedRenderTypes.ZeroAmount.selector);
-        new DistributedRender(owner, treasury, 0, 1, 1, type(uint88).max / 50, 1);
+        new DistributedRender(owner, treasury, 0, 1, 1, type(uint88).max / 50, 1, 1);
+    }
+
+    function test_constructor_revertsIfMinChallengeWindowZeroOrAboveTheLongest() public {
+        vm.expectRevert(abi.encodeWithSelector(IDistributedRenderTypes.BadMinChallengeWindow.selector, 0));
+        new DistributedRender(owner, treasury, 0, 1, 1, 1, 1, 0);
+        vm.expectRevert(
+            abi.encodeWithSelector(IDistributedRenderTypes.BadMinChallengeWindow.selector, 30 days + 1)
+        );
+        new DistributedRender(owner, treasury, 0, 1, 1, 1, 1, 30 days + 1);
+        assertEq(
+            new DistributedRender(owner, treasury, 0, 1, 1, 1, 1, 30 days).MIN_CHALLENGE_WINDOW(), 30 days
+        );
     }
 
     function test_extension_refusesDirectCalls() public {
@@ -254,8 +266,28 @@ contract SubmitRenderJobTest is Base {
         s = _spec(1, 1, 1, address(0));
         s.challengeWindow = 0;
         _expectInvalid(s, IDistributedRenderTypes.JobField.ChallengeWindow, 0);
+        // Below the deployment's shortest window: members could not act in time and would lose their bonds.
+        s.challengeWindow = MIN_WINDOW - 1;
+        _expectInvalid(s, IDistributedRenderTypes.JobField.ChallengeWindow, MIN_WINDOW - 1);
+        s.challengeWindow = MIN_WINDOW;
+        _post(s);
         s.challengeWindow = 30 days + 1;
         _expectInvalid(s, IDistributedRenderTypes.JobField.ChallengeWindow, 30 days + 1);
+        // A member's check is bounded: samples per pixel × (bounces + 1) × cell pixels at most 2^28 (65,536 spp
+        // at 32 px cells and 3 bounces), and 64 bounces.
+        s = _spec(1, 1, 1, address(0));
+        s.settings.maxBounces = 3;
+        s.settings.samplesPerPixel = 65_537;
+        _expectInvalid(s, IDistributedRenderTypes.JobField.SamplesPerPixel, 65_537);
+        s.settings.samplesPerPixel = type(uint32).max;
+        _expectInvalid(s, IDistributedRenderTypes.JobField.SamplesPerPixel, type(uint32).max);
+        s.settings.samplesPerPixel = 65_536;
+        s.settings.maxBounces = 4;
+        _expectInvalid(s, IDistributedRenderTypes.JobField.SamplesPerPixel, 65_536);
+        s.settings.maxBounces = 65;
+        _expectInvalid(s, IDistributedRenderTypes.JobField.MaxBounces, 65);
+        s.settings.maxBounces = 3;
+        _post(s);
         s = _spec(1, 1, 1, address(0));
         s.quorum = 0;
         _expectInvalid(s, IDistributedRenderTypes.JobField.Quorum, 0);

@@ -616,6 +616,8 @@ contract LastLevelTest is Votes {
 
     function test_lastLevel_noVerdictAnywhereEndsUnverified() public {
         uint256 id = _submitted(false);
+        uint256 stakes = _registryStake();
+        uint256 treasuryBefore = dr.balanceOf(treasury, address(0));
         for (uint256 level; level < 3; ++level) {
             _draw(id, 0);
             Plan[] memory p = _plans(_members(id, 0).length, true);
@@ -627,8 +629,21 @@ contract LastLevelTest is Votes {
         _absentAtTheLastLevel(id);
         assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Refunded));
         assertEq(_seatCount(), 0);
-        // The bonds of the absent members compensate the worker.
-        assertGt(dr.balanceOf(worker, address(0)), 0);
+        // The bonds of the absent members go to the treasury: neither the worker nor the artist may profit
+        // from members missing a phase.
+        uint256 forfeited = stakes - _registryStake();
+        assertGt(forfeited, 0);
+        assertEq(dr.balanceOf(treasury, address(0)) - treasuryBefore, forfeited);
+        assertEq(dr.balanceOf(worker, address(0)), 0);
+        assertEq(
+            dr.balanceOf(artist, address(0)), _escrow(_spec(1, 1, 1, address(0))), "the artist is refunded"
+        );
+    }
+
+    function _registryStake() internal view returns (uint256 total) {
+        for (uint256 i; i < verifiers.length; ++i) {
+            total += dr.verifierOf(verifiers[i]).stake;
+        }
     }
 }
 

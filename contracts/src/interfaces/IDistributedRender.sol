@@ -15,7 +15,10 @@ interface IDistributedRenderTypes {
     struct RenderSettings {
         uint32 width;
         uint32 height;
+        /// At least 1; `samplesPerPixel × (maxBounces + 1) × cellSize²` at most `MAX_CELL_WORK` (a member's
+        /// check is bounded).
         uint32 samplesPerPixel;
+        /// At most `MAX_BOUNCES`.
         uint32 maxBounces;
         uint32 frameStart;
         uint32 frameCount;
@@ -47,7 +50,8 @@ interface IDistributedRenderTypes {
         /// Seconds a claim lasts (capped at the deadline; at most 30 days).
         uint32 leaseDuration;
         /// Seconds each verification phase lasts (commit, reveal, appeal, data-challenge response), and, for
-        /// optimistic jobs, how long a result can be disputed before it is paid. 1 s to 30 days.
+        /// optimistic jobs, how long a result can be disputed before it is paid. `MIN_CHALLENGE_WINDOW` (set at
+        /// deployment) to 30 days.
         uint32 challengeWindow;
         /// Seats of the first committee (1..MAX_QUORUM, and at most the registry's active tickets when the
         /// job is posted). Appeal level a draws `(quorum + 1) * 2^a - 1` seats.
@@ -135,7 +139,8 @@ interface IDistributedRenderTypes {
         Deadline,
         LeaseDuration,
         ChallengeWindow,
-        Quorum
+        Quorum,
+        MaxBounces
     }
 
     /// @notice How a task ended up paid.
@@ -298,6 +303,10 @@ interface IDistributedRenderTypes {
     error AlreadyChallenged(uint256 jobId, uint256 taskIndex);
     /// @notice A challenge names 1..MAX_CHALLENGE_CELLS cells.
     error BadChallengeCells(uint256 count);
+    /// @notice A challenge names cell `cellIndex`, and the task has only `cellCount` cells.
+    error CellOutOfRange(uint256 cellIndex, uint256 cellCount);
+    /// @notice A deployment's shortest challenge window must be 1..MAX_CHALLENGE_WINDOW seconds.
+    error BadMinChallengeWindow(uint256 window);
     /// @notice The answer does not name the challenged cells, or its arrays differ in length.
     error ChallengeMismatch();
     /// @notice A Merkle proof does not show the committed leaf of `cellIndex` in the cell root.

@@ -19,7 +19,9 @@ contract DistributedRenderInvariantTest is Test {
     function setUp() public {
         vm.warp(1_700_000_000);
         vm.roll(1000);
-        dr = new DistributedRender(address(this), treasury, 250, 1 ether, 7 days, 0.01 ether, 0.02 ether);
+        dr = new DistributedRender(
+            address(this), treasury, 250, 1 ether, 7 days, 0.01 ether, 0.02 ether, 1 hours
+        );
         token = new TestToken();
         handler = new Handler(dr, token, treasury);
         // Two jobs to start from (one that pays only verified work, one optimistic), so that every run has

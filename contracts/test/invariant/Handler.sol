@@ -142,8 +142,9 @@ contract Handler is Test {
         T.JobSpec memory s;
         s.sceneCid = "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am";
         s.rendererId = "tessera-pt/0.1";
+        // 4 × 2 cells of 32 px: the eight cells of the handler's cell trees (`_cells`).
         s.settings = T.RenderSettings({
-            width: 64,
+            width: 128,
             height: 64,
             samplesPerPixel: 4,
             maxBounces: 4,

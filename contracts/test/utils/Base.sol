@@ -35,6 +35,7 @@ abstract contract Base is Test {
     uint96 internal constant STAKE = 0.005 ether;
     uint32 internal constant LEASE = 1 hours;
     uint32 internal constant WINDOW = 1 hours;
+    uint32 internal constant MIN_WINDOW = 10 minutes;
     uint256 internal constant T0 = 1_700_000_000;
     string internal constant CID = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
 
@@ -45,7 +46,7 @@ abstract contract Base is Test {
         vm.warp(T0);
         vm.roll(1000);
         dr = new DistributedRender(
-            owner, treasury, FEE_BPS, TICKET, UNBONDING_DELAY, APPEAL_BOND, CHALLENGE_BOND
+            owner, treasury, FEE_BPS, TICKET, UNBONDING_DELAY, APPEAL_BOND, CHALLENGE_BOND, MIN_WINDOW
         );
         token = new TestToken();
         vm.label(address(dr), "DistributedRender");

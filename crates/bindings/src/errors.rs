@@ -120,6 +120,14 @@ pub fn explain(err: &alloy::contract::Error) -> Option<String> {
             "a data challenge names 1 to 64 cells; {} were given",
             x.count
         ),
+        E::CellOutOfRange(x) => format!(
+            "a data challenge names cell {}, but the task has only {} cells",
+            x.cellIndex, x.cellCount
+        ),
+        E::BadMinChallengeWindow(x) => format!(
+            "the shortest challenge window must be 1 s to 30 days; {} s was given",
+            x.window
+        ),
         E::ChallengeMismatch(_) => {
             "the answer does not name the challenged cells, or its lists differ in length".into()
         }

@@ -109,6 +109,8 @@ sol_enum!(
         ChallengeWindow,
         /// `quorum`.
         Quorum,
+        /// `settings.maxBounces`.
+        MaxBounces,
     }
 );
 

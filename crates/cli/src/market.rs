@@ -127,7 +127,8 @@ pub(crate) struct SubmitArgs {
     /// How long a claim lasts.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     lease: u64,
-    /// Challenge window after each result.
+    /// Length of each verification phase (commit, reveal, data response, appeal) and, for an optimistic job,
+    /// of the dispute window after each result; at least the market's `MIN_CHALLENGE_WINDOW`.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     challenge_window: u64,
     /// Seats of the first verification committee (1..=7; at most the verifier registry's active tickets).
@@ -198,8 +199,21 @@ fn check_verification_terms(
     Ok(())
 }
 
-/// The registry must hold enough active tickets for the first committee, or the contract refuses the job.
-async fn check_registry(m: &Market, quorum: u8) -> Result<()> {
+/// The deployment's shortest challenge window and the registry's active tickets must allow the job, or the
+/// contract refuses it.
+async fn check_market(m: &Market, quorum: u8, window: u64) -> Result<()> {
+    let min = m.market.MIN_CHALLENGE_WINDOW().call().await.map_err(|e| {
+        anyhow!(
+            "reading the shortest challenge window: {}",
+            tessera_bindings::errors::describe(&e)
+        )
+    })?;
+    if U256::from(window) < min {
+        bail!(
+            "--challenge-window {window}s is shorter than this market's minimum of {min}s: each verification \
+             phase lasts one window, and committee members need that long to vote"
+        );
+    }
     let r = m.market.registry().call().await.map_err(|e| {
         anyhow!(
             "reading the verifier registry: {}",
@@ -266,7 +280,7 @@ pub(crate) async fn submit(a: SubmitArgs) -> Result<()> {
     .with_context(|| format!("the scene {} cannot be rendered", a.scene.display()))?;
 
     let m = a.net.signed(&a.key).await?;
-    check_registry(&m, a.quorum).await?;
+    check_market(&m, a.quorum, a.challenge_window).await?;
     let tasks = settings.task_count();
     let fee = reward * U256::from(a.verifier_fee_bps) / U256::from(10_000u32);
     let escrow = U256::from(tasks) * (reward + fee);

@@ -324,6 +324,12 @@ async fn job_submit_refuses_bad_verification_terms_before_sending() -> anyhow::R
         "100",
     ]);
     assert!(e.contains("the verifier fee is 0 wei per task"), "{e}");
+    // The market's shortest window is read from the contract (the devnet deploys with 10 s).
+    let e = submit(&["--challenge-window", "9s"]);
+    assert!(
+        e.contains("--challenge-window 9s is shorter than this market's minimum of 10s"),
+        "{e}"
+    );
     // The registry is read from the contract: empty, then one ticket against the default quorum of 3.
     let e = submit(&[]);
     assert!(

@@ -90,6 +90,11 @@ pub enum LayoutError {
 pub const MAX_DIMENSION: u32 = 16_384;
 /// Largest task count, as in the contract.
 pub const MAX_TASKS: u64 = 1_000_000;
+/// Most path segments of one cell (samples per pixel × (bounces + 1) × cell pixels), as in the contract
+/// (`MAX_CELL_WORK`): a committee member re-renders 64 cells, so its check is bounded to 2^34 segments.
+pub const MAX_CELL_WORK: u64 = 1 << 28;
+/// Most bounces of a path, as in the contract (`MAX_BOUNCES`).
+pub const MAX_BOUNCES: u32 = 64;
 
 impl RenderSettings {
     /// Checks the same rules as `DistributedRender.submitRenderJob`.
@@ -124,6 +129,20 @@ impl RenderSettings {
                 "cell_size",
                 self.cell_size,
                 "must be a power of two in 4..=256",
+            );
+        }
+        if self.max_bounces > MAX_BOUNCES {
+            return bad("max_bounces", self.max_bounces, "must be at most 64");
+        }
+        let cell_work = u64::from(self.samples_per_pixel)
+            * (u64::from(self.max_bounces) + 1)
+            * u64::from(self.cell_size).pow(2);
+        if cell_work > MAX_CELL_WORK {
+            return bad(
+                "samples_per_pixel",
+                self.samples_per_pixel,
+                "x (max_bounces + 1) x the cell's pixels must be at most 2^28 (a committee member re-renders \
+                 64 cells)",
             );
         }
         let count = self.task_count();
@@ -351,5 +370,35 @@ mod tests {
                 .to_string()
                 .contains("task_count")
         );
+    }
+
+    #[test]
+    fn a_cells_work_and_the_bounces_are_bounded() {
+        // 2^28 path segments of a cell: 65,536 spp at 32 px cells and 3 bounces, 256 spp at 256 px and 15.
+        let mut s = settings(640, 360, 1, 1, 1, 32);
+        s.max_bounces = 3;
+        s.samples_per_pixel = 65_536;
+        s.validate().expect("at the bound");
+        s.samples_per_pixel = 65_537;
+        let err = s.validate().expect_err("above").to_string();
+        assert!(
+            err.contains("samples_per_pixel = 65537") && err.contains("2^28"),
+            "{err}"
+        );
+        s.samples_per_pixel = 256;
+        s.max_bounces = 15;
+        s.cell_size = 256;
+        s.validate().expect("at the bound");
+        s.max_bounces = 16;
+        assert!(s.validate().is_err(), "one bounce more");
+        s.samples_per_pixel = u32::MAX;
+        s.max_bounces = 64;
+        assert!(s.validate().is_err(), "no overflow");
+        s.samples_per_pixel = 1;
+        s.cell_size = 4;
+        s.validate().expect("64 bounces");
+        s.max_bounces = 65;
+        let err = s.validate().expect_err("bounces").to_string();
+        assert!(err.contains("max_bounces = 65"), "{err}");
     }
 }

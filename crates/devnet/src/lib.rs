@@ -249,6 +249,8 @@ pub struct DeployParams {
     pub appeal_bond_per_seat: U256,
     /// Wei a data-availability challenge bonds.
     pub data_challenge_bond: U256,
+    /// Shortest challenge window a job may set, in seconds.
+    pub min_challenge_window: u64,
 }
 
 impl Default for DeployParams {
@@ -259,6 +261,7 @@ impl Default for DeployParams {
             unbonding_delay: 3600,
             appeal_bond_per_seat: U256::from(1_000_000_000_000_000u128),
             data_challenge_bond: U256::from(1_000_000_000_000_000u128),
+            min_challenge_window: 10,
         }
     }
 }
@@ -277,6 +280,7 @@ impl Devnet {
             U256::from(params.unbonding_delay),
             params.appeal_bond_per_seat,
             params.data_challenge_bond,
+            U256::from(params.min_challenge_window),
         )
         .await
         .context("deploying DistributedRender")?;

@@ -46,6 +46,7 @@ impl Market {
             U256::from(7 * 24 * 3600u64),
             U256::from(TICKET / 100),
             U256::from(TICKET / 100),
+            U256::from(60u64),
         )
         .await
         .context("deploying DistributedRender")?;
