@@ -14,6 +14,7 @@ pub mod store;
 pub mod verifier;
 pub mod worker;
 
+use alloy::providers::Provider;
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -68,8 +69,25 @@ impl Ctx {
             .with_context(|| format!("opening keystore {}", cfg.keystore.display()))?;
         let deployment = tessera_bindings::Deployment::load(&cfg.deployment)?;
         let chain = Market::connect(&cfg.rpc_url, deployment, wallet.signer().clone()).await?;
+        // The deployment block's hash tells a chain restarted and redeployed at the same address apart.
+        let d = &chain.deployment;
+        let block = chain
+            .provider
+            .get_block_by_number(d.deployment_block.into())
+            .await?
+            .with_context(|| {
+                format!(
+                    "the deployment block {} is not on this chain",
+                    d.deployment_block
+                )
+            })?;
+        let bound = format!(
+            "chain {} market {} deployed in block {} ({})",
+            d.chain_id, d.distributed_render, d.deployment_block, block.header.hash
+        );
         let ipfs = IpfsClient::new(ClientConfig::new(cfg.ipfs_api.clone()))?;
         let store = Store::open(&cfg.store_path(mode))?;
+        store.bind(&bound)?;
         let backend = tessera_render::Backend::open(cfg.backend)?;
         tracing::info!(address = %chain.me, backend = %backend.describe(), mode, "started");
         Ok(Self {
@@ -139,8 +157,10 @@ impl Ctx {
         Ok(())
     }
 
-    /// A job's scene bytes: from the local cache, else from IPFS (at most `max_scene_bytes`).
-    pub async fn scene(&self, cid: &str) -> Result<Arc<Vec<u8>>, SceneFetch> {
+    /// A job's scene bytes: from the local cache, else from IPFS (at most `max_bytes`). A worker passes its
+    /// own `max_scene_bytes` (which jobs it takes is its choice); a committee member passes the renderer's
+    /// protocol limit, so that whether a scene is loadable never depends on one member's configuration.
+    pub async fn scene(&self, cid: &str, max_bytes: u64) -> Result<Arc<Vec<u8>>, SceneFetch> {
         if cid.is_empty() || !cid.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(SceneFetch::Refused(format!(
                 "scene CID {cid:?} is not a CID"
@@ -148,19 +168,29 @@ impl Ctx {
         }
         let path = self.scene_path(cid);
         if let Ok(b) = tokio::fs::read(&path).await {
-            return Ok(Arc::new(b));
+            if b.len() as u64 <= max_bytes {
+                return Ok(Arc::new(b));
+            }
+            return Err(SceneFetch::Refused(format!(
+                "scene {cid} is larger than {max_bytes} bytes"
+            )));
         }
-        match self.ipfs.cat(cid, self.cfg.max_scene_bytes).await {
+        match self.ipfs.cat(cid, max_bytes).await {
             Ok(b) => {
-                let tmp = path.with_extension("part");
+                // A temporary file of this fetch's own, renamed into place whole: checks run side by side,
+                // and a reader must never see a file another fetch is still writing.
+                static FETCHES: AtomicU64 = AtomicU64::new(0);
+                let n = FETCHES.fetch_add(1, Ordering::Relaxed);
+                let tmp = path.with_extension(format!("part.{}.{n}", std::process::id()));
                 if tokio::fs::write(&tmp, &b).await.is_ok() {
                     tokio::fs::rename(&tmp, &path).await.ok();
                 }
+                // Left only when the write or the rename failed.
+                tokio::fs::remove_file(&tmp).await.ok();
                 Ok(Arc::new(b))
             }
             Err(IpfsError::TooLarge { .. }) => Err(SceneFetch::Refused(format!(
-                "scene {cid} is larger than max_scene_bytes ({})",
-                self.cfg.max_scene_bytes
+                "scene {cid} is larger than {max_bytes} bytes"
             ))),
             Err(e) => Err(SceneFetch::Unavailable(e.to_string())),
         }

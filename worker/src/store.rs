@@ -34,6 +34,19 @@ impl Store {
         Ok(Self { db })
     }
 
+    /// Ties the store to one deployment (`id` names the chain and the market): a store first opened for
+    /// another one is refused, for its cursor, tasks and duties would be read against the wrong contract.
+    pub fn bind(&self, id: &str) -> Result<()> {
+        match self.get::<String>("deployment")? {
+            None => self.put("deployment", &id),
+            Some(bound) if bound == id => Ok(()),
+            Some(bound) => anyhow::bail!(
+                "the state store belongs to {bound}, and this daemon is configured for {id}: give it another \
+                 data_dir (or remove the store to start over)"
+            ),
+        }
+    }
+
     /// Writes `value` under `key`, durably.
     pub fn put<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
         let bytes = serde_json::to_vec(value)?;
@@ -107,6 +120,13 @@ mod tests {
             s.delete("task/1/3").unwrap();
         }
         let s = Store::open(&path).unwrap();
+        s.bind("chain 1 market 0xaa").unwrap();
+        s.bind("chain 1 market 0xaa").unwrap();
+        let e = s.bind("chain 2 market 0xbb").unwrap_err().to_string();
+        assert!(
+            e.contains("belongs to chain 1 market 0xaa") && e.contains("configured for chain 2"),
+            "{e}"
+        );
         let tasks: Vec<(String, u32)> = s.list("task/").unwrap();
         assert_eq!(tasks, vec![("task/1/2".to_owned(), 5)]);
         assert_eq!(s.get::<u32>("verdict/1").unwrap(), Some(7));

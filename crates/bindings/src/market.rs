@@ -435,16 +435,37 @@ impl Market {
 }
 
 impl Market {
-    /// Logs with `signatures` about job `job` (its id is the first indexed topic of every job event).
+    /// Logs with `signatures` about job `job` (its id is the first indexed topic of every job event), from
+    /// the deployment block on; see [`Market::job_logs_since`].
     pub async fn job_logs(&self, signatures: Vec<B256>, job: u64) -> Result<Vec<Log>> {
+        self.job_logs_since(signatures, job, self.deployment.deployment_block)
+            .await
+    }
+
+    /// Logs with `signatures` about job `job` from block `since` (its posting block, [`JobInfo::posted_block`],
+    /// when known) to the head, asked in `LOG_RANGE`-block steps: public RPC providers cap the range of one
+    /// `eth_getLogs`.
+    pub async fn job_logs_since(
+        &self,
+        signatures: Vec<B256>,
+        job: u64,
+        since: u64,
+    ) -> Result<Vec<Log>> {
         let head = self.provider.get_block_number().await?;
-        let f = Filter::new()
-            .address(self.deployment.distributed_render)
-            .event_signature(signatures)
-            .topic1(B256::from(U256::from(job)))
-            .from_block(self.deployment.deployment_block)
-            .to_block(head);
-        Ok(self.provider.get_logs(&f).await?)
+        let mut out = Vec::new();
+        let mut a = since.max(self.deployment.deployment_block);
+        while a <= head {
+            let b = (a + LOG_RANGE - 1).min(head);
+            let f = Filter::new()
+                .address(self.deployment.distributed_render)
+                .event_signature(signatures.clone())
+                .topic1(B256::from(U256::from(job)))
+                .from_block(a)
+                .to_block(b);
+            out.extend(self.provider.get_logs(&f).await?);
+            a = b + 1;
+        }
+        Ok(out)
     }
 
     /// A job's posted spec and whether it was cancelled.
@@ -487,6 +508,8 @@ pub struct JobInfo {
     pub task_count: u64,
     /// Cancelled since.
     pub cancelled: bool,
+    /// The block the job was posted in (every later event about it is at or after it).
+    pub posted_block: u64,
 }
 
 impl JobInfo {
@@ -503,6 +526,7 @@ impl JobInfo {
             spec: e.spec,
             task_count: u64_of(e.taskCount, "task count")?,
             cancelled: false,
+            posted_block: log.block_number.unwrap_or(0),
         }))
     }
 

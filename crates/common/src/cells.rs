@@ -65,20 +65,29 @@ pub fn root(leaves: &[Hash32]) -> Option<Hash32> {
 }
 
 /// The proof for leaf `index`; `None` if out of range.
-pub fn proof(leaves: &[Hash32], mut index: usize) -> Option<Vec<Hash32>> {
-    if index >= leaves.len() {
+pub fn proof(leaves: &[Hash32], index: usize) -> Option<Vec<Hash32>> {
+    proofs(leaves, &[index]).and_then(|mut p| p.pop())
+}
+
+/// The proofs for leaves `indices`, in that order, building the tree once (O(n + k log n) hashes for k
+/// proofs over n leaves, where k calls of [`proof`] take O(k n)); `None` if any index is out of range.
+pub fn proofs(leaves: &[Hash32], indices: &[usize]) -> Option<Vec<Vec<Hash32>>> {
+    if indices.iter().any(|&i| i >= leaves.len()) {
         return None;
     }
+    let mut at = indices.to_vec();
+    let mut paths = vec![Vec::new(); indices.len()];
     let mut level = leaves.to_vec();
-    let mut path = Vec::new();
     while level.len() > 1 {
-        if let Some(sibling) = level.get(index ^ 1) {
-            path.push(*sibling);
+        for (path, index) in paths.iter_mut().zip(at.iter_mut()) {
+            if let Some(sibling) = level.get(*index ^ 1) {
+                path.push(*sibling);
+            }
+            *index /= 2;
         }
         level = next_level(&level);
-        index /= 2;
     }
-    Some(path)
+    Some(paths)
 }
 
 /// Folds a proof as OpenZeppelin's `MerkleProof.processProof` does.
@@ -94,6 +103,20 @@ mod tests {
         (0..n)
             .map(|i| keccak256(format!("cell {i}").as_bytes()))
             .collect()
+    }
+
+    #[test]
+    fn proofs_built_together_are_the_single_proofs() {
+        for n in [1usize, 2, 3, 7, 8, 33] {
+            let l = leaves(&hashes(n));
+            let indices: Vec<usize> = (0..n).rev().chain([0, n - 1]).collect();
+            let together = proofs(&l, &indices).expect("in range");
+            for (i, p) in indices.iter().zip(&together) {
+                assert_eq!(Some(p.clone()), proof(&l, *i), "n {n} index {i}");
+                assert_eq!(Some(process_proof(l[*i], p)), root(&l));
+            }
+            assert_eq!(proofs(&l, &[0, n]), None);
+        }
     }
 
     #[test]

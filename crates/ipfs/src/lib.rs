@@ -170,7 +170,7 @@ struct PinLs {
 }
 
 /// A request to retry as a whole: built again for each attempt.
-type MakeRequest<'a> = dyn Fn() -> reqwest::RequestBuilder + 'a;
+type MakeRequest<'a> = dyn Fn() -> reqwest::RequestBuilder + Send + Sync + 'a;
 
 impl IpfsClient {
     /// A client for the node at `cfg.api_url`.

@@ -7,28 +7,36 @@
 use crate::{Ctx, SceneFetch};
 use alloy::primitives::B256;
 use anyhow::{Context, Result, anyhow};
+use std::sync::Arc;
 use tessera_bindings::committee;
 use tessera_bindings::market::JobInfo;
+use tokio::sync::Semaphore;
+
+/// Largest scene a member fetches: the renderer's limit, the same for every member (a scene above it is
+/// unloadable for everyone).
+fn protocol_scene_bytes() -> u64 {
+    tessera_render::Limits::default().max_file_bytes
+}
 
 /// Largest leaves document accepted (1M cells of JSON is ~200 MB; jobs use far fewer).
 const MAX_LEAVES_BYTES: u64 = 256 << 20;
 
-/// The submission a draw judges.
+/// The submission a draw judges (owned: a check runs in a task of its own).
 #[derive(Debug, Clone)]
-pub struct Target<'a> {
+pub struct Target {
     /// The job.
-    pub job: &'a JobInfo,
+    pub job: JobInfo,
     /// Task index.
     pub task: u64,
     /// Output directory CID.
-    pub cid: &'a str,
+    pub cid: String,
     /// Committed cell root.
     pub root: B256,
     /// The draw's seed.
     pub seed: B256,
     /// Committed data hashes of cells the worker proved on-chain (an answered data challenge), when the
     /// leaves document cannot be had.
-    pub provided: Option<&'a [(u32, B256)]>,
+    pub provided: Option<Vec<(u32, B256)>>,
     /// The commit phase is ending: what is still missing now decides the vote instead of a retry.
     pub late: bool,
 }
@@ -56,8 +64,36 @@ pub enum Checked {
     Retry(String),
 }
 
+/// Who renders when: one check renders at a time (a render spreads over every core), a committee duty waiting
+/// its turn, an observer only when no other render runs.
+#[derive(Debug, Clone)]
+pub struct RenderSlot {
+    /// One permit.
+    pub renders: Arc<Semaphore>,
+    /// Whether this check waits for the permit.
+    pub queue: Queue,
+}
+
+/// Whether a check waits for the render permit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// A duty's: its seat's bond depends on it.
+    Wait,
+    /// An observer's: renders only when no other check does.
+    IfIdle,
+}
+
+/// What rendering the sample gave.
+enum Rendered {
+    Cells(Vec<tessera_render::AuditedCell>),
+    /// The scene cannot be had or loaded.
+    Unloadable,
+    /// An observer's check found the render permit taken.
+    Busy,
+}
+
 /// Checks a submission for the draw with `t.seed`.
-pub async fn check(ctx: &Ctx, t: &Target<'_>) -> Result<Checked> {
+pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> {
     let settings = t.job.settings();
     let spec = settings.task(t.task).map_err(|e| anyhow!("{e}"))?;
     let (cx, cy) = tessera_common::task::cell_grid(spec.region, settings.cell_size);
@@ -66,11 +102,12 @@ pub async fn check(ctx: &Ctx, t: &Target<'_>) -> Result<Checked> {
     // The committed data hashes of the sampled cells.
     let (committed, all) = match committed_sample(ctx, t, &settings, &sample).await? {
         Ok(c) => c,
-        Err(why) if t.provided.is_some() || t.late => {
+        Err(why) if t.late => {
             // Withheld: the worker cannot be paid for data nobody can check; the proof is still the draw's.
             return rejected(
                 ctx,
                 t,
+                slot,
                 &settings,
                 &sample,
                 &format!("committed data unavailable: {why}"),
@@ -79,17 +116,32 @@ pub async fn check(ctx: &Ctx, t: &Target<'_>) -> Result<Checked> {
         }
         Err(why) => return Ok(Checked::NeedData { cells: sample, why }),
     };
-    // The delivered raw data must match the commitment (when the whole leaves document is at hand).
-    if let Some(all) = &all {
+    // The delivered raw data must match the commitment: every cell when the whole leaves document is at
+    // hand, else the sampled cells, whose data hashes the worker proved on-chain.
+    {
+        let matches = |raw: &[u8]| match &all {
+            Some(all) => super::raw_matches(raw, &settings, t.task, all),
+            None => super::raw_matches_cells(
+                raw,
+                &settings,
+                t.task,
+                &sample
+                    .iter()
+                    .copied()
+                    .zip(committed.iter().copied())
+                    .collect::<Vec<_>>(),
+            ),
+        };
         match ctx
             .ipfs
             .cat(&format!("{}/raw.tsr", t.cid), super::raw_size(spec.region))
             .await
         {
-            Ok(raw) if !super::raw_matches(&raw, &settings, t.task, all) => {
+            Ok(raw) if !matches(&raw) => {
                 return rejected(
                     ctx,
                     t,
+                    slot,
                     &settings,
                     &sample,
                     "the delivered raw data does not match the committed leaves",
@@ -101,6 +153,7 @@ pub async fn check(ctx: &Ctx, t: &Target<'_>) -> Result<Checked> {
                 return rejected(
                     ctx,
                     t,
+                    slot,
                     &settings,
                     &sample,
                     "the delivered raw data is larger than its region",
@@ -111,6 +164,7 @@ pub async fn check(ctx: &Ctx, t: &Target<'_>) -> Result<Checked> {
                 return rejected(
                     ctx,
                     t,
+                    slot,
                     &settings,
                     &sample,
                     &format!("the raw data was not delivered: {e}"),
@@ -120,8 +174,10 @@ pub async fn check(ctx: &Ctx, t: &Target<'_>) -> Result<Checked> {
             Err(e) => return Ok(Checked::Retry(format!("fetching the raw data: {e}"))),
         }
     }
-    let Some(audited) = render(ctx, t, &settings, &sample).await? else {
-        return Ok(unloadable_or_retry(ctx, t).await);
+    let audited = match render(ctx, t, slot, &settings, &sample).await? {
+        Rendered::Cells(cells) => cells,
+        Rendered::Unloadable => return Ok(unloadable_or_retry(ctx, t).await),
+        Rendered::Busy => return Ok(Checked::Retry("another check is rendering".into())),
     };
     let mut approve = true;
     let mut why = format!("{} sampled cells match", sample.len());
@@ -143,16 +199,18 @@ pub async fn check(ctx: &Ctx, t: &Target<'_>) -> Result<Checked> {
 /// sample, whatever the vote.
 async fn rejected(
     ctx: &Ctx,
-    t: &Target<'_>,
+    t: &Target,
+    slot: &RenderSlot,
     settings: &tessera_render::RenderSettings,
     sample: &[u32],
     why: &str,
 ) -> Result<Checked> {
-    let proof = match render(ctx, t, settings, sample).await? {
-        Some(cells) => {
+    let proof = match render(ctx, t, slot, settings, sample).await? {
+        Rendered::Cells(cells) => {
             committee::render_proof(&cells.iter().map(|c| c.audit_hash).collect::<Vec<_>>())
         }
-        None => committee::unloadable_scene_proof(),
+        Rendered::Unloadable => committee::unloadable_scene_proof(),
+        Rendered::Busy => return Ok(Checked::Retry("another check is rendering".into())),
     };
     Ok(Checked::Vote {
         approve: false,
@@ -161,8 +219,11 @@ async fn rejected(
     })
 }
 
-async fn unloadable_or_retry(ctx: &Ctx, t: &Target<'_>) -> Checked {
-    match ctx.scene(&t.job.spec.sceneCid).await {
+async fn unloadable_or_retry(ctx: &Ctx, t: &Target) -> Checked {
+    match ctx
+        .scene(&t.job.spec.sceneCid, protocol_scene_bytes())
+        .await
+    {
         Err(SceneFetch::Unavailable(e)) if !t.late => {
             Checked::Retry(format!("fetching the scene: {e}"))
         }
@@ -174,16 +235,32 @@ async fn unloadable_or_retry(ctx: &Ctx, t: &Target<'_>) -> Checked {
     }
 }
 
-/// The sampled cells re-rendered with the draw's audit signs (in sample order), or `None` when the scene cannot
-/// be had or loaded.
+/// The sampled cells re-rendered with the draw's audit signs (in sample order), holding the render permit
+/// for the render alone (a fetch does not hold it).
 async fn render(
     ctx: &Ctx,
-    t: &Target<'_>,
+    t: &Target,
+    slot: &RenderSlot,
     settings: &tessera_render::RenderSettings,
     sample: &[u32],
-) -> Result<Option<Vec<tessera_render::AuditedCell>>> {
-    let Ok(glb) = ctx.scene(&t.job.spec.sceneCid).await else {
-        return Ok(None);
+) -> Result<Rendered> {
+    let Ok(glb) = ctx
+        .scene(&t.job.spec.sceneCid, protocol_scene_bytes())
+        .await
+    else {
+        return Ok(Rendered::Unloadable);
+    };
+    let permit = match slot.queue {
+        Queue::Wait => slot
+            .renders
+            .clone()
+            .acquire_owned()
+            .await
+            .context("the render permit")?,
+        Queue::IfIdle => match slot.renders.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => return Ok(Rendered::Busy),
+        },
     };
     let spec = settings.task(t.task).map_err(|e| anyhow!("{e}"))?;
     let scenes = ctx.scenes.clone();
@@ -192,11 +269,13 @@ async fn render(
     let sample = sample.to_vec();
     let mask = committee::audit_mask(t.seed);
     tokio::task::spawn_blocking(move || {
+        // Held by the render itself: an aborted check's render still runs to its end, and holds it.
+        let _permit = permit;
         let Ok(scene) = scenes.get(&cid, &glb, &settings, spec.frame) else {
-            return Ok(None);
+            return Ok(Rendered::Unloadable);
         };
         let ts = tessera_render::task_settings(&settings, spec.frame);
-        Ok(Some(tessera_render::render_cells_audited(
+        Ok(Rendered::Cells(tessera_render::render_cells_audited(
             &scene,
             &ts,
             spec.region,
@@ -208,45 +287,50 @@ async fn render(
     .context("render thread")?
 }
 
+/// How long a member waits for a leaves document the worker already withheld once (it answered a data
+/// challenge since): the proven cells decide then.
+const LEAVES_AFTER_CHALLENGE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The committed data hashes of the sampled cells: from the leaves document (checked to build the committed
-/// root; also returned whole), else from the cells the worker proved on-chain. `Err` says why they cannot be
-/// had.
+/// root; also returned whole), else from the cells the worker proved on-chain when they cover the sample (a
+/// challenger may have named fewer). `Err` says why they cannot be had.
 async fn committed_sample(
     ctx: &Ctx,
-    t: &Target<'_>,
+    t: &Target,
     settings: &tessera_render::RenderSettings,
     sample: &[u32],
 ) -> Result<Result<(Vec<B256>, Option<Vec<B256>>), String>> {
-    if let Some(provided) = t.provided {
-        let mut out = Vec::with_capacity(sample.len());
-        for c in sample {
-            match provided.iter().find(|(i, _)| i == c) {
-                Some((_, h)) => out.push(*h),
-                None => {
-                    return Ok(Err(format!(
-                        "cell {c} of the sample was not proven on-chain"
-                    )));
+    let path = format!("{}/leaves.json", t.cid);
+    let fetch = ctx.ipfs.cat(&path, MAX_LEAVES_BYTES);
+    let fetched = if t.provided.is_some() {
+        tokio::time::timeout(LEAVES_AFTER_CHALLENGE, fetch)
+            .await
+            .map_err(|_| format!("no leaves within {LEAVES_AFTER_CHALLENGE:?}"))
+    } else {
+        Ok(fetch.await)
+    };
+    let why = match fetched {
+        Ok(Ok(doc)) => match serde_json::from_slice::<serde_json::Value>(&doc) {
+            Ok(doc) => match super::committed_hashes(&doc, settings, t.task, t.root) {
+                Ok(all) => {
+                    let picked = sample.iter().map(|&c| all[c as usize]).collect();
+                    return Ok(Ok((picked, Some(all))));
                 }
-            }
-        }
-        return Ok(Ok((out, None)));
-    }
-    let doc = match ctx
-        .ipfs
-        .cat(&format!("{}/leaves.json", t.cid), MAX_LEAVES_BYTES)
-        .await
-    {
-        Ok(b) => b,
-        Err(e) => return Ok(Err(format!("fetching the leaves: {e}"))),
+                Err(why) => why,
+            },
+            Err(_) => "the leaves document is not JSON".into(),
+        },
+        Ok(Err(e)) => format!("fetching the leaves: {e}"),
+        Err(why) => why,
     };
-    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&doc) else {
-        return Ok(Err("the leaves document is not JSON".into()));
+    let Some(provided) = &t.provided else {
+        return Ok(Err(why));
     };
-    match super::committed_hashes(&doc, settings, t.task, t.root) {
-        Ok(all) => {
-            let picked = sample.iter().map(|&c| all[c as usize]).collect();
-            Ok(Ok((picked, Some(all))))
-        }
-        Err(why) => Ok(Err(why)),
-    }
+    let proven: Option<Vec<B256>> = sample
+        .iter()
+        .map(|c| provided.iter().find(|(i, _)| i == c).map(|(_, h)| *h))
+        .collect();
+    Ok(proven
+        .map(|hashes| (hashes, None))
+        .ok_or_else(|| format!("{why}, and the cells proven on-chain do not cover the sample")))
 }

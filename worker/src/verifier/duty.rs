@@ -4,15 +4,15 @@
 //! the vote it computed and reveals what it committed (the salt is derived, not stored).
 
 use super::Verifier;
-use super::check::{Checked, Target, check};
+use super::check::{Checked, Target};
 use crate::Metrics;
 use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::SolEvent;
 use anyhow::{Result, anyhow};
 use serde::{Deserialize, Serialize};
-use tessera_bindings::DistributedRender::DataProvided;
+use tessera_bindings::DistributedRender::{CommitteeDrawn, DataChallenged, DataProvided};
 use tessera_bindings::market::VerificationState;
-use tessera_bindings::{Phase, TaskState, committee};
+use tessera_bindings::{MemberState, Phase, TaskState, committee};
 
 /// Where a duty stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,14 +78,44 @@ impl Verifier {
             return self.close(d, "the verification moved past this draw");
         }
         if made && d.drawn_block == 0 {
-            // The draw was made (by us or by someone else): find our seat, if we still have one.
+            // The draw was made (by us or by someone else): find our seat, if we still have one, and the seed
+            // it was made with (a duty planned from a preview may hold an older one).
             let members = c.members(d.job, d.task, d.draw).await?;
             match members.iter().position(|m| m.verifier == c.me) {
                 Some(i) => d.member = u64::try_from(i)?,
                 None => return self.close(d, "not seated by the draw"),
             }
+            // A node whose logs lag behind its state may not show the draw yet: look again next round.
+            let Some(seed) = self.drawn_seed(d).await? else {
+                return Ok(());
+            };
             d.drawn_block = head;
+            if seed != d.seed && d.state == DutyState::Drawn {
+                return self.reseed(d, seed, Some(d.member));
+            }
             self.save_duty(d)?;
+        }
+        if made && d.state == DutyState::Drawn && d.vote.is_some() {
+            // A commit sent but not seen mined (its receipt wait ran out, or the daemon stopped before the duty
+            // was saved) may have landed: the chain says where the seat stands, and a landed commit is revealed.
+            let members = c.members(d.job, d.task, d.draw).await?;
+            let seat = usize::try_from(d.member)?;
+            match members.get(seat).map(|m| m.state) {
+                Some(MemberState::Committed) => {
+                    d.state = DutyState::Committed;
+                    self.save_duty(d)?;
+                    tracing::info!(
+                        job = d.job,
+                        task = d.task,
+                        draw = d.draw,
+                        "found our commit on chain"
+                    );
+                }
+                Some(MemberState::RevealedApprove | MemberState::RevealedReject) => {
+                    return self.close(d, "revealed");
+                }
+                _ => {}
+            }
         }
         match d.state {
             DutyState::Drawn => self.vote(d, &v, now, head, made).await,
@@ -129,11 +159,16 @@ impl Verifier {
             // be proven on-chain before the commit phase resumes.
             return Ok(());
         }
+        let key = Duty::key(d.job, d.task, d.attempt, d.draw);
         if d.vote.is_none() {
             let Some(job) = self.book.get(d.job).cloned() else {
                 return Ok(());
             };
-            let provided = if made && v.challenged && v.phase == Phase::Commit {
+            let proven = made && v.challenged && v.phase == Phase::Commit;
+            if !proven && self.check_running(&key, Some(d.seed)) {
+                return Ok(());
+            }
+            let provided = if proven {
                 Some(self.provided(d).await?)
             } else {
                 None
@@ -142,15 +177,21 @@ impl Verifier {
             let window = u64::from(job.spec.challengeWindow);
             let late = made && now + (window / 5).max(2) >= v.phase_ends_at;
             let target = Target {
-                job: &job,
+                job,
                 task: d.task,
-                cid: &d.cid,
+                cid: d.cid.clone(),
                 root: d.root,
                 seed: d.seed,
-                provided: provided.as_deref(),
+                provided,
                 late,
             };
-            match check(&self.ctx, &target).await? {
+            let Some(checked) = self
+                .check_in_background(&key, target, super::Queue::Wait)
+                .await?
+            else {
+                return Ok(());
+            };
+            match checked {
                 Checked::Vote {
                     approve,
                     proof,
@@ -197,6 +238,26 @@ impl Verifier {
         if made && !v.commit_open(now) {
             return Ok(());
         }
+        if !made {
+            // Our commit makes the draw: only with the seat and seed of the draw it will make (a deferral or
+            // a re-anchor since the duty was planned changes them).
+            match c.preview_committee(d.job, d.task).await? {
+                Some(p) if p.draw == d.draw && p.seed == d.seed => {
+                    match seat_of(&p.members, c.me) {
+                        Some(member) if member == d.member => {}
+                        Some(member) => {
+                            d.member = member;
+                            self.save_duty(d)?;
+                        }
+                        None => return self.close(d, "no longer seated by the draw"),
+                    }
+                }
+                Some(p) if p.draw == d.draw => {
+                    return self.reseed(d, p.seed, seat_of(&p.members, c.me));
+                }
+                _ => return Ok(()),
+            }
+        }
         let salt = committee::salt(self.secret, d.job, d.task, d.attempt, d.draw);
         let commitment =
             committee::commitment(d.job, d.task, d.attempt, d.draw, c.me, approve, proof, salt);
@@ -222,18 +283,30 @@ impl Verifier {
             .vote
             .ok_or_else(|| anyhow!("a committed duty without its vote"))?;
         let salt = committee::salt(self.secret, d.job, d.task, d.attempt, d.draw);
-        c.send(
-            c.market.revealVote(
-                U256::from(d.job),
-                U256::from(d.task),
-                U256::from(d.member),
-                approve,
-                proof,
-                salt,
-            ),
-            &format!("revealing the vote on {}", d.label()),
-        )
-        .await?;
+        let sent = c
+            .send(
+                c.market.revealVote(
+                    U256::from(d.job),
+                    U256::from(d.task),
+                    U256::from(d.member),
+                    approve,
+                    proof,
+                    salt,
+                ),
+                &format!("revealing the vote on {}", d.label()),
+            )
+            .await;
+        if let Err(e) = sent {
+            // An earlier reveal whose receipt wait ran out may have landed: then this one reverts.
+            let members = c.members(d.job, d.task, d.draw).await?;
+            let seat = usize::try_from(d.member)?;
+            return match members.get(seat).map(|m| m.state) {
+                Some(MemberState::RevealedApprove | MemberState::RevealedReject) => {
+                    self.close(d, "revealed by an earlier transaction")
+                }
+                _ => Err(e),
+            };
+        }
         Metrics::inc(
             &self.ctx.metrics.votes,
             if approve { "approve" } else { "reject" },
@@ -274,18 +347,38 @@ impl Verifier {
         Ok(())
     }
 
-    /// The cells the worker proved on-chain after the challenge in our draw.
+    /// The cells the worker proved on-chain after the challenge in our draw: the first `DataProvided` of the
+    /// task after the last `DataChallenged` of the task's draw (one challenge per draw; a draw of an earlier
+    /// attempt with the same index comes before it).
     async fn provided(&self, d: &Duty) -> Result<Vec<(u32, B256)>> {
         let c = &self.ctx.chain;
+        let since = self.book.get(d.job).map_or(0, |j| j.posted_block);
         let logs = c
-            .job_logs(vec![DataProvided::SIGNATURE_HASH], d.job)
+            .job_logs_since(
+                vec![DataChallenged::SIGNATURE_HASH, DataProvided::SIGNATURE_HASH],
+                d.job,
+                since,
+            )
             .await?;
-        let e = logs
+        let task = U256::from(d.task);
+        let challenged = logs
             .iter()
-            .filter(|l| l.block_number.unwrap_or(0) >= d.drawn_block)
+            .rposition(|l| {
+                l.log_decode::<DataChallenged>()
+                    .is_ok_and(|e| e.inner.taskIndex == task && e.inner.draw == U256::from(d.draw))
+            })
+            .ok_or_else(|| {
+                anyhow!(
+                    "no DataChallenged event for draw {} of {}",
+                    d.draw,
+                    d.label()
+                )
+            })?;
+        let e = logs[challenged..]
+            .iter()
             .filter_map(|l| l.log_decode::<DataProvided>().ok())
             .map(|l| l.inner.data)
-            .rfind(|e| e.taskIndex == U256::from(d.task))
+            .find(|e| e.taskIndex == task)
             .ok_or_else(|| {
                 anyhow!(
                     "no DataProvided event after draw {} of {}",
@@ -298,6 +391,44 @@ impl Verifier {
             .copied()
             .zip(e.dataHashes.iter().copied())
             .collect())
+    }
+
+    /// The seed draw `d.draw` of the duty's submission was made with (`CommitteeDrawn`).
+    async fn drawn_seed(&self, d: &Duty) -> Result<Option<B256>> {
+        let since = self.book.get(d.job).map_or(0, |j| j.posted_block);
+        let logs = self
+            .ctx
+            .chain
+            .job_logs_since(vec![CommitteeDrawn::SIGNATURE_HASH], d.job, since)
+            .await?;
+        Ok(logs
+            .iter()
+            .filter_map(|l| l.log_decode::<CommitteeDrawn>().ok())
+            .map(|l| l.inner.data)
+            .rfind(|e| {
+                e.taskIndex == U256::from(d.task)
+                    && e.attempt == U256::from(d.attempt)
+                    && e.draw == U256::from(d.draw)
+            })
+            .map(|e| e.seed))
+    }
+
+    /// The duty's draw comes from another seed than planned: the sample changed, so a vote computed from
+    /// the old one is dropped (and its check with it).
+    fn reseed(&self, d: &mut Duty, seed: B256, member: Option<u64>) -> Result<()> {
+        let Some(member) = member else {
+            return self.close(d, "not seated by the draw's new seed");
+        };
+        tracing::info!(
+            job = d.job,
+            task = d.task,
+            draw = d.draw,
+            "the draw comes from another seed than planned"
+        );
+        d.seed = seed;
+        d.member = member;
+        d.vote = None;
+        self.save_duty(d)
     }
 
     fn close(&self, d: &mut Duty, why: &str) -> Result<()> {

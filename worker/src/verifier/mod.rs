@@ -17,14 +17,17 @@ use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolEvent;
 use anyhow::{Context, Result};
-use check::{Checked, Target};
+use check::{Checked, Queue, RenderSlot, Target};
 use duty::{Duty, DutyState, seat_of};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 use tessera_bindings::DistributedRender::{CommitteeDrawn, ResultSubmitted};
 use tessera_bindings::committee;
 use tessera_bindings::{Phase, TaskState, Verdict, cells};
 use tessera_common::verify::detection_probability;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 
 /// Seconds after a phase ends before this daemon finalizes a task it holds no seat in (its members and the
 /// worker do it first; the grace keeps several verifiers from racing to the same transaction).
@@ -47,6 +50,10 @@ pub struct Watch {
     pub my_verdict: Option<bool>,
     /// The appeal level this verifier already appealed to.
     pub appealed_level: Option<u64>,
+    /// When an observer check last found the committed data missing (a dispute is due if that was late in
+    /// the dispute window).
+    #[serde(default)]
+    pub data_missing_at: Option<u64>,
 }
 
 impl Watch {
@@ -57,13 +64,17 @@ impl Watch {
 
 /// The verifier.
 pub struct Verifier {
-    ctx: Ctx,
+    ctx: Arc<Ctx>,
     book: crate::JobBook,
     /// A secret only this key yields: salts and private samples are derived from it.
     secret: B256,
     /// Items that failed, and the round before which they are not tried again.
     backoff: HashMap<String, (u64, u32)>,
     round: u64,
+    /// Checks running in their own tasks (a render can outlast a round), by duty or watch key and seed.
+    checks: HashMap<String, JoinHandle<Result<Checked>>>,
+    /// The render permit: one check renders at a time (see [`check::RenderSlot`]).
+    renders: Arc<Semaphore>,
 }
 
 impl Verifier {
@@ -77,11 +88,13 @@ impl Verifier {
         let secret = keccak256(sig.as_bytes());
         let book = crate::JobBook::new(&ctx.chain.deployment);
         Ok(Self {
-            ctx,
+            ctx: Arc::new(ctx),
             book,
             secret,
             backoff: HashMap::new(),
             round: 0,
+            checks: HashMap::new(),
+            renders: Arc::new(Semaphore::new(1)),
         })
     }
 
@@ -154,10 +167,18 @@ impl Verifier {
         self.scan().await?;
         let head = c.provider.get_block_number().await?;
         let mut now = c.now().await?;
-        // Duties first (their windows are the tightest), earliest draws first.
+        // Duties first (their windows are the tightest): reveals, then votes ready to commit, then checks
+        // (which render, and may take long), earliest draws first within each.
         let mut duties: Vec<(String, Duty)> = self.ctx.store.list::<Duty>("duty/")?;
         duties.retain(|(_, d)| d.state != DutyState::Done);
-        duties.sort_by_key(|(_, d)| (d.drawn_block == 0, d.drawn_block));
+        duties.sort_by_key(|(_, d)| {
+            let work = match (d.state, d.vote.is_some()) {
+                (DutyState::Committed, _) => 0,
+                (_, true) => 1,
+                _ => 2,
+            };
+            (work, d.drawn_block == 0, d.drawn_block)
+        });
         for (key, mut d) in duties {
             if self.ctx.stopping() {
                 return Ok(());
@@ -182,11 +203,27 @@ impl Verifier {
                 Err(e) => self.settle_backoff(&key, Err(e), "watch"),
             }
         }
+        let mut live = std::collections::HashSet::new();
         for (key, d) in self.ctx.store.list::<Duty>("duty/")? {
             if d.state == DutyState::Done {
                 self.ctx.store.delete(&key)?;
+            } else {
+                live.insert(key);
             }
         }
+        for (key, _) in self.ctx.store.list::<Watch>("watch/")? {
+            live.insert(key);
+        }
+        // A check whose duty or watch is gone is not wanted any more.
+        self.checks.retain(|k, h| {
+            let keep = k
+                .rsplit_once('@')
+                .is_some_and(|(owner, _)| live.contains(owner));
+            if !keep {
+                h.abort();
+            }
+            keep
+        });
         self.ctx.withdraw_if_due().await?;
         Ok(())
     }
@@ -253,6 +290,7 @@ impl Verifier {
                     root: e.cellRoot,
                     my_verdict: None,
                     appealed_level: None,
+                    data_missing_at: None,
                 };
                 self.ctx.store.put(&Watch::key(w.job, w.task), &w)?;
             } else if let Ok(e) = log.log_decode::<CommitteeDrawn>() {
@@ -263,7 +301,16 @@ impl Verifier {
                 let (job, task) = (e.jobId.to::<u64>(), e.taskIndex.to::<u64>());
                 let (attempt, draw) = (e.attempt.to::<u64>(), e.draw.to::<u64>());
                 let key = Duty::key(job, task, attempt, draw);
-                if self.ctx.store.get::<Duty>(&key)?.is_some() {
+                if let Some(mut d) = self.ctx.store.get::<Duty>(&key)? {
+                    if d.state == DutyState::Drawn && d.seed != e.seed {
+                        // Planned from a preview, but the draw was deferred and made later from another seed:
+                        // the sampled cells changed, so a vote computed from the old ones is dropped.
+                        d.seed = e.seed;
+                        d.member = member;
+                        d.vote = None;
+                        tracing::info!(job, task, draw, "the draw was made from a later seed");
+                        self.save_duty(&d)?;
+                    }
                     continue;
                 }
                 let Some(w) = self.ctx.store.get::<Watch>(&Watch::key(job, task))? else {
@@ -303,45 +350,45 @@ impl Verifier {
         let v = c.verification(w.job, w.task).await?;
         let (job_id, task) = (U256::from(w.job), U256::from(w.task));
         if v.draw_due(head, now) {
-            match c.preview_committee(w.job, w.task).await? {
-                Some(p) if seat_of(&p.members, c.me).is_some() => {
-                    let key = Duty::key(w.job, w.task, w.attempt, p.draw);
-                    if self.ctx.store.get::<Duty>(&key)?.is_none() {
-                        // Our first commit makes the draw.
-                        self.save_duty(&Duty {
-                            job: w.job,
-                            task: w.task,
-                            attempt: w.attempt,
-                            draw: p.draw,
-                            seed: p.seed,
-                            drawn_block: 0,
-                            member: seat_of(&p.members, c.me).unwrap_or(0),
-                            cid: w.cid.clone(),
-                            root: w.root,
-                            state: DutyState::Drawn,
-                            vote: None,
-                        })?;
-                    }
+            if let Some(p) = c.preview_committee(w.job, w.task).await?
+                && let Some(member) = seat_of(&p.members, c.me)
+            {
+                let key = Duty::key(w.job, w.task, w.attempt, p.draw);
+                if self.ctx.store.get::<Duty>(&key)?.is_none() {
+                    // Our first commit makes the draw.
+                    self.save_duty(&Duty {
+                        job: w.job,
+                        task: w.task,
+                        attempt: w.attempt,
+                        draw: p.draw,
+                        seed: p.seed,
+                        drawn_block: 0,
+                        member,
+                        cid: w.cid.clone(),
+                        root: w.root,
+                        state: DutyState::Drawn,
+                        vote: None,
+                    })?;
                 }
-                _ if head > v.seed_block + self.ctx.cfg.draw_grace_blocks => {
-                    if let Err(e) = c
-                        .send(
-                            c.market.drawCommittee(job_id, task),
-                            &format!("drawing the committee of job {} task {}", w.job, w.task),
-                        )
-                        .await
-                    {
-                        tracing::info!(error = %format!("{e:#}"), "draw not made (someone else may have)");
-                    }
-                }
-                _ => {}
+            }
+            // Past the grace, anyone draws, a member whose check is not done yet included: the seed block's
+            // hash can be read for 256 blocks only.
+            if head > v.seed_block + self.ctx.cfg.draw_grace_blocks
+                && let Err(e) = c
+                    .send(
+                        c.market.drawCommittee(job_id, task),
+                        &format!("drawing the committee of job {} task {}", w.job, w.task),
+                    )
+                    .await
+            {
+                tracing::info!(error = %format!("{e:#}"), "draw not made (someone else may have)");
             }
             return Ok(true);
         }
         if self.ctx.cfg.appeal {
             let dispute = v.phase == Phase::None && job.spec.optimistic && now < v.phase_ends_at;
             if dispute || v.appealable(now) {
-                self.appeal_if_wrong(w, &job, &v, dispute).await?;
+                self.appeal_if_wrong(w, &job, &v, dispute, now).await?;
             }
         }
         // Members finalize as soon as the phase ends; everyone else gives them a grace period first.
@@ -368,12 +415,27 @@ impl Verifier {
         job: &tessera_bindings::market::JobInfo,
         v: &tessera_bindings::market::VerificationState,
         dispute: bool,
+        now: u64,
     ) -> Result<()> {
         let level = if dispute { 0 } else { v.level + 1 };
         if w.appealed_level == Some(level) {
             return Ok(());
         }
-        if w.my_verdict.is_none() {
+        // The last fifth of the window.
+        let late_from = v
+            .phase_ends_at
+            .saturating_sub((u64::from(job.spec.challengeWindow) / 5).max(2));
+        let late = now >= late_from;
+        let owner = Watch::key(w.job, w.task);
+        let mine = if let Some(mine) = w.my_verdict {
+            mine
+        } else if dispute && w.data_missing_at.is_some_and(|at| at >= late_from) {
+            // The data was found missing late in the window: a committee challenges for it. This is no verdict
+            // of ours: later levels check again.
+            false
+        } else if self.check_running(&owner, None) {
+            return Ok(());
+        } else {
             // Not on the committee that decided: check with the last draw's sample, or (an optimistic result
             // nobody drew for) with a private one.
             let seed = if dispute {
@@ -390,15 +452,18 @@ impl Verifier {
                 self.last_seed(w).await?
             };
             let t = Target {
-                job,
+                job: job.clone(),
                 task: w.task,
-                cid: &w.cid,
+                cid: w.cid.clone(),
                 root: w.root,
                 seed,
                 provided: None,
                 late: false,
             };
-            match check::check(&self.ctx, &t).await? {
+            let Some(checked) = self.check_in_background(&owner, t, Queue::IfIdle).await? else {
+                return Ok(());
+            };
+            match checked {
                 Checked::Vote { approve, why, .. } => {
                     tracing::info!(
                         job = w.job,
@@ -407,9 +472,12 @@ impl Verifier {
                         why,
                         "checked a verdict as an observer"
                     );
+                    w.data_missing_at = None;
                     w.my_verdict = Some(approve);
+                    approve
                 }
-                // Data that cannot be had is a reason to have a committee challenge for it.
+                // Data missing is a reason to have a committee challenge for it, late in the dispute window
+                // (a failed fetch is retried until then).
                 Checked::NeedData { why, .. } if dispute => {
                     tracing::info!(
                         job = w.job,
@@ -417,13 +485,14 @@ impl Verifier {
                         why,
                         "optimistic result without its data"
                     );
-                    w.my_verdict = Some(false);
+                    w.data_missing_at = Some(now);
+                    if !late {
+                        return Ok(());
+                    }
+                    false
                 }
                 _ => return Ok(()),
             }
-        }
-        let Some(mine) = w.my_verdict else {
-            return Ok(());
         };
         let standing = if dispute {
             true
@@ -454,12 +523,71 @@ impl Verifier {
         Ok(())
     }
 
+    /// Whether a check for `owner` is running (with `seed`, when given).
+    fn check_running(&self, owner: &str, seed: Option<B256>) -> bool {
+        let prefix = seed.map_or_else(|| format!("{owner}@"), |s| format!("{owner}@{s}/"));
+        self.checks
+            .iter()
+            .any(|(k, h)| k.starts_with(&prefix) && !h.is_finished())
+    }
+
+    /// The outcome of checking `t` for `owner` (a duty's or a watch's key), run in a task of its own: `None`
+    /// while it runs (it is started on the first call), then its result, once. A check for another seed, or
+    /// with data proven on-chain where there was none, is another check, and replaces the owner's earlier
+    /// one. One check renders at a time: a duty's waits its turn; an observer's is not started while a render
+    /// runs, and renders only if none does (`Queue::IfIdle`).
+    async fn check_in_background(
+        &mut self,
+        owner: &str,
+        t: Target,
+        queue: Queue,
+    ) -> Result<Option<Checked>> {
+        let key = format!(
+            "{owner}@{}/{}",
+            t.seed,
+            if t.provided.is_some() {
+                "proven"
+            } else {
+                "published"
+            }
+        );
+        if let Some(h) = self.checks.get(&key) {
+            if !h.is_finished() {
+                return Ok(None);
+            }
+            let h = self.checks.remove(&key).context("a finished check")?;
+            return h.await.context("the check task")?.map(Some);
+        }
+        if queue == Queue::IfIdle && self.renders.available_permits() == 0 {
+            return Ok(None);
+        }
+        let prefix = format!("{owner}@");
+        self.checks.retain(|k, h| {
+            let stale = k.starts_with(&prefix);
+            if stale {
+                h.abort();
+            }
+            !stale
+        });
+        let ctx = self.ctx.clone();
+        let slot = RenderSlot {
+            renders: self.renders.clone(),
+            queue,
+        };
+        self.checks.insert(
+            key,
+            tokio::spawn(async move { check::check(&ctx, &t, &slot).await }),
+        );
+        Ok(None)
+    }
+
     /// The seed of the last draw of a watched submission.
     async fn last_seed(&self, w: &Watch) -> Result<B256> {
+        let since = self.book.get(w.job).map_or(0, |j| j.posted_block);
         let logs = self
             .ctx
             .chain
-            .job_logs(vec![CommitteeDrawn::SIGNATURE_HASH], w.job)
+            .job_logs_since(vec![CommitteeDrawn::SIGNATURE_HASH], w.job, since)
             .await?;
         logs.iter()
             .filter_map(|l| l.log_decode::<CommitteeDrawn>().ok())
@@ -515,6 +643,21 @@ pub fn committed_hashes(
     Ok(hashes)
 }
 
+/// The data hash of every cell of delivered raw data, when it is task `task`'s region at the job's cell size.
+fn raw_cell_hashes(
+    raw: &[u8],
+    settings: &tessera_render::RenderSettings,
+    task: u64,
+) -> Option<Vec<tessera_common::Hash32>> {
+    let t = settings.task(task).ok()?;
+    let h = tessera_render::output::parse_header(raw).ok()?;
+    let region = [t.region.x, t.region.y, t.region.width, t.region.height];
+    if h[2..6] != region || h[6] != settings.cell_size {
+        return None;
+    }
+    tessera_render::output::cell_data_hashes(raw).ok()
+}
+
 /// Whether delivered raw data is task `task`'s region at the job's cell size and its cells hash to the
 /// committed data hashes (which `committed_hashes` checked against the root).
 pub fn raw_matches(
@@ -523,18 +666,26 @@ pub fn raw_matches(
     task: u64,
     committed: &[B256],
 ) -> bool {
-    let Ok(t) = settings.task(task) else {
-        return false;
-    };
-    let Ok(h) = tessera_render::output::parse_header(raw) else {
-        return false;
-    };
-    let region = [t.region.x, t.region.y, t.region.width, t.region.height];
-    if h[2..6] != region || h[6] != settings.cell_size {
-        return false;
-    }
-    tessera_render::output::cell_data_hashes(raw).is_ok_and(|got| {
+    raw_cell_hashes(raw, settings, task).is_some_and(|got| {
         got.len() == committed.len() && got.iter().zip(committed).all(|(a, b)| a == &b.0)
+    })
+}
+
+/// Whether delivered raw data is task `task`'s region at the job's cell size and the listed cells hash to
+/// their committed data hashes (proven on-chain when the leaves document was withheld).
+pub fn raw_matches_cells(
+    raw: &[u8],
+    settings: &tessera_render::RenderSettings,
+    task: u64,
+    cells: &[(u32, B256)],
+) -> bool {
+    raw_cell_hashes(raw, settings, task).is_some_and(|got| {
+        cells.iter().all(|(i, want)| {
+            usize::try_from(*i)
+                .ok()
+                .and_then(|i| got.get(i))
+                .is_some_and(|g| g == &want.0)
+        })
     })
 }
 
@@ -587,6 +738,21 @@ mod tests {
         let mut bad = raw.clone();
         bad[100] ^= 1;
         assert!(!raw_matches(&bad, &s, 0, &hashes));
+        // Against the proven cells only (leaves withheld): byte 100 is in cell 0; cells 5 and 23 still match.
+        let proven = |cells: &[u32]| -> Vec<(u32, B256)> {
+            cells.iter().map(|&c| (c, hashes[c as usize])).collect()
+        };
+        assert!(raw_matches_cells(&raw, &s, 0, &proven(&[0, 5, 23])));
+        assert!(!raw_matches_cells(&bad, &s, 0, &proven(&[0, 5])));
+        assert!(raw_matches_cells(&bad, &s, 0, &proven(&[5, 23])));
+        assert!(
+            !raw_matches_cells(&raw, &s, 0, &[(24, hashes[0])]),
+            "no cell 24"
+        );
+        assert!(
+            !raw_matches_cells(&raw, &s, 1, &proven(&[5])),
+            "a task the job does not have"
+        );
         assert!(
             committed_hashes(&doc, &s, 0, B256::ZERO)
                 .unwrap_err()

@@ -66,7 +66,7 @@ impl Worker {
     /// Fetches and checks the scene, and checks the lease and deadline are reachable at the measured speed.
     async fn prepare(&mut self, job: &JobInfo, cand: Candidate, now: u64) -> Result<Prepared> {
         let cid = job.spec.sceneCid.clone();
-        let glb = match self.ctx.scene(&cid).await {
+        let glb = match self.ctx.scene(&cid, self.ctx.cfg.max_scene_bytes).await {
             Ok(b) => b,
             Err(SceneFetch::Refused(why)) => {
                 self.refuse_scene(&cid, "size", &why)?;

@@ -81,8 +81,13 @@ impl Worker {
     /// proof of each challenged cell, from the leaves written when the task was rendered.
     async fn answer(&self, r: &TaskRecord, v: &VerificationState) -> Result<()> {
         let c = &self.ctx.chain;
+        let job = self.job(r.job)?;
         let logs = c
-            .job_logs(vec![DataChallenged::SIGNATURE_HASH], r.job)
+            .job_logs_since(
+                vec![DataChallenged::SIGNATURE_HASH],
+                r.job,
+                job.posted_block,
+            )
             .await?;
         let draw = U256::from(v.draws.saturating_sub(1));
         let challenge = logs
@@ -96,7 +101,6 @@ impl Worker {
                     r.label()
                 )
             })?;
-        let job = self.job(r.job)?;
         let dir = self.out_dir(r);
         let doc: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("leaves.json")).with_context(|| {
@@ -110,7 +114,7 @@ impl Worker {
         let hashes = crate::verifier::committed_hashes(&doc, &job.settings(), r.task, root)
             .map_err(|why| anyhow!("the stored leaves of {}: {why}", r.label()))?;
         let mut data_hashes = Vec::with_capacity(challenge.cells.len());
-        let mut proofs = Vec::with_capacity(challenge.cells.len());
+        let mut indices = Vec::with_capacity(challenge.cells.len());
         for &cell in &challenge.cells {
             let i = usize::try_from(cell)?;
             data_hashes.push(
@@ -118,10 +122,10 @@ impl Worker {
                     .get(i)
                     .ok_or_else(|| anyhow!("challenged cell {cell} does not exist"))?,
             );
-            proofs.push(
-                cells::proof_of(&hashes, i).ok_or_else(|| anyhow!("no proof for cell {cell}"))?,
-            );
+            indices.push(i);
         }
+        let proofs = cells::proofs_of(&hashes, &indices)
+            .ok_or_else(|| anyhow!("no proofs for the challenged cells"))?;
         c.send(
             c.market.answerChallenge(
                 U256::from(r.job),

@@ -339,6 +339,7 @@ mod tests {
             spec,
             task_count: 1,
             cancelled: false,
+            posted_block: 0,
         }
     }
 

@@ -13,7 +13,11 @@ use tessera_render::RegionImage;
 impl Worker {
     pub(super) async fn render(&mut self, r: &mut TaskRecord) -> Result<()> {
         let job = self.job(r.job)?;
-        let glb = match self.ctx.scene(&job.spec.sceneCid).await {
+        let glb = match self
+            .ctx
+            .scene(&job.spec.sceneCid, self.ctx.cfg.max_scene_bytes)
+            .await
+        {
             Ok(b) => b,
             Err(SceneFetch::Unavailable(e)) => {
                 tracing::warn!(job = r.job, error = %e, "scene unavailable; retrying");
