@@ -13,7 +13,7 @@ export TESSERA_VENV="${TESSERA_VENV:-$HOME/.cache/tessera/venv}"
 FOUNDRY_BIN="$TESSERA_ROOT/node_modules/@foundry-rs"
 export PATH="$FOUNDRY_BIN/forge-linux-amd64/bin:$FOUNDRY_BIN/anvil-linux-amd64/bin:$FOUNDRY_BIN/cast-linux-amd64/bin:$PATH"
 
-log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+log() { printf '\033[1;34m==>\033[0m %s %s\n' "$(date +%T)" "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
 # The test steps, shared by scripts/test.sh and the canary (scripts/canary.sh), so that the canary proves
