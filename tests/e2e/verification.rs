@@ -122,9 +122,27 @@ async fn lie_alone(net: &mut Net, job: u64, liar: &Actor, approve: bool) -> anyh
         )
         .await
         .map_err(|e| net.with_logs(e))?;
+    // A daemon that disagrees (the worker whose work was rejected) may appeal as soon as the round is
+    // tallied, before this reads the phase: the lie then stands as level 0's verdict under a level-1 draw.
+    let v = net
+        .market
+        .market
+        .getVerification(U256::from(job), U256::ZERO)
+        .call()
+        .await?;
+    let lie = if approve {
+        Verdict::Approve
+    } else {
+        Verdict::Reject
+    };
     check(
-        phase == Phase::Appealable,
-        &format!("the lie (approve: {approve}) stands, appealable: {phase:?}"),
+        v.verdict == lie as u8
+            && v.decidedLevel == U256::ZERO
+            && (phase == Phase::Appealable || v.level >= U256::from(1)),
+        &format!(
+            "the lie (approve: {approve}) stands, appealable: {phase:?}, verdict {} at level {}, next level {}",
+            v.verdict, v.decidedLevel, v.level
+        ),
     )
 }
 
