@@ -20,23 +20,12 @@ contract Deploy is Script {
         address deployer = msg.sender;
         address owner = vm.envOr("TESSERA_OWNER", deployer);
         address treasury = vm.envOr("TESSERA_TREASURY", deployer);
-        uint256 feeBps = vm.envOr("TESSERA_FEE_BPS", uint256(100));
-        uint256 ticketStake = vm.envOr("TESSERA_TICKET_STAKE", uint256(1 ether));
-        uint256 unbonding = vm.envOr("TESSERA_UNBONDING_DELAY", uint256(7 days));
-        uint256 appealBond = vm.envOr("TESSERA_APPEAL_BOND_PER_SEAT", uint256(0.01 ether));
-        uint256 challengeBond = vm.envOr("TESSERA_DATA_CHALLENGE_BOND", uint256(0.01 ether));
         bool local = block.chainid == 31_337;
-        uint256 minWindow =
-            vm.envOr("TESSERA_MIN_CHALLENGE_WINDOW", local ? uint256(10) : uint256(15 minutes));
         bool withToken = vm.envOr("TESSERA_DEPLOY_TEST_TOKEN", local);
-        require(feeBps <= 500, "TESSERA_FEE_BPS above the 500 bps cap");
 
         uint256 deployBlock = block.number;
         vm.startBroadcast();
-        // forge-lint: disable-next-line(unsafe-typecast)
-        market = new DistributedRender(
-            owner, treasury, uint16(feeBps), ticketStake, unbonding, appealBond, challengeBond, minWindow
-        );
+        market = _market(owner, treasury, local);
         if (withToken) testToken = address(new TestToken());
         vm.stopBroadcast();
 
@@ -51,5 +40,23 @@ contract Deploy is Script {
         string memory path =
             string.concat(vm.projectRoot(), "/deployments/", vm.toString(block.chainid), ".json");
         vm.writeJson(json, path);
+    }
+
+    /// The market, with the immutables from the environment (in a function of its own: the script's locals
+    /// would not fit the stack of an unoptimized build, which coverage makes).
+    function _market(address owner, address treasury, bool local) internal returns (DistributedRender) {
+        uint256 feeBps = vm.envOr("TESSERA_FEE_BPS", uint256(100));
+        require(feeBps <= 500, "TESSERA_FEE_BPS above the 500 bps cap");
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return new DistributedRender(
+            owner,
+            treasury,
+            uint16(feeBps),
+            vm.envOr("TESSERA_TICKET_STAKE", uint256(1 ether)),
+            vm.envOr("TESSERA_UNBONDING_DELAY", uint256(7 days)),
+            vm.envOr("TESSERA_APPEAL_BOND_PER_SEAT", uint256(0.01 ether)),
+            vm.envOr("TESSERA_DATA_CHALLENGE_BOND", uint256(0.01 ether)),
+            vm.envOr("TESSERA_MIN_CHALLENGE_WINDOW", local ? uint256(10) : uint256(15 minutes))
+        );
     }
 }
