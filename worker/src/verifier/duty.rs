@@ -10,7 +10,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::SolEvent;
 use anyhow::{Result, anyhow};
 use serde::{Deserialize, Serialize};
-use tessera_bindings::DistributedRender::{CommitteeDrawn, DataChallenged, DataProvided};
+use tessera_bindings::DistributedRender::{DataChallenged, DataProvided};
 use tessera_bindings::market::VerificationState;
 use tessera_bindings::{MemberState, Phase, TaskState, committee};
 
@@ -86,7 +86,10 @@ impl Verifier {
                 None => return self.close(d, "not seated by the draw"),
             }
             // A node whose logs lag behind its state may not show the draw yet: look again next round.
-            let Some(seed) = self.drawn_seed(d).await? else {
+            let Some(seed) = self
+                .draw_seed(d.job, d.task, d.attempt, Some(d.draw))
+                .await?
+            else {
                 return Ok(());
             };
             d.drawn_block = head;
@@ -391,26 +394,6 @@ impl Verifier {
             .copied()
             .zip(e.dataHashes.iter().copied())
             .collect())
-    }
-
-    /// The seed draw `d.draw` of the duty's submission was made with (`CommitteeDrawn`).
-    async fn drawn_seed(&self, d: &Duty) -> Result<Option<B256>> {
-        let since = self.book.get(d.job).map_or(0, |j| j.posted_block);
-        let logs = self
-            .ctx
-            .chain
-            .job_logs_since(vec![CommitteeDrawn::SIGNATURE_HASH], d.job, since)
-            .await?;
-        Ok(logs
-            .iter()
-            .filter_map(|l| l.log_decode::<CommitteeDrawn>().ok())
-            .map(|l| l.inner.data)
-            .rfind(|e| {
-                e.taskIndex == U256::from(d.task)
-                    && e.attempt == U256::from(d.attempt)
-                    && e.draw == U256::from(d.draw)
-            })
-            .map(|e| e.seed))
     }
 
     /// The duty's draw comes from another seed than planned: the sample changed, so a vote computed from

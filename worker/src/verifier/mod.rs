@@ -583,19 +583,36 @@ impl Verifier {
 
     /// The seed of the last draw of a watched submission.
     async fn last_seed(&self, w: &Watch) -> Result<B256> {
-        let since = self.book.get(w.job).map_or(0, |j| j.posted_block);
+        self.draw_seed(w.job, w.task, w.attempt, None)
+            .await?
+            .context("no committee was drawn for this submission")
+    }
+
+    /// The seed draw `draw` (the last one when `None`) of a submission was made with (`CommitteeDrawn`).
+    async fn draw_seed(
+        &self,
+        job: u64,
+        task: u64,
+        attempt: u64,
+        draw: Option<u64>,
+    ) -> Result<Option<B256>> {
+        let since = self.book.get(job).map_or(0, |j| j.posted_block);
         let logs = self
             .ctx
             .chain
-            .job_logs_since(vec![CommitteeDrawn::SIGNATURE_HASH], w.job, since)
+            .job_logs_since(vec![CommitteeDrawn::SIGNATURE_HASH], job, since)
             .await?;
-        logs.iter()
+        Ok(logs
+            .iter()
             .filter_map(|l| l.log_decode::<CommitteeDrawn>().ok())
             .map(|l| l.inner.data)
-            .filter(|e| e.taskIndex == U256::from(w.task) && e.attempt == U256::from(w.attempt))
+            .filter(|e| {
+                e.taskIndex == U256::from(task)
+                    && e.attempt == U256::from(attempt)
+                    && draw.is_none_or(|d| e.draw == U256::from(d))
+            })
             .max_by_key(|e| e.draw)
-            .map(|e| e.seed)
-            .context("no committee was drawn for this submission")
+            .map(|e| e.seed))
     }
 
     /// Records this verifier's verdict on a submission (for appeals).
