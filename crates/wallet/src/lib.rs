@@ -3,8 +3,11 @@
 //! taken from an environment variable, a file, or a terminal prompt — never from a command-line flag.
 //! Neither the key nor the password appears in `Debug` output or logs.
 
-use alloy::primitives::Address;
+pub mod keystore;
+
+use alloy::primitives::{Address, B256};
 use alloy::signers::local::{LocalSignerError, PrivateKeySigner};
+use keystore::{Fault, Keystore};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -57,6 +60,32 @@ pub enum WalletError {
     /// Decryption failed: the password is wrong (or the file was altered).
     #[error("wrong password for keystore {0}")]
     WrongPassword(PathBuf),
+    /// The file asks for something this reader does not support (a cipher, KDF, PRF or version).
+    #[error("keystore {path}: unsupported {what}")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What, and what is supported.
+        what: String,
+    },
+    /// The file is not a Web3 Secret Storage file as the definition says.
+    #[error("keystore {path} is malformed: {what}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// The key in the file is not the account the file names.
+    #[error("keystore {path} names account {declared}, but its key is {actual}'s")]
+    AddressMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The `address` field.
+        declared: Address,
+        /// The key's account.
+        actual: Address,
+    },
     /// The private key to import is not 32 bytes of hex.
     #[error("the private key must be 64 hexadecimal characters (optionally 0x-prefixed)")]
     InvalidKey,
@@ -173,19 +202,52 @@ pub fn import(
     })
 }
 
-/// Opens the keystore at `path` with the password from `source`.
+/// Opens the keystore at `path` with the password from `source`. The file is checked before the password is
+/// asked for ([`keystore::Keystore::parse`]): scrypt or PBKDF2-HMAC-SHA256, AES-128-CTR, `crypto` or `Crypto`,
+/// and an `address`, when present, that must be the key's.
 pub fn open(path: &Path, source: &PasswordSource) -> Result<Wallet, WalletError> {
     if !path.is_file() {
         return Err(WalletError::NotFound(path.to_owned()));
     }
+    let fault = |f: Fault| match f {
+        Fault::Unsupported(what) => WalletError::Unsupported {
+            path: path.to_owned(),
+            what,
+        },
+        Fault::Malformed(what) => WalletError::Malformed {
+            path: path.to_owned(),
+            what,
+        },
+        Fault::WrongPassword => WalletError::WrongPassword(path.to_owned()),
+    };
+    let len = std::fs::metadata(path)
+        .map_err(|e| keystore_err(path)(LocalSignerError::from(e)))?
+        .len();
+    if len > keystore::MAX_FILE_BYTES {
+        return Err(fault(Fault::Malformed(format!(
+            "{len} bytes; a keystore is at most {}",
+            keystore::MAX_FILE_BYTES
+        ))));
+    }
+    let text =
+        std::fs::read_to_string(path).map_err(|e| keystore_err(path)(LocalSignerError::from(e)))?;
+    let ks = Keystore::parse(&text).map_err(fault)?;
     let password = read_password(source)?;
-    let signer =
-        PrivateKeySigner::decrypt_keystore(path, password.bytes()).map_err(|e| match e {
-            LocalSignerError::EthKeystoreError(ref k) if k.to_string().contains("Mac Mismatch") => {
-                WalletError::WrongPassword(path.to_owned())
-            }
-            other => keystore_err(path)(other),
-        })?;
+    let secret = ks.decrypt(password.bytes()).map_err(fault)?;
+    let signer = PrivateKeySigner::from_bytes(&B256::from(secret)).map_err(|_| {
+        fault(Fault::Malformed(
+            "the decrypted key is not a secp256k1 private key".into(),
+        ))
+    })?;
+    if let Some(declared) = ks.address
+        && declared != signer.address()
+    {
+        return Err(WalletError::AddressMismatch {
+            path: path.to_owned(),
+            declared,
+            actual: signer.address(),
+        });
+    }
     Ok(Wallet {
         signer,
         path: path.to_owned(),
@@ -241,6 +303,109 @@ mod tests {
             import(&dir, None, "0x1234", &Password::new("pw")),
             Err(WalletError::InvalidKey)
         ));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// A keystore written by `create`, changed by `edit`, opened with its password.
+    fn edited(tag: &str, edit: impl Fn(&mut serde_json::Value)) -> Result<Wallet, WalletError> {
+        let dir = tmp(tag);
+        let w = create(&dir, Some("k.json"), &Password::new("pw")).expect("create");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(w.path()).expect("read")).expect("json");
+        edit(&mut v);
+        std::fs::write(w.path(), v.to_string()).expect("write");
+        std::fs::write(dir.join("pw"), "pw").expect("pw");
+        let r = open(w.path(), &PasswordSource::File(dir.join("pw")));
+        std::fs::remove_dir_all(&dir).ok();
+        r
+    }
+
+    fn message(r: Result<Wallet, WalletError>) -> String {
+        r.expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn files_this_reader_cannot_read_right_are_refused_by_name_never_opened_as_another_account() {
+        // The cipher used to be ignored: AES-128-CBC opened as another account.
+        let e = message(edited("cbc", |v| {
+            v["crypto"]["cipher"] = "aes-128-cbc".into()
+        }));
+        assert!(e.contains("unsupported cipher \"aes-128-cbc\""), "{e}");
+        // A prf other than HMAC-SHA256 read as a wrong password.
+        let e = message(edited("prf", |v| {
+            v["crypto"]["kdf"] = "pbkdf2".into();
+            v["crypto"]["kdfparams"] =
+                serde_json::json!({"c": 10, "dklen": 32, "prf": "hmac-sha512", "salt": "00"});
+        }));
+        assert!(e.contains("unsupported prf \"hmac-sha512\""), "{e}");
+        let e = message(edited("kdf", |v| v["crypto"]["kdf"] = "argon2".into()));
+        assert!(e.contains("unsupported kdf \"argon2\""), "{e}");
+        let e = message(edited("version", |v| v["version"] = 1.into()));
+        assert!(e.contains("unsupported version 1"), "{e}");
+        // These crashed the reader.
+        let e = message(edited("dklen", |v| {
+            v["crypto"]["kdfparams"]["dklen"] = 16.into()
+        }));
+        assert!(e.contains("unsupported dklen 16"), "{e}");
+        let e = message(edited("iv", |v| {
+            v["crypto"]["cipherparams"]["iv"] = "0001020304050607".into();
+        }));
+        assert!(
+            e.contains("`iv` in cipherparams is 8 bytes; it must be 16"),
+            "{e}"
+        );
+        // A non-power-of-two n derived another key; a huge one would take all memory.
+        let e = message(edited("n", |v| v["crypto"]["kdfparams"]["n"] = 3000.into()));
+        assert!(
+            e.contains("scrypt n = 3000: it must be a power of two"),
+            "{e}"
+        );
+        let e = message(edited("memory", |v| {
+            v["crypto"]["kdfparams"]["n"] = (1u64 << 30).into();
+        }));
+        assert!(e.contains("bytes of memory"), "{e}");
+        let e = message(edited("mac", |v| v["crypto"]["mac"] = "zz".into()));
+        assert!(e.contains("`mac` in crypto is not hex"), "{e}");
+        let e = message(edited("shape", |v| *v = serde_json::json!([1, 2])));
+        assert!(e.contains("not a JSON object"), "{e}");
+        // The file names another account than its key's.
+        let e = message(edited("address", |v| {
+            v["address"] = "f39fd6e51aad88f6f4ce6ab8827279cfffb92266".into();
+        }));
+        assert!(
+            e.contains("names account 0xf39F") && e.contains("but its key is"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn keystores_written_by_other_tools_open() {
+        // geth: lowercase `crypto`, scrypt, `address` without 0x.
+        let dir = tmp("geth");
+        let w = create(&dir, Some("geth.json"), &Password::new("pw")).expect("create");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(w.path()).expect("read")).expect("json");
+        v["address"] = alloy::hex::encode(w.address()).into();
+        std::fs::write(w.path(), v.to_string()).expect("write");
+        std::fs::write(dir.join("pw"), "pw").expect("pw");
+        let opened = open(w.path(), &PasswordSource::File(dir.join("pw"))).expect("geth file");
+        assert_eq!(opened.address(), w.address());
+        // MyEtherWallet and ethers: `Crypto`, PBKDF2-HMAC-SHA256.
+        let key = tessera_common::parse_hex32(
+            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+        )
+        .expect("key");
+        let dev: Address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+            .parse()
+            .expect("address");
+        let file = dir.join("mew.json");
+        let doc = keystore::tests::pbkdf2_file(&key, b"pw", 1000, Some(dev));
+        std::fs::write(&file, doc.to_string()).expect("write");
+        let opened = open(&file, &PasswordSource::File(dir.join("pw"))).expect("pbkdf2 file");
+        assert_eq!(opened.address(), dev);
+        std::fs::write(dir.join("bad"), "nope").expect("pw");
+        let err = open(&file, &PasswordSource::File(dir.join("bad"))).expect_err("wrong pw");
+        assert!(matches!(err, WalletError::WrongPassword(_)), "{err:?}");
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -1,0 +1,281 @@
+//! Reading Web3 Secret Storage files (version 3) as geth, Foundry, ethers and MyEtherWallet write them:
+//! every field the decryption depends on is checked first, and one that this reader does not support is
+//! refused by name, so that a file never opens as another account, never reads as a wrong password and never
+//! crashes the reader. The key derivation (scrypt, RFC 7914; PBKDF2-HMAC-SHA256, RFC 8018), the cipher
+//! (AES-128-CTR) and the MAC (keccak-256 of the derived key's second 16 bytes and the ciphertext) are those of
+//! the definition: <https://ethereum.org/en/developers/docs/data-structures-and-encoding/web3-secret-storage/>.
+
+use alloy::primitives::{Address, keccak256};
+use ctr::cipher::{KeyIvInit, StreamCipher};
+use serde_json::Value;
+
+/// Largest keystore file read (geth's are about 500 bytes).
+pub const MAX_FILE_BYTES: u64 = 64 << 10;
+/// Most memory scrypt may take (128 × n × r bytes): geth's "standard" parameters take 256 MiB.
+pub const MAX_SCRYPT_BYTES: u64 = 1 << 30;
+/// Most PBKDF2 rounds (MyEtherWallet and the definition's example use 262,144).
+pub const MAX_PBKDF2_ROUNDS: u64 = 10_000_000;
+
+/// What is wrong with a keystore file, before or after decryption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// A field holds something this reader does not support (a cipher, a KDF, a PRF, a version).
+    Unsupported(String),
+    /// A field is missing or not what the definition says.
+    Malformed(String),
+    /// The MAC does not match: the password is wrong, or the file was altered.
+    WrongPassword,
+}
+
+/// The key derivation a file asks for, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kdf {
+    Scrypt {
+        log_n: u8,
+        r: u32,
+        p: u32,
+        salt: Vec<u8>,
+    },
+    Pbkdf2 {
+        rounds: u32,
+        salt: Vec<u8>,
+    },
+}
+
+/// A parsed, checked keystore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keystore {
+    kdf: Kdf,
+    iv: [u8; 16],
+    ciphertext: [u8; 32],
+    mac: [u8; 32],
+    /// The account the file says it holds (geth and ethers write it; Foundry does not).
+    pub address: Option<Address>,
+}
+
+fn malformed(what: impl Into<String>) -> Fault {
+    Fault::Malformed(what.into())
+}
+
+fn field<'a>(v: &'a Value, name: &str, within: &str) -> Result<&'a Value, Fault> {
+    v.get(name)
+        .ok_or_else(|| malformed(format!("no `{name}` in {within}")))
+}
+
+fn string<'a>(v: &'a Value, name: &str, within: &str) -> Result<&'a str, Fault> {
+    field(v, name, within)?
+        .as_str()
+        .ok_or_else(|| malformed(format!("`{name}` in {within} is not a string")))
+}
+
+fn number(v: &Value, name: &str, within: &str) -> Result<u64, Fault> {
+    field(v, name, within)?
+        .as_u64()
+        .ok_or_else(|| malformed(format!("`{name}` in {within} is not a whole number")))
+}
+
+fn hex_field(v: &Value, name: &str, within: &str) -> Result<Vec<u8>, Fault> {
+    let s = string(v, name, within)?;
+    alloy::hex::decode(s).map_err(|_| malformed(format!("`{name}` in {within} is not hex")))
+}
+
+fn fixed<const N: usize>(v: &Value, name: &str, within: &str) -> Result<[u8; N], Fault> {
+    let b = hex_field(v, name, within)?;
+    <[u8; N]>::try_from(b.as_slice()).map_err(|_| {
+        malformed(format!(
+            "`{name}` in {within} is {} bytes; it must be {N}",
+            b.len()
+        ))
+    })
+}
+
+impl Keystore {
+    /// Parses and checks the text of a keystore file.
+    pub fn parse(text: &str) -> Result<Self, Fault> {
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| malformed(format!("not JSON: {e}")))?;
+        if !v.is_object() {
+            return Err(malformed("not a JSON object"));
+        }
+        match v.get("version").and_then(Value::as_u64) {
+            Some(3) => {}
+            Some(n) => return Err(Fault::Unsupported(format!("version {n} (only version 3)"))),
+            None => return Err(malformed("no numeric `version`")),
+        }
+        // ethers and MyEtherWallet write `Crypto`.
+        let crypto = v
+            .get("crypto")
+            .or_else(|| v.get("Crypto"))
+            .filter(|c| c.is_object())
+            .ok_or_else(|| malformed("no `crypto` object"))?;
+        let cipher = string(crypto, "cipher", "crypto")?;
+        if cipher != "aes-128-ctr" {
+            return Err(Fault::Unsupported(format!(
+                "cipher {cipher:?} (only aes-128-ctr)"
+            )));
+        }
+        let params = field(crypto, "cipherparams", "crypto")?;
+        let iv = fixed::<16>(params, "iv", "cipherparams")?;
+        let ciphertext = fixed::<32>(crypto, "ciphertext", "crypto")?;
+        let mac = fixed::<32>(crypto, "mac", "crypto")?;
+        let kdf_name = string(crypto, "kdf", "crypto")?;
+        let kp = field(crypto, "kdfparams", "crypto")?;
+        let dklen = number(kp, "dklen", "kdfparams")?;
+        if dklen != 32 {
+            return Err(Fault::Unsupported(format!("dklen {dklen} (only 32)")));
+        }
+        let salt = hex_field(kp, "salt", "kdfparams")?;
+        let kdf = match kdf_name {
+            "scrypt" => {
+                let n = number(kp, "n", "kdfparams")?;
+                let r = number(kp, "r", "kdfparams")?;
+                let p = number(kp, "p", "kdfparams")?;
+                if n < 2 || !n.is_power_of_two() || n > 1 << 32 {
+                    return Err(malformed(format!(
+                        "scrypt n = {n}: it must be a power of two from 2"
+                    )));
+                }
+                if r == 0 || p == 0 || r > u64::from(u32::MAX) || p > u64::from(u32::MAX) {
+                    return Err(malformed(format!(
+                        "scrypt r = {r}, p = {p}: each must be 1 to 2^32 - 1"
+                    )));
+                }
+                let bytes = 128u128 * u128::from(n) * u128::from(r);
+                if bytes > u128::from(MAX_SCRYPT_BYTES) {
+                    return Err(Fault::Unsupported(format!(
+                        "scrypt n = {n}, r = {r}: {bytes} bytes of memory (at most {MAX_SCRYPT_BYTES})"
+                    )));
+                }
+                Kdf::Scrypt {
+                    // n <= 2^32, a power of two: its log fits a u8.
+                    log_n: u8::try_from(n.trailing_zeros()).unwrap_or(u8::MAX),
+                    r: u32::try_from(r).unwrap_or(u32::MAX),
+                    p: u32::try_from(p).unwrap_or(u32::MAX),
+                    salt,
+                }
+            }
+            "pbkdf2" => {
+                let prf = string(kp, "prf", "kdfparams")?;
+                if prf != "hmac-sha256" {
+                    return Err(Fault::Unsupported(format!(
+                        "prf {prf:?} (only hmac-sha256)"
+                    )));
+                }
+                let c = number(kp, "c", "kdfparams")?;
+                if c == 0 || c > MAX_PBKDF2_ROUNDS {
+                    return Err(Fault::Unsupported(format!(
+                        "pbkdf2 c = {c} (1 to {MAX_PBKDF2_ROUNDS} rounds)"
+                    )));
+                }
+                Kdf::Pbkdf2 {
+                    rounds: u32::try_from(c).unwrap_or(u32::MAX),
+                    salt,
+                }
+            }
+            other => {
+                return Err(Fault::Unsupported(format!(
+                    "kdf {other:?} (only scrypt and pbkdf2)"
+                )));
+            }
+        };
+        let address = match v.get("address") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(
+                s.parse::<Address>()
+                    .or_else(|_| format!("0x{s}").parse::<Address>())
+                    .map_err(|_| malformed(format!("`address` {s:?} is not an address")))?,
+            ),
+            Some(_) => return Err(malformed("`address` is not a string")),
+        };
+        Ok(Self {
+            kdf,
+            iv,
+            ciphertext,
+            mac,
+            address,
+        })
+    }
+
+    /// The derived key (32 bytes).
+    fn derive(&self, password: &[u8]) -> Result<[u8; 32], Fault> {
+        let mut key = [0u8; 32];
+        match &self.kdf {
+            Kdf::Scrypt { log_n, r, p, salt } => {
+                let params = scrypt::Params::new(*log_n, *r, *p)
+                    .map_err(|e| Fault::Unsupported(format!("scrypt parameters: {e}")))?;
+                scrypt::scrypt(password, salt, &params, &mut key)
+                    .map_err(|e| malformed(format!("scrypt: {e}")))?;
+            }
+            Kdf::Pbkdf2 { rounds, salt } => {
+                pbkdf2::pbkdf2::<hmac::Hmac<sha2::Sha256>>(password, salt, *rounds, &mut key);
+            }
+        }
+        Ok(key)
+    }
+
+    /// The private key, when `password` is the file's.
+    pub fn decrypt(&self, password: &[u8]) -> Result<[u8; 32], Fault> {
+        let key = self.derive(password)?;
+        let mut mac_input = Vec::with_capacity(16 + 32);
+        mac_input.extend_from_slice(&key[16..32]);
+        mac_input.extend_from_slice(&self.ciphertext);
+        if keccak256(&mac_input).0 != self.mac {
+            return Err(Fault::WrongPassword);
+        }
+        let mut secret = self.ciphertext;
+        let mut cipher = ctr::Ctr128BE::<aes::Aes128>::new(key[..16].into(), (&self.iv).into());
+        cipher.apply_keystream(&mut secret);
+        Ok(secret)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A PBKDF2 file as MyEtherWallet and ethers write them (`Crypto`, an `address`): the generator of the
+    /// "written by another tool" cases.
+    pub(crate) fn pbkdf2_file(
+        secret: &[u8; 32],
+        password: &[u8],
+        rounds: u32,
+        address: Option<Address>,
+    ) -> Value {
+        let (salt, iv) = ([7u8; 32], [9u8; 16]);
+        let mut key = [0u8; 32];
+        pbkdf2::pbkdf2::<hmac::Hmac<sha2::Sha256>>(password, &salt, rounds, &mut key);
+        let mut ciphertext = *secret;
+        ctr::Ctr128BE::<aes::Aes128>::new(key[..16].into(), (&iv).into())
+            .apply_keystream(&mut ciphertext);
+        let mut mac_input = key[16..32].to_vec();
+        mac_input.extend_from_slice(&ciphertext);
+        let mut v = serde_json::json!({
+            "version": 3,
+            "id": "3198bc9c-6672-5ab3-d995-4942343ae5b6",
+            "Crypto": {
+                "cipher": "aes-128-ctr",
+                "cipherparams": { "iv": alloy::hex::encode(iv) },
+                "ciphertext": alloy::hex::encode(ciphertext),
+                "kdf": "pbkdf2",
+                "kdfparams": {
+                    "c": rounds, "dklen": 32, "prf": "hmac-sha256", "salt": alloy::hex::encode(salt)
+                },
+                "mac": alloy::hex::encode(keccak256(&mac_input)),
+            },
+        });
+        if let Some(a) = address {
+            // Without 0x, as geth writes it.
+            v["address"] = Value::String(alloy::hex::encode(a));
+        }
+        v
+    }
+
+    #[test]
+    fn a_pbkdf2_file_decrypts_and_a_wrong_password_is_named() {
+        let secret = [0x42u8; 32];
+        let ks =
+            Keystore::parse(&pbkdf2_file(&secret, b"pw", 1000, None).to_string()).expect("parses");
+        assert_eq!(ks.decrypt(b"pw"), Ok(secret));
+        assert_eq!(ks.decrypt(b"other"), Err(Fault::WrongPassword));
+    }
+}
