@@ -207,7 +207,8 @@ impl Keystore {
                     .map_err(|e| malformed(format!("scrypt: {e}")))?;
             }
             Kdf::Pbkdf2 { rounds, salt } => {
-                pbkdf2::pbkdf2::<hmac::Hmac<sha2::Sha256>>(password, salt, *rounds, &mut key);
+                pbkdf2::pbkdf2::<hmac::Hmac<sha2::Sha256>>(password, salt, *rounds, &mut key)
+                    .map_err(|e| malformed(format!("pbkdf2: {e}")))?;
             }
         }
         Ok(key)
@@ -243,7 +244,8 @@ pub(crate) mod tests {
     ) -> Value {
         let (salt, iv) = ([7u8; 32], [9u8; 16]);
         let mut key = [0u8; 32];
-        pbkdf2::pbkdf2::<hmac::Hmac<sha2::Sha256>>(password, &salt, rounds, &mut key);
+        pbkdf2::pbkdf2::<hmac::Hmac<sha2::Sha256>>(password, &salt, rounds, &mut key)
+            .expect("HMAC takes any key");
         let mut ciphertext = *secret;
         ctr::Ctr128BE::<aes::Aes128>::new(key[..16].into(), (&iv).into())
             .apply_keystream(&mut ciphertext);
@@ -268,6 +270,34 @@ pub(crate) mod tests {
             v["address"] = Value::String(alloy::hex::encode(a));
         }
         v
+    }
+
+    /// The test vectors of the Web3 Secret Storage definition (the same secret under both KDFs).
+    #[test]
+    fn the_definitions_test_vectors_decrypt() {
+        let secret: [u8; 32] =
+            alloy::hex::decode("7a28b5ba57c53603b0b07b56bba752f7784bf506fa95edc395f5cf6c7514fe9d")
+                .expect("hex")
+                .try_into()
+                .expect("32 bytes");
+        let pbkdf2 = r#"{"crypto": {"cipher": "aes-128-ctr",
+            "cipherparams": {"iv": "6087dab2f9fdbbfaddc31a909735c1e6"},
+            "ciphertext": "5318b4d5bcd28de64ee5559e671353e16f075ecae9f99c7a79a38af5f869aa46",
+            "kdf": "pbkdf2", "kdfparams": {"c": 262144, "dklen": 32, "prf": "hmac-sha256",
+            "salt": "ae3cd4e7013836a3df6bd7241b12db061dbe2c6785853cce422d148a624ce0bd"},
+            "mac": "517ead924a9d0dc3124507e3393d175ce3ff7c1e96529c6c555ce9e51205e9b2"},
+            "id": "3198bc9c-6672-5ab3-d995-4942343ae5b6", "version": 3}"#;
+        let scrypt = r#"{"crypto": {"cipher": "aes-128-ctr",
+            "cipherparams": {"iv": "83dbcc02d8ccb40e466191a123791e0e"},
+            "ciphertext": "d172bf743a674da9cdad04534d56926ef8358534d458fffccd4e6ad2fbde479c",
+            "kdf": "scrypt", "kdfparams": {"dklen": 32, "n": 262144, "p": 8, "r": 1,
+            "salt": "ab0c7876052600dd703518d6fc3fe8984592145b591fc8fb5c6d43190334ba19"},
+            "mac": "2103ac29920d71da29f15d75b4a16dbe95cfd7ff8faea1056c33131d846e3097"},
+            "id": "3198bc9c-6672-5ab3-d995-4942343ae5b6", "version": 3}"#;
+        for text in [pbkdf2, scrypt] {
+            let ks = Keystore::parse(text).expect("parses");
+            assert_eq!(ks.decrypt(b"testpassword"), Ok(secret));
+        }
     }
 
     #[test]
