@@ -1,5 +1,5 @@
 //! Faults: a worker killed mid-task (its lease expires), a worker killed and restarted, a malformed scene,
-//! and IPFS going away and coming back. Cheating workers and lying verifiers are in `verification.rs`.
+//! IPFS going away and coming back, and an older job no worker takes in front of a newer one. Cheating workers and lying verifiers are in `verification.rs`.
 
 use crate::harness::{Net, SERIAL, check};
 use alloy::primitives::U256;
@@ -210,5 +210,31 @@ async fn ipfs_down_then_back_up_delays_but_does_not_lose_the_job() -> anyhow::Re
     net.ln.ipfs.proc.start()?;
     net.ln.ipfs.ready().await?;
     net.all_paid(job, LONG).await?;
+    net.shutdown().await
+}
+
+/// A worker finds work behind an older job it will not take: 120 open tasks paying under its floor come first
+/// in the open-task list (oldest job first, 100 a page), and the newer job behind them is still rendered and
+/// paid; the cheap job's tasks are never claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_finds_work_behind_an_older_job_it_will_not_take() -> anyhow::Result<()> {
+    let _one = SERIAL.lock().await;
+    let mut net = Net::start("starved", true).await?;
+    net.verifier("v", Account::Verifier, 1, 1).await?;
+    // 1 gwei a task of 9,216 samples: about 108 gwei per million samples, under the floor below; the job
+    // behind it pays about 54 million.
+    let cheap = net.post(120, "1x1", 1, &["--reward", "0.000000001"])?;
+    let job = net.post(1, "1x1", 4, &[])?;
+    net.ln.spawn_daemon(
+        "w",
+        "run",
+        Account::Worker,
+        &["--min-gwei-per-msample", "10000"],
+    )?;
+    net.all_paid(job, LONG).await?;
+    check(
+        net.events::<TaskClaimed>(cheap).await?.is_empty(),
+        "no task of the cheap job was claimed",
+    )?;
     net.shutdown().await
 }

@@ -102,6 +102,8 @@ impl Net {
             ("--cell-size", "8"),
             ("--quorum", "1"),
             ("--challenge-window", PHASE),
+            ("--reward", "0.002"),
+            ("--stake", "0.001"),
         ] {
             if !extra.contains(&flag) {
                 defaults.extend([flag, value]);
@@ -123,10 +125,6 @@ impl Net {
             frames.as_str(),
             "--regions",
             regions,
-            "--reward",
-            "0.002",
-            "--stake",
-            "0.001",
         ];
         args.extend(defaults);
         args.extend_from_slice(extra);

@@ -6,6 +6,11 @@ use crate::{Metrics, SceneFetch};
 use alloy::primitives::U256;
 use anyhow::{Context, Result};
 use std::time::Instant;
+
+/// Open-task pages read per renderer per round at most, each skipping past the jobs this worker will not take.
+const MAX_PAGES: usize = 32;
+/// Seconds a job whose task was passed over (lease too short, stake short, scene unavailable) is not looked at.
+const PASS_S: u64 = 60;
 use tessera_bindings::TaskState;
 use tessera_bindings::market::JobInfo;
 
@@ -34,12 +39,24 @@ impl Worker {
             }
             match self.prepare(&job, cand, now).await? {
                 Prepared::Go => {}
-                Prepared::Skip => continue,
+                Prepared::Skip => {
+                    self.passed.insert(job.id, now + PASS_S);
+                    continue;
+                }
             }
             self.claim(&job, cand).await?;
             return Ok(());
         }
         Ok(())
+    }
+
+    /// Whether job `id` is not worth a look now: unknown yet, refused by the policy, or recently passed over.
+    fn not_now(&self, id: u64, now: u64) -> bool {
+        self.passed.get(&id).is_some_and(|&until| until > now)
+            || self
+                .book
+                .get(id)
+                .is_none_or(|job| self.policy_refuses(job).is_some())
     }
 
     /// Why the policy refuses `job`, if it does (the checks that need no scene).
@@ -239,24 +256,49 @@ impl Worker {
             .await?)
     }
 
-    async fn open_from_indexer(&self, url: &str, now: u64) -> Result<Vec<Candidate>> {
+    /// Open tasks of jobs this worker may take, oldest job first. Pages are read until one holds such a task;
+    /// a page whose jobs are all refused or passed over moves the cursor past its last job, so however many
+    /// tasks older jobs hold, a claimable one is found in at most `MAX_PAGES` requests per renderer (one per
+    /// job skipped, at worst).
+    async fn open_from_indexer(&mut self, url: &str, now: u64) -> Result<Vec<Candidate>> {
         let base = url.trim_end_matches('/');
         let mut out = Vec::new();
+        self.passed.retain(|_, until| *until > now);
         for renderer in &self.ctx.cfg.renderers {
-            let page = self
-                .indexer_get(
-                    &format!("{base}/v1/tasks/open"),
-                    &[("renderer", renderer.as_str()), ("limit", "100")],
-                )
-                .await?;
-            for t in page["data"].as_array().into_iter().flatten() {
-                if let (Some(job), Some(task)) = (t["jobId"].as_u64(), t["taskIndex"].as_u64()) {
-                    out.push(Candidate {
-                        job,
-                        task,
-                        expired: false,
-                    });
+            let mut cursor: Option<String> = None;
+            for _ in 0..MAX_PAGES {
+                let mut query = vec![("renderer", renderer.as_str()), ("limit", "100")];
+                if let Some(c) = &cursor {
+                    query.push(("cursor", c.as_str()));
                 }
+                let page = self
+                    .indexer_get(&format!("{base}/v1/tasks/open"), &query)
+                    .await?;
+                let mut last_job = None;
+                for t in page["data"].as_array().into_iter().flatten() {
+                    if let (Some(job), Some(task)) = (t["jobId"].as_u64(), t["taskIndex"].as_u64())
+                    {
+                        last_job = Some(job);
+                        if !self.not_now(job, now) {
+                            out.push(Candidate {
+                                job,
+                                task,
+                                expired: false,
+                            });
+                        }
+                    }
+                }
+                if !out.is_empty() || page["nextCursor"].as_str().is_none() {
+                    break;
+                }
+                // Every task of this page is of jobs not taken now: skip past the last one's remaining tasks.
+                let Some(job) = last_job else {
+                    break;
+                };
+                cursor = Some(format!("{job}.{}", u32::MAX));
+            }
+            if !out.is_empty() {
+                break;
             }
         }
         if !out.is_empty() {

@@ -25,7 +25,7 @@ use alloy::providers::Provider;
 use alloy::sol_types::SolEvent;
 use anyhow::{Context, Result, anyhow};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use tessera_bindings::DistributedRender::TaskClaimed;
 use tessera_bindings::TaskState;
@@ -115,6 +115,9 @@ pub struct Worker {
     refused: HashSet<String>,
     /// Whether the indexer being unreachable was already logged (once per outage).
     indexer_down_logged: bool,
+    /// Jobs whose tasks were passed over (lease too short, stake short, scene unavailable), with the chain
+    /// time until which they are not looked at again: they must not hide newer jobs.
+    passed: HashMap<u64, u64>,
 }
 
 impl Worker {
@@ -126,6 +129,7 @@ impl Worker {
             book,
             refused: HashSet::new(),
             indexer_down_logged: false,
+            passed: HashMap::new(),
         }
     }
 
