@@ -6,13 +6,13 @@ use crate::{Metrics, SceneFetch};
 use alloy::primitives::U256;
 use anyhow::{Context, Result};
 use std::time::Instant;
+use tessera_bindings::TaskState;
+use tessera_bindings::market::JobInfo;
 
 /// Open-task pages read per renderer per round at most, each skipping past the jobs this worker will not take.
 const MAX_PAGES: usize = 32;
 /// Seconds a job whose task was passed over (lease too short, stake short, scene unavailable) is not looked at.
 const PASS_S: u64 = 60;
-use tessera_bindings::TaskState;
-use tessera_bindings::market::JobInfo;
 
 impl Worker {
     /// Finds one acceptable task and claims it.
