@@ -101,9 +101,7 @@ impl Verifier {
         if made && d.state == DutyState::Drawn && d.vote.is_some() {
             // A commit sent but not seen mined (its receipt wait ran out, or the daemon stopped before the duty
             // was saved) may have landed: the chain says where the seat stands, and a landed commit is revealed.
-            let members = c.members(d.job, d.task, d.draw).await?;
-            let seat = usize::try_from(d.member)?;
-            match members.get(seat).map(|m| m.state) {
+            match self.seat_state(d).await? {
                 Some(MemberState::Committed) => {
                     d.state = DutyState::Committed;
                     self.save_duty(d)?;
@@ -301,9 +299,7 @@ impl Verifier {
             .await;
         if let Err(e) = sent {
             // An earlier reveal whose receipt wait ran out may have landed: then this one reverts.
-            let members = c.members(d.job, d.task, d.draw).await?;
-            let seat = usize::try_from(d.member)?;
-            return match members.get(seat).map(|m| m.state) {
+            return match self.seat_state(d).await? {
                 Some(MemberState::RevealedApprove | MemberState::RevealedReject) => {
                     self.close(d, "revealed by an earlier transaction")
                 }
@@ -394,6 +390,12 @@ impl Verifier {
             .copied()
             .zip(e.dataHashes.iter().copied())
             .collect())
+    }
+
+    /// Where the duty's seat stands on chain (what a commit or reveal whose receipt never came did).
+    async fn seat_state(&self, d: &Duty) -> Result<Option<MemberState>> {
+        let members = self.ctx.chain.members(d.job, d.task, d.draw).await?;
+        Ok(members.get(usize::try_from(d.member)?).map(|m| m.state))
     }
 
     /// The duty's draw comes from another seed than planned: the sample changed, so a vote computed from
