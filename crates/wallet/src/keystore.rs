@@ -11,8 +11,10 @@ use serde_json::Value;
 
 /// Largest keystore file read (geth's are about 500 bytes).
 pub const MAX_FILE_BYTES: u64 = 64 << 10;
-/// Most memory scrypt may take (128 × n × r bytes): geth's "standard" parameters take 256 MiB.
+/// Most memory scrypt may take (128 × r × (n + p) bytes): geth's "standard" parameters take 256 MiB.
 pub const MAX_SCRYPT_BYTES: u64 = 1 << 30;
+/// Most scrypt work (n × r × p blocks mixed): geth's "standard" parameters and the definition's vector are 2^21.
+pub const MAX_SCRYPT_WORK: u64 = 1 << 23;
 /// Most PBKDF2 rounds (MyEtherWallet and the definition's example use 262,144).
 pub const MAX_PBKDF2_ROUNDS: u64 = 10_000_000;
 
@@ -130,24 +132,34 @@ impl Keystore {
                 let n = number(kp, "n", "kdfparams")?;
                 let r = number(kp, "r", "kdfparams")?;
                 let p = number(kp, "p", "kdfparams")?;
-                if n < 2 || !n.is_power_of_two() || n > 1 << 32 {
+                if n < 2 || !n.is_power_of_two() {
                     return Err(malformed(format!(
                         "scrypt n = {n}: it must be a power of two from 2"
                     )));
                 }
-                if r == 0 || p == 0 || r > u64::from(u32::MAX) || p > u64::from(u32::MAX) {
+                // RFC 7914: r x p < 2^30.
+                if r == 0 || p == 0 || u128::from(r) * u128::from(p) >= 1 << 30 {
                     return Err(malformed(format!(
-                        "scrypt r = {r}, p = {p}: each must be 1 to 2^32 - 1"
+                        "scrypt r = {r}, p = {p}: each must be at least 1, and r x p below 2^30"
                     )));
                 }
-                let bytes = 128u128 * u128::from(n) * u128::from(r);
+                // scrypt holds n blocks of 128 r bytes, and p more; it mixes n x r x p of them.
+                let bytes = 128 * u128::from(r) * (u128::from(n) + u128::from(p));
                 if bytes > u128::from(MAX_SCRYPT_BYTES) {
                     return Err(Fault::Unsupported(format!(
-                        "scrypt n = {n}, r = {r}: {bytes} bytes of memory (at most {MAX_SCRYPT_BYTES})"
+                        "scrypt n = {n}, r = {r}, p = {p}: {bytes} bytes of memory (at most \
+                         {MAX_SCRYPT_BYTES})"
+                    )));
+                }
+                let work = u128::from(n) * u128::from(r) * u128::from(p);
+                if work > u128::from(MAX_SCRYPT_WORK) {
+                    return Err(Fault::Unsupported(format!(
+                        "scrypt n = {n}, r = {r}, p = {p}: {work} blocks of work (at most \
+                         {MAX_SCRYPT_WORK})"
                     )));
                 }
                 Kdf::Scrypt {
-                    // n <= 2^32, a power of two: its log fits a u8.
+                    // n < 2^23 by the work bound, a power of two: its log fits a u8.
                     log_n: u8::try_from(n.trailing_zeros()).unwrap_or(u8::MAX),
                     r: u32::try_from(r).unwrap_or(u32::MAX),
                     p: u32::try_from(p).unwrap_or(u32::MAX),

@@ -364,6 +364,24 @@ mod tests {
             v["crypto"]["kdfparams"]["n"] = (1u64 << 30).into();
         }));
         assert!(e.contains("bytes of memory"), "{e}");
+        // Little memory, but p buffers of 128 r bytes each, or days of work.
+        let e = message(edited("p", |v| {
+            v["crypto"]["kdfparams"]["n"] = 2.into();
+            v["crypto"]["kdfparams"]["r"] = 1.into();
+            v["crypto"]["kdfparams"]["p"] = ((1u64 << 30) - 1).into();
+        }));
+        assert!(e.contains("bytes of memory"), "{e}");
+        let e = message(edited("rp", |v| {
+            v["crypto"]["kdfparams"]["r"] = 65_536.into();
+            v["crypto"]["kdfparams"]["p"] = 65_536.into();
+        }));
+        assert!(e.contains("r x p below 2^30"), "{e}");
+        let e = message(edited("work", |v| {
+            v["crypto"]["kdfparams"]["n"] = (1u64 << 20).into();
+            v["crypto"]["kdfparams"]["r"] = 1.into();
+            v["crypto"]["kdfparams"]["p"] = 1_000_000.into();
+        }));
+        assert!(e.contains("blocks of work"), "{e}");
         let e = message(edited("mac", |v| v["crypto"]["mac"] = "zz".into()));
         assert!(e.contains("`mac` in crypto is not hex"), "{e}");
         let e = message(edited("shape", |v| *v = serde_json::json!([1, 2])));
