@@ -285,9 +285,7 @@ contract AttacksTest is Base {
     function test_attack_unreachableQuorum_isRefusedAtPostingAndShrinksAtDraw() public {
         T.JobSpec memory s = _spec(1, 1, 1, address(0));
         s.quorum = 16;
-        vm.prank(artist);
-        vm.expectRevert(abi.encodeWithSelector(T.InvalidJobField.selector, T.JobField.Quorum, 16));
-        dr.submitRenderJob{value: _escrow(s)}(s);
+        _expectInvalid(s, T.JobField.Quorum, 16);
         // Four verifiers with one ticket each cannot supply seven seats.
         _honestLeave();
         for (uint256 i; i < 4; ++i) {
@@ -481,9 +479,7 @@ contract AttacksTest is Base {
     function test_attack_windowTooShortToVote_isRefusedAndAbsentBondsNeverPayTheTask() public {
         T.JobSpec memory s = _spec(1, 1, 1, address(0));
         s.challengeWindow = 1;
-        vm.prank(artist);
-        vm.expectRevert(abi.encodeWithSelector(T.InvalidJobField.selector, T.JobField.ChallengeWindow, 1));
-        dr.submitRenderJob{value: _escrow(s)}(s);
+        _expectInvalid(s, T.JobField.ChallengeWindow, 1);
 
         s.challengeWindow = MIN_WINDOW;
         address[] memory attacker = new address[](2);

@@ -191,18 +191,6 @@ contract SubmitRenderJobTest is Base {
         dr.submitRenderJob{value: _escrow(spec)}(spec);
     }
 
-    function _expectInvalid(
-        IDistributedRenderTypes.JobSpec memory spec,
-        IDistributedRenderTypes.JobField field,
-        uint256 value
-    ) internal {
-        vm.prank(artist);
-        vm.expectRevert(
-            abi.encodeWithSelector(IDistributedRenderTypes.InvalidJobField.selector, field, value)
-        );
-        dr.submitRenderJob{value: 0}(spec);
-    }
-
     function test_submitRenderJob_revertsIfFieldInvalid() public {
         IDistributedRenderTypes.JobSpec memory s;
 

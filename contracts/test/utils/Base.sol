@@ -118,6 +118,19 @@ abstract contract Base is Test {
         jobId = dr.submitRenderJob{value: spec.token == address(0) ? _escrow(spec) : 0}(spec);
     }
 
+    /// Posting `spec` reverts with `InvalidJobField(field, value)` (fields are checked before the payment).
+    function _expectInvalid(
+        IDistributedRenderTypes.JobSpec memory spec,
+        IDistributedRenderTypes.JobField field,
+        uint256 value
+    ) internal {
+        vm.prank(artist);
+        vm.expectRevert(
+            abi.encodeWithSelector(IDistributedRenderTypes.InvalidJobField.selector, field, value)
+        );
+        dr.submitRenderJob{value: 0}(spec);
+    }
+
     function _postEth(uint32 tasks) internal returns (uint256) {
         return _post(_spec(tasks, 1, 1, address(0)));
     }
