@@ -30,13 +30,13 @@ impl Worker {
             {
                 continue;
             }
+            // Refused, or passed over earlier in this round or the last minute.
+            if self.not_now(cand.job, now) {
+                continue;
+            }
             let Some(job) = self.book.get(cand.job).cloned() else {
                 continue;
             };
-            if let Some(why) = self.policy_refuses(&job) {
-                tracing::debug!(job = job.id, why, "skipping job");
-                continue;
-            }
             match self.prepare(&job, cand, now).await? {
                 Prepared::Go => {}
                 Prepared::Skip => {
@@ -264,9 +264,11 @@ impl Worker {
         let base = url.trim_end_matches('/');
         let mut out = Vec::new();
         self.passed.retain(|_, until| *until > now);
-        for renderer in &self.ctx.cfg.renderers {
-            let mut cursor: Option<String> = None;
-            for _ in 0..MAX_PAGES {
+        for renderer in self.ctx.cfg.renderers.clone() {
+            // Where the last round's skipping stopped: however many jobs are skipped, every round goes on
+            // from there, and starts over once the end of the list is reached.
+            let mut cursor = self.skip_cursor.remove(&renderer);
+            for page_no in 0..MAX_PAGES {
                 let mut query = vec![("renderer", renderer.as_str()), ("limit", "100")];
                 if let Some(c) = &cursor {
                     query.push(("cursor", c.as_str()));
@@ -296,6 +298,10 @@ impl Worker {
                     break;
                 };
                 cursor = Some(format!("{job}.{}", u32::MAX));
+                if page_no + 1 == MAX_PAGES {
+                    self.skip_cursor
+                        .insert(renderer.clone(), cursor.clone().unwrap_or_default());
+                }
             }
             if !out.is_empty() {
                 break;

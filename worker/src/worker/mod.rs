@@ -118,6 +118,9 @@ pub struct Worker {
     /// Jobs whose tasks were passed over (lease too short, stake short, scene unavailable), with the chain
     /// time until which they are not looked at again: they must not hide newer jobs.
     passed: HashMap<u64, u64>,
+    /// Per renderer, the open-task cursor where a round's skipping ran out of pages: the next round goes on
+    /// from there.
+    skip_cursor: HashMap<String, String>,
 }
 
 impl Worker {
@@ -130,6 +133,7 @@ impl Worker {
             refused: HashSet::new(),
             indexer_down_logged: false,
             passed: HashMap::new(),
+            skip_cursor: HashMap::new(),
         }
     }
 
