@@ -12,6 +12,7 @@ const dest = path.join(root, 'crates', 'bindings', 'artifacts');
 const contracts = [
   ['DistributedRender.sol', 'DistributedRender'],
   ['TestToken.sol', 'TestToken'],
+  ['TestToken.sol', 'UsdtStyleToken'],
 ];
 const check = process.argv.includes('--check');
 let stale = [];

@@ -42,7 +42,7 @@ contract GasTest is Base {
         _call(artist, _escrow(s), abi.encodeCall(dr.submitRenderJob, (s)), "submitRenderJob_eth_384tasks");
         s = _spec(1, 1, 1, address(token));
         _call(
-            artist, 0, abi.encodeCall(dr.submitRenderJob, (s)), "submitRenderJob_erc20_1task_firstUseOfToken"
+            artist, 0, abi.encodeCall(dr.submitRenderJob, (s)), "submitRenderJob_erc20_1task_firstJobInToken"
         );
         _call(artist, 0, abi.encodeCall(dr.submitRenderJob, (s)), "submitRenderJob_erc20_1task");
     }
@@ -205,6 +205,20 @@ contract GasTest is Base {
         uint256 id2 = _postEth(3);
         vm.warp(dr.getJob(id2).deadline);
         _call(stranger, 0, abi.encodeCall(dr.reclaimOpenTasks, (id2)), "reclaimOpenTasks");
+    }
+
+    /// Claim-everything griefing and its undoing: one zero-stake account leases 799 tasks of an 800-task job,
+    /// and after the deadline one call ends every lease (docs/gas.md compares the two per task).
+    function test_gas_claimEverythingAndEndTheLeases() public {
+        T.JobSpec memory s = _spec(800, 1, 1, address(0));
+        s.workerStakePerTask = 0;
+        uint256 id = _post(s);
+        _call(stranger, 0, abi.encodeCall(dr.claimTasks, (id, _range(0, 799))), "claimTasks_799_zeroStake");
+        vm.warp(s.deadline);
+        _call(artist, 0, abi.encodeCall(dr.reclaimOpenTasks, (id)), "reclaimOpenTasks_1of800");
+        _call(
+            artist, 0, abi.encodeCall(dr.reopenExpired, (id, _range(0, 799))), "reopenExpired_799_pastDeadline"
+        );
     }
 
     function test_gas_stakeAndWithdraw() public {

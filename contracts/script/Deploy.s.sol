@@ -13,7 +13,8 @@ import {Script} from "forge-std/Script.sol";
 /// 1 ether), TESSERA_UNBONDING_DELAY (seconds, default 7 days), TESSERA_APPEAL_BOND_PER_SEAT (wei, default
 /// 0.01 ether), TESSERA_DATA_CHALLENGE_BOND (wei, default 0.01 ether), TESSERA_MIN_CHALLENGE_WINDOW (seconds, the
 /// shortest phase a job may set: default 15 minutes, 10 s on chain 31337), TESSERA_DEPLOY_TEST_TOKEN (default: true
-/// on chain 31337).
+/// on chain 31337), TESSERA_TOKENS (comma-separated ERC-20 addresses new jobs may pay in; the test token is added;
+/// the owner must be the broadcaster to allow them here, else it calls `setTokenAllowed` later).
 /// Run: forge script contracts/script/Deploy.s.sol --rpc-url $RPC --broadcast --private-key $KEY
 contract Deploy is Script {
     function run() external returns (DistributedRender market, address testToken) {
@@ -26,7 +27,15 @@ contract Deploy is Script {
         uint256 deployBlock = block.number;
         vm.startBroadcast();
         market = _market(owner, treasury, local);
+        address[] memory tokens = vm.envOr("TESSERA_TOKENS", ",", new address[](0));
         if (withToken) testToken = address(new TestToken());
+        if (tokens.length != 0 || withToken) {
+            require(owner == deployer, "allowing tokens needs TESSERA_OWNER to be the broadcaster");
+            for (uint256 i; i < tokens.length; ++i) {
+                market.setTokenAllowed(tokens[i], true);
+            }
+            if (withToken) market.setTokenAllowed(testToken, true);
+        }
         vm.stopBroadcast();
 
         string memory key = "deployment";

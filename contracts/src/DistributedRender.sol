@@ -151,6 +151,13 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         _delegate();
     }
 
+    /// @notice Adds `token` to, or removes it from, the ERC-20 tokens new jobs may pay in. Allow only tokens
+    /// whose balances change by transfers alone: no rebasing, no fee on transfer, no callbacks to the
+    /// receiver. Removing a token stops new jobs only; escrow and credits in it stay payable.
+    function setTokenAllowed(address, bool) external {
+        _delegate();
+    }
+
     // ------------------------------------------------------------------------------------------------
     // Market, verification and views
     // ------------------------------------------------------------------------------------------------
@@ -187,13 +194,10 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         jobId = config.nextJobId;
         uint256 tokenId = 0;
         if (spec.token != address(0)) {
+            // Only tokens the owner allowed: a token whose balances change on their own (rebasing) would break
+            // `balance = escrow + credits`, and nothing at transfer time can tell.
             tokenId = _tokenIds[spec.token];
-            if (tokenId == 0) {
-                tokenId = config.nextTokenId;
-                config.nextTokenId = uint256(config.nextTokenId + 1).toUint32();
-                _tokenIds[spec.token] = tokenId;
-                _tokens[tokenId] = spec.token;
-            }
+            if (tokenId == 0) revert TokenNotAllowed(spec.token);
         }
         unchecked {
             // 2^64 jobs cannot be posted: each costs far more than 1 gas.
@@ -201,7 +205,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         }
         _config = config;
         // Field by field: the casts are in range by `_validate` (taskCount <= MAX_TASKS < 2^24, lease and window
-        // <= 30 days < 2^24 s, stake < 2^48 gwei, quorum <= 7), and tokenId fits 32 bits by the SafeCast above.
+        // <= 30 days < 2^24 s, stake < 2^48 gwei, quorum <= 7), and tokenId fits 32 bits (`setTokenAllowed`).
         JobRecord storage job = _jobs[jobId];
         job.artist = msg.sender;
         job.rewardPerTask = spec.rewardPerTask;
@@ -252,25 +256,28 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         if (flags & FLAG_CANCELLED != 0) revert JobAlreadyCancelled(jobId);
         if (block.timestamp >= deadline) revert DeadlinePassed(jobId, deadline);
 
-        uint256 stakeWei = _stakeWei(job);
-        if (stakeWei != 0) _lock(msg.sender, n * stakeWei);
-
         leaseId = config.nextLeaseId;
+        // Ids stop below `LEASE_ENDED`. 2^32 claims are within reach of a cheap chain, and a wrap to 0
+        // ("no lease") would make leased tasks claimable again.
+        if (leaseId >= LEASE_ENDED) revert LeaseIdsExhausted();
         unchecked {
-            // A wrap would need 2^32 claim transactions; SafeCast below still rejects it.
-            _config.nextLeaseId = uint256(config.nextLeaseId + 1).toUint32();
+            _config.nextLeaseId = uint32(leaseId + 1);
         }
         uint256 expiresAt = block.timestamp + job.leaseDuration;
         if (expiresAt > deadline) expiresAt = deadline;
         _leases[leaseId] = Lease({worker: msg.sender, expiresAt: uint32(expiresAt)});
 
-        _claimEach(job, jobId, taskIndices, leaseId, expiresAt, stakeWei);
+        uint256 stakeWei = _stakeWei(job);
+        uint256 claimed = _claimEach(job, jobId, taskIndices, leaseId, expiresAt, stakeWei);
+        if (claimed == 0) _revertNotInState(jobId, taskIndices[0], _leaseOf(jobId, taskIndices[0]));
+        if (stakeWei != 0) _lock(msg.sender, claimed * stakeWei);
         // Every claimed task was open (its lease entry was zero and the job is neither cancelled nor past
-        // its deadline), open tasks are exactly what `openTasks` counts, and the batch has no duplicates.
-        job.openTasks -= uint24(n);
+        // its deadline), open tasks are exactly what `openTasks` counts, and a task is claimed at most once.
+        job.openTasks -= uint24(claimed);
     }
 
-    /// Writes `leaseId` into each task's entry, one storage write per word of eight consecutive tasks.
+    /// Writes `leaseId` into the entry of each task still open, one storage write per word of eight consecutive
+    /// tasks, and returns how many it leased.
     function _claimEach(
         JobRecord storage job,
         uint256 jobId,
@@ -278,7 +285,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         uint256 leaseId,
         uint256 expiresAt,
         uint256 stakeWei
-    ) private {
+    ) private returns (uint256 claimed) {
         mapping(uint256 => uint256) storage words = _leaseWords[jobId];
         uint256 wordIndex = type(uint256).max;
         uint256 word = 0;
@@ -290,12 +297,10 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
                 wordIndex = t >> 3;
                 word = words[wordIndex];
             }
-            uint256 current = (word >> ((t & 7) << 5)) & 0xffffffff;
-            if (current != 0) {
-                if (current == leaseId) revert DuplicateTask(jobId, t);
-                revert TaskNotInState(jobId, t, _taskState(job, jobId, t, current));
-            }
+            // Leased (by anyone, this batch included) or refunded while leased: not open, skipped.
+            if ((word >> ((t & 7) << 5)) & 0xffffffff != 0) continue;
             word |= leaseId << ((t & 7) << 5);
+            ++claimed;
             emit TaskClaimed(jobId, t, msg.sender, leaseId, expiresAt, stakeWei);
         }
         words[wordIndex] = word;
@@ -577,6 +582,11 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
     /// @inheritdoc IDistributedRender
     function registry() external view returns (uint256 positions, uint256 activeTickets) {
         return (_registry.positions, _config.activeTickets);
+    }
+
+    /// @inheritdoc IDistributedRender
+    function isTokenAllowed(address token) external view returns (bool) {
+        return token == address(0) || _tokenIds[token] != 0;
     }
 
     /// @inheritdoc IDistributedRender

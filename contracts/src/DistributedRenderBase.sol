@@ -94,6 +94,11 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
     uint8 internal constant STATUS_PAID = 2;
     uint8 internal constant STATUS_REFUNDED = 3;
 
+    /// The lease entry of a task refunded while leased (after its job's deadline or cancel): the task is
+    /// Refunded without its submission slot being written, so that ending a lease costs no more than taking it.
+    /// Never allocated as a lease id (`claimTasks` stops below it).
+    uint256 internal constant LEASE_ENDED = type(uint32).max;
+
     /// Most members one draw can have: the last level's seats for the largest first committee.
     uint256 internal constant MAX_SEATS = ((MAX_QUORUM + 1) << MAX_LEVEL) - 1;
 
@@ -396,6 +401,7 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
         uint8 status = _submissions[jobId][taskIndex].status;
         // Submitted, Paid and Refunded are the statuses 1, 2, 3 shifted by one (see the STATUS_* constants).
         if (status != STATUS_NONE) return TaskState(status + 1);
+        if (leaseId == LEASE_ENDED) return TaskState.Refunded;
         if (leaseId != 0) return TaskState.Claimed;
         return job.flags & FLAG_OPEN_REFUNDED != 0 ? TaskState.Refunded : TaskState.Open;
     }
@@ -427,7 +433,13 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
     ) internal {
         _setLease(jobId, taskIndex, 0);
         uint256 attempt = uint256(sub.attempt) + 1;
-        sub.attempt = attempt.toUint16();
+        if (attempt > type(uint16).max) {
+            // 65,535 attempts are spent (a zero-stake job with a one-second lease makes them cheap): the task
+            // ends and its escrow goes back, rather than a revert locking it for ever.
+            _refundTask(job, jobId, taskIndex, sub, RefundReason.AttemptsExhausted);
+            return;
+        }
+        sub.attempt = uint16(attempt);
         if (job.flags & FLAG_CANCELLED != 0) {
             _refundTask(job, jobId, taskIndex, sub, RefundReason.Cancelled);
         } else if (block.timestamp >= job.deadline) {

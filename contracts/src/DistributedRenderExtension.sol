@@ -81,6 +81,14 @@ contract DistributedRenderExtension is DistributedRenderBase {
         if (n == 0) revert EmptyBatch();
         uint256 stakeWei = _stakeWei(job);
         uint256 penalty = stakeWei * LAZY_PENALTY_BPS / 10_000;
+        if (job.flags & FLAG_CANCELLED != 0) {
+            _endLeases(job, jobId, taskIndices, stakeWei, penalty, RefundReason.Cancelled);
+            return;
+        }
+        if (block.timestamp >= job.deadline) {
+            _endLeases(job, jobId, taskIndices, stakeWei, penalty, RefundReason.DeadlinePassed);
+            return;
+        }
         for (uint256 i; i < n; ++i) {
             uint256 t = taskIndices[i];
             uint256 leaseId = _leaseOf(jobId, t);
@@ -97,6 +105,70 @@ contract DistributedRenderExtension is DistributedRenderBase {
             }
             _reopen(job, jobId, t, sub, lease.worker, ReopenReason.LeaseExpired, penalty);
         }
+    }
+
+    /// Refunds expired leased tasks of a job that can no longer be claimed. The task's lease entry becomes
+    /// `LEASE_ENDED` (one write per word of eight tasks, its submission slot untouched); the stake is unlocked
+    /// and the penalty slashed once per run of tasks under one lease, and the artist credited once per token.
+    function _endLeases(
+        JobRecord storage job,
+        uint256 jobId,
+        uint32[] calldata taskIndices,
+        uint256 stakeWei,
+        uint256 penalty,
+        RefundReason why
+    ) private {
+        mapping(uint256 => uint256) storage words = _leaseWords[jobId];
+        address artist = job.artist;
+        uint256 amount = _escrowPerTask(job);
+        uint256 wordIndex = type(uint256).max;
+        uint256 word;
+        uint256 runLease;
+        address runWorker;
+        uint256 runTasks;
+        uint256 penalties;
+        uint256 n = taskIndices.length;
+        for (uint256 i; i < n; ++i) {
+            uint256 t = taskIndices[i];
+            if (t >= job.taskCount) revert TaskOutOfRange(jobId, t, job.taskCount);
+            if (t >> 3 != wordIndex) {
+                if (wordIndex != type(uint256).max) words[wordIndex] = word;
+                wordIndex = t >> 3;
+                word = words[wordIndex];
+            }
+            uint256 shift = (t & 7) << 5;
+            uint256 leaseId = (word >> shift) & 0xffffffff;
+            if (leaseId == 0 || leaseId == LEASE_ENDED || _submissions[jobId][t].status != STATUS_NONE) {
+                revert TaskNotInState(jobId, t, _taskState(job, jobId, t, leaseId));
+            }
+            if (leaseId != runLease) {
+                penalties += _endRun(runWorker, runTasks, stakeWei, penalty);
+                Lease memory lease = _leases[leaseId];
+                // A cancelled job's leases run on until they expire; past the deadline every lease has.
+                if (block.timestamp < lease.expiresAt) revert LeaseActive(jobId, t, lease.expiresAt);
+                (runLease, runWorker, runTasks) = (leaseId, lease.worker, 0);
+            }
+            ++runTasks;
+            word |= LEASE_ENDED << shift;
+            emit TaskRefunded(jobId, t, artist, why, amount);
+        }
+        words[wordIndex] = word;
+        penalties += _endRun(runWorker, runTasks, stakeWei, penalty);
+        // n <= MAX_TASKS tasks of at most 2^118 escrow each: no overflow.
+        _credit(artist, _tokenOf(job), n * amount);
+        if (penalties != 0) _credit(artist, address(0), penalties);
+    }
+
+    /// Unlocks the stake of `tasks` tasks leased by `worker` and slashes their penalty; returns the penalty.
+    function _endRun(address worker, uint256 tasks, uint256 stakeWei, uint256 penalty)
+        private
+        returns (uint256)
+    {
+        if (tasks == 0 || stakeWei == 0) return 0;
+        _unlock(worker, tasks * stakeWei);
+        if (penalty == 0) return 0;
+        _slash(worker, tasks * penalty);
+        return tasks * penalty;
     }
 
     /// See `IDistributedRender`.
@@ -327,6 +399,24 @@ contract DistributedRenderExtension is DistributedRenderBase {
         if (newTreasury == address(0)) revert ZeroAddress();
         treasury = newTreasury;
         emit TreasurySet(newTreasury);
+    }
+
+    /// @notice Adds `token` to, or removes it from, the ERC-20 tokens new jobs may pay in.
+    function setTokenAllowed(address token, bool allowed) external delegated onlyOwner {
+        if (token == address(0)) revert ZeroAddress();
+        if (allowed == (_tokenIds[token] != 0)) return;
+        if (allowed) {
+            // A re-allowed token gets a new id; jobs keep the id they were posted with, and every id maps back
+            // to its token, so escrow in a removed token stays payable.
+            Config storage config = _config;
+            uint256 tokenId = config.nextTokenId;
+            config.nextTokenId = (tokenId + 1).toUint32();
+            _tokenIds[token] = tokenId;
+            _tokens[tokenId] = token;
+        } else {
+            delete _tokenIds[token];
+        }
+        emit TokenAllowed(token, allowed);
     }
 
     /// Reverts unless every cell's leaf, built from its data hash, is proven in `root`.

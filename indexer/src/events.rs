@@ -170,6 +170,7 @@ impl ChainLog {
             Ev::PausedSet(_) => "PausedSet",
             Ev::ProtocolFeeSet(_) => "ProtocolFeeSet",
             Ev::TreasurySet(_) => "TreasurySet",
+            Ev::TokenAllowed(_) => "TokenAllowed",
             Ev::OwnershipTransferStarted(_) => "OwnershipTransferStarted",
             Ev::OwnershipTransferred(_) => "OwnershipTransferred",
         }
@@ -336,6 +337,7 @@ impl ChainLog {
             Ev::PausedSet(e) => json!({"paused": e.paused}),
             Ev::ProtocolFeeSet(e) => json!({"feeBps": n(&e.feeBps)}),
             Ev::TreasurySet(e) => json!({"treasury": a(&e.treasury)}),
+            Ev::TokenAllowed(e) => json!({"token": a(&e.token), "allowed": e.allowed}),
             Ev::OwnershipTransferStarted(e) => {
                 json!({"previousOwner": a(&e.previousOwner), "newOwner": a(&e.newOwner)})
             }
@@ -366,7 +368,7 @@ pub fn pay_reason(v: u8) -> Result<String, DecodeError> {
     Ok(snake(PayReason::try_from(v)?.as_str()))
 }
 
-/// `RefundReason` as stored (`cancelled`, `deadline_passed`, `unverified`).
+/// `RefundReason` as stored (`cancelled`, `deadline_passed`, `unverified`, `attempts_exhausted`).
 pub fn refund_reason(v: u8) -> Result<String, DecodeError> {
     Ok(snake(RefundReason::try_from(v)?.as_str()))
 }

@@ -1177,7 +1177,9 @@ impl Projection {
                 self.network(block).protocol_fee_bps = Some(small("protocol fee", e.feeBps)?)
             }
             Ev::TreasurySet(e) => self.network(block).treasury = Some(e.treasury),
-            Ev::OwnershipTransferStarted(_) | Ev::OwnershipTransferred(_) => {}
+            // The allow-list is read from the contract (`isTokenAllowed`); the event stays in the log.
+            Ev::TokenAllowed(_) | Ev::OwnershipTransferStarted(_) | Ev::OwnershipTransferred(_) => {
+            }
         }
         Ok(())
     }

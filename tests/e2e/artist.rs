@@ -131,6 +131,41 @@ async fn cancel_reclaim_and_accept_return_or_pay_escrow_and_mistakes_are_named()
         "token escrow withdrawn",
     )?;
 
+    // A USDT-style token (no return values; approve only from zero). Refused by name until the market's owner
+    // allows it; then, with an allowance already set, the CLI clears it before approving the escrow.
+    let usdt = tessera_bindings::UsdtStyleToken::deploy(net.ln.dev.owner.provider.clone()).await?;
+    let usdt_addr = usdt.address().to_string();
+    // A fresh provider for the artist's key: the CLI has sent with it since the devnet's provider cached a nonce.
+    let fresh = net.ln.dev.actor(1)?;
+    check(fresh.address == artist, "anvil account 1 is the artist")?;
+    let usdt_artist =
+        tessera_bindings::UsdtStyleToken::new(*usdt.address(), fresh.provider.clone());
+    mined(usdt_artist.mint(artist, ether("1")?)).await?;
+    mined(usdt_artist.approve(*market.address(), U256::from(1))).await?;
+    let refused = net
+        .post(3, "1x1", 4, &["--token", &usdt_addr])
+        .expect_err("a token off the allow-list is refused");
+    check(
+        format!("{refused:#}").contains(&format!("does not accept token {usdt_addr}")),
+        &format!("the refusal names the token: {refused:#}"),
+    )?;
+    let as_owner = tessera_bindings::DistributedRender::new(
+        *market.address(),
+        net.ln.dev.owner.provider.clone(),
+    );
+    mined(as_owner.setTokenAllowed(*usdt.address(), true)).await?;
+    let u = net.post(3, "1x1", 4, &["--token", &usdt_addr])?;
+    check(
+        usdt.balanceOf(artist).call().await? == ether("1")? - escrow,
+        "the USDT-style escrow left the artist",
+    )?;
+    net.ln.cli_ok(&["job", "cancel", &u.to_string()])?;
+    net.ln.cli_ok(&["withdraw", "--token", &usdt_addr])?;
+    check(
+        usdt.balanceOf(artist).call().await? == ether("1")?,
+        "USDT-style escrow withdrawn",
+    )?;
+
     // Mistakes the CLI names.
     fails_with(&net, &["job", "status", "999"], "does not exist")?;
     fails_with(&net, &["job", "cancel", "999"], "job 999 does not exist")?;

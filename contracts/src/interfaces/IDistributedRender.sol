@@ -158,7 +158,9 @@ interface IDistributedRenderTypes {
         DeadlinePassed,
         /// No committee reached a verdict within the bounded rounds and deferrals (for an optimistic job: after a
         /// dispute): nobody proved the result right.
-        Unverified
+        Unverified,
+        /// The task was reopened 65,535 times (its attempt counter is 16 bits): it ends instead.
+        AttemptsExhausted
     }
 
     /// @notice Why a task went back to open.
@@ -249,14 +251,16 @@ interface IDistributedRenderTypes {
     error WrongPayment(uint256 expected, uint256 received);
     /// @notice The token delivered less than was transferred (fee-on-transfer tokens are not supported).
     error FeeOnTransferToken(address token, uint256 expected, uint256 received);
+    /// @notice The token is not on the owner's allow-list of payment tokens (see `setTokenAllowed`).
+    error TokenNotAllowed(address token);
+    /// @notice Every 32-bit lease id has been used; claims stop (open tasks are still reclaimed at the deadline).
+    error LeaseIdsExhausted();
     /// @notice No job has this id.
     error JobNotFound(uint256 jobId);
     /// @notice The task index is not below the job's task count.
     error TaskOutOfRange(uint256 jobId, uint256 taskIndex, uint256 taskCount);
     /// @notice The task is not in a state that allows this call.
     error TaskNotInState(uint256 jobId, uint256 taskIndex, TaskState state);
-    /// @notice The same task appears twice in one batch.
-    error DuplicateTask(uint256 jobId, uint256 taskIndex);
     /// @notice Claims need at least one task.
     error EmptyBatch();
     /// @notice Only the job's artist may do this.
@@ -546,6 +550,8 @@ interface IDistributedRenderTypes {
     event ProtocolFeeSet(uint256 feeBps);
     /// @notice The protocol fee recipient changed.
     event TreasurySet(address indexed treasury);
+    /// @notice `token` was added to (`allowed`) or removed from the payment tokens new jobs may use.
+    event TokenAllowed(address indexed token, bool allowed);
 }
 
 /// @title IDistributedRender
@@ -584,7 +590,11 @@ interface IDistributedRender is IDistributedRenderTypes {
     // Worker
     // ------------------------------------------------------------------------------------------------
 
-    /// @notice Leases open tasks for `leaseDuration` (capped at the deadline), locking the job's stake per task.
+    /// @notice Leases those of `taskIndices` that are still open for `leaseDuration` (capped at the deadline),
+    /// locking the job's stake per task leased. Tasks another worker took first (or that were submitted or
+    /// settled meanwhile), and repeats, are skipped with no event, so one task taken ahead of a batch does not
+    /// sink it; the `TaskClaimed` events name what was leased. Reverts `TaskNotInState` (for the first index) when
+    /// none was open, and `TaskOutOfRange` for an index past the job's tasks.
     /// @return leaseId The lease's id.
     function claimTasks(uint256 jobId, uint32[] calldata taskIndices) external returns (uint256 leaseId);
 
@@ -596,7 +606,8 @@ interface IDistributedRender is IDistributedRenderTypes {
 
     /// @notice Reopens tasks whose lease expired without a result; the lazy worker forfeits
     /// `LAZY_PENALTY_BPS` of each task's stake to the artist. After the deadline or a cancel the tasks are
-    /// refunded instead. Anyone may call.
+    /// refunded instead, in one credit per call and one storage write per eight neighbouring tasks, so that
+    /// ending a griefer's leases costs the artist about what taking them cost the griefer. Anyone may call.
     function reopenExpired(uint256 jobId, uint32[] calldata taskIndices) external;
 
     /// @notice Answers a data-availability challenge with the committed data hash of each challenged cell and
@@ -729,4 +740,7 @@ interface IDistributedRender is IDistributedRenderTypes {
 
     /// @notice The id the next job will get.
     function nextJobId() external view returns (uint256);
+
+    /// @notice Whether new jobs may pay in `token` (ETH, `address(0)`, always may).
+    function isTokenAllowed(address token) external view returns (bool);
 }

@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {DistributedRender} from "../../src/DistributedRender.sol";
 import {IDistributedRenderTypes as T} from "../../src/interfaces/IDistributedRender.sol";
-import {TestToken} from "../mocks/TestToken.sol";
+import {RebasingToken, TestToken, UsdtStyleToken} from "../mocks/TestToken.sol";
 import {Handler} from "./Handler.sol";
 import {Test} from "forge-std/Test.sol";
 
@@ -13,6 +13,8 @@ import {Test} from "forge-std/Test.sol";
 contract DistributedRenderInvariantTest is Test {
     DistributedRender internal dr;
     TestToken internal token;
+    UsdtStyleToken internal usdt;
+    RebasingToken internal rebasing;
     Handler internal handler;
     address internal treasury = makeAddr("treasury");
 
@@ -23,13 +25,17 @@ contract DistributedRenderInvariantTest is Test {
             address(this), treasury, 250, 1 ether, 7 days, 0.01 ether, 0.02 ether, 1 hours
         );
         token = new TestToken();
-        handler = new Handler(dr, token, treasury);
+        usdt = new UsdtStyleToken();
+        rebasing = new RebasingToken();
+        dr.setTokenAllowed(address(token), true);
+        dr.setTokenAllowed(address(usdt), true);
+        handler = new Handler(dr, token, usdt, rebasing, treasury);
         // Two jobs to start from (one that pays only verified work, one optimistic), so that every run has
         // tasks to claim, submit and verify.
-        handler.postJob(1, 4, false, 3, false, true);
-        handler.postJob(2 << 8 | 7, 3, true, 2, true, true);
+        handler.postJob(1, 4, 0, 3, false, true);
+        handler.postJob(2 << 8 | 7, 3, 2, 2, true, true);
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](28);
+        bytes4[] memory selectors = new bytes4[](29);
         selectors[0] = Handler.postJob.selector;
         selectors[1] = Handler.claim.selector;
         selectors[2] = Handler.submit.selector;
@@ -60,6 +66,7 @@ contract DistributedRenderInvariantTest is Test {
         selectors[25] = Handler.claimAndSubmit.selector;
         selectors[26] = Handler.claimAndSubmit.selector;
         selectors[27] = Handler.appeal.selector;
+        selectors[28] = Handler.rebase.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 
@@ -119,6 +126,13 @@ contract DistributedRenderInvariantTest is Test {
 
     function invariant_tokenBalanceEqualsEscrowPlusCredits() public view {
         assertEq(token.balanceOf(address(dr)), _escrowHeld(address(token)) + _credits(address(token)));
+        assertEq(usdt.balanceOf(address(dr)), _escrowHeld(address(usdt)) + _credits(address(usdt)));
+    }
+
+    /// The rebasing token is not on the allow-list: no job is ever posted in it, so the market holds none.
+    function invariant_rebasingTokenNeverEscrowed() public view {
+        assertEq(handler.ghostRebasingJobs(), 0, "a job paid in a rebasing token");
+        assertEq(rebasing.balanceOf(address(dr)), 0, "rebasing token held");
     }
 
     function invariant_noTaskPaidTwice() public view {
@@ -220,15 +234,20 @@ contract DistributedRenderInvariantTest is Test {
             uint256 id = handler.jobIds(j);
             dr.reclaimOpenTasks(id);
             uint256 count = dr.getJob(id).taskCount;
+            // Every expired lease in one batch (its leases' runs are ended together).
+            uint32[] memory leased = new uint32[](count);
+            uint256 n;
             for (uint256 t; t < count; ++t) {
                 (T.TaskState s,,,,) = dr.getTask(id, t);
-                if (s == T.TaskState.Claimed) {
-                    uint32[] memory one = new uint32[](1);
-                    one[0] = uint32(t);
-                    dr.reopenExpired(id, one);
-                } else if (s == T.TaskState.Submitted) {
-                    _settleSubmitted(id, t);
-                }
+                if (s == T.TaskState.Claimed) leased[n++] = uint32(t);
+            }
+            assembly {
+                mstore(leased, n)
+            }
+            if (n != 0) dr.reopenExpired(id, leased);
+            for (uint256 t; t < count; ++t) {
+                (T.TaskState s,,,,) = dr.getTask(id, t);
+                if (s == T.TaskState.Submitted) _settleSubmitted(id, t);
                 (s,,,,) = dr.getTask(id, t);
                 assertTrue(s == T.TaskState.Paid || s == T.TaskState.Refunded, "unsettled");
             }
@@ -249,6 +268,7 @@ contract DistributedRenderInvariantTest is Test {
             if (dr.verifierOf(all[i]).leavingSince != 0) dr.releaseVerifier();
             if (dr.balanceOf(all[i], address(0)) != 0) dr.withdraw(address(0));
             if (dr.balanceOf(all[i], address(token)) != 0) dr.withdraw(address(token));
+            if (dr.balanceOf(all[i], address(usdt)) != 0) dr.withdraw(address(usdt));
             T.StakeAccount memory a = dr.stakeOf(all[i]);
             if (a.bonded != 0) dr.requestUnstake(a.bonded);
             vm.stopPrank();
@@ -262,6 +282,7 @@ contract DistributedRenderInvariantTest is Test {
         }
         assertEq(address(dr).balance, 0, "ETH left behind");
         assertEq(token.balanceOf(address(dr)), 0, "tokens left behind");
+        assertEq(usdt.balanceOf(address(dr)), 0, "USDT-style tokens left behind");
     }
 
     /// The handler's actions reach what the laws are about: a fixed pseudo-random sequence of 400 steps (the
@@ -275,15 +296,25 @@ contract DistributedRenderInvariantTest is Test {
             uint256 a = x >> 8;
             uint256 b = x >> 64;
             uint8 c = uint8(x >> 120);
-            if (pick == 0) handler.postJob(a, uint8(b), c % 2 == 0, c, c % 3 == 0, true);
-            else if (pick <= 2) handler.claimAndSubmit(a, b, x >> 160);
-            else if (pick <= 5) handler.voteRound(a, b, c % 4 == 0 ? c : 0);
-            else if (pick == 6) handler.appeal(a, b, c);
-            else if (pick == 7) handler.challenge(a, b, c);
-            else if (pick == 8) handler.answer(a, b);
-            else if (pick == 9) handler.finalize(a, b);
-            else if (pick == 10) handler.draw(a, b);
-            else handler.warp(a);
+            if (pick == 0) {
+                handler.postJob(a, uint8(b), c % 2 == 0 ? (c % 4 == 0 ? 1 : 2) : 0, c, c % 3 == 0, true);
+            } else if (pick <= 2) {
+                handler.claimAndSubmit(a, b, x >> 160);
+            } else if (pick <= 5) {
+                handler.voteRound(a, b, c % 4 == 0 ? c : 0);
+            } else if (pick == 6) {
+                handler.appeal(a, b, c);
+            } else if (pick == 7) {
+                handler.challenge(a, b, c);
+            } else if (pick == 8) {
+                handler.answer(a, b);
+            } else if (pick == 9) {
+                handler.finalize(a, b);
+            } else if (pick == 10) {
+                handler.draw(a, b);
+            } else {
+                handler.warp(a);
+            }
         }
         emit log_named_uint("draws", handler.ghostDraws());
         emit log_named_uint("reveals", handler.ghostReveals());

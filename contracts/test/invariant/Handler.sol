@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {DistributedRender} from "../../src/DistributedRender.sol";
 import {IDistributedRenderTypes as T} from "../../src/interfaces/IDistributedRender.sol";
-import {TestToken} from "../mocks/TestToken.sol";
+import {RebasingToken, TestToken, UsdtStyleToken} from "../mocks/TestToken.sol";
 import {CellTree} from "../utils/CellTree.sol";
 import {Test} from "forge-std/Test.sol";
 
@@ -16,9 +16,15 @@ import {Test} from "forge-std/Test.sol";
 /// verifier key of its own, `workerKey`, which approves everything); three honest verifiers (they vote the
 /// truth with the honest render proof and appeal verdicts they can show wrong); a lazy verifier (approves
 /// everything with a made-up proof).
+///
+/// Payment tokens: a plain ERC-20 and a USDT-style one (no return values, approve only from zero), both on the
+/// owner's allow-list; and a rebasing token that is not, whose balances the handler moves up and down and with
+/// which artists keep trying to post.
 contract Handler is Test {
     DistributedRender public immutable dr;
     TestToken public immutable token;
+    UsdtStyleToken public immutable usdt;
+    RebasingToken public immutable rebasing;
     address public immutable treasury;
 
     address[] public artists;
@@ -48,22 +54,37 @@ contract Handler is Test {
     uint256 public ghostAppeals;
     uint256 public ghostChallenges;
     uint256 public ghostAnswers;
+    /// Jobs posted in the rebasing token (must stay 0: it is not allowed).
+    uint256 public ghostRebasingJobs;
 
     uint256 internal constant MAX_JOBS = 8;
     bytes32 internal constant HONEST_PROOF = keccak256("honest render proof");
     string internal constant CID = "bafyoutput";
 
-    constructor(DistributedRender dr_, TestToken token_, address treasury_) {
+    constructor(
+        DistributedRender dr_,
+        TestToken token_,
+        UsdtStyleToken usdt_,
+        RebasingToken rebasing_,
+        address treasury_
+    ) {
         dr = dr_;
         token = token_;
+        usdt = usdt_;
+        rebasing = rebasing_;
         treasury = treasury_;
         for (uint256 i; i < 2; ++i) {
             address a = makeAddr(string.concat("inv-artist", vm.toString(i)));
             artists.push(a);
             vm.deal(a, 1e9 ether);
             token.mint(a, 1e9 ether);
-            vm.prank(a);
+            usdt.mint(a, 1e9 ether);
+            rebasing.mint(a, 1e9 ether);
+            vm.startPrank(a);
             token.approve(address(dr), type(uint256).max);
+            usdt.approve(address(dr), type(uint256).max);
+            rebasing.approve(address(dr), type(uint256).max);
+            vm.stopPrank();
         }
         for (uint256 i; i < 3; ++i) {
             address w = makeAddr(string.concat("inv-worker", vm.toString(i)));
@@ -133,7 +154,20 @@ contract Handler is Test {
         _observe();
     }
 
-    function postJob(uint256 seed, uint8 tasks, bool useToken, uint8 quorum, bool optimistic, bool staked)
+    /// The payment token of kind `kind % 4`: ETH, the plain token, the USDT-style one, the rebasing one.
+    function payToken(uint256 kind) public view returns (address) {
+        kind %= 4;
+        if (kind == 0) return address(0);
+        if (kind == 1) return address(token);
+        return kind == 2 ? address(usdt) : address(rebasing);
+    }
+
+    /// Moves the rebasing token's balances by up to ±10%.
+    function rebase(int16 bps) external tracked {
+        rebasing.rebase(int256(bound(int256(bps), -1000, 1000)));
+    }
+
+    function postJob(uint256 seed, uint8 tasks, uint8 tokenKind, uint8 quorum, bool optimistic, bool staked)
         external
         tracked
     {
@@ -155,7 +189,7 @@ contract Handler is Test {
             cellSize: 32,
             seed: uint64(seed)
         });
-        s.token = useToken ? address(token) : address(0);
+        s.token = payToken(tokenKind);
         s.rewardPerTask = uint96(_bound(seed >> 8, 100, 1 ether));
         s.verifierFeeBps = uint16(_bound(seed >> 80, optimistic ? 0 : 100, 10_000));
         s.workerStakePerTask = staked ? uint96(_bound(seed >> 160, 1, 1e9) * 1 gwei) : 0;
@@ -167,8 +201,9 @@ contract Handler is Test {
         uint256 escrow = uint256(s.settings.frameCount)
             * (uint256(s.rewardPerTask) + uint256(s.rewardPerTask) * s.verifierFeeBps / 10_000);
         vm.prank(artist);
-        try dr.submitRenderJob{value: useToken ? 0 : escrow}(s) returns (uint256 id) {
+        try dr.submitRenderJob{value: s.token != address(0) ? 0 : escrow}(s) returns (uint256 id) {
             jobIds.push(id);
+            if (s.token == address(rebasing)) ++ghostRebasingJobs;
         } catch {}
     }
 
@@ -179,7 +214,8 @@ contract Handler is Test {
         uint32[] memory picks = new uint32[](job.taskCount);
         uint256 n;
         for (uint256 t; t < job.taskCount; ++t) {
-            if ((mask >> t) & 1 == 1 && _state(id, t) == T.TaskState.Open) picks[n++] = uint32(t);
+            // Whatever the task's state: a batch takes what is still open and skips the rest.
+            if ((mask >> t) & 1 == 1) picks[n++] = uint32(t);
         }
         if (n == 0) return;
         assembly {
@@ -457,10 +493,10 @@ contract Handler is Test {
         try dr.releaseVerifier() {} catch {}
     }
 
-    function withdraw(uint256 accountSeed, bool useToken) external tracked {
+    function withdraw(uint256 accountSeed, uint8 tokenKind) external tracked {
         address[] memory all = accounts();
         address who = all[accountSeed % all.length];
-        address tok = useToken ? address(token) : address(0);
+        address tok = payToken(tokenKind);
         if (dr.balanceOf(who, tok) == 0) return;
         vm.prank(who);
         dr.withdraw(tok);

@@ -51,6 +51,8 @@ abstract contract Base is Test {
         token = new TestToken();
         vm.label(address(dr), "DistributedRender");
         vm.label(address(token), "TestToken");
+        vm.prank(owner);
+        dr.setTokenAllowed(address(token), true);
 
         vm.deal(artist, 1000 ether);
         token.mint(artist, 1_000_000 ether);

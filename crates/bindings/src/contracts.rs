@@ -20,3 +20,12 @@ alloy::sol!(
     TestToken,
     "artifacts/TestToken.json"
 );
+
+alloy::sol!(
+    /// A USDT-style ERC-20 for tests (`contracts/test/mocks/TestToken.sol`): no return values, and `approve`
+    /// from a non-zero allowance to another non-zero one reverts.
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    UsdtStyleToken,
+    "artifacts/UsdtStyleToken.json"
+);

@@ -171,6 +171,16 @@ pub fn explain(err: &alloy::contract::Error) -> Option<String> {
             JobField::try_from(x.field).map_or("?", JobField::as_str),
             x.value
         ),
+        E::TokenNotAllowed(x) => format!(
+            "the market does not accept token {} for new jobs (it is not on the owner's allow-list); pay in ETH \
+             or an allowed token",
+            x.token
+        ),
+        E::LeaseIdsExhausted(_) => {
+            "the market has issued every lease id and takes no more claims; open tasks are refunded at their \
+             deadline"
+                .into()
+        }
         other => format!("{other:?}"),
     })
 }

@@ -17,7 +17,7 @@ pub mod errors;
 pub mod market;
 pub mod types;
 
-pub use contracts::{DistributedRender, IDistributedRenderTypes, TestToken};
+pub use contracts::{DistributedRender, IDistributedRenderTypes, TestToken, UsdtStyleToken};
 pub use deployment::Deployment;
 pub use types::{
     JobField, MemberState, PayReason, Phase, RefundReason, RejectReason, ReopenReason, TaskState,

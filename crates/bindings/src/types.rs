@@ -135,6 +135,8 @@ sol_enum!(
         DeadlinePassed,
         /// No committee reached a verdict within the bounded rounds and deferrals.
         Unverified,
+        /// The task was reopened 65,535 times (its 16-bit attempt counter is spent).
+        AttemptsExhausted,
     }
 );
 

@@ -287,6 +287,13 @@ impl Devnet {
         let token = tessera_bindings::TestToken::deploy(self.owner.provider.clone())
             .await
             .context("deploying TestToken")?;
+        market
+            .setTokenAllowed(*token.address(), true)
+            .send()
+            .await?
+            .get_receipt()
+            .await
+            .context("allowing TestToken")?;
         Ok(tessera_bindings::Deployment {
             chain_id: self.chain_id,
             distributed_render: *market.address(),
