@@ -1,5 +1,6 @@
-//! Faults: a worker killed mid-task (its lease expires), a worker killed and restarted, a malformed scene,
-//! IPFS going away and coming back, and an older job no worker takes in front of a newer one. Cheating workers and lying verifiers are in `verification.rs`.
+//! Faults: a worker killed mid-task (its lease expires), a worker killed and restarted, a malformed scene, a
+//! scene no node provides, IPFS going away and coming back, and an older job no worker takes in front of a
+//! newer one. Cheating workers and lying verifiers are in `verification.rs`.
 
 use crate::harness::{Net, SERIAL, check};
 use alloy::primitives::U256;
@@ -140,6 +141,25 @@ async fn a_malformed_scene_is_never_claimed() -> anyhow::Result<()> {
         )
         .await?
         .cid;
+    let bad = post_direct(&net, cid).await?;
+    net.ln.spawn_daemon("w", "run", Account::Worker, &[])?;
+    let good = net.post(1, "1x1", 4, &[])?;
+    net.all_paid(good, LONG).await?;
+    check(
+        net.events::<TaskClaimed>(bad).await?.is_empty(),
+        "no claim on the malformed job",
+    )?;
+    let log = net.ln.daemon("w")?.log();
+    check(
+        log.contains("refusing scene"),
+        "the worker says it refused the scene",
+    )?;
+    net.shutdown().await
+}
+
+/// A two-task job of scene `cid` (128 x 72, 8 px cells, one seat), posted straight to the contract, past the
+/// CLI's checks.
+async fn post_direct(net: &Net, cid: String) -> anyhow::Result<u64> {
     let now = net.ln.dev.now().await?;
     let mut spec = tessera_devnet::job_spec(
         2,
@@ -170,17 +190,44 @@ async fn a_malformed_scene_is_never_claimed() -> anyhow::Result<()> {
         })
         .map(|e| e.inner.data.jobId.to::<u64>())
         .ok_or_else(|| anyhow::anyhow!("no JobSubmitted"))?;
-    net.ln.spawn_daemon("w", "run", Account::Worker, &[])?;
+    Ok(bad)
+}
+
+/// A scene no node provides does not stall the worker. The job posted first names a CID nobody has (a raw
+/// CID of bytes never added); its fetch runs in the background, bounded by the worker's fetch deadline, then
+/// backs off, while the worker renders the good job posted after it. Nothing of the first job is claimed.
+/// (Before, each candidate task's fetch held the worker for its 120 s timeout and four retries.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scene_nobody_provides_does_not_stall_the_worker() -> anyhow::Result<()> {
+    let _one = SERIAL.lock().await;
+    let mut net = Net::start("noscene", true).await?;
+    net.verifier("v", Account::Verifier, 1, 1).await?;
+    // CIDv1, raw, SHA2-256 of "tessera: a scene no node has\n".
+    let missing = "bafkreiervnhautnxyrx577h6gs24idwgwyuhxw77p4d2l7z5ljtpezl4ya";
+    let bad = post_direct(&net, missing.into()).await?;
+    net.ln
+        .spawn_daemon("w", "run", Account::Worker, &["--scene-fetch-s", "5"])?;
     let good = net.post(1, "1x1", 4, &[])?;
     net.all_paid(good, LONG).await?;
+    wait_for(
+        "the worker to give up on the missing scene",
+        LONG,
+        || async {
+            Ok(net.ln.daemons["w"]
+                .log()
+                .contains("scene unavailable; retrying later")
+                .then_some(()))
+        },
+    )
+    .await
+    .map_err(|e| net.with_logs(e))?;
     check(
         net.events::<TaskClaimed>(bad).await?.is_empty(),
-        "no claim on the malformed job",
+        "no claim on the job whose scene nobody has",
     )?;
-    let log = net.ln.daemon("w")?.log();
     check(
-        log.contains("refusing scene"),
-        "the worker says it refused the scene",
+        !net.ln.daemons["w"].log().contains("refusing scene"),
+        "an unavailable scene is not refused for good",
     )?;
     net.shutdown().await
 }

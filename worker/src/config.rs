@@ -54,6 +54,10 @@ pub struct CommonArgs {
     /// Largest scene accepted, in bytes.
     #[arg(long, env = "TESSERA_MAX_SCENE_BYTES")]
     pub max_scene_bytes: Option<u64>,
+    /// Longest one scene fetch from IPFS may take, retries included, in seconds (default 120). A scene not
+    /// had by then is tried again later, backing off from a minute to an hour.
+    #[arg(long, env = "TESSERA_SCENE_FETCH_S")]
+    pub scene_fetch_s: Option<u64>,
     /// Appeal verdicts this daemon can show wrong (a rejection of the worker's own result; a verdict against
     /// the verifier's own render): true or false (default true).
     #[arg(long, env = "TESSERA_APPEAL")]
@@ -109,6 +113,7 @@ struct FileConfig {
     stake_target_wei: Option<u128>,
     withdraw_threshold_wei: Option<u128>,
     max_scene_bytes: Option<u64>,
+    scene_fetch_s: Option<u64>,
     appeal: Option<bool>,
     max_appeal_bond_wei: Option<u128>,
     draw_grace_blocks: Option<u64>,
@@ -148,6 +153,8 @@ pub struct Config {
     pub withdraw_threshold_wei: u128,
     /// Largest scene.
     pub max_scene_bytes: u64,
+    /// Longest scene fetch.
+    pub scene_fetch: Duration,
     /// Renderer ids rendered.
     pub renderers: Vec<String>,
     /// Minimum price.
@@ -227,6 +234,9 @@ impl Config {
                 .or(f.withdraw_threshold_wei)
                 .unwrap_or(10_000_000_000_000_000),
             max_scene_bytes: c.max_scene_bytes.or(f.max_scene_bytes).unwrap_or(256 << 20),
+            scene_fetch: Duration::from_secs(
+                c.scene_fetch_s.or(f.scene_fetch_s).unwrap_or(120).max(1),
+            ),
             renderers: w
                 .renderers
                 .or(f.renderers)

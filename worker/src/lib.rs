@@ -161,21 +161,43 @@ impl Ctx {
     /// own `max_scene_bytes` (which jobs it takes is its choice); a committee member passes the renderer's
     /// protocol limit, so that whether a scene is loadable never depends on one member's configuration.
     pub async fn scene(&self, cid: &str, max_bytes: u64) -> Result<Arc<Vec<u8>>, SceneFetch> {
+        self.scene_source().get(cid, max_bytes).await
+    }
+
+    /// Where scenes come from, detached from `self` (a fetch may run in a task of its own).
+    pub fn scene_source(&self) -> SceneSource {
+        SceneSource {
+            ipfs: self.ipfs.clone(),
+            dir: self.cfg.data_dir.join("scenes"),
+            deadline: self.cfg.scene_fetch,
+        }
+    }
+}
+
+/// Scene files: a local cache of whole, checked downloads over IPFS.
+#[derive(Debug, Clone)]
+pub struct SceneSource {
+    ipfs: IpfsClient,
+    dir: PathBuf,
+    /// The longest one fetch may take, retries included.
+    deadline: Duration,
+}
+
+impl SceneSource {
+    /// The scene `cid`: from the cache, else fetched from IPFS within the deadline (at most `max_bytes`).
+    /// Only a whole download that matches its CID's announced size (and, for a raw CID, its hash) is cached;
+    /// a failed, late or truncated fetch is [`SceneFetch::Unavailable`], never a refusal.
+    pub async fn get(&self, cid: &str, max_bytes: u64) -> Result<Arc<Vec<u8>>, SceneFetch> {
         if cid.is_empty() || !cid.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(SceneFetch::Refused(format!(
                 "scene CID {cid:?} is not a CID"
             )));
         }
-        let path = self.scene_path(cid);
-        if let Ok(b) = tokio::fs::read(&path).await {
-            if b.len() as u64 <= max_bytes {
-                return Ok(Arc::new(b));
-            }
-            return Err(SceneFetch::Refused(format!(
-                "scene {cid} is larger than {max_bytes} bytes"
-            )));
+        if let Some(b) = self.cached(cid, max_bytes).await? {
+            return Ok(b);
         }
-        match self.ipfs.cat(cid, max_bytes).await {
+        let path = self.path(cid);
+        match self.ipfs.cat_within(cid, max_bytes, self.deadline).await {
             Ok(b) => {
                 // A temporary file of this fetch's own, renamed into place whole: checks run side by side,
                 // and a reader must never see a file another fetch is still writing.
@@ -196,10 +218,24 @@ impl Ctx {
         }
     }
 
-    fn scene_path(&self, cid: &str) -> PathBuf {
-        let dir = self.cfg.data_dir.join("scenes");
-        std::fs::create_dir_all(&dir).ok();
-        dir.join(cid)
+    /// The scene `cid` if it is in the cache (`Refused` when larger than `max_bytes`).
+    pub async fn cached(
+        &self,
+        cid: &str,
+        max_bytes: u64,
+    ) -> Result<Option<Arc<Vec<u8>>>, SceneFetch> {
+        match tokio::fs::read(self.path(cid)).await {
+            Ok(b) if b.len() as u64 <= max_bytes => Ok(Some(Arc::new(b))),
+            Ok(_) => Err(SceneFetch::Refused(format!(
+                "scene {cid} is larger than {max_bytes} bytes"
+            ))),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn path(&self, cid: &str) -> PathBuf {
+        std::fs::create_dir_all(&self.dir).ok();
+        self.dir.join(cid)
     }
 }
 

@@ -1,6 +1,13 @@
 //! A small typed client for the Kubo RPC API — what Tessera's workers, verifiers and CLI need of IPFS:
-//! adding bytes, files and directories (CID version chosen), streaming `cat` with a size limit, pinning and
-//! the node's version, each with a timeout and bounded retries with backoff.
+//! adding bytes, files and directories (CID version chosen), streaming `cat` with a size limit and an overall
+//! deadline whose result is checked before it is returned, pinning and the node's version, each with a timeout
+//! and bounded retries with backoff.
+//!
+//! What `cat` checks: the node's announced file size (`files/stat`, and Kubo's `X-Content-Length` header)
+//! against what arrived — Kubo reports an error that happens after streaming began only in an HTTP trailer
+//! (`X-Stream-Error`) behind status 200, which an HTTP client does not surface, so a short body is the sign —
+//! and, for a single-block CID of the `raw` codec (what `add` with CID version 1 makes of files up to one
+//! chunk), the bytes' hash against the CID's multihash.
 //!
 //! Production operators point it at their own Kubo node; tests and the local network use the js-ipfs dev
 //! node under `scripts/ipfs-devnode/`, which serves the same API on loopback.
@@ -48,6 +55,32 @@ pub enum IpfsError {
         cid: String,
         /// The limit.
         limit: u64,
+    },
+    /// Fewer (or more) bytes arrived than the node announced: the stream broke after it began.
+    #[error("{cid}: {received} bytes arrived of the {expected} announced (truncated download)")]
+    Truncated {
+        /// The path read.
+        cid: String,
+        /// The announced size in bytes.
+        expected: u64,
+        /// Bytes received.
+        received: u64,
+    },
+    /// The bytes do not hash to the CID.
+    #[error("{cid}: the content does not match its CID ({reason})")]
+    Corrupt {
+        /// The path read.
+        cid: String,
+        /// What did not match.
+        reason: String,
+    },
+    /// The whole read did not finish within the caller's deadline.
+    #[error("{cid}: not read within {after:?}")]
+    Deadline {
+        /// The path read.
+        cid: String,
+        /// The deadline.
+        after: Duration,
     },
     /// The node's answer could not be understood.
     #[error("unexpected answer from IPFS {endpoint}: {reason}")]
@@ -161,6 +194,15 @@ enum SizeField {
 struct ApiMessage {
     #[serde(rename = "Message")]
     message: String,
+}
+
+/// `files/stat` of an IPFS path.
+#[derive(Deserialize)]
+struct FileStat {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(rename = "Size")]
+    size: u64,
 }
 
 #[derive(Deserialize)]
@@ -387,9 +429,24 @@ impl IpfsClient {
             })
     }
 
-    /// Reads `path` (a CID, or `cid/name`), failing with [`IpfsError::TooLarge`] as soon as more than
-    /// `max_bytes` have arrived — the body is streamed, never buffered beyond the limit.
+    /// Reads the file at `path` (a CID, or `cid/name`), failing with [`IpfsError::TooLarge`] as soon as more
+    /// than `max_bytes` are announced or have arrived (the body is streamed, never buffered beyond the limit).
+    /// What is returned is whole: its length is the node's announced file size ([`IpfsError::Truncated`]
+    /// otherwise), and a single-block `raw` CID's bytes hash to it ([`IpfsError::Corrupt`] otherwise).
     pub async fn cat(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>, IpfsError> {
+        let stat = self.stat(path).await?;
+        if stat.kind != "file" {
+            return Err(IpfsError::Protocol {
+                endpoint: "files/stat",
+                reason: format!("{path} is a {}, not a file", stat.kind),
+            });
+        }
+        if stat.size > max_bytes {
+            return Err(IpfsError::TooLarge {
+                cid: path.into(),
+                limit: max_bytes,
+            });
+        }
         let make = || {
             self.post("cat").query(&[
                 ("arg", path.to_string()),
@@ -397,15 +454,23 @@ impl IpfsClient {
             ])
         };
         let resp = self.send("cat", &make).await?;
-        if let Some(len) = resp.content_length()
-            && len > max_bytes
-        {
-            return Err(IpfsError::TooLarge {
-                cid: path.into(),
-                limit: max_bytes,
+        // Kubo announces the file's size here; a node that does not is held to `files/stat`.
+        let announced = resp
+            .headers()
+            .get("x-content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(stat.size);
+        if announced != stat.size {
+            return Err(IpfsError::Protocol {
+                endpoint: "cat",
+                reason: format!(
+                    "{path}: the node announces {announced} bytes, its files/stat {}",
+                    stat.size
+                ),
             });
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(usize::try_from(stat.size).unwrap_or(0));
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|source| IpfsError::Unreachable {
@@ -421,7 +486,44 @@ impl IpfsClient {
             }
             out.extend_from_slice(&chunk);
         }
+        if out.len() as u64 != stat.size {
+            return Err(IpfsError::Truncated {
+                cid: path.into(),
+                expected: stat.size,
+                received: out.len() as u64,
+            });
+        }
+        verify_raw(path, &out)?;
         Ok(out)
+    }
+
+    /// [`IpfsClient::cat`] bounded by `deadline` as a whole, retries included ([`IpfsError::Deadline`]).
+    pub async fn cat_within(
+        &self,
+        path: &str,
+        max_bytes: u64,
+        deadline: Duration,
+    ) -> Result<Vec<u8>, IpfsError> {
+        tokio::time::timeout(deadline, self.cat(path, max_bytes))
+            .await
+            .map_err(|_| IpfsError::Deadline {
+                cid: path.into(),
+                after: deadline,
+            })?
+    }
+
+    /// `files/stat` of `/ipfs/<path>`: its type and, for a file, its size in bytes.
+    async fn stat(&self, path: &str) -> Result<FileStat, IpfsError> {
+        let arg = format!("/ipfs/{path}");
+        let resp = self
+            .send("files/stat", &|| {
+                self.post("files/stat").query(&[("arg", arg.as_str())])
+            })
+            .await?;
+        resp.json().await.map_err(|e| IpfsError::Protocol {
+            endpoint: "files/stat",
+            reason: e.to_string(),
+        })
     }
 
     /// Pins `cid` (recursively).
@@ -449,9 +551,62 @@ impl IpfsClient {
     }
 }
 
+/// Multicodec of raw bytes, and the multihash codes this client can check (multiformats' table).
+const RAW: u64 = 0x55;
+const SHA2_256: u64 = 0x12;
+const IDENTITY: u64 = 0x00;
+
+/// Checks `bytes` against `path` when `path` is a bare CID of the `raw` codec hashed with SHA2-256 (or
+/// inlined with the identity hash): such a CID is the hash of the file itself. Other CIDs name a DAG whose
+/// blocks the node checked as it assembled them; their size is checked by `cat`.
+fn verify_raw(path: &str, bytes: &[u8]) -> Result<(), IpfsError> {
+    if path.contains('/') {
+        return Ok(());
+    }
+    let Ok(cid) = cid::Cid::try_from(path) else {
+        return Ok(());
+    };
+    if cid.codec() != RAW {
+        return Ok(());
+    }
+    let hash = cid.hash();
+    let matches = match hash.code() {
+        SHA2_256 => {
+            use sha2::Digest;
+            sha2::Sha256::digest(bytes).as_slice() == hash.digest()
+        }
+        IDENTITY => hash.digest() == bytes,
+        _ => return Ok(()),
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(IpfsError::Corrupt {
+            cid: path.into(),
+            reason: format!("the {} bytes do not hash to it", bytes.len()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_cids_are_checked_against_the_bytes() {
+        // `ipfs add --cid-version 1 --raw-leaves` of "hello-world-data\n".
+        let cid = "bafkreihijx4cgmc7mtt3h7ttplfkefp3q5fcjtliblssjseo623ztai5a4";
+        verify_raw(cid, b"hello-world-data\n").expect("the right bytes");
+        let err = verify_raw(cid, b"hello-world-datA\n").expect_err("one byte changed");
+        assert!(matches!(err, IpfsError::Corrupt { .. }), "{err:?}");
+        // A path inside a directory, and a dag-pb root, are checked by size only.
+        verify_raw(&format!("{cid}/x"), b"anything").expect("not a bare CID");
+        verify_raw(
+            "bafybeidi3qf5xprppfmhzudq4thl7g5jr6mlf4igp6igk6oqqomxl6b244",
+            b"anything",
+        )
+        .expect("dag-pb");
+    }
 
     #[test]
     fn rejects_urls_without_a_scheme() {

@@ -5,6 +5,7 @@ use super::{Candidate, Phase, TaskRecord, Worker};
 use crate::{Metrics, SceneFetch};
 use alloy::primitives::U256;
 use anyhow::{Context, Result};
+use std::sync::Arc;
 use std::time::Instant;
 use tessera_bindings::TaskState;
 use tessera_bindings::market::JobInfo;
@@ -13,6 +14,11 @@ use tessera_bindings::market::JobInfo;
 const MAX_PAGES: usize = 32;
 /// Seconds a job whose task was passed over (lease too short, stake short, scene unavailable) is not looked at.
 const PASS_S: u64 = 60;
+/// Scene fetches run side by side at most.
+const MAX_FETCHES: usize = 4;
+/// Wait after a scene's first failed fetch, doubled for each further failure up to `UNAVAILABLE_MAX_S`.
+const UNAVAILABLE_S: u64 = 60;
+const UNAVAILABLE_MAX_S: u64 = 3600;
 
 impl Worker {
     /// Finds one acceptable task and claims it.
@@ -43,6 +49,8 @@ impl Worker {
                     self.passed.insert(job.id, now + PASS_S);
                     continue;
                 }
+                // Its scene is on its way: look again next round, and at other jobs now.
+                Prepared::Later => continue,
             }
             self.claim(&job, cand).await?;
             return Ok(());
@@ -53,10 +61,64 @@ impl Worker {
     /// Whether job `id` is not worth a look now: unknown yet, refused by the policy, or recently passed over.
     fn not_now(&self, id: u64, now: u64) -> bool {
         self.passed.get(&id).is_some_and(|&until| until > now)
-            || self
-                .book
-                .get(id)
-                .is_none_or(|job| self.policy_refuses(job).is_some())
+            || self.book.get(id).is_none_or(|job| {
+                self.policy_refuses(job).is_some()
+                    || self
+                        .unavailable
+                        .get(&job.spec.sceneCid)
+                        .is_some_and(|&(until, _)| until > now)
+            })
+    }
+
+    /// The scene `cid` when it is here. Otherwise a fetch runs in a task of its own, bounded by the
+    /// configured deadline, and `None` says to come back: one scene nobody provides costs a round nothing.
+    /// A scene whose fetch failed is not tried again for a while (doubling from a minute to an hour); a
+    /// scene too large is refused for good. Only a refusal is persisted, never a failed fetch.
+    async fn fetched_scene(&mut self, cid: &str, now: u64) -> Result<Option<Arc<Vec<u8>>>> {
+        let max = self.ctx.cfg.max_scene_bytes;
+        let source = self.ctx.scene_source();
+        if let Some(h) = self.fetching.get(cid) {
+            if !h.is_finished() {
+                return Ok(None);
+            }
+            let h = self.fetching.remove(cid).context("a finished fetch")?;
+            let failed = match h.await {
+                Ok(Ok(())) => None,
+                Ok(Err(SceneFetch::Refused(why))) => {
+                    self.refuse_scene(cid, "size", &why)?;
+                    return Ok(None);
+                }
+                Ok(Err(SceneFetch::Unavailable(e))) => Some(e),
+                Err(e) => Some(format!("the fetch task failed: {e}")),
+            };
+            if let Some(e) = failed {
+                let failures = self.unavailable.get(cid).map_or(0, |&(_, n)| n) + 1;
+                let wait = (UNAVAILABLE_S << (failures - 1).min(16)).min(UNAVAILABLE_MAX_S);
+                self.unavailable
+                    .insert(cid.to_owned(), (now + wait, failures));
+                Metrics::inc(&self.ctx.metrics.errors, "ipfs");
+                tracing::warn!(scene = %cid, error = %e, failures, retry_in_s = wait, "scene unavailable; retrying later");
+                return Ok(None);
+            }
+            self.unavailable.remove(cid);
+        }
+        match source.cached(cid, max).await {
+            Ok(Some(b)) => return Ok(Some(b)),
+            Ok(None) => {}
+            Err(SceneFetch::Refused(why)) => {
+                self.refuse_scene(cid, "size", &why)?;
+                return Ok(None);
+            }
+            Err(SceneFetch::Unavailable(_)) => {}
+        }
+        if self.fetching.len() < MAX_FETCHES {
+            let c = cid.to_owned();
+            self.fetching.insert(
+                cid.to_owned(),
+                tokio::spawn(async move { source.get(&c, max).await.map(|_| ()) }),
+            );
+        }
+        Ok(None)
     }
 
     /// Why the policy refuses `job`, if it does (the checks that need no scene).
@@ -83,17 +145,12 @@ impl Worker {
     /// Fetches and checks the scene, and checks the lease and deadline are reachable at the measured speed.
     async fn prepare(&mut self, job: &JobInfo, cand: Candidate, now: u64) -> Result<Prepared> {
         let cid = job.spec.sceneCid.clone();
-        let glb = match self.ctx.scene(&cid, self.ctx.cfg.max_scene_bytes).await {
-            Ok(b) => b,
-            Err(SceneFetch::Refused(why)) => {
-                self.refuse_scene(&cid, "size", &why)?;
-                return Ok(Prepared::Skip);
-            }
-            Err(SceneFetch::Unavailable(e)) => {
-                Metrics::inc(&self.ctx.metrics.errors, "ipfs");
-                tracing::warn!(scene = %cid, error = %e, "scene unavailable; retrying later");
-                return Ok(Prepared::Skip);
-            }
+        let Some(glb) = self.fetched_scene(&cid, now).await? else {
+            return Ok(if self.fetching.contains_key(&cid) {
+                Prepared::Later
+            } else {
+                Prepared::Skip
+            });
         };
         let settings = job.settings();
         let Ok(t) = settings.task(cand.task) else {
@@ -362,6 +419,7 @@ impl Worker {
 enum Prepared {
     Go,
     Skip,
+    Later,
 }
 
 /// Why the configured policy refuses `job` before looking at its scene: an unsupported renderer, or a price

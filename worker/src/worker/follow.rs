@@ -102,14 +102,12 @@ impl Worker {
                 )
             })?;
         let dir = self.out_dir(r);
-        let doc: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.join("leaves.json")).with_context(|| {
-                format!(
-                    "reading the stored leaves of {} to answer a data challenge",
-                    r.label()
-                )
-            })?)
-            .context("the stored leaves document")?;
+        let doc = std::fs::read(dir.join("leaves.json")).with_context(|| {
+            format!(
+                "reading the stored leaves of {} to answer a data challenge",
+                r.label()
+            )
+        })?;
         let root = c.task(r.job, r.task).await?.cell_root;
         let hashes = crate::verifier::committed_hashes(&doc, &job.settings(), r.task, root)
             .map_err(|why| anyhow!("the stored leaves of {}: {why}", r.label()))?;

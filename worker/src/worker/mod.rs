@@ -121,6 +121,11 @@ pub struct Worker {
     /// Per renderer, the open-task cursor where a round's skipping ran out of pages: the next round goes on
     /// from there.
     skip_cursor: HashMap<String, String>,
+    /// Scene fetches under way, by CID: rounds go on evaluating other jobs while they run.
+    fetching: HashMap<String, tokio::task::JoinHandle<Result<(), crate::SceneFetch>>>,
+    /// Scenes no fetch could get, by CID: the chain time until which they are not tried again, and the
+    /// failures in a row (the wait doubles with each, from a minute to an hour).
+    unavailable: HashMap<String, (u64, u32)>,
 }
 
 impl Worker {
@@ -134,6 +139,8 @@ impl Worker {
             indexer_down_logged: false,
             passed: HashMap::new(),
             skip_cursor: HashMap::new(),
+            fetching: HashMap::new(),
+            unavailable: HashMap::new(),
         }
     }
 

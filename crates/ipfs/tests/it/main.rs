@@ -1,5 +1,6 @@
 //! The client against a real IPFS node (the js-ipfs dev node of `scripts/ipfs-devnode/`, Kubo RPC API on
-//! loopback), including the node going away and coming back.
+//! loopback), including the node going away and coming back, and behind a proxy that breaks `cat` the ways a
+//! node or the network does.
 // Fixture sizes are small.
 #![allow(clippy::cast_possible_truncation)]
 
@@ -39,7 +40,10 @@ impl Node {
     }
 
     fn start() -> Result<Node> {
-        let repo = std::env::temp_dir().join(format!("tessera-ipfs-it-{}", std::process::id()));
+        // One repository per node: the tests run side by side in one process.
+        static NODES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NODES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let repo = std::env::temp_dir().join(format!("tessera-ipfs-it-{}-{n}", std::process::id()));
         let mut n = Node {
             child: None,
             repo,
@@ -191,7 +195,7 @@ async fn client_round_trips_against_a_real_node_and_survives_restarts() -> Resul
         matches!(
             err,
             IpfsError::Api {
-                endpoint: "cat",
+                endpoint: "files/stat",
                 ..
             }
         ),
@@ -214,5 +218,140 @@ async fn client_round_trips_against_a_real_node_and_survives_restarts() -> Resul
         "a directory is not a file"
     );
     assert_eq!(client.cat(&v1.cid, 1024).await?, b"hello\n");
+    Ok(())
+}
+
+/// How the proxy breaks `cat`.
+#[derive(Clone, Copy)]
+enum Break {
+    /// Status 200, half the body, and the error in an `X-Stream-Error` trailer: what Kubo sends when a block
+    /// cannot be had after streaming began.
+    Truncate,
+    /// The whole length, one byte changed.
+    Corrupt,
+    /// Never answers.
+    Stall,
+}
+
+/// A Kubo RPC proxy in front of `upstream` that passes every call through except `cat`, which it breaks
+/// as `how` says. Returns its base URL.
+async fn breaking_proxy(upstream: String, how: Break) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let http = reqwest::Client::new();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let (upstream, http) = (upstream.clone(), http.clone());
+            tokio::spawn(async move {
+                // The client's requests are POSTs with their arguments in the query and no body.
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let target = head.split(' ').nth(1).unwrap_or("/").to_owned();
+                let is_cat = target.starts_with("/api/v0/cat");
+                if is_cat && matches!(how, Break::Stall) {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    return;
+                }
+                let Ok(resp) = http.post(format!("{upstream}{target}")).send().await else {
+                    return;
+                };
+                let status = resp.status().as_u16();
+                let mut body = resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+                let out = if is_cat && status == 200 {
+                    let mut out = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\
+                        Trailer: X-Stream-Error\r\nConnection: close\r\n\r\n"
+                        .to_vec();
+                    match how {
+                        Break::Truncate => body.truncate(body.len() / 2),
+                        Break::Corrupt => body[0] ^= 1,
+                        Break::Stall => {}
+                    }
+                    out.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+                    out.extend_from_slice(&body);
+                    out.extend_from_slice(
+                        b"\r\n0\r\nX-Stream-Error: context deadline exceeded\r\n\r\n",
+                    );
+                    out
+                } else {
+                    let mut out = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                         Connection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    out.extend_from_slice(&body);
+                    out
+                };
+                let _ = sock.write_all(&out).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    Ok(url)
+}
+
+/// A download cut short after its 200 (Kubo's late error is only in a trailer), or changed in transit, is an
+/// error that names it, never content; and a read that never ends stops at the caller's deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_downloads_are_errors_not_content() -> Result<()> {
+    let node = Node::start()?;
+    let client = quick(&node.url())?;
+    node.wait_ready(&client).await?;
+    // A file of three blocks (dag-pb root) and a one-block raw file.
+    let big: Vec<u8> = (0..600_000u32).map(|i| (i % 253) as u8).collect();
+    let multi = client
+        .add_bytes("big", big.clone(), AddOptions::default())
+        .await?;
+    assert!(multi.cid.starts_with("bafy"), "{}", multi.cid);
+    let small = client
+        .add_bytes("small", b"a small scene".to_vec(), AddOptions::default())
+        .await?;
+    assert!(small.cid.starts_with("bafk"), "{}", small.cid);
+    assert_eq!(client.cat(&multi.cid, 1 << 20).await?, big);
+
+    let truncating = quick(&breaking_proxy(node.url(), Break::Truncate).await?)?;
+    let err = truncating
+        .cat(&multi.cid, 1 << 20)
+        .await
+        .expect_err("a truncated body");
+    assert!(
+        matches!(
+            err,
+            IpfsError::Truncated {
+                expected: 600_000,
+                received: 300_000,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("truncated"), "{err}");
+
+    let corrupting = quick(&breaking_proxy(node.url(), Break::Corrupt).await?)?;
+    let err = corrupting
+        .cat(&small.cid, 1024)
+        .await
+        .expect_err("a changed byte");
+    assert!(matches!(err, IpfsError::Corrupt { .. }), "{err:?}");
+
+    let stalling = quick(&breaking_proxy(node.url(), Break::Stall).await?)?;
+    let started = Instant::now();
+    let err = stalling
+        .cat_within(&small.cid, 1024, Duration::from_secs(2))
+        .await
+        .expect_err("no answer");
+    assert!(matches!(err, IpfsError::Deadline { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the deadline bounds the retries too"
+    );
     Ok(())
 }
