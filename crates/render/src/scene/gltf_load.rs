@@ -24,7 +24,7 @@ pub fn load_glb(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
                 .map(|s| (*s).to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown".into());
-            Err(SceneError::Malformed(format!("parser failure: {what}")))
+            Err(SceneError::Malformed(bounded(format!("parser failure: {what}"))))
         }
     }
 }
@@ -142,7 +142,8 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
             what: "environment colour".into(),
         });
     }
-    let gltf = gltf::Gltf::from_slice(bytes).map_err(|e| SceneError::Malformed(e.to_string()))?;
+    let gltf =
+        gltf::Gltf::from_slice(bytes).map_err(|e| SceneError::Malformed(bounded(e.to_string())))?;
     let doc = &gltf.document;
     let items = |what: &'static str, n: usize| -> Result<(), SceneError> {
         if n > limits.max_items {
@@ -200,6 +201,13 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
     }
     preflight(doc)?;
     let get = |b: gltf::Buffer<'_>| buffers.get(b.index()).copied();
+    let scene = doc
+        .default_scene()
+        .or_else(|| doc.scenes().next())
+        .ok_or_else(|| SceneError::Malformed("the file has no scene".into()))?;
+    check_forest(doc)?;
+    check_declared_work(doc, &scene, limits)?;
+    check_sparse(doc, &get)?;
 
     // Animation: local TRS overrides at the frame's time.
     let time = opts.frame as f32 / opts.fps;
@@ -212,10 +220,6 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
     }
 
     // Walk the default scene.
-    let scene = doc
-        .default_scene()
-        .or_else(|| doc.scenes().next())
-        .ok_or_else(|| SceneError::Malformed("the file has no scene".into()))?;
     let mut walk = Walk {
         opts,
         get: &get,
@@ -343,6 +347,216 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
         animated: doc.animations().len() > 0,
     };
     Scene::assemble(gathered, opts.environment)
+}
+
+/// Longest error message kept: a file with thousands of validation errors must not become a message of
+/// megabytes in a daemon's log and store.
+const MAX_MESSAGE: usize = 1000;
+
+/// `m`, cut to `MAX_MESSAGE` bytes (at a character boundary) with what was left out counted.
+fn bounded(mut m: String) -> String {
+    if m.len() <= MAX_MESSAGE {
+        return m;
+    }
+    let mut cut = MAX_MESSAGE;
+    while !m.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let left = m.len() - cut;
+    m.truncate(cut);
+    m.push_str(&format!(" … ({left} more bytes)"));
+    m
+}
+
+/// glTF 2.0 (§3.5.3, Nodes and Hierarchy): "the node hierarchy MUST be a set of disjoint strict trees" — no
+/// node has two parents or is its own ancestor, and a scene's root nodes are nobody's children. A file that
+/// breaks it can make a few kilobytes describe 2^42 node visits (each level listing both nodes of the next);
+/// it is refused here, before any walk, in O(nodes + children).
+fn check_forest(doc: &gltf::Document) -> Result<(), SceneError> {
+    let bad = |m: String| Err(SceneError::Malformed(m));
+    let root = doc.as_json();
+    let n = root.nodes.len();
+    let mut parent: Vec<Option<usize>> = vec![None; n];
+    for (i, node) in root.nodes.iter().enumerate() {
+        for c in node.children.iter().flatten() {
+            let c = c.value();
+            if c >= n {
+                return bad(format!("node {i} lists child {c}, which does not exist"));
+            }
+            if let Some(p) = parent[c] {
+                return bad(format!(
+                    "node {c} is a child of node {p} and of node {i}: the glTF node hierarchy must be a forest \
+                     (a node has at most one parent)"
+                ));
+            }
+            parent[c] = Some(i);
+        }
+    }
+    // With one parent at most, a cycle is a parent chain that comes back to where it started.
+    let mut state = vec![0u8; n]; // 0 unseen, 1 on the current chain, 2 known to reach a root
+    for start in 0..n {
+        let mut chain = Vec::new();
+        let mut at = Some(start);
+        while let Some(i) = at {
+            match state[i] {
+                2 => break,
+                1 => {
+                    return bad(format!(
+                        "node {i} is its own ancestor: the glTF node hierarchy must be a forest"
+                    ));
+                }
+                _ => {
+                    state[i] = 1;
+                    chain.push(i);
+                    at = parent[i];
+                }
+            }
+        }
+        for i in chain {
+            state[i] = 2;
+        }
+    }
+    for (si, scene) in root.scenes.iter().enumerate() {
+        let mut listed = std::collections::HashSet::new();
+        for r in &scene.nodes {
+            let r = r.value();
+            if r >= n {
+                return bad(format!("scene {si} lists node {r}, which does not exist"));
+            }
+            if let Some(p) = parent[r] {
+                return bad(format!(
+                    "scene {si} lists node {r} as a root, but it is a child of node {p}"
+                ));
+            }
+            if !listed.insert(r) {
+                return bad(format!("scene {si} lists node {r} twice"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bounds what loading will cost before any of it is done, from the accessors' declared counts: triangles
+/// and vertices of every mesh instance of `scene` (degenerate triangles included: they cost their reading
+/// before they are dropped, and an index accessor without a buffer view declares zeros it would expand),
+/// and animation keyframes. The forest check has run, so each node is one instance.
+fn check_declared_work(
+    doc: &gltf::Document,
+    scene: &gltf::Scene<'_>,
+    limits: &super::Limits,
+) -> Result<(), SceneError> {
+    let mut triangles = 0u64;
+    let mut vertices = 0u64;
+    let mut stack: Vec<gltf::Node<'_>> = scene.nodes().collect();
+    while let Some(node) = stack.pop() {
+        if let Some(mesh) = node.mesh() {
+            for prim in mesh.primitives() {
+                let nverts = prim
+                    .get(&gltf::Semantic::Positions)
+                    .map_or(0, |a| a.count() as u64);
+                let nidx = prim.indices().map_or(nverts, |a| a.count() as u64);
+                triangles = triangles.saturating_add(match prim.mode() {
+                    Mode::Triangles => nidx / 3,
+                    Mode::TriangleStrip | Mode::TriangleFan => nidx.saturating_sub(2),
+                    _ => 0,
+                });
+                vertices = vertices.saturating_add(nverts);
+            }
+        }
+        stack.extend(node.children());
+    }
+    let over = |what: &'static str, value: u64, limit: u64| {
+        (value > limit).then_some(SceneError::TooLarge { what, value, limit })
+    };
+    if let Some(e) = over(
+        "triangles (declared, every instance)",
+        triangles,
+        limits.max_triangles,
+    )
+    .or_else(|| {
+        over(
+            "vertices (declared, every instance)",
+            vertices,
+            limits.max_vertices,
+        )
+    }) {
+        return Err(e);
+    }
+    let mut keyframes = 0u64;
+    for anim in doc.animations() {
+        for s in anim.samplers() {
+            keyframes = keyframes
+                .saturating_add(s.input().count() as u64)
+                .saturating_add(s.output().count() as u64);
+        }
+    }
+    over(
+        "animation keyframes (declared)",
+        keyframes,
+        limits.max_keyframes,
+    )
+    .map_or(Ok(()), Err)
+}
+
+/// glTF 2.0 (§3.6.2.3, Sparse Accessors): a sparse accessor's count is at most the accessor's, and its
+/// indices "MUST strictly increase" and point inside the accessor. Otherwise the file loads as a different
+/// mesh (indices 3, 2, 1, 0) or writes nowhere (index 9 of 4); it is refused, naming the accessor and the rule.
+fn check_sparse(doc: &gltf::Document, get: &GetBuffer<'_>) -> Result<(), SceneError> {
+    use gltf::accessor::sparse::IndexType;
+    for a in doc.accessors() {
+        let Some(sparse) = a.sparse() else { continue };
+        let bad = |rule: String| {
+            Err(SceneError::Malformed(format!(
+                "accessor {} (sparse): {rule}",
+                a.index()
+            )))
+        };
+        let (count, total) = (sparse.count(), a.count());
+        if count > total {
+            return bad(format!(
+                "{count} sparse values for {total} elements (at most the accessor's count)"
+            ));
+        }
+        let ix = sparse.indices();
+        let view = ix.view();
+        let width = match ix.index_type() {
+            IndexType::U8 => 1,
+            IndexType::U16 => 2,
+            IndexType::U32 => 4,
+        };
+        let Some(buf) = get(view.buffer()) else {
+            return bad("its indices refer to a missing buffer".into());
+        };
+        let start = view.offset() + ix.offset();
+        let end = start.saturating_add(count.saturating_mul(width));
+        if end > view.offset() + view.length() || end > buf.len() {
+            return bad(format!(
+                "its {count} indices run past their buffer view {}",
+                view.index()
+            ));
+        }
+        let mut last: Option<u64> = None;
+        for (k, b) in buf[start..end].chunks_exact(width).enumerate() {
+            let i = match width {
+                1 => u64::from(b[0]),
+                2 => u64::from(u16::from_le_bytes([b[0], b[1]])),
+                _ => u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            };
+            if i >= total as u64 {
+                return bad(format!(
+                    "index {k} is {i}, past the accessor's {total} elements"
+                ));
+            }
+            if last.is_some_and(|l| i <= l) {
+                return bad(format!(
+                    "index {k} is {i} after {}: sparse indices must strictly increase",
+                    last.unwrap_or_default()
+                ));
+            }
+            last = Some(i);
+        }
+    }
+    Ok(())
 }
 
 /// Checks that an accessor's data lies inside its view.

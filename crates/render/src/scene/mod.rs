@@ -29,6 +29,9 @@ pub struct Limits {
     pub max_items: usize,
     /// Deepest node hierarchy.
     pub max_depth: usize,
+    /// Most animation keyframes (times and values of every sampler together), counted from the accessors'
+    /// declared sizes before any is read.
+    pub max_keyframes: u64,
 }
 
 impl Default for Limits {
@@ -41,6 +44,7 @@ impl Default for Limits {
             max_total_texels: 256 << 20,
             max_items: 100_000,
             max_depth: 256,
+            max_keyframes: 4_000_000,
         }
     }
 }

@@ -85,7 +85,7 @@ fn limits_are_enforced_before_allocation() {
             .expect_err("over the limit")
             .to_string()
     };
-    assert!(small(|l| l.max_triangles = 10).contains("triangles is"));
+    assert!(small(|l| l.max_triangles = 10).contains("triangles (declared, every instance) is 32"));
     assert!(small(|l| l.max_file_bytes = 100).contains("file size"));
     assert!(small(|l| l.max_vertices = 10).contains("vertices"));
     assert!(small(|l| l.max_items = 3).contains("above the limit"));

@@ -1,5 +1,5 @@
 //! Integration tests of the renderer: physics against analytic values, determinism, the loader's error
-//! handling, a bounded fuzz run over mutated scenes, and CPU-vs-CUDA conformance where a GPU exists.
+//! handling, hostile scenes (with their generators), a bounded fuzz run over mutated scenes, and CPU-vs-CUDA conformance where a GPU exists.
 // Fixtures here are small scenes and images whose sizes fit every integer type they are cast to.
 #![allow(
     clippy::cast_possible_truncation,
@@ -11,5 +11,6 @@ mod common;
 mod conformance;
 mod determinism;
 mod fuzz;
+mod hostile;
 mod loader;
 mod physics;
