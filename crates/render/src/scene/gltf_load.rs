@@ -24,7 +24,9 @@ pub fn load_glb(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
                 .map(|s| (*s).to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown".into());
-            Err(SceneError::Malformed(bounded(format!("parser failure: {what}"))))
+            Err(SceneError::Malformed(bounded(format!(
+                "parser failure: {what}"
+            ))))
         }
     }
 }

@@ -71,11 +71,23 @@ fn check_size(
             limits.max_texture_side
         ));
     }
-    let total = *texels_so_far + u64::from(width) * u64::from(height);
+    let texels = u64::from(width) * u64::from(height);
+    let total = *texels_so_far + texels;
     if total > limits.max_total_texels {
         return Err(format!(
             "textures would hold {total} texels, above the limit of {}",
             limits.max_total_texels
+        ));
+    }
+    // Linear RGBA floats of every texture so far and this one, and this one's 8-bit decoding buffer.
+    let bytes = total
+        .saturating_mul(16)
+        .saturating_add(texels.saturating_mul(4));
+    if bytes > limits.max_texture_bytes {
+        return Err(format!(
+            "textures would take {bytes} bytes of memory (16 a texel, and the decoder's buffer), above the \
+             limit of {}",
+            limits.max_texture_bytes
         ));
     }
     *texels_so_far = total;

@@ -25,6 +25,10 @@ pub struct Limits {
     pub max_texture_side: u32,
     /// Most texels of all textures together.
     pub max_total_texels: u64,
+    /// Most bytes the textures may take in memory: 16 a texel as linear RGBA floats, plus the decoder's
+    /// buffer of the image being decoded (4 a texel at most); checked from each image's header, before it is
+    /// decoded.
+    pub max_texture_bytes: u64,
     /// Most nodes, materials, meshes, lights, animations channels (each).
     pub max_items: usize,
     /// Deepest node hierarchy.
@@ -42,6 +46,7 @@ impl Default for Limits {
             max_vertices: 60_000_000,
             max_texture_side: 16_384,
             max_total_texels: 256 << 20,
+            max_texture_bytes: 2 << 30,
             max_items: 100_000,
             max_depth: 256,
             max_keyframes: 4_000_000,
@@ -294,7 +299,7 @@ pub(crate) struct Gathered {
 
 impl Scene {
     /// Builds the BVH and flattens everything (deterministic: the result depends only on `g`).
-    pub(crate) fn assemble(g: Gathered, environment: [f32; 3]) -> Result<Scene, SceneError> {
+    pub(crate) fn assemble(mut g: Gathered, environment: [f32; 3]) -> Result<Scene, SceneError> {
         if g.triangles.is_empty() {
             return Err(SceneError::Empty);
         }
@@ -356,9 +361,12 @@ impl Scene {
         for m in &g.materials {
             m.flatten(&mut materials);
         }
-        let mut textures = Vec::with_capacity(g.textures.len() * TEX_U32);
-        let mut texels = Vec::new();
-        for t in &g.textures {
+        let texture_count = g.textures.len();
+        let mut textures = Vec::with_capacity(texture_count * TEX_U32);
+        // Sized once, and each texture freed as soon as it is copied: at most one texture more than the
+        // texels themselves is held (a growing vector held up to twice their size, beside every texture).
+        let mut texels = Vec::with_capacity(g.textures.iter().map(|t| t.rgba.len()).sum());
+        for t in std::mem::take(&mut g.textures) {
             let offset = u32::try_from(texels.len()).map_err(|_| SceneError::TooLarge {
                 what: "texel data",
                 value: texels.len() as u64,
@@ -382,7 +390,7 @@ impl Scene {
             degenerate: g.degenerate,
             emitters: emitters.len() as u64,
             lights: g.lights.len() as u64,
-            textures: g.textures.len() as u64,
+            textures: texture_count as u64,
             bvh_nodes: (bvh.nodes.len() / NODE_FLOATS) as u64,
             animated: g.animated,
         };

@@ -214,3 +214,64 @@ fn thousands_of_errors_make_a_bounded_message() {
     let e = refused(&noisy, "more bytes");
     assert!(e.len() < 1200, "{} bytes", e.len());
 }
+
+/// CRC-32 (ISO-HDLC, PNG's chunk checksum) of `bytes`.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = 0xffff_ffffu32;
+    for &b in bytes {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 == 1 {
+                (c >> 1) ^ 0xedb8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+/// A PNG whose header declares `width` x `height` RGBA pixels, and which holds none of them.
+fn png_declaring(width: u32, height: u32) -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]); // 8-bit RGBA, deflate, no filter, no interlace
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(&ihdr);
+    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    png.extend_from_slice(&0u32.to_be_bytes());
+    png.extend_from_slice(b"IEND");
+    png.extend_from_slice(&crc32(b"IEND").to_be_bytes());
+    png
+}
+
+/// The Cornell box with its first mesh's material textured by `png`.
+fn textured(png: &[u8]) -> Vec<u8> {
+    cornell(|doc, bin| {
+        let v = add_view(doc, bin, png);
+        let image = push(
+            doc,
+            "images",
+            json!({"bufferView": v, "mimeType": "image/png"}),
+        );
+        let texture = push(doc, "textures", json!({"source": image}));
+        let m = doc["meshes"][0]["primitives"][0]["material"]
+            .as_u64()
+            .expect("material") as usize;
+        doc["materials"][m]["pbrMetallicRoughness"]["baseColorTexture"] = json!({"index": texture});
+    })
+}
+
+#[test]
+fn texture_memory_is_budgeted_in_bytes_from_the_header() {
+    // 12,000 x 12,000: within the side limit and the texel count, but 2.9 GB as floats and decoder buffer.
+    let big = textured(&png_declaring(12_000, 12_000));
+    assert!(big.len() < testscenes::cornell_box().len() + 1024);
+    let e = refused(&big, "bytes of memory");
+    assert!(e.contains("image 0"), "{e}");
+    // A small one passes the budget (and then fails on its missing pixels, by name).
+    let e = refused(&textured(&png_declaring(4, 4)), "image 0");
+    assert!(!e.contains("bytes of memory"), "{e}");
+}
