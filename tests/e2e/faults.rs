@@ -1,5 +1,5 @@
 //! Faults: a worker killed mid-task (its lease expires), a worker killed and restarted, a malformed scene, a
-//! scene no node provides, IPFS going away and coming back, and an older job no worker takes in front of a
+//! scene no node provides, a scene whose loads ended the worker, IPFS going away and coming back, and an older job no worker takes in front of a
 //! newer one. Cheating workers and lying verifiers are in `verification.rs`.
 
 use crate::harness::{Net, SERIAL, check};
@@ -282,6 +282,62 @@ async fn a_worker_finds_work_behind_an_older_job_it_will_not_take() -> anyhow::R
     check(
         net.events::<TaskClaimed>(cheap).await?.is_empty(),
         "no task of the cheap job was claimed",
+    )?;
+    net.shutdown().await
+}
+
+/// What a load that ended the process (an abort, the out-of-memory killer) leaves behind is the store's
+/// `loading/<cid>` mark, counting loads that never returned. With two, a restarted worker refuses the scene
+/// and claims nothing of its jobs; with one (perhaps an operator's `kill -9`), it tries again, renders the job
+/// and clears the mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scene_whose_loads_ended_the_worker_twice_is_refused() -> anyhow::Result<()> {
+    let _one = SERIAL.lock().await;
+    let mut net = Net::start("crashes", true).await?;
+    net.verifier("v", Account::Verifier, 1, 1).await?;
+    let job = net.post(1, "1x1", 4, &[])?;
+    let cid = net
+        .events::<tessera_bindings::DistributedRender::JobSubmitted>(job)
+        .await?
+        .first()
+        .map(|e| e.spec.sceneCid.clone())
+        .ok_or_else(|| anyhow::anyhow!("no JobSubmitted"))?;
+    let mark = format!("loading/{cid}");
+    let data = net.ln.dir.join("data");
+    let leave = |name: &str, ended: u32| -> anyhow::Result<std::path::PathBuf> {
+        let dir = data.join(name);
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("worker.redb");
+        tessera_worker::store::Store::open(&path)?.put(&mark, &ended)?;
+        Ok(path)
+    };
+
+    leave("w", 2)?;
+    net.ln.spawn_daemon("w", "run", Account::Worker, &[])?;
+    wait_for("the worker to refuse the scene", LONG, || async {
+        Ok(net.ln.daemons["w"]
+            .log()
+            .contains("ended the worker 2 times")
+            .then_some(()))
+    })
+    .await
+    .map_err(|e| net.with_logs(e))?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    check(
+        net.events::<TaskClaimed>(job).await?.is_empty(),
+        "nothing claimed of a scene that ended the worker twice",
+    )?;
+    net.ln.daemon("w")?.stop()?;
+
+    let store = leave("w2", 1)?;
+    net.ln.spawn_daemon("w2", "run", Account::Worker, &[])?;
+    net.all_paid(job, LONG).await?;
+    net.ln.daemon("w2")?.stop()?;
+    check(
+        tessera_worker::store::Store::open(&store)?
+            .get::<u32>(&mark)?
+            .is_none(),
+        "the mark is cleared once a load returns",
     )?;
     net.shutdown().await
 }

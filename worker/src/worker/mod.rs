@@ -179,6 +179,7 @@ impl Worker {
             self.refused
                 .insert(s.0.trim_start_matches("refused/").to_owned());
         }
+        self.review_loads()?;
         while !self.ctx.stopping() {
             if let Err(e) = self.round().await {
                 Metrics::inc(&self.ctx.metrics.errors, "round");

@@ -13,6 +13,10 @@ use tessera_render::RegionImage;
 impl Worker {
     pub(super) async fn render(&mut self, r: &mut TaskRecord) -> Result<()> {
         let job = self.job(r.job)?;
+        if self.refused.contains(&job.spec.sceneCid) {
+            // Refused since the claim (its loads ended the process): the lease runs out.
+            return self.finish(r, super::Outcome::Lost, "its scene was refused");
+        }
         let glb = match self
             .ctx
             .scene(&job.spec.sceneCid, self.ctx.cfg.max_scene_bytes)
@@ -34,6 +38,7 @@ impl Worker {
         let index = r.task;
         let scenes = self.ctx.scenes.clone();
         let cid = job.spec.sceneCid.clone();
+        self.loading(&cid)?;
         let mut handle = tokio::task::spawn_blocking(move || {
             let scene = scenes.get(&cid, &glb, &settings, t.frame)?;
             render_task(&scene, &settings, index, &backend, &move |d, n| {
@@ -42,8 +47,12 @@ impl Worker {
         });
         let mut stop = self.ctx.shutdown.clone();
         let img = tokio::select! {
-            res = &mut handle => res.context("render thread")??,
+            res = &mut handle => {
+                self.loaded(&job.spec.sceneCid)?;
+                res.context("render thread")??
+            }
             _ = stop.wait_for(|s| *s) => {
+                self.loaded(&job.spec.sceneCid)?;
                 tracing::info!(job = r.job, task = r.task, "render interrupted by shutdown; it restarts with the daemon");
                 return Ok(());
             }
