@@ -2,8 +2,8 @@
 //! by a timeout. Retrying is the sync loop's job.
 
 use crate::store::BlockRef;
-use alloy::eips::BlockNumberOrTag;
-use alloy::primitives::{Address, B256};
+use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::primitives::{Address, B256, Bloom, BloomInput};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{Filter, Log};
 use futures::{Stream, StreamExt};
@@ -111,6 +111,12 @@ impl Chain {
 
     /// The canonical header at `number`, or None if the node does not have it (yet).
     pub async fn header(&self, number: i64) -> Result<Option<BlockRef>> {
+        Ok(self.header_and_bloom(number).await?.map(|(b, _)| b))
+    }
+
+    /// The canonical header at `number` and whether its `logsBloom` admits logs of the contract (a bloom
+    /// filter: false means there are none; true means there may be).
+    pub async fn header_and_bloom(&self, number: i64) -> Result<Option<(BlockRef, bool)>> {
         let n = u64::try_from(number).unwrap_or_default();
         let block = self
             .call(
@@ -121,14 +127,40 @@ impl Chain {
             .await?;
         block
             .map(|b| {
-                Ok(BlockRef {
-                    number: num("eth_getBlockByNumber", b.header.number)?,
-                    hash: b.header.hash,
-                    parent_hash: Some(b.header.parent_hash),
-                    timestamp: num("eth_getBlockByNumber", b.header.timestamp)?,
-                })
+                Ok((
+                    BlockRef {
+                        number: num("eth_getBlockByNumber", b.header.number)?,
+                        hash: b.header.hash,
+                        parent_hash: Some(b.header.parent_hash),
+                        timestamp: num("eth_getBlockByNumber", b.header.timestamp)?,
+                    },
+                    self.may_have_logs(&b.header.logs_bloom),
+                ))
             })
             .transpose()
+    }
+
+    /// Whether `bloom` admits a log of the contract.
+    pub fn may_have_logs(&self, bloom: &Bloom) -> bool {
+        bloom.contains_input(BloomInput::Raw(self.contract.as_slice()))
+    }
+
+    /// The contract's logs in the block with this hash, read from its receipts (`eth_getBlockReceipts`):
+    /// for a block whose `eth_getLogs` answer cannot be trusted or had. None if the node lacks the block.
+    pub async fn logs_from_receipts(&self, block_hash: B256) -> Result<Option<Vec<Log>>> {
+        let receipts = self
+            .call(
+                "eth_getBlockReceipts",
+                self.provider.get_block_receipts(BlockId::hash(block_hash)),
+            )
+            .await?;
+        Ok(receipts.map(|rs| {
+            rs.iter()
+                .flat_map(|r| r.inner.logs().iter())
+                .filter(|l| l.address() == self.contract)
+                .cloned()
+                .collect()
+        }))
     }
 
     /// The contract's logs in blocks `from..=to`.

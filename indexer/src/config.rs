@@ -63,6 +63,12 @@ pub struct Flags {
     /// Database connections (default 16).
     #[arg(long, env = "TESSERA_DB_CONNECTIONS")]
     pub db_connections: Option<u32>,
+    /// Most API connections open at once, live streams included; more wait in the listen backlog (default 1024).
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers, and an idle keep-alive connection stays open (default 10).
+    #[arg(long, env = "TESSERA_HEADER_TIMEOUT_S")]
+    pub header_timeout_s: Option<u64>,
     /// Log format: text or json (default text).
     #[arg(long, env = "TESSERA_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -87,6 +93,8 @@ struct File {
     cors_origins: Option<Vec<String>>,
     max_lag: Option<u64>,
     db_connections: Option<u32>,
+    max_connections: Option<usize>,
+    header_timeout_s: Option<u64>,
     log_format: Option<String>,
 }
 
@@ -133,6 +141,8 @@ pub struct Config {
     pub max_lag: u64,
     /// Pool size.
     pub db_connections: u32,
+    /// API connection limits.
+    pub serve: crate::api::ServeLimits,
     /// `text` or `json`.
     pub log_format: String,
 }
@@ -277,6 +287,20 @@ impl Config {
                 .or(file.db_connections)
                 .unwrap_or(16)
                 .max(2),
+            serve: crate::api::ServeLimits {
+                max_connections: flags
+                    .max_connections
+                    .or(file.max_connections)
+                    .unwrap_or(1024)
+                    .max(1),
+                header_timeout: Duration::from_secs(
+                    flags
+                        .header_timeout_s
+                        .or(file.header_timeout_s)
+                        .unwrap_or(10)
+                        .max(1),
+                ),
+            },
             log_format,
         })
     }

@@ -239,12 +239,11 @@ pub async fn run(cfg: Config) -> Result<()> {
         .with_context(|| format!("binding the API to {}", cfg.listen))?;
     info!(target: "indexer::api", listen = %listener.local_addr()?, "serving the API");
     let mut api_stop = stop_rx.clone();
-    axum::serve(listener, api::app(state, &http))
-        .with_graceful_shutdown(async move {
-            let _ = api_stop.wait_for(|s| *s).await;
-        })
-        .await
-        .context("serving the API")?;
+    api::serve(listener, api::app(state, &http), cfg.serve, async move {
+        let _ = api_stop.wait_for(|s| *s).await;
+    })
+    .await
+    .context("serving the API")?;
     let _ = sync_task.await;
     pool.close().await;
     Ok(())

@@ -29,6 +29,12 @@ pub struct Metrics {
     pub http_requests: Counter,
     /// Seconds spent committing batches (the write stage).
     pub commit_seconds: Counter<f64, AtomicU64>,
+    /// Blocks whose `eth_getLogs` answer disagreed with the header's `logsBloom` (no logs where the bloom says
+    /// the contract may have some), each then retried and read through receipts.
+    pub log_mismatches: Counter,
+    /// Blocks read through `eth_getBlockReceipts` because `eth_getLogs` could not serve them (a mismatch, or
+    /// more logs than the provider returns in one answer).
+    pub receipt_fallbacks: Counter,
 }
 
 impl Default for Metrics {
@@ -45,6 +51,8 @@ impl Default for Metrics {
             log_range: Gauge::default(),
             http_requests: Counter::default(),
             commit_seconds: Counter::default(),
+            log_mismatches: Counter::default(),
+            receipt_fallbacks: Counter::default(),
         };
         registry.register(
             "indexed_block",
@@ -74,6 +82,16 @@ impl Default for Metrics {
             "commit_seconds",
             "Seconds spent committing batches",
             m.commit_seconds.clone(),
+        );
+        registry.register(
+            "log_mismatches",
+            "Blocks whose eth_getLogs answer had no logs where the header's logsBloom says the contract may",
+            m.log_mismatches.clone(),
+        );
+        registry.register(
+            "receipt_fallbacks",
+            "Blocks read through eth_getBlockReceipts",
+            m.receipt_fallbacks.clone(),
         );
         Self {
             registry: Arc::new(registry),

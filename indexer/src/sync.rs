@@ -3,6 +3,14 @@
 //! a reorg: find the newest recorded block the chain still has, roll back to it (undo journal, or a rebuild
 //! from stored logs when deeper), and go on. A node whose head is behind the cursor is lagging, not reorged:
 //! the loop waits for it. Every failure is retried with capped exponential backoff.
+//!
+//! What a provider says is checked where it can be: a followed block whose header's `logsBloom` admits the
+//! contract's logs but whose `eth_getLogs` answer is empty is asked again, then read through its receipts
+//! (some nodes answer `[]` for a block they do not hold); a single block whose logs `eth_getLogs` will not
+//! return (more than the provider's cap) is read through its receipts instead of being asked for again and
+//! again; while caught up, the block at the cursor is checked to still be canonical on every poll (a reorg
+//! that keeps the height never shows a higher head); and the chain's real head is recorded whenever the index
+//! falls behind it, so readiness and `meta` show an indexer that stalls.
 
 use crate::chain::{Chain, ChainError, Heads};
 use crate::events::{ChainLog, DecodeError};
@@ -164,15 +172,30 @@ impl Syncer {
         let head = self.chain.head().await?;
         self.metrics.head_block.set(head);
         self.metrics.indexed_block.set(st.indexed_block);
+        // The real head, recorded when the index is more than the next block behind it (a commit records it
+        // otherwise): a step that keeps failing must not leave readiness comparing with an old head.
+        let behind = head > st.indexed_block + 1 || head <= st.indexed_block;
+        if behind
+            && head > st.head_block
+            && let Some(h) = self.chain.header(head).await?
+        {
+            store::set_head(&self.pool, head, h.timestamp).await?;
+        }
         if head <= st.indexed_block {
             // Up to date, or the node is behind us (lagging or syncing): not a reorg, wait for it.
             if head < st.indexed_block {
                 debug!(target: "indexer::sync", head, indexed = st.indexed_block, "node behind the index; waiting");
-            }
-            if head > st.head_block
-                && let Some(h) = self.chain.header(head).await?
+            } else if let (Some(recorded), Some(at)) = (
+                st.indexed_hash
+                    .as_deref()
+                    .and_then(|h| h.parse::<B256>().ok()),
+                self.chain.header(st.indexed_block).await?,
+            ) && at.hash != recorded
             {
-                store::set_head(&self.pool, head, h.timestamp).await?;
+                // Caught up, and the block at the cursor was replaced by one of the same height.
+                warn!(target: "indexer::sync", block = st.indexed_block, "the block at the cursor is no longer canonical");
+                self.reorg(&st).await?;
+                return Ok(Progress::Advanced);
             }
             return Ok(Progress::Idle);
         }
@@ -232,6 +255,9 @@ impl Syncer {
         if !self.continues(st, &r.first).await? {
             return Ok(Progress::Advanced);
         }
+        if r.via_receipts {
+            self.metrics.receipt_fallbacks.inc();
+        }
         self.range = next_range(
             self.range,
             r.end.number - r.first.number + 1,
@@ -275,13 +301,38 @@ impl Syncer {
     /// Block mode: the last `reorg_depth` blocks, one at a time, with undo images.
     async fn follow(&mut self, st: &SyncState, head: i64) -> Result<Progress, SyncError> {
         let n = st.indexed_block + 1;
-        let Some(block) = self.chain.header(n).await? else {
+        let Some((block, may_have_logs)) = self.chain.header_and_bloom(n).await? else {
             return Ok(Progress::Idle);
         };
         if !self.continues(st, &block).await? {
             return Ok(Progress::Advanced);
         }
-        let logs = self.chain.logs_at(block.hash).await?;
+        let mut logs = match self.chain.logs_at(block.hash).await {
+            Ok(logs) => logs,
+            // Refused (more logs than the provider returns at once, say): the receipts hold them.
+            Err(error) => {
+                warn!(target: "indexer::sync", block = n, error = %error, "eth_getLogs failed for one block; reading its receipts");
+                self.metrics.receipt_fallbacks.inc();
+                let Some(from_receipts) = self.chain.logs_from_receipts(block.hash).await? else {
+                    return Ok(Progress::Idle);
+                };
+                from_receipts
+            }
+        };
+        if logs.is_empty() && may_have_logs {
+            // The bloom admits our logs and the answer has none: a node that does not hold the block answers
+            // so. Ask again, then read the receipts (a bloom's false positive costs one such read).
+            self.metrics.log_mismatches.inc();
+            warn!(target: "indexer::sync", block = n, "no logs where the logsBloom says there may be some; checking");
+            logs = self.chain.logs_at(block.hash).await?;
+            if logs.is_empty() {
+                self.metrics.receipt_fallbacks.inc();
+                let Some(from_receipts) = self.chain.logs_from_receipts(block.hash).await? else {
+                    return Ok(Progress::Idle);
+                };
+                logs = from_receipts;
+            }
+        }
         let decoded = self.decode_with(&logs, Some(block.timestamp))?;
         self.commit(&decoded, block, (head, block.timestamp), true)
             .await?;
@@ -398,6 +449,8 @@ struct Range {
     first: BlockRef,
     end: BlockRef,
     logs: Vec<ChainLog>,
+    /// Read through the block's receipts (`eth_getLogs` refused it).
+    via_receipts: bool,
 }
 
 /// Why fetching a range failed.
@@ -424,10 +477,21 @@ async fn fetch_range(chain: Chain, from: i64, to: i64) -> Result<Option<Range>, 
     let Some(first) = chain.header(from).await? else {
         return Ok(None);
     };
-    let logs = chain
-        .logs_range(from, to)
-        .await
-        .map_err(|error| Fetch::Logs { from, to, error })?;
+    let mut via_receipts = false;
+    let logs = match chain.logs_range(from, to).await {
+        Ok(logs) => logs,
+        // One block that eth_getLogs will not serve (more logs than the provider returns at once): its
+        // receipts hold them, and the same request is not made again.
+        Err(error) if from == to => match chain.logs_from_receipts(first.hash).await? {
+            Some(logs) => {
+                warn!(target: "indexer::sync", block = from, error = %error, "eth_getLogs refused one block; read through its receipts");
+                via_receipts = true;
+                logs
+            }
+            None => return Err(Fetch::Logs { from, to, error }),
+        },
+        Err(error) => return Err(Fetch::Logs { from, to, error }),
+    };
     let Some(end) = chain.header(to).await? else {
         return Ok(None);
     };
@@ -447,7 +511,12 @@ async fn fetch_range(chain: Chain, from: i64, to: i64) -> Result<Option<Range>, 
         .iter()
         .map(|l| ChainLog::decode(l, l.block_number.and_then(|n| times.get(&n).copied())))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(Range { first, end, logs }))
+    Ok(Some(Range {
+        first,
+        end,
+        logs,
+        via_receipts,
+    }))
 }
 
 /// The next `eth_getLogs` range after `blocks` blocks held `logs` logs: sized so that it holds about one batch

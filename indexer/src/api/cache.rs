@@ -2,6 +2,11 @@
 //! GET answers are kept until the next change is announced. Every cached answer was computed under the
 //! current state version and carries that state's `meta`; while the notification listener is disconnected,
 //! nothing is cached or served from the cache.
+//!
+//! The cache is bounded in bytes (keys and answers, `MAX_BYTES`), and keyed by the request as the handlers
+//! read it, not as it was written: padded, signed or percent-encoded numbers (`/v1/jobs/0001`, `+1`, `%31`),
+//! hex in either case and query parameters in any order name one entry, so strangers cannot fill it with
+//! spellings of one answer; distinct requests beyond the bound only cost their own recomputation.
 
 use super::AppState;
 use axum::body::{Body, Bytes};
@@ -12,22 +17,29 @@ use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Most answers kept for one state version.
-const CAPACITY: usize = 20_000;
+/// Most bytes of keys and answers kept for one state version.
+const MAX_BYTES: usize = 32 << 20;
 /// Largest answer kept.
 const MAX_BODY: usize = 1 << 20;
 
 /// Cached answers of one state version.
 #[derive(Debug, Default, Clone)]
 pub struct ResponseCache {
-    inner: Arc<Mutex<(u64, HashMap<String, Bytes>)>>,
+    inner: Arc<Mutex<Entries>>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    version: u64,
+    bytes: usize,
+    map: HashMap<String, Bytes>,
 }
 
 impl ResponseCache {
     fn get(&self, version: u64, key: &str) -> Option<Bytes> {
         let inner = self.inner.lock().ok()?;
-        (inner.0 == version)
-            .then(|| inner.1.get(key).cloned())
+        (inner.version == version)
+            .then(|| inner.map.get(key).cloned())
             .flatten()
     }
 
@@ -35,17 +47,68 @@ impl ResponseCache {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        if inner.0 != version {
-            if inner.0 > version {
+        if inner.version != version {
+            if inner.version > version {
                 return; // computed under an older state
             }
-            *inner = (version, HashMap::new());
+            *inner = Entries {
+                version,
+                ..Entries::default()
+            };
         }
-        if inner.1.len() >= CAPACITY {
-            inner.1.clear();
+        if let Some(old) = inner.map.remove(&key) {
+            inner.bytes -= key.len() + old.len();
         }
-        inner.1.insert(key, body);
+        let size = key.len() + body.len();
+        if inner.bytes + size > MAX_BYTES {
+            // Full: start over (every entry is as cheap to recompute as it was to compute).
+            inner.map.clear();
+            inner.bytes = 0;
+        }
+        inner.bytes += size;
+        inner.map.insert(key, body);
     }
+
+    /// Bytes of keys and answers held now.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().map_or(0, |i| i.bytes)
+    }
+}
+
+/// One path segment or query value as a handler reads it: percent-decoded, a decimal number without sign or
+/// leading zeros, 0x-hex in lower case.
+fn canonical(raw: &str) -> String {
+    let text = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    if let Ok(n) = text.parse::<u64>() {
+        return n.to_string();
+    }
+    if text.len() > 2
+        && text[..2].eq_ignore_ascii_case("0x")
+        && text[2..].bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return text.to_ascii_lowercase();
+    }
+    text.into_owned()
+}
+
+/// The cache key of a request: its path segment by segment and its query pairs sorted, each canonical.
+fn key_of(uri: &axum::http::Uri) -> String {
+    let path: Vec<String> = uri.path().split('/').map(canonical).collect();
+    let mut pairs: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), canonical(&v)))
+            .collect();
+    pairs.sort();
+    let mut key = path.join("/");
+    if !pairs.is_empty() {
+        key.push('?');
+        key.push_str(
+            &form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish(),
+        );
+    }
+    key
 }
 
 fn json(body: Bytes) -> Response {
@@ -64,7 +127,7 @@ pub(super) async fn cached(State(s): State<AppState>, req: Request, next: Next) 
     let (Some(version), true) = (version, req.method() == Method::GET) else {
         return next.run(req).await;
     };
-    let key = req.uri().to_string();
+    let key = key_of(req.uri());
     if let Some(body) = s.cache.get(version, &key) {
         return json(body);
     }
@@ -79,5 +142,60 @@ pub(super) async fn cached(State(s): State<AppState>, req: Request, next: Next) 
             Response::from_parts(parts, Body::from(bytes))
         }
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "answer too large").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(uri: &str) -> String {
+        key_of(&uri.parse().expect("uri"))
+    }
+
+    #[test]
+    fn spellings_of_one_request_share_a_key() {
+        let one = key("/v1/jobs/1");
+        for padded in [
+            "/v1/jobs/0001",
+            "/v1/jobs/+1",
+            "/v1/jobs/%31",
+            "/v1/jobs/00000000000000000000001",
+        ] {
+            assert_eq!(key(padded), one, "{padded}");
+        }
+        assert_ne!(key("/v1/jobs/2"), one);
+        let addr = "0xAbCdEf0123456789abcdef0123456789ABCDEF01";
+        assert_eq!(
+            key(&format!("/v1/workers/{addr}")),
+            key(&format!("/v1/workers/{}", addr.to_lowercase()))
+        );
+        assert_eq!(
+            key("/v1/tasks/open?renderer=tessera-pt%2F0.1&limit=010"),
+            key("/v1/tasks/open?limit=10&renderer=tessera-pt/0.1")
+        );
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_bytes() {
+        let cache = ResponseCache::default();
+        let body = Bytes::from(vec![b'x'; 100_000]);
+        for i in 0..2_000 {
+            cache.put(1, format!("/v1/jobs/{i}"), body.clone());
+            assert!(
+                cache.bytes() <= MAX_BYTES,
+                "{} bytes after {i}",
+                cache.bytes()
+            );
+        }
+        assert!(cache.bytes() > MAX_BYTES / 2, "it is used");
+        // A newer state starts empty; an answer of an older one is not kept.
+        cache.put(2, "/a".into(), Bytes::from_static(b"{}"));
+        assert_eq!(cache.bytes(), 4);
+        cache.put(1, "/b".into(), Bytes::from_static(b"{}"));
+        assert_eq!(cache.get(2, "/b"), None);
+        // Replacing an entry counts its new size once.
+        cache.put(2, "/a".into(), Bytes::from_static(b"{\"k\":1}"));
+        assert_eq!(cache.bytes(), 2 + 7);
     }
 }

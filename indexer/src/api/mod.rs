@@ -6,10 +6,12 @@ mod cache;
 mod dto;
 mod jobs;
 mod ops;
+mod serve;
 mod stream;
 mod workers;
 
 pub use dto::*;
+pub use serve::{ServeLimits, serve};
 
 use crate::metrics::Metrics;
 use crate::store::{self, StoreError, SyncState};

@@ -1,5 +1,6 @@
 //! A fresh Postgres database per test (on the project's private cluster, `scripts/pg.sh`), a spawned anvil
-//! with the contracts deployed and funded actors, an in-process indexer, and a TCP proxy to cut the RPC.
+//! with the contracts deployed and funded actors, an in-process indexer, a TCP proxy to cut the RPC, and a
+//! JSON-RPC proxy that misbehaves the ways providers do.
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::DynProvider;
@@ -8,7 +9,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tessera_bindings::DistributedRender::DistributedRenderInstance;
 use tessera_bindings::IDistributedRenderTypes::JobSpec;
@@ -178,6 +179,7 @@ impl Net {
 /// An in-process indexer: sync loop, feed listener and router.
 pub(crate) struct Indexer {
     pub(crate) router: axum::Router,
+    pub(crate) metrics: Metrics,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -230,7 +232,7 @@ impl Indexer {
         let (stop, stop_rx) = watch::channel(false);
         let syncer = Syncer::new(chain, db.pool.clone(), cfg, metrics.clone(), chain_id);
         let task = tokio::spawn(syncer.run(stop_rx));
-        let state = AppState::new(db.pool.clone(), metrics, 20);
+        let state = AppState::new(db.pool.clone(), metrics.clone(), 20);
         let router = api::app(
             state,
             &HttpConfig {
@@ -238,7 +240,12 @@ impl Indexer {
                 request_timeout: Duration::from_secs(10),
             },
         );
-        Ok(Self { router, stop, task })
+        Ok(Self {
+            router,
+            metrics,
+            stop,
+            task,
+        })
     }
 
     pub(crate) async fn stop(self) -> Result<()> {
@@ -374,4 +381,98 @@ impl Proxy {
             self.generation.fetch_add(1, Ordering::SeqCst);
         }
     }
+}
+
+/// How the JSON-RPC proxy misbehaves; each knob is set by the test while the indexer runs.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    /// While non-zero, an `eth_getLogs` by block hash whose real answer has logs is answered `[]` (as nodes
+    /// that do not hold the block have), and the count goes down.
+    pub(crate) hide_block_logs: AtomicU32,
+    /// Answers hidden so far.
+    pub(crate) hidden: AtomicU32,
+    /// An `eth_getLogs` answer with more logs than this is refused the way providers refuse it (0: no cap).
+    pub(crate) log_cap: AtomicUsize,
+    /// Every way of reading logs fails (`eth_getLogs`, `eth_getBlockReceipts`).
+    pub(crate) fail_log_reads: AtomicBool,
+}
+
+/// A JSON-RPC proxy in front of anvil that passes every call through except where `faults` says otherwise.
+pub(crate) struct RpcProxy {
+    pub(crate) url: String,
+    pub(crate) faults: Arc<Faults>,
+}
+
+type ProxyState = (
+    String,
+    alloy::transports::http::reqwest::Client,
+    Arc<Faults>,
+);
+
+impl RpcProxy {
+    pub(crate) async fn start(target: String) -> Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let faults = Arc::new(Faults::default());
+        let state: ProxyState = (
+            target,
+            alloy::transports::http::reqwest::Client::new(),
+            faults.clone(),
+        );
+        let app = axum::Router::new()
+            .route("/", axum::routing::post(relay))
+            .with_state(state);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Self { url, faults })
+    }
+}
+
+fn rpc_error(req: &Value, code: i64, message: &str) -> axum::Json<Value> {
+    axum::Json(serde_json::json!({
+        "jsonrpc": "2.0", "id": req["id"], "error": {"code": code, "message": message}
+    }))
+}
+
+async fn relay(
+    axum::extract::State((target, client, f)): axum::extract::State<ProxyState>,
+    body: axum::body::Bytes,
+) -> axum::Json<Value> {
+    let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let logs = req["method"] == "eth_getLogs";
+    if (logs || req["method"] == "eth_getBlockReceipts") && f.fail_log_reads.load(Ordering::SeqCst)
+    {
+        return rpc_error(&req, -32000, "unavailable");
+    }
+    let answer = match client
+        .post(&target)
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .await
+    {
+        Ok(r) => r.json::<Value>().await.unwrap_or(Value::Null),
+        Err(e) => return rpc_error(&req, -32603, &e.to_string()),
+    };
+    let mut answer = answer;
+    if logs {
+        let n = answer["result"].as_array().map_or(0, Vec::len);
+        let cap = f.log_cap.load(Ordering::SeqCst);
+        if cap != 0 && n > cap {
+            return rpc_error(
+                &req,
+                -32005,
+                &format!("query returned more than {cap} results"),
+            );
+        }
+        if n > 0
+            && req["params"][0].get("blockHash").is_some()
+            && f.hide_block_logs
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| h.checked_sub(1))
+                .is_ok()
+        {
+            f.hidden.fetch_add(1, Ordering::SeqCst);
+            answer["result"] = serde_json::json!([]);
+        }
+    }
+    axum::Json(answer)
 }
