@@ -431,14 +431,16 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
         ReopenReason reason,
         uint256 penalty
     ) internal {
-        _setLease(jobId, taskIndex, 0);
         uint256 attempt = uint256(sub.attempt) + 1;
         if (attempt > type(uint16).max) {
             // 65,535 attempts are spent (a zero-stake job with a one-second lease makes them cheap): the task
-            // ends and its escrow goes back, rather than a revert locking it for ever.
+            // ends and its escrow goes back, rather than a revert locking it for ever. Its lease entry is marked
+            // ended, so that no claim can take the refunded task again.
+            _setLease(jobId, taskIndex, LEASE_ENDED);
             _refundTask(job, jobId, taskIndex, sub, RefundReason.AttemptsExhausted);
             return;
         }
+        _setLease(jobId, taskIndex, 0);
         sub.attempt = uint16(attempt);
         if (job.flags & FLAG_CANCELLED != 0) {
             _refundTask(job, jobId, taskIndex, sub, RefundReason.Cancelled);

@@ -110,6 +110,9 @@ contract DistributedRenderExtension is DistributedRenderBase {
     /// Refunds expired leased tasks of a job that can no longer be claimed. The task's lease entry becomes
     /// `LEASE_ENDED` (one write per word of eight tasks, its submission slot untouched); the stake is unlocked
     /// and the penalty slashed once per run of tasks under one lease, and the artist credited once per token.
+    /// Tasks that cannot be ended (not leased, submitted, already ended, a lease still running) are skipped,
+    /// so that nobody can sink a batch by ending one of its tasks first; a batch that ends none reverts for its
+    /// first task.
     function _endLeases(
         JobRecord storage job,
         uint256 jobId,
@@ -127,6 +130,7 @@ contract DistributedRenderExtension is DistributedRenderBase {
         address runWorker;
         uint256 runTasks;
         uint256 penalties;
+        uint256 ended;
         uint256 n = taskIndices.length;
         for (uint256 i; i < n; ++i) {
             uint256 t = taskIndices[i];
@@ -139,24 +143,35 @@ contract DistributedRenderExtension is DistributedRenderBase {
             uint256 shift = (t & 7) << 5;
             uint256 leaseId = (word >> shift) & 0xffffffff;
             if (leaseId == 0 || leaseId == LEASE_ENDED || _submissions[jobId][t].status != STATUS_NONE) {
-                revert TaskNotInState(jobId, t, _taskState(job, jobId, t, leaseId));
+                continue;
             }
             if (leaseId != runLease) {
-                penalties += _endRun(runWorker, runTasks, stakeWei, penalty);
                 Lease memory lease = _leases[leaseId];
                 // A cancelled job's leases run on until they expire; past the deadline every lease has.
-                if (block.timestamp < lease.expiresAt) revert LeaseActive(jobId, t, lease.expiresAt);
+                if (block.timestamp < lease.expiresAt) continue;
+                penalties += _endRun(runWorker, runTasks, stakeWei, penalty);
                 (runLease, runWorker, runTasks) = (leaseId, lease.worker, 0);
             }
             ++runTasks;
+            ++ended;
             word |= LEASE_ENDED << shift;
             emit TaskRefunded(jobId, t, artist, why, amount);
         }
+        if (ended == 0) _revertCannotEnd(job, jobId, taskIndices[0]);
         words[wordIndex] = word;
         penalties += _endRun(runWorker, runTasks, stakeWei, penalty);
-        // n <= MAX_TASKS tasks of at most 2^118 escrow each: no overflow.
-        _credit(artist, _tokenOf(job), n * amount);
+        // ended <= MAX_TASKS tasks of at most 2^118 escrow each: no overflow.
+        _credit(artist, _tokenOf(job), ended * amount);
         if (penalties != 0) _credit(artist, address(0), penalties);
+    }
+
+    /// Reverts with why task `t`'s lease cannot be ended.
+    function _revertCannotEnd(JobRecord storage job, uint256 jobId, uint256 t) private view {
+        uint256 leaseId = _leaseOf(jobId, t);
+        if (leaseId == 0 || leaseId == LEASE_ENDED || _submissions[jobId][t].status != STATUS_NONE) {
+            revert TaskNotInState(jobId, t, _taskState(job, jobId, t, leaseId));
+        }
+        revert LeaseActive(jobId, t, _leases[leaseId].expiresAt);
     }
 
     /// Unlocks the stake of `tasks` tasks leased by `worker` and slashes their penalty; returns the penalty.

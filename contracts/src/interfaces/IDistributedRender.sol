@@ -607,7 +607,9 @@ interface IDistributedRender is IDistributedRenderTypes {
     /// @notice Reopens tasks whose lease expired without a result; the lazy worker forfeits
     /// `LAZY_PENALTY_BPS` of each task's stake to the artist. After the deadline or a cancel the tasks are
     /// refunded instead, in one credit per call and one storage write per eight neighbouring tasks, so that
-    /// ending a griefer's leases costs the artist about what taking them cost the griefer. Anyone may call.
+    /// ending a griefer's leases costs the artist about what taking them cost the griefer; there, tasks that
+    /// cannot be ended (not leased, submitted, ended already, a lease still running) are skipped, and a batch
+    /// that ends none reverts for its first. Anyone may call.
     function reopenExpired(uint256 jobId, uint32[] calldata taskIndices) external;
 
     /// @notice Answers a data-availability challenge with the committed data hash of each challenged cell and
