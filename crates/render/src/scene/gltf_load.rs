@@ -456,12 +456,27 @@ fn check_declared_work(
                 let nverts = prim
                     .get(&gltf::Semantic::Positions)
                     .map_or(0, |a| a.count() as u64);
+                // glTF 2.0 §3.7.2.1: "All attribute accessors for a given primitive MUST have the same
+                // count." The loader reads normals and texture coordinates whole, so a longer one would be
+                // work the position count does not show.
+                if let Some((sem, a)) = prim.attributes().find(|(_, a)| a.count() as u64 != nverts)
+                {
+                    return Err(SceneError::Malformed(format!(
+                        "mesh {}: attribute {sem:?} (accessor {}) has {} elements and POSITION {nverts}: \
+                         every attribute of a primitive must have the same count",
+                        mesh.index(),
+                        a.index(),
+                        a.count()
+                    )));
+                }
                 let nidx = prim.indices().map_or(nverts, |a| a.count() as u64);
-                triangles = triangles.saturating_add(match prim.mode() {
+                let ntri = match prim.mode() {
                     Mode::Triangles => nidx / 3,
                     Mode::TriangleStrip | Mode::TriangleFan => nidx.saturating_sub(2),
-                    _ => 0,
-                });
+                    // Points and lines are skipped, not read.
+                    _ => continue,
+                };
+                triangles = triangles.saturating_add(ntri);
                 vertices = vertices.saturating_add(nverts);
             }
         }
@@ -484,9 +499,11 @@ fn check_declared_work(
     }) {
         return Err(e);
     }
+    // Each channel reads its sampler's keys: a sampler shared by many channels is read as many times.
     let mut keyframes = 0u64;
     for anim in doc.animations() {
-        for s in anim.samplers() {
+        for ch in anim.channels() {
+            let s = ch.sampler();
             keyframes = keyframes
                 .saturating_add(s.input().count() as u64)
                 .saturating_add(s.output().count() as u64);
@@ -521,6 +538,10 @@ fn check_sparse(doc: &gltf::Document, get: &GetBuffer<'_>) -> Result<(), SceneEr
         }
         let ix = sparse.indices();
         let view = ix.view();
+        // §3.6.2.3: the views of sparse indices and values "MUST NOT" define a byte stride.
+        if view.stride().is_some() || sparse.values().view().stride().is_some() {
+            return bad("its indices or values view defines a byte stride".into());
+        }
         let width = match ix.index_type() {
             IndexType::U8 => 1,
             IndexType::U16 => 2,
@@ -529,7 +550,7 @@ fn check_sparse(doc: &gltf::Document, get: &GetBuffer<'_>) -> Result<(), SceneEr
         let Some(buf) = get(view.buffer()) else {
             return bad("its indices refer to a missing buffer".into());
         };
-        let start = view.offset() + ix.offset();
+        let start = view.offset().saturating_add(ix.offset());
         let end = start.saturating_add(count.saturating_mul(width));
         if end > view.offset() + view.length() || end > buf.len() {
             return bad(format!(

@@ -275,3 +275,90 @@ fn texture_memory_is_budgeted_in_bytes_from_the_header() {
     let e = refused(&textured(&png_declaring(4, 4)), "image 0");
     assert!(!e.contains("bytes of memory"), "{e}");
 }
+
+/// A zeros accessor of `count` elements of `ty` (one sparse value), a few bytes in the file.
+fn zeros(doc: &mut Value, bin: &mut Vec<u8>, count: u64, ty: &str, min_max: bool) -> usize {
+    let width = match ty {
+        "SCALAR" => 4,
+        "VEC2" => 8,
+        _ => 12,
+    };
+    let iv = add_view(doc, bin, &0u32.to_le_bytes());
+    let vv = add_view(doc, bin, &vec![0u8; width]);
+    let mut a = json!({
+        "componentType": 5126, "count": count, "type": ty,
+        "sparse": {"count": 1, "indices": {"bufferView": iv, "componentType": 5125}, "values": {"bufferView": vv}}
+    });
+    if min_max {
+        let zero = vec![0.0f32; width / 4];
+        a["min"] = json!(zero);
+        a["max"] = json!(zero);
+    }
+    push(doc, "accessors", a)
+}
+
+#[test]
+fn every_attribute_of_a_primitive_has_the_position_count() {
+    // Four positions and two billion normals: the normals would be read whole.
+    let long = cornell(|doc, bin| {
+        let n = zeros(doc, bin, 2_000_000_000, "VEC3", false);
+        doc["meshes"][0]["primitives"][0]["attributes"]["NORMAL"] = json!(n);
+    });
+    let e = refused(&long, "must have the same count");
+    assert!(e.contains("Normals"), "{e}");
+}
+
+#[test]
+fn keyframes_are_counted_per_channel_and_skipped_primitives_not_at_all() {
+    // One sampler of 2 x 30,000 keys driving 100 nodes: 6 million keys read, over the 4 million budget,
+    // though the sampler alone holds 60,000.
+    let shared = cornell(|doc, bin| {
+        let t = zeros(doc, bin, 30_000, "SCALAR", true);
+        let v = zeros(doc, bin, 30_000, "VEC3", false);
+        let channels: Vec<Value> = (0..100)
+            .map(|_| {
+                let node = push(doc, "nodes", json!({}));
+                json!({"sampler": 0, "target": {"node": node, "path": "translation"}})
+            })
+            .collect();
+        doc["animations"] =
+            json!([{"channels": channels, "samplers": [{"input": t, "output": v}]}]);
+    });
+    refused(&shared, "animation keyframes (declared) is 6000000");
+    // 70 million points: a primitive the loader skips counts toward nothing.
+    let points = cornell(|doc, bin| {
+        let p = zeros(doc, bin, 70_000_000, "VEC3", true);
+        push(
+            doc,
+            "meshes",
+            json!({"primitives": [{"attributes": {"POSITION": p}, "mode": 0}]}),
+        );
+        let mesh = doc["meshes"].as_array().expect("meshes").len() - 1;
+        let node = push(doc, "nodes", json!({"mesh": mesh}));
+        doc["scenes"][0]["nodes"]
+            .as_array_mut()
+            .expect("roots")
+            .push(json!(node));
+    });
+    load(&points).expect("points are skipped");
+}
+
+#[test]
+fn sparse_views_must_not_have_a_stride() {
+    let strided = cornell(|doc, bin| {
+        let ix: Vec<u8> = [0u32, 2].iter().flat_map(|i| i.to_le_bytes()).collect();
+        let values: Vec<u8> = [0.1f32, 0.2, 0.3, 0.1, 0.2, 0.3]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let iv = add_view(doc, bin, &ix);
+        doc["bufferViews"][iv]["byteStride"] = json!(8);
+        let vv = add_view(doc, bin, &values);
+        doc["accessors"][0]["sparse"] = json!({
+            "count": 2,
+            "indices": {"bufferView": iv, "componentType": 5125},
+            "values": {"bufferView": vv}
+        });
+    });
+    refused(&strided, "byte stride");
+}
