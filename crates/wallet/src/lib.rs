@@ -220,17 +220,23 @@ pub fn open(path: &Path, source: &PasswordSource) -> Result<Wallet, WalletError>
         },
         Fault::WrongPassword => WalletError::WrongPassword(path.to_owned()),
     };
-    let len = std::fs::metadata(path)
-        .map_err(|e| keystore_err(path)(LocalSignerError::from(e)))?
-        .len();
-    if len > keystore::MAX_FILE_BYTES {
+    // Read through a limit rather than sized first: a file that grows between a size check and the read
+    // cannot make the read unbounded.
+    let mut bytes = Vec::new();
+    {
+        use std::io::Read;
+        std::fs::File::open(path)
+            .and_then(|f| f.take(keystore::MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|e| keystore_err(path)(LocalSignerError::from(e)))?;
+    }
+    if bytes.len() as u64 > keystore::MAX_FILE_BYTES {
         return Err(fault(Fault::Malformed(format!(
-            "{len} bytes; a keystore is at most {}",
+            "more than {} bytes; a keystore is at most that",
             keystore::MAX_FILE_BYTES
         ))));
     }
-    let text =
-        std::fs::read_to_string(path).map_err(|e| keystore_err(path)(LocalSignerError::from(e)))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| fault(Fault::Malformed("the file is not UTF-8 text".into())))?;
     let ks = Keystore::parse(&text).map_err(fault)?;
     let password = read_password(source)?;
     let secret = ks.decrypt(password.bytes()).map_err(fault)?;
@@ -279,6 +285,21 @@ mod tests {
         std::fs::write(dir.join("bad.txt"), "wrong").expect("pw file");
         let err = open(w.path(), &PasswordSource::File(dir.join("bad.txt"))).expect_err("wrong pw");
         assert!(matches!(err, WalletError::WrongPassword(_)), "{err:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_keystore_is_read_through_a_size_limit() {
+        let dir = tmp("size");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let pw = PasswordSource::Env("TESSERA_TEST_UNSET_PASSWORD".into());
+        let big = dir.join("big.json");
+        std::fs::write(&big, vec![b' '; 70_000]).expect("write");
+        let err = open(&big, &pw).expect_err("too large");
+        assert!(err.to_string().contains("more than 65536 bytes"), "{err}");
+        std::fs::write(&big, [0xff, 0xfe, b'{']).expect("write");
+        let err = open(&big, &pw).expect_err("not text");
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -86,8 +86,11 @@ pub enum Queue {
 /// What rendering the sample gave.
 enum Rendered {
     Cells(Vec<tessera_render::AuditedCell>),
-    /// The scene cannot be had or loaded.
+    /// The scene was had and cannot be loaded, or is larger than the protocol allows: no worker can have
+    /// rendered it.
     Unloadable,
+    /// The scene could not be fetched now (unavailable, late, truncated): try again while the phase allows.
+    Unfetched(String),
     /// An observer's check found the render permit taken.
     Busy,
 }
@@ -176,7 +179,10 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
     }
     let audited = match render(ctx, t, slot, &settings, &sample).await? {
         Rendered::Cells(cells) => cells,
-        Rendered::Unloadable => return Ok(unloadable_or_retry(ctx, t).await),
+        Rendered::Unfetched(e) if !t.late => {
+            return Ok(Checked::Retry(format!("fetching the scene: {e}")));
+        }
+        Rendered::Unfetched(_) | Rendered::Unloadable => return Ok(unloadable_vote()),
         Rendered::Busy => return Ok(Checked::Retry("another check is rendering".into())),
     };
     let mut approve = true;
@@ -209,7 +215,10 @@ async fn rejected(
         Rendered::Cells(cells) => {
             committee::render_proof(&cells.iter().map(|c| c.audit_hash).collect::<Vec<_>>())
         }
-        Rendered::Unloadable => committee::unloadable_scene_proof(),
+        Rendered::Unfetched(e) if !t.late => {
+            return Ok(Checked::Retry(format!("fetching the scene: {e}")));
+        }
+        Rendered::Unfetched(_) | Rendered::Unloadable => committee::unloadable_scene_proof(),
         Rendered::Busy => return Ok(Checked::Retry("another check is rendering".into())),
     };
     Ok(Checked::Vote {
@@ -219,19 +228,12 @@ async fn rejected(
     })
 }
 
-async fn unloadable_or_retry(ctx: &Ctx, t: &Target) -> Checked {
-    match ctx
-        .scene(&t.job.spec.sceneCid, protocol_scene_bytes())
-        .await
-    {
-        Err(SceneFetch::Unavailable(e)) if !t.late => {
-            Checked::Retry(format!("fetching the scene: {e}"))
-        }
-        _ => Checked::Vote {
-            approve: false,
-            proof: committee::unloadable_scene_proof(),
-            why: "the scene cannot be loaded: no worker can have rendered it".into(),
-        },
+/// A rejection of a scene that cannot be loaded (or, late in the phase, had at all).
+fn unloadable_vote() -> Checked {
+    Checked::Vote {
+        approve: false,
+        proof: committee::unloadable_scene_proof(),
+        why: "the scene cannot be loaded: no worker can have rendered it".into(),
     }
 }
 
@@ -244,11 +246,14 @@ async fn render(
     settings: &tessera_render::RenderSettings,
     sample: &[u32],
 ) -> Result<Rendered> {
-    let Ok(glb) = ctx
+    let glb = match ctx
         .scene(&t.job.spec.sceneCid, protocol_scene_bytes())
         .await
-    else {
-        return Ok(Rendered::Unloadable);
+    {
+        Ok(glb) => glb,
+        // A fetch that failed is not a verdict on the scene, only one too large for the protocol is.
+        Err(SceneFetch::Refused(_)) => return Ok(Rendered::Unloadable),
+        Err(SceneFetch::Unavailable(e)) => return Ok(Rendered::Unfetched(e)),
     };
     let permit = match slot.queue {
         Queue::Wait => slot
@@ -265,10 +270,25 @@ async fn render(
     let spec = settings.task(t.task).map_err(|e| anyhow!("{e}"))?;
     let scenes = ctx.scenes.clone();
     let cid = t.job.spec.sceneCid.clone();
+    // A load that ends the process (an abort, the out-of-memory killer) leaves its mark: after two in a row
+    // the scene is judged unloadable instead of ending the daemon again at every restart.
+    let mark = format!("loading/{cid}");
+    let unfinished: u32 = ctx.store.get(&mark)?.unwrap_or(0);
+    if unfinished >= LOAD_CRASHES {
+        tracing::warn!(scene = %cid, unfinished, "this scene ended the verifier while loading; judged unloadable");
+        return Ok(Rendered::Unloadable);
+    }
+    ctx.store.put(&mark, &(unfinished + 1))?;
+    // Cleared when the load returns, or when this check is dropped while it runs (the mark is for process
+    // ends only).
+    let _mark = LoadMark {
+        store: &ctx.store,
+        key: mark,
+    };
     let settings = *settings;
     let sample = sample.to_vec();
     let mask = committee::audit_mask(t.seed);
-    tokio::task::spawn_blocking(move || {
+    let rendered = tokio::task::spawn_blocking(move || {
         // Held by the render itself: an aborted check's render still runs to its end, and holds it.
         let _permit = permit;
         let Ok(scene) = scenes.get(&cid, &glb, &settings, spec.frame) else {
@@ -283,9 +303,27 @@ async fn render(
             mask,
         )?))
     })
-    .await
-    .context("render thread")?
+    .await;
+    rendered.context("render thread")?
 }
+
+/// Clears a scene's load mark when dropped.
+struct LoadMark<'a> {
+    store: &'a crate::store::Store,
+    key: String,
+}
+
+impl Drop for LoadMark<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.store.delete(&self.key) {
+            tracing::warn!(key = %self.key, error = %format!("{e:#}"), "clearing a load mark");
+        }
+    }
+}
+
+/// Loads of one scene that ended the process before a member judges it unloadable (one may be an operator's
+/// `kill -9`).
+const LOAD_CRASHES: u32 = 2;
 
 /// How long a member waits for a leaves document the worker already withheld once (it answered a data
 /// challenge since): the proven cells decide then.

@@ -673,9 +673,12 @@ pub fn committed_hashes(
     let (cx, cy) = tessera_common::task::cell_grid(t.region, settings.cell_size);
     let n = (cx * cy) as usize;
     let doc: LeavesDoc = serde_json::from_slice(doc).map_err(|e| {
-        let mut why = format!("the leaves document is not one: {e}");
-        why.truncate(200);
-        why
+        // At most 200 characters (serde quotes the offending text, which the worker chose: cut at a
+        // character, never inside one).
+        format!("the leaves document is not one: {e}")
+            .chars()
+            .take(200)
+            .collect::<String>()
     })?;
     if doc.cells.len() != n {
         return Err(format!(
@@ -820,7 +823,12 @@ mod tests {
         let many = format!(r#"{{"cells": [{}]}}"#, vec![one.as_str(); 25].join(","));
         assert!(refused(&many).contains("lists 25 cells"));
         let long = format!("{{\"cells\": [{}", "[".repeat(100_000));
-        assert!(refused(&long).len() <= 200, "a bounded message");
+        assert!(refused(&long).chars().count() <= 200, "a bounded message");
+        // serde quotes the offending string: a cut inside a multi-byte character must not panic.
+        for pad in 0..4 {
+            let euros = format!("{{\"cells\":\"{}{}\"}}", " ".repeat(pad), "€".repeat(80));
+            assert!(refused(&euros).chars().count() <= 200);
+        }
 
         let seed = B256::repeat_byte(9);
         let sample = committee::sample(seed, 24);

@@ -30,6 +30,7 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 impl Worker {
     /// Finds one acceptable task and claims it.
     pub(super) async fn take_one(&mut self, now: u64) -> Result<()> {
+        self.collect_fetches(now).await?;
         let candidates = self.candidates(now).await?;
         for cand in candidates {
             if self.ctx.stopping() {
@@ -77,38 +78,53 @@ impl Worker {
             })
     }
 
-    /// The scene `cid` when it is here. Otherwise a fetch runs in a task of its own, bounded by the
-    /// configured deadline, and `None` says to come back: one scene nobody provides costs a round nothing.
-    /// A scene whose fetch failed is not tried again for a while (doubling from a minute to an hour); a
-    /// scene too large is refused for good. Only a refusal is persisted, never a failed fetch.
-    async fn fetched_scene(&mut self, cid: &str, now: u64) -> Result<Option<Arc<Vec<u8>>>> {
-        let max = self.ctx.cfg.max_scene_bytes;
-        let source = self.ctx.scene_source();
-        if let Some(h) = self.fetching.get(cid) {
-            if !h.is_finished() {
-                return Ok(None);
-            }
-            let h = self.fetching.remove(cid).context("a finished fetch")?;
+    /// Takes in every scene fetch that has finished, whether or not a job still wants its scene (a
+    /// finished fetch left in the map would hold one of the `MAX_FETCHES` slots for good): a scene too large
+    /// is refused for good; one whose fetch failed is not tried again for a while (doubling from a minute to
+    /// an hour). Only a refusal is persisted, never a failed fetch.
+    async fn collect_fetches(&mut self, now: u64) -> Result<()> {
+        let done: Vec<String> = self
+            .fetching
+            .iter()
+            .filter(|(_, h)| h.is_finished())
+            .map(|(cid, _)| cid.clone())
+            .collect();
+        for cid in done {
+            let h = self.fetching.remove(&cid).context("a finished fetch")?;
             let failed = match h.await {
                 Ok(Ok(())) => None,
                 Ok(Err(SceneFetch::Refused(why))) => {
-                    self.refuse_scene(cid, "size", &why)?;
-                    return Ok(None);
+                    self.refuse_scene(&cid, "size", &why)?;
+                    continue;
                 }
                 Ok(Err(SceneFetch::Unavailable(e))) => Some(e),
                 Err(e) => Some(format!("the fetch task failed: {e}")),
             };
-            if let Some(e) = failed {
-                let failures = self.unavailable.get(cid).map_or(0, |&(_, n)| n) + 1;
-                let wait = (UNAVAILABLE_S << (failures - 1).min(16)).min(UNAVAILABLE_MAX_S);
-                self.unavailable
-                    .insert(cid.to_owned(), (now + wait, failures));
-                Metrics::inc(&self.ctx.metrics.errors, "ipfs");
-                tracing::warn!(scene = %cid, error = %e, failures, retry_in_s = wait, "scene unavailable; retrying later");
-                return Ok(None);
+            match failed {
+                None => {
+                    self.unavailable.remove(&cid);
+                }
+                Some(e) => {
+                    let failures = self.unavailable.get(&cid).map_or(0, |&(_, n)| n) + 1;
+                    let wait = (UNAVAILABLE_S << (failures - 1).min(16)).min(UNAVAILABLE_MAX_S);
+                    self.unavailable.insert(cid.clone(), (now + wait, failures));
+                    Metrics::inc(&self.ctx.metrics.errors, "ipfs");
+                    tracing::warn!(scene = %cid, error = %e, failures, retry_in_s = wait, "scene unavailable; retrying later");
+                }
             }
-            self.unavailable.remove(cid);
         }
+        Ok(())
+    }
+
+    /// The scene `cid` when it is here. Otherwise a fetch runs in a task of its own, bounded by the
+    /// configured deadline (`collect_fetches` takes in its end), and `None` says to come back: one scene
+    /// nobody provides costs a round nothing.
+    async fn fetched_scene(&mut self, cid: &str) -> Result<Option<Arc<Vec<u8>>>> {
+        if self.fetching.contains_key(cid) {
+            return Ok(None);
+        }
+        let max = self.ctx.cfg.max_scene_bytes;
+        let source = self.ctx.scene_source();
         match source.cached(cid, max).await {
             Ok(Some(b)) => return Ok(Some(b)),
             Ok(None) => {}
@@ -186,7 +202,7 @@ impl Worker {
     /// Fetches and checks the scene, and checks the lease and deadline are reachable at the measured speed.
     async fn prepare(&mut self, job: &JobInfo, cand: Candidate, now: u64) -> Result<Prepared> {
         let cid = job.spec.sceneCid.clone();
-        let Some(glb) = self.fetched_scene(&cid, now).await? else {
+        let Some(glb) = self.fetched_scene(&cid).await? else {
             return Ok(if self.fetching.contains_key(&cid) {
                 Prepared::Later
             } else {
