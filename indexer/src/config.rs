@@ -69,6 +69,9 @@ pub struct Flags {
     /// Seconds a client has to send a request's headers, and an idle keep-alive connection stays open (default 10).
     #[arg(long, env = "TESSERA_HEADER_TIMEOUT_S")]
     pub header_timeout_s: Option<u64>,
+    /// Most live streams (/v1/stream) open at once; more are answered 503 (default 256, at most max_connections / 2).
+    #[arg(long, env = "TESSERA_MAX_STREAMS")]
+    pub max_streams: Option<usize>,
     /// Log format: text or json (default text).
     #[arg(long, env = "TESSERA_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -95,6 +98,7 @@ struct File {
     db_connections: Option<u32>,
     max_connections: Option<usize>,
     header_timeout_s: Option<u64>,
+    max_streams: Option<usize>,
     log_format: Option<String>,
 }
 
@@ -287,19 +291,27 @@ impl Config {
                 .or(file.db_connections)
                 .unwrap_or(16)
                 .max(2),
-            serve: crate::api::ServeLimits {
-                max_connections: flags
+            serve: {
+                let max_connections = flags
                     .max_connections
                     .or(file.max_connections)
                     .unwrap_or(1024)
-                    .max(1),
-                header_timeout: Duration::from_secs(
-                    flags
-                        .header_timeout_s
-                        .or(file.header_timeout_s)
-                        .unwrap_or(10)
-                        .max(1),
-                ),
+                    .max(2);
+                crate::api::ServeLimits {
+                    max_connections,
+                    header_timeout: Duration::from_secs(
+                        flags
+                            .header_timeout_s
+                            .or(file.header_timeout_s)
+                            .unwrap_or(10)
+                            .max(1),
+                    ),
+                    max_streams: flags
+                        .max_streams
+                        .or(file.max_streams)
+                        .unwrap_or(256)
+                        .clamp(1, max_connections / 2),
+                }
             },
             log_format,
         })

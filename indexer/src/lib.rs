@@ -225,11 +225,12 @@ pub async fn run(cfg: Config) -> Result<()> {
         let _ = conn.execute("SELECT pg_advisory_unlock_all()").await;
     });
 
-    let state = AppState::new(
+    let mut state = AppState::new(
         pool.clone(),
         metrics,
         i64::try_from(cfg.max_lag).unwrap_or(i64::MAX),
     );
+    state.streams = std::sync::Arc::new(tokio::sync::Semaphore::new(cfg.serve.max_streams));
     let http = HttpConfig {
         cors_origins: cfg.cors_origins.clone(),
         request_timeout: Duration::from_secs(10),

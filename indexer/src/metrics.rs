@@ -35,6 +35,8 @@ pub struct Metrics {
     /// Blocks read through `eth_getBlockReceipts` because `eth_getLogs` could not serve them (a mismatch, or
     /// more logs than the provider returns in one answer).
     pub receipt_fallbacks: Counter,
+    /// Mismatches no read resolved (receipts unavailable): committed without logs after the retries.
+    pub log_mismatches_unresolved: Counter,
 }
 
 impl Default for Metrics {
@@ -53,6 +55,7 @@ impl Default for Metrics {
             commit_seconds: Counter::default(),
             log_mismatches: Counter::default(),
             receipt_fallbacks: Counter::default(),
+            log_mismatches_unresolved: Counter::default(),
         };
         registry.register(
             "indexed_block",
@@ -92,6 +95,11 @@ impl Default for Metrics {
             "receipt_fallbacks",
             "Blocks read through eth_getBlockReceipts",
             m.receipt_fallbacks.clone(),
+        );
+        registry.register(
+            "log_mismatches_unresolved",
+            "Blocks whose logsBloom admits logs that no read returned, committed without them",
+            m.log_mismatches_unresolved.clone(),
         );
         Self {
             registry: Arc::new(registry),

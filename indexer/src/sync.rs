@@ -39,7 +39,13 @@ pub enum SyncError {
     /// The task fetching the next range ended abnormally.
     #[error("fetching the next range: {0}")]
     Prefetch(String),
+    /// The node announced a block but does not serve part of it.
+    #[error("the node does not serve {0}")]
+    Missing(&'static str),
 }
+
+/// Reads of a block whose logsBloom admits logs no read returns, before its empty answer is committed.
+const RECHECKS: u32 = 3;
 
 /// Tuning of the sync loop.
 #[derive(Debug, Clone)]
@@ -98,6 +104,10 @@ pub struct Syncer {
     prefetch: std::collections::VecDeque<(i64, i64, Prefetch)>,
     /// Task rows as the last commits left them.
     tasks: store::TaskCache,
+    /// A block at the cursor seen replaced once (number, new hash): rolled back when seen again.
+    suspect: Option<(i64, B256)>,
+    /// A block whose logs are being rechecked, and the tries so far.
+    rechecks: Option<(i64, u32)>,
 }
 
 impl Syncer {
@@ -119,6 +129,8 @@ impl Syncer {
             range,
             prefetch: std::collections::VecDeque::new(),
             tasks: store::TaskCache::default(),
+            suspect: None,
+            rechecks: None,
         }
     }
 
@@ -192,11 +204,21 @@ impl Syncer {
                 self.chain.header(st.indexed_block).await?,
             ) && at.hash != recorded
             {
-                // Caught up, and the block at the cursor was replaced by one of the same height.
-                warn!(target: "indexer::sync", block = st.indexed_block, "the block at the cursor is no longer canonical");
-                self.reorg(&st).await?;
-                return Ok(Progress::Advanced);
+                // Caught up, and the block at the cursor was replaced by one of the same height. Seen twice
+                // in a row before rolling back: one backend of a load balancer on a minority fork must not
+                // make the index flap.
+                if self.suspect == Some((st.indexed_block, at.hash)) {
+                    warn!(target: "indexer::sync", block = st.indexed_block, "the block at the cursor is no longer canonical");
+                    self.suspect = None;
+                    if self.reorg(&st).await? {
+                        return Ok(Progress::Advanced);
+                    }
+                } else {
+                    self.suspect = Some((st.indexed_block, at.hash));
+                }
+                return Ok(Progress::Idle);
             }
+            self.suspect = None;
             return Ok(Progress::Idle);
         }
         let safe = head - self.cfg.reorg_depth;
@@ -313,25 +335,18 @@ impl Syncer {
             Err(error) => {
                 warn!(target: "indexer::sync", block = n, error = %error, "eth_getLogs failed for one block; reading its receipts");
                 self.metrics.receipt_fallbacks.inc();
-                let Some(from_receipts) = self.chain.logs_from_receipts(block.hash).await? else {
-                    return Ok(Progress::Idle);
-                };
-                from_receipts
+                self.chain
+                    .logs_from_receipts(block.hash)
+                    .await?
+                    .ok_or(SyncError::Missing(
+                        "the receipts of a block the node announced",
+                    ))?
             }
         };
         if logs.is_empty() && may_have_logs {
-            // The bloom admits our logs and the answer has none: a node that does not hold the block answers
-            // so. Ask again, then read the receipts (a bloom's false positive costs one such read).
-            self.metrics.log_mismatches.inc();
-            warn!(target: "indexer::sync", block = n, "no logs where the logsBloom says there may be some; checking");
-            logs = self.chain.logs_at(block.hash).await?;
-            if logs.is_empty() {
-                self.metrics.receipt_fallbacks.inc();
-                let Some(from_receipts) = self.chain.logs_from_receipts(block.hash).await? else {
-                    return Ok(Progress::Idle);
-                };
-                logs = from_receipts;
-            }
+            logs = self.recheck(n, block.hash).await?;
+        } else {
+            self.rechecks = None;
         }
         let decoded = self.decode_with(&logs, Some(block.timestamp))?;
         self.commit(&decoded, block, (head, block.timestamp), true)
@@ -340,6 +355,53 @@ impl Syncer {
             store::prune_undo(&self.pool, head - self.cfg.reorg_depth - 1).await?;
         }
         Ok(Progress::Advanced)
+    }
+
+    /// A followed block whose `eth_getLogs` answer is empty though its logsBloom admits the contract's logs:
+    /// nodes that do not hold a block answer so. Read it again by number, then through its receipts. A bloom
+    /// is often saturated on busy blocks (a false positive costs these reads); when the receipts cannot be had
+    /// either, the step fails and is retried, and after `RECHECKS` tries the empty answer is committed and
+    /// counted (`log_mismatches_unresolved`), so that one provider's missing method never stalls the index.
+    async fn recheck(
+        &mut self,
+        n: i64,
+        hash: B256,
+    ) -> Result<Vec<alloy::rpc::types::Log>, SyncError> {
+        self.metrics.log_mismatches.inc();
+        let by_number: Vec<_> = self
+            .chain
+            .logs_range(n, n)
+            .await?
+            .into_iter()
+            .filter(|l| l.block_hash == Some(hash))
+            .collect();
+        if !by_number.is_empty() {
+            warn!(target: "indexer::sync", block = n, "no logs by block hash, some by number: the first answer was incomplete");
+            self.rechecks = None;
+            return Ok(by_number);
+        }
+        let tries = match self.rechecks {
+            Some((block, t)) if block == n => t + 1,
+            _ => 1,
+        };
+        self.rechecks = Some((n, tries));
+        match self.chain.logs_from_receipts(hash).await {
+            Ok(Some(logs)) => {
+                self.metrics.receipt_fallbacks.inc();
+                self.rechecks = None;
+                Ok(logs)
+            }
+            _ if tries >= RECHECKS => {
+                warn!(target: "indexer::sync", block = n, tries, "the logsBloom admits logs that no read returns; committing none");
+                self.metrics.log_mismatches_unresolved.inc();
+                self.rechecks = None;
+                Ok(Vec::new())
+            }
+            Ok(None) => Err(SyncError::Missing(
+                "the receipts of a block the node announced",
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn commit(
@@ -396,7 +458,8 @@ impl Syncer {
     }
 
     /// Finds the newest recorded block that is still canonical and rolls back to it.
-    async fn reorg(&mut self, st: &SyncState) -> Result<(), SyncError> {
+    /// Returns whether it rolled back (not when the node lacks the blocks to tell: it is lagging).
+    async fn reorg(&mut self, st: &SyncState) -> Result<bool, SyncError> {
         let mut below = st.indexed_block;
         loop {
             let recorded = store::recorded_blocks(&self.pool, below, 64).await?;
@@ -406,10 +469,11 @@ impl Syncer {
             for (number, hash) in &recorded {
                 let Some(canonical) = self.chain.header(*number).await? else {
                     // The node does not have this block: it is lagging, not reorged. Try again later.
-                    return Ok(());
+                    return Ok(false);
                 };
                 if Some(canonical.hash) == hash.parse().ok() {
-                    return self.roll_back(st, canonical).await;
+                    self.roll_back(st, canonical).await?;
+                    return Ok(true);
                 }
             }
             below = recorded.last().map_or(0, |r| r.0) - 1;
@@ -417,9 +481,10 @@ impl Syncer {
         // Nothing recorded survived: start over from the deployment block.
         let before = st.deployment_block - 1;
         let Some(base) = self.chain.header(before).await? else {
-            return Ok(());
+            return Ok(false);
         };
-        self.roll_back(st, base).await
+        self.roll_back(st, base).await?;
+        Ok(true)
     }
 
     async fn roll_back(&mut self, st: &SyncState, ancestor: BlockRef) -> Result<(), SyncError> {

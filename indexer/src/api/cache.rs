@@ -4,9 +4,11 @@
 //! nothing is cached or served from the cache.
 //!
 //! The cache is bounded in bytes (keys and answers, `MAX_BYTES`), and keyed by the request as the handlers
-//! read it, not as it was written: padded, signed or percent-encoded numbers (`/v1/jobs/0001`, `+1`, `%31`),
-//! hex in either case and query parameters in any order name one entry, so strangers cannot fill it with
-//! spellings of one answer; distinct requests beyond the bound only cost their own recomputation.
+//! read it, not as it was written: padded, signed or percent-encoded ids (`/v1/jobs/0001`, `+1`, `%31`),
+//! addresses in either case and query parameters in any order name one entry, so strangers cannot fill it
+//! with spellings of one answer; distinct requests beyond the bound only cost their own recomputation. Only
+//! what a handler reads as a number or an address is folded: requests it reads differently never share a
+//! key (an empty answer cached under the key workers use would hide every open task).
 
 use super::AppState;
 use axum::body::{Body, Bytes};
@@ -75,28 +77,54 @@ impl ResponseCache {
     }
 }
 
-/// One path segment or query value as a handler reads it: percent-decoded, a decimal number without sign or
-/// leading zeros, 0x-hex in lower case.
-fn canonical(raw: &str) -> String {
-    let text = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
-    if let Ok(n) = text.parse::<u64>() {
-        return n.to_string();
-    }
+/// Query parameters the handlers read as integers, and as addresses (whose hex case does not matter).
+const NUMBER_PARAMS: &[&str] = &["limit", "tasks", "events", "after"];
+const ADDRESS_PARAMS: &[&str] = &["artist", "worker", "token"];
+
+/// A decimal integer without sign or leading zeros, when `text` is one; else `text`.
+fn canonical_number(text: &str) -> String {
+    text.parse::<u64>()
+        .map_or_else(|_| text.to_owned(), |n| n.to_string())
+}
+
+/// 0x-hex in lower case, when `text` is that; else `text`.
+fn canonical_hex(text: &str) -> String {
     if text.len() > 2
         && text[..2].eq_ignore_ascii_case("0x")
         && text[2..].bytes().all(|b| b.is_ascii_hexdigit())
     {
-        return text.to_ascii_lowercase();
+        text.to_ascii_lowercase()
+    } else {
+        text.to_owned()
     }
-    text.into_owned()
 }
 
-/// The cache key of a request: its path segment by segment and its query pairs sorted, each canonical.
+/// The cache key of a request, as the handlers read it. Path segments are percent-decoded once (as the path
+/// extractor does) and are ids or addresses, so numbers and hex are folded. Query values are decoded once
+/// (as the query extractor does) and folded only for the parameters that are integers or addresses: a
+/// free-form value (a renderer id, an opaque cursor) is kept as it is, so two requests a handler reads
+/// differently never share a key.
 fn key_of(uri: &axum::http::Uri) -> String {
-    let path: Vec<String> = uri.path().split('/').map(canonical).collect();
+    let path: Vec<String> = uri
+        .path()
+        .split('/')
+        .map(|seg| {
+            let text = percent_encoding::percent_decode_str(seg).decode_utf8_lossy();
+            canonical_hex(&canonical_number(&text))
+        })
+        .collect();
     let mut pairs: Vec<(String, String)> =
         form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), canonical(&v)))
+            .map(|(k, v)| {
+                let v = if NUMBER_PARAMS.contains(&k.as_ref()) {
+                    canonical_number(&v)
+                } else if ADDRESS_PARAMS.contains(&k.as_ref()) {
+                    canonical_hex(&v)
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
             .collect();
     pairs.sort();
     let mut key = path.join("/");
@@ -173,6 +201,32 @@ mod tests {
         assert_eq!(
             key("/v1/tasks/open?renderer=tessera-pt%2F0.1&limit=010"),
             key("/v1/tasks/open?limit=10&renderer=tessera-pt/0.1")
+        );
+        assert_eq!(
+            key(&format!("/v1/jobs?artist={addr}")),
+            key(&format!("/v1/jobs?artist={}", addr.to_lowercase()))
+        );
+    }
+
+    #[test]
+    fn requests_a_handler_reads_differently_never_share_a_key() {
+        // Decoded once, as the query extractor does: `%252F` is the text `%2F`, not `/`.
+        assert_ne!(
+            key("/v1/tasks/open?renderer=tessera-pt%252F0.1&limit=100"),
+            key("/v1/tasks/open?renderer=tessera-pt/0.1&limit=100")
+        );
+        // Free-form values are not folded: a renderer or a cursor is text.
+        assert_ne!(
+            key("/v1/tasks/open?renderer=007"),
+            key("/v1/tasks/open?renderer=7")
+        );
+        assert_ne!(
+            key("/v1/jobs/1/tasks?cursor=007"),
+            key("/v1/jobs/1/tasks?cursor=7")
+        );
+        assert_ne!(
+            key("/v1/tasks/open?renderer=0xAB"),
+            key("/v1/tasks/open?renderer=0xab")
         );
     }
 

@@ -42,6 +42,8 @@ pub struct AppState {
     pub cache: cache::ResponseCache,
     /// Readiness: most blocks the index may lag behind the head.
     pub max_lag: i64,
+    /// Live streams open at once (`ServeLimits::max_streams`).
+    pub streams: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -55,6 +57,9 @@ impl AppState {
             state_version: n.state_version,
             cache: cache::ResponseCache::default(),
             max_lag,
+            streams: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                ServeLimits::default().max_streams,
+            )),
         }
     }
 }

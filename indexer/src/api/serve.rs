@@ -2,7 +2,8 @@
 //! `axum::serve` does not offer: a cap on open connections and a deadline for each request's headers.
 //!
 //! - **Connection cap** (`max_connections`): a connection is accepted only while fewer are open; the rest
-//!   wait in the listen backlog until one closes. Live streams (`/v1/stream`) count like any connection.
+//!   wait in the listen backlog until one closes. Live streams (`/v1/stream`) count like any connection, and
+//!   are capped apart (`max_streams`, a 503 beyond it) so that they never hold every connection.
 //! - **Header deadline** (`header_timeout`): a request's headers must arrive within it (hyper's
 //!   `header_read_timeout`), counted from the connection's start or the end of the previous answer, so a client
 //!   that sends its headers a byte at a time (slowloris) and a keep-alive connection left idle are both closed
@@ -24,14 +25,17 @@ pub struct ServeLimits {
     pub max_connections: usize,
     /// Time allowed for a request's headers (also how long an idle keep-alive connection stays open).
     pub header_timeout: Duration,
+    /// Most live streams open at once (enforced by the stream handler).
+    pub max_streams: usize,
 }
 
 impl Default for ServeLimits {
-    /// 1,024 connections; 10 s for headers.
+    /// 1,024 connections, 256 of them streams; 10 s for headers.
     fn default() -> Self {
         Self {
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
+            max_streams: 256,
         }
     }
 }
@@ -132,6 +136,7 @@ mod tests {
         let addr = server(ServeLimits {
             max_connections: 64,
             header_timeout: Duration::from_millis(500),
+            ..ServeLimits::default()
         })
         .await;
         // A header line every 200 ms: closed at the deadline, not kept open by the trickle (which would go on
@@ -169,6 +174,7 @@ mod tests {
         let addr = server(ServeLimits {
             max_connections: 4,
             header_timeout: Duration::from_secs(30),
+            ..ServeLimits::default()
         })
         .await;
         // Four connections that send nothing hold every slot.

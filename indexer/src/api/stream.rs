@@ -61,47 +61,55 @@ pub(crate) async fn stream(
     if let Some(a) = q.after.filter(|a| *a < 0) {
         return Err(ApiError::BadRequest(format!("after must be >= 0, got {a}")));
     }
+    // Live streams hold their connection for good: at most `max_streams` of them, so that they cannot take
+    // every connection the server allows (the permit lives as long as the stream).
+    let permit = s.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError::Unavailable("every live-stream slot is taken; try again later".into())
+    })?;
     let start = match header.or(q.after) {
         Some(a) => a,
         None => read::feed_head(&s.pool).await?,
     };
     let feed = s.feed.clone();
-    let init = (s, feed, start, VecDeque::<SseEvent>::new());
-    let events = futures::stream::unfold(init, |(s, mut feed, mut last, mut buf)| async move {
-        loop {
-            if let Some(e) = buf.pop_front() {
-                return Some((Ok(e), (s, feed, last, buf)));
-            }
-            let items = match read::feed(&s.pool, last, BATCH).await {
-                Ok(items) => items,
-                Err(e) => {
-                    tracing::warn!(target: "indexer::api", error = %e, "stream: reading the feed failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+    let init = (s, feed, start, VecDeque::<SseEvent>::new(), permit);
+    let events = futures::stream::unfold(
+        init,
+        |(s, mut feed, mut last, mut buf, permit)| async move {
+            loop {
+                if let Some(e) = buf.pop_front() {
+                    return Some((Ok(e), (s, feed, last, buf, permit)));
+                }
+                let items = match read::feed(&s.pool, last, BATCH).await {
+                    Ok(items) => items,
+                    Err(e) => {
+                        tracing::warn!(target: "indexer::api", error = %e, "stream: reading the feed failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
+                    }
+                };
+                if items.is_empty() {
+                    // Woken by the sync loop's notification; a periodic re-check covers a lost notification.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), feed.changed()).await;
                     continue;
                 }
-            };
-            if items.is_empty() {
-                // Woken by the sync loop's notification; a periodic re-check covers a lost notification.
-                let _ = tokio::time::timeout(Duration::from_secs(1), feed.changed()).await;
-                continue;
+                let confirmed = store::state(&s.pool)
+                    .await
+                    .map(|st| st.confirmed_block())
+                    .unwrap_or(-1);
+                for item in items {
+                    last = item.seq;
+                    let kind = if item.live { "log" } else { "removed" };
+                    let data = serde_json::to_string(&Event::new(item, confirmed))
+                        .unwrap_or_else(|_| "{}".into());
+                    buf.push_back(
+                        SseEvent::default()
+                            .id(last.to_string())
+                            .event(kind)
+                            .data(data),
+                    );
+                }
             }
-            let confirmed = store::state(&s.pool)
-                .await
-                .map(|st| st.confirmed_block())
-                .unwrap_or(-1);
-            for item in items {
-                last = item.seq;
-                let kind = if item.live { "log" } else { "removed" };
-                let data = serde_json::to_string(&Event::new(item, confirmed))
-                    .unwrap_or_else(|_| "{}".into());
-                buf.push_back(
-                    SseEvent::default()
-                        .id(last.to_string())
-                        .event(kind)
-                        .data(data),
-                );
-            }
-        }
-    });
+        },
+    );
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -413,3 +413,44 @@ async fn the_stream_delivers_every_event_in_order_and_resumes() -> Result<()> {
     }
     ix.stop().await
 }
+
+/// Live streams are capped apart from connections: beyond `max_streams` a stream is answered 503, and a slot
+/// frees when a stream ends.
+#[tokio::test]
+async fn live_streams_beyond_their_cap_are_refused_until_one_ends() -> Result<()> {
+    let net = Net::start().await?;
+    let db = Db::fresh().await?;
+    let ix = Indexer::start(
+        &db,
+        &net.rpc_url(),
+        &net,
+        Options {
+            max_streams: 2,
+            ..Options::default()
+        },
+    )
+    .await?;
+    synced(&db.pool, &net).await?;
+    let open = || async {
+        ix.router
+            .clone()
+            .oneshot(Request::get("/v1/stream").body(Body::empty())?)
+            .await
+            .map_err(anyhow::Error::from)
+    };
+    let first = open().await?;
+    let second = open().await?;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.status(), StatusCode::OK);
+    let third = open().await?;
+    assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
+    drop(first);
+    let fourth = open().await?;
+    assert_eq!(
+        fourth.status(),
+        StatusCode::OK,
+        "a slot freed when a stream ended"
+    );
+    drop((second, fourth));
+    ix.stop().await
+}

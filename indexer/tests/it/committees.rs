@@ -27,6 +27,7 @@ async fn a_task_through_a_committee_an_appeal_and_a_data_challenge_survives_reor
         confirmations: 2,
         reorg_depth: 8,
         initial_range: 10,
+        ..Options::default()
     };
     let ix = Indexer::start(&db, &net.rpc_url(), &net, opts).await?;
     let now = u32::try_from(net.now().await?)?;

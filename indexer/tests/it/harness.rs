@@ -188,6 +188,7 @@ pub(crate) struct Options {
     pub(crate) confirmations: i64,
     pub(crate) reorg_depth: i64,
     pub(crate) initial_range: i64,
+    pub(crate) max_streams: usize,
 }
 
 impl Default for Options {
@@ -196,6 +197,7 @@ impl Default for Options {
             confirmations: 2,
             reorg_depth: 6,
             initial_range: 7,
+            max_streams: 256,
         }
     }
 }
@@ -232,7 +234,8 @@ impl Indexer {
         let (stop, stop_rx) = watch::channel(false);
         let syncer = Syncer::new(chain, db.pool.clone(), cfg, metrics.clone(), chain_id);
         let task = tokio::spawn(syncer.run(stop_rx));
-        let state = AppState::new(db.pool.clone(), metrics.clone(), 20);
+        let mut state = AppState::new(db.pool.clone(), metrics.clone(), 20);
+        state.streams = Arc::new(tokio::sync::Semaphore::new(opts.max_streams));
         let router = api::app(
             state,
             &HttpConfig {
@@ -386,9 +389,11 @@ impl Proxy {
 /// How the JSON-RPC proxy misbehaves; each knob is set by the test while the indexer runs.
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
-    /// While non-zero, an `eth_getLogs` by block hash whose real answer has logs is answered `[]` (as nodes
-    /// that do not hold the block have), and the count goes down.
+    /// While non-zero, an `eth_getLogs` of one block (by hash, or a range of one block) whose real answer has
+    /// logs is answered `[]` (as nodes that do not hold the block have), and the count goes down.
     pub(crate) hide_block_logs: AtomicU32,
+    /// Every `eth_getBlockReceipts` fails.
+    pub(crate) fail_receipts: AtomicBool,
     /// Answers hidden so far.
     pub(crate) hidden: AtomicU32,
     /// An `eth_getLogs` answer with more logs than this is refused the way providers refuse it (0: no cap).
@@ -439,9 +444,16 @@ async fn relay(
 ) -> axum::Json<Value> {
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let logs = req["method"] == "eth_getLogs";
-    if (logs || req["method"] == "eth_getBlockReceipts") && f.fail_log_reads.load(Ordering::SeqCst)
-    {
+    let receipts = req["method"] == "eth_getBlockReceipts";
+    if (logs || receipts) && f.fail_log_reads.load(Ordering::SeqCst) {
         return rpc_error(&req, -32000, "unavailable");
+    }
+    if receipts && f.fail_receipts.load(Ordering::SeqCst) {
+        return rpc_error(
+            &req,
+            -32601,
+            "the method eth_getBlockReceipts does not exist",
+        );
     }
     let answer = match client
         .post(&target)
@@ -464,8 +476,11 @@ async fn relay(
                 &format!("query returned more than {cap} results"),
             );
         }
+        let filter = &req["params"][0];
+        let one_block = filter.get("blockHash").is_some()
+            || (filter["fromBlock"].is_string() && filter["fromBlock"] == filter["toBlock"]);
         if n > 0
-            && req["params"][0].get("blockHash").is_some()
+            && one_block
             && f.hide_block_logs
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| h.checked_sub(1))
                 .is_ok()

@@ -127,6 +127,7 @@ async fn reorgs_up_to_and_beyond_the_window_leave_what_a_fresh_index_builds() ->
         confirmations: 3,
         reorg_depth: 6,
         initial_range: 10,
+        ..Options::default()
     };
     let reorg_depth = opts.reorg_depth;
     let ix = Indexer::start(&db, &net.rpc_url(), &net, opts).await?;
