@@ -240,9 +240,18 @@ impl Worker {
             let samples = f64::from(w) * f64::from(h) * f64::from(probe.samples_per_pixel);
             Ok(samples / started.elapsed().as_secs_f64().max(1e-6))
         });
-        let probe = tokio::time::timeout(PROBE_TIMEOUT, probe).await;
-        self.loaded(&cid)?;
+        let mut stop = self.ctx.shutdown.clone();
+        let probe = tokio::select! {
+            p = tokio::time::timeout(PROBE_TIMEOUT, probe) => p,
+            // A shutdown does not wait for the probe (a supervisor would kill the process mid-load and leave
+            // its mark): the mark is cleared and the probe thread ends with the process.
+            _ = stop.wait_for(|s| *s) => {
+                self.loaded(&cid)?;
+                return Ok(Prepared::Skip);
+            }
+        };
         let Ok(probe) = probe else {
+            // The mark stays: the probe's thread still runs, and if it ends the process the scene is the cause.
             self.refuse_scene(
                 &cid,
                 "slow",
@@ -250,6 +259,7 @@ impl Worker {
             )?;
             return Ok(Prepared::Skip);
         };
+        self.loaded(&cid)?;
         let speed = match probe.context("probe thread")? {
             Ok(s) => s,
             Err(why) => {

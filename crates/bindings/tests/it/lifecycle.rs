@@ -229,6 +229,12 @@ async fn eth_jobs_are_verified_by_a_drawn_committee_or_optimistically_and_withdr
 async fn erc20_job_rejects_a_forgery_then_pays_the_honest_result() -> Result<()> {
     let m = Market::deploy().await?;
     let token = TestToken::deploy(m.chain.owner.provider.clone()).await?;
+    // Payment tokens are on the owner's allow-list.
+    mined(
+        tessera_bindings::DistributedRender::new(m.address, m.chain.owner.provider.clone())
+            .setTokenAllowed(*token.address(), true),
+    )
+    .await?;
     let escrow = U256::from(REWARD + VERIFIER_FEE);
     let artist_token = TestToken::new(*token.address(), m.chain.artist.provider.clone());
     mined(artist_token.mint(m.chain.artist.address, escrow)).await?;
