@@ -89,9 +89,9 @@ fn canonical_number(text: &str) -> String {
 
 /// 0x-hex in lower case, when `text` is that; else `text`.
 fn canonical_hex(text: &str) -> String {
-    if text.len() > 2
-        && text[..2].eq_ignore_ascii_case("0x")
-        && text[2..].bytes().all(|b| b.is_ascii_hexdigit())
+    // On bytes: the text is the client's, and a byte index inside a character would panic.
+    let b = text.as_bytes();
+    if b.len() > 2 && b[..2].eq_ignore_ascii_case(b"0x") && b[2..].iter().all(u8::is_ascii_hexdigit)
     {
         text.to_ascii_lowercase()
     } else {
@@ -228,6 +228,12 @@ mod tests {
             key("/v1/tasks/open?renderer=0xAB"),
             key("/v1/tasks/open?renderer=0xab")
         );
+        // Any text at all, as a fuzzer sends it (a multi-byte character where `0x` would be).
+        for odd in ["2\u{dd}]", "\u{dd}x12", "0\u{dd}", "%FF%FE", "0x\u{e9}"] {
+            let enc: String = form_urlencoded::byte_serialize(odd.as_bytes()).collect();
+            key(&format!("/v1/jobs?artist={enc}&limit={enc}"));
+            key(&format!("/v1/workers/{enc}"));
+        }
     }
 
     #[test]

@@ -376,7 +376,12 @@ pub(crate) async fn open_tasks(
         min_reward,
     };
     let (meta, st) = meta(&s).await?;
-    let rows = read::open_tasks(&s.pool, &filter, st.head_timestamp, after, limit).await?;
+    // A renderer id with a NUL names no job (Postgres text cannot hold one, and refuses it in a query).
+    let rows = if filter.renderer.as_deref().is_some_and(|r| r.contains('\0')) {
+        Vec::new()
+    } else {
+        read::open_tasks(&s.pool, &filter, st.head_timestamp, after, limit).await?
+    };
     let next_cursor = (rows.len() == usize::try_from(limit).unwrap_or(0))
         .then(|| {
             rows.last()

@@ -231,4 +231,7 @@ pub fn app(state: AppState, cfg: &HttpConfig) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024))
         .layer(cors)
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        // A handler's panic (a bug a stranger's request found) is a 500 for that request, not a dropped
+        // connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
 }
