@@ -125,12 +125,12 @@ contract DistributedRenderExtension is DistributedRenderBase {
         address artist = job.artist;
         uint256 amount = _escrowPerTask(job);
         uint256 wordIndex = type(uint256).max;
-        uint256 word;
-        uint256 runLease;
-        address runWorker;
-        uint256 runTasks;
-        uint256 penalties;
-        uint256 ended;
+        uint256 word = 0;
+        uint256 runLease = 0;
+        address runWorker = address(0);
+        uint256 runTasks = 0;
+        uint256 penalties = 0;
+        uint256 ended = 0;
         uint256 n = taskIndices.length;
         for (uint256 i; i < n; ++i) {
             uint256 t = taskIndices[i];
