@@ -157,9 +157,11 @@ async fn a_multi_task_job_is_rendered_verified_paid_and_fetched() -> anyhow::Res
         text.contains(&format!("tessera_worker_claims_total {claims_w1}")),
         &format!("claims metric = {claims_w1}: {text}"),
     )?;
+    // A worker that took no task (the other may take them all while its first scene fetch runs in the
+    // background) has no outcome to count.
     check(
-        text.contains("tessera_worker_outcomes_total{kind=\"paid\"}"),
-        "outcomes metric",
+        claims_w1 == 0 || text.contains("tessera_worker_outcomes_total{kind=\"paid\"}"),
+        &format!("outcomes metric, with {claims_w1} claims: {text}"),
     )?;
 
     // The indexer agrees.
