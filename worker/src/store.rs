@@ -12,6 +12,13 @@ use std::path::Path;
 
 const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
 
+/// Loads of one scene that ended the process before a daemon gives up on the scene: one may be an
+/// operator's `kill -9`, two in a row are the scene.
+pub const LOAD_CRASHES: u32 = 2;
+
+/// Key prefix of the scene-load marks.
+const LOADING: &str = "loading/";
+
 /// The store.
 pub struct Store {
     db: Database,
@@ -88,6 +95,32 @@ impl Store {
             ));
         }
         Ok(out)
+    }
+
+    /// Loads of scene `cid` that were begun and never ended: each one ended the process (an abort, the
+    /// out-of-memory killer) while the scene was loaded or rendered.
+    pub fn unfinished_loads(&self, cid: &str) -> Result<u32> {
+        Ok(self.get(&format!("{LOADING}{cid}"))?.unwrap_or(0))
+    }
+
+    /// Marks a load of scene `cid` as begun, before a load that could end the process.
+    pub fn begin_load(&self, cid: &str) -> Result<()> {
+        let n = self.unfinished_loads(cid)?;
+        self.put(&format!("{LOADING}{cid}"), &(n + 1))
+    }
+
+    /// The load of scene `cid` returned (whatever its result): its marks are cleared.
+    pub fn end_load(&self, cid: &str) -> Result<()> {
+        self.delete(&format!("{LOADING}{cid}"))
+    }
+
+    /// Every scene with unfinished loads, and their count.
+    pub fn unfinished_loads_all(&self) -> Result<Vec<(String, u32)>> {
+        Ok(self
+            .list::<u32>(LOADING)?
+            .into_iter()
+            .map(|(k, n)| (k.trim_start_matches(LOADING).to_owned(), n))
+            .collect())
     }
 
     /// Removes `key`.

@@ -272,18 +272,17 @@ async fn render(
     let cid = t.job.spec.sceneCid.clone();
     // A load that ends the process (an abort, the out-of-memory killer) leaves its mark: after two in a row
     // the scene is judged unloadable instead of ending the daemon again at every restart.
-    let mark = format!("loading/{cid}");
-    let unfinished: u32 = ctx.store.get(&mark)?.unwrap_or(0);
-    if unfinished >= LOAD_CRASHES {
+    let unfinished = ctx.store.unfinished_loads(&cid)?;
+    if unfinished >= crate::store::LOAD_CRASHES {
         tracing::warn!(scene = %cid, unfinished, "this scene ended the verifier while loading; judged unloadable");
         return Ok(Rendered::Unloadable);
     }
-    ctx.store.put(&mark, &(unfinished + 1))?;
+    ctx.store.begin_load(&cid)?;
     // Cleared when the load returns, or when this check is dropped while it runs (the mark is for process
     // ends only).
     let _mark = LoadMark {
         store: &ctx.store,
-        key: mark,
+        cid: cid.clone(),
     };
     let settings = *settings;
     let sample = sample.to_vec();
@@ -310,20 +309,16 @@ async fn render(
 /// Clears a scene's load mark when dropped.
 struct LoadMark<'a> {
     store: &'a crate::store::Store,
-    key: String,
+    cid: String,
 }
 
 impl Drop for LoadMark<'_> {
     fn drop(&mut self) {
-        if let Err(e) = self.store.delete(&self.key) {
-            tracing::warn!(key = %self.key, error = %format!("{e:#}"), "clearing a load mark");
+        if let Err(e) = self.store.end_load(&self.cid) {
+            tracing::warn!(scene = %self.cid, error = %format!("{e:#}"), "clearing a load mark");
         }
     }
 }
-
-/// Loads of one scene that ended the process before a member judges it unloadable (one may be an operator's
-/// `kill -9`).
-const LOAD_CRASHES: u32 = 2;
 
 /// How long a member waits for a leaves document the worker already withheld once (it answered a data
 /// challenge since): the proven cells decide then.

@@ -19,9 +19,6 @@ const MAX_FETCHES: usize = 4;
 /// Wait after a scene's first failed fetch, doubled for each further failure up to `UNAVAILABLE_MAX_S`.
 const UNAVAILABLE_S: u64 = 60;
 const UNAVAILABLE_MAX_S: u64 = 3600;
-/// Loads of one scene that ended the process (an abort, the out-of-memory killer) before it is refused: one
-/// may be an operator's `kill -9`, two in a row are the scene.
-const LOAD_CRASHES: u32 = 2;
 /// The longest a probe (load and a small render) may take before its scene is refused. The loader's budgets
 /// bound the work; this bounds what they cannot foresee. The probe's thread cannot be stopped and finishes in
 /// the background, but the daemon goes on.
@@ -152,25 +149,11 @@ impl Worker {
         policy_refuses(&self.ctx.cfg, job)
     }
 
-    /// Marks scene `cid` as being loaded, before a load that could end the process: the mark counts loads
-    /// that did not return, and is cleared when one does ([`Worker::loaded`]).
-    pub(super) fn loading(&self, cid: &str) -> Result<()> {
-        let key = format!("loading/{cid}");
-        let unfinished: u32 = self.ctx.store.get(&key)?.unwrap_or(0);
-        self.ctx.store.put(&key, &(unfinished + 1))
-    }
-
-    /// The load of scene `cid` returned (whatever its result).
-    pub(super) fn loaded(&self, cid: &str) -> Result<()> {
-        self.ctx.store.delete(&format!("loading/{cid}"))
-    }
-
     /// At start: a scene whose load ended the process `LOAD_CRASHES` times in a row is refused; one that did
     /// once is tried again.
     pub(super) fn review_loads(&mut self) -> Result<()> {
-        for (key, ended) in self.ctx.store.list::<u32>("loading/")? {
-            let cid = key.trim_start_matches("loading/").to_owned();
-            if ended >= LOAD_CRASHES {
+        for (cid, ended) in self.ctx.store.unfinished_loads_all()? {
+            if ended >= crate::store::LOAD_CRASHES {
                 self.refuse_scene(
                     &cid,
                     "crash",
@@ -178,7 +161,7 @@ impl Worker {
                         "scene {cid} ended the worker {ended} times while it was loaded or rendered"
                     ),
                 )?;
-                self.ctx.store.delete(&key)?;
+                self.ctx.store.end_load(&cid)?;
             } else {
                 tracing::warn!(scene = %cid, "the worker ended while loading this scene; it is tried again and refused if that happens again");
             }
@@ -218,7 +201,7 @@ impl Worker {
         // measures this machine's speed on it.
         let scenes = self.ctx.scenes.clone();
         let cid2 = cid.clone();
-        self.loading(&cid)?;
+        self.ctx.store.begin_load(&cid)?;
         let probe = tokio::task::spawn_blocking(move || -> Result<f64, String> {
             let scene = scenes
                 .get(&cid2, &glb, &settings, t.frame)
@@ -246,7 +229,7 @@ impl Worker {
             // A shutdown does not wait for the probe (a supervisor would kill the process mid-load and leave
             // its mark): the mark is cleared and the probe thread ends with the process.
             _ = stop.wait_for(|s| *s) => {
-                self.loaded(&cid)?;
+                self.ctx.store.end_load(&cid)?;
                 return Ok(Prepared::Skip);
             }
         };
@@ -259,7 +242,7 @@ impl Worker {
             )?;
             return Ok(Prepared::Skip);
         };
-        self.loaded(&cid)?;
+        self.ctx.store.end_load(&cid)?;
         let speed = match probe.context("probe thread")? {
             Ok(s) => s,
             Err(why) => {

@@ -38,7 +38,7 @@ impl Worker {
         let index = r.task;
         let scenes = self.ctx.scenes.clone();
         let cid = job.spec.sceneCid.clone();
-        self.loading(&cid)?;
+        self.ctx.store.begin_load(&cid)?;
         let mut handle = tokio::task::spawn_blocking(move || {
             let scene = scenes.get(&cid, &glb, &settings, t.frame)?;
             render_task(&scene, &settings, index, &backend, &move |d, n| {
@@ -48,11 +48,11 @@ impl Worker {
         let mut stop = self.ctx.shutdown.clone();
         let img = tokio::select! {
             res = &mut handle => {
-                self.loaded(&job.spec.sceneCid)?;
+                self.ctx.store.end_load(&job.spec.sceneCid)?;
                 res.context("render thread")??
             }
             _ = stop.wait_for(|s| *s) => {
-                self.loaded(&job.spec.sceneCid)?;
+                self.ctx.store.end_load(&job.spec.sceneCid)?;
                 tracing::info!(job = r.job, task = r.task, "render interrupted by shutdown; it restarts with the daemon");
                 return Ok(());
             }
