@@ -121,48 +121,61 @@ contract DistributedRenderExtension is DistributedRenderBase {
         uint256 penalty,
         RefundReason why
     ) private {
+        // The running state lives in memory: on the stack the loop is too deep for the unoptimised build
+        // that `forge coverage` compiles.
+        LeaseEnding memory e = LeaseEnding(stakeWei, penalty, type(uint256).max, 0, 0, address(0), 0, 0, 0);
         mapping(uint256 => uint256) storage words = _leaseWords[jobId];
-        address artist = job.artist;
         uint256 amount = _escrowPerTask(job);
-        uint256 wordIndex = type(uint256).max;
-        uint256 word = 0;
-        uint256 runLease = 0;
-        address runWorker = address(0);
-        uint256 runTasks = 0;
-        uint256 penalties = 0;
-        uint256 ended = 0;
-        uint256 n = taskIndices.length;
-        for (uint256 i; i < n; ++i) {
+        for (uint256 i; i < taskIndices.length; ++i) {
             uint256 t = taskIndices[i];
             if (t >= job.taskCount) revert TaskOutOfRange(jobId, t, job.taskCount);
-            if (t >> 3 != wordIndex) {
-                if (wordIndex != type(uint256).max) words[wordIndex] = word;
-                wordIndex = t >> 3;
-                word = words[wordIndex];
+            if (t >> 3 != e.wordIndex) {
+                if (e.wordIndex != type(uint256).max) words[e.wordIndex] = e.word;
+                e.wordIndex = t >> 3;
+                e.word = words[e.wordIndex];
             }
             uint256 shift = (t & 7) << 5;
-            uint256 leaseId = (word >> shift) & 0xffffffff;
+            uint256 leaseId = (e.word >> shift) & 0xffffffff;
             if (leaseId == 0 || leaseId == LEASE_ENDED || _submissions[jobId][t].status != STATUS_NONE) {
                 continue;
             }
-            if (leaseId != runLease) {
-                Lease memory lease = _leases[leaseId];
-                // A cancelled job's leases run on until they expire; past the deadline every lease has.
-                if (block.timestamp < lease.expiresAt) continue;
-                penalties += _endRun(runWorker, runTasks, stakeWei, penalty);
-                (runLease, runWorker, runTasks) = (leaseId, lease.worker, 0);
-            }
-            ++runTasks;
-            ++ended;
-            word |= LEASE_ENDED << shift;
-            emit TaskRefunded(jobId, t, artist, why, amount);
+            // A cancelled job's leases run on until they expire; past the deadline every lease has.
+            if (leaseId != e.runLease && !_startRun(e, leaseId)) continue;
+            ++e.runTasks;
+            ++e.ended;
+            e.word |= LEASE_ENDED << shift;
+            emit TaskRefunded(jobId, t, job.artist, why, amount);
         }
-        if (ended == 0) _revertCannotEnd(job, jobId, taskIndices[0]);
-        words[wordIndex] = word;
-        penalties += _endRun(runWorker, runTasks, stakeWei, penalty);
+        if (e.ended == 0) _revertCannotEnd(job, jobId, taskIndices[0]);
+        words[e.wordIndex] = e.word;
+        _endRun(e);
         // ended <= MAX_TASKS tasks of at most 2^118 escrow each: no overflow.
-        _credit(artist, _tokenOf(job), ended * amount);
-        if (penalties != 0) _credit(artist, address(0), penalties);
+        _credit(job.artist, _tokenOf(job), e.ended * amount);
+        if (e.penalties != 0) _credit(job.artist, address(0), e.penalties);
+    }
+
+    /// Running state of `_endLeases`: the stake and penalty per task, the lease word being edited, the run of
+    /// tasks under one lease, and the totals.
+    struct LeaseEnding {
+        uint256 stakeWei;
+        uint256 penalty;
+        uint256 wordIndex;
+        uint256 word;
+        uint256 runLease;
+        address runWorker;
+        uint256 runTasks;
+        uint256 penalties;
+        uint256 ended;
+    }
+
+    /// Ends the current run and starts one under lease `leaseId`; false (nothing changed) while that lease
+    /// still runs.
+    function _startRun(LeaseEnding memory e, uint256 leaseId) private returns (bool) {
+        Lease memory lease = _leases[leaseId];
+        if (block.timestamp < lease.expiresAt) return false;
+        _endRun(e);
+        (e.runLease, e.runWorker, e.runTasks) = (leaseId, lease.worker, 0);
+        return true;
     }
 
     /// Reverts with why task `t`'s lease cannot be ended.
@@ -174,16 +187,14 @@ contract DistributedRenderExtension is DistributedRenderBase {
         revert LeaseActive(jobId, t, _leases[leaseId].expiresAt);
     }
 
-    /// Unlocks the stake of `tasks` tasks leased by `worker` and slashes their penalty; returns the penalty.
-    function _endRun(address worker, uint256 tasks, uint256 stakeWei, uint256 penalty)
-        private
-        returns (uint256)
-    {
-        if (tasks == 0 || stakeWei == 0) return 0;
-        _unlock(worker, tasks * stakeWei);
-        if (penalty == 0) return 0;
-        _slash(worker, tasks * penalty);
-        return tasks * penalty;
+    /// Unlocks the stake of the run's tasks and slashes their penalty, adding it to `e.penalties`.
+    function _endRun(LeaseEnding memory e) private {
+        uint256 tasks = e.runTasks;
+        if (tasks == 0 || e.stakeWei == 0) return;
+        _unlock(e.runWorker, tasks * e.stakeWei);
+        // A non-zero stake is at least 1 gwei, so its penalty (LAZY_PENALTY_BPS of it) is non-zero too.
+        _slash(e.runWorker, tasks * e.penalty);
+        e.penalties += tasks * e.penalty;
     }
 
     /// See `IDistributedRender`.

@@ -284,6 +284,18 @@ contract MoneyAndLivenessTest is Base {
         assertEq(dr.stakeOf(worker).locked, 0);
     }
 
+    /// Past the deadline a batch naming a task the job does not have reverts by name, even after tasks it
+    /// could end.
+    function test_reopenExpired_pastTheDeadlineRejectsAnIndexOutOfRange() public {
+        uint256 id = _postEth(2);
+        _claim(id, worker, 0);
+        vm.warp(dr.getJob(id).deadline);
+        uint32[] memory batch = new uint32[](2);
+        (batch[0], batch[1]) = (0, 2);
+        vm.expectRevert(abi.encodeWithSelector(T.TaskOutOfRange.selector, id, 2, 2));
+        dr.reopenExpired(id, batch);
+    }
+
     // ------------------------------------------------------------------------------------------------
     // Counters at their ends
     // ------------------------------------------------------------------------------------------------

@@ -512,6 +512,22 @@ contract TallyTest is Votes {
         assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Refunded));
     }
 
+    /// A job cancelled while its task was under verification: the rejection refunds the task instead of
+    /// reopening it, and the artist gets the escrow back once.
+    function test_tally_rejectionOfACancelledJobRefunds() public {
+        uint256 id = _submitted(false);
+        vm.prank(artist);
+        dr.cancelJob(id);
+        _vote(id, 0, false, HONEST_PROOF);
+        uint256 before = dr.balanceOf(artist, address(0));
+        vm.expectEmit(address(dr));
+        emit T.TaskRefunded(id, 0, artist, T.RefundReason.Cancelled, uint256(REWARD) + VERIFIER_FEE);
+        _finalize(id, 0);
+        assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Refunded));
+        uint256 toVoters = uint256(STAKE) * VERIFIER_FEE_BPS / 10_000;
+        assertEq(dr.balanceOf(artist, address(0)) - before, uint256(REWARD) + VERIFIER_FEE + STAKE - toVoters);
+    }
+
     function test_tally_tooFewRevealsEscalate() public {
         _moreVerifiers(3, 8);
         uint256 id = _submitted(false);
