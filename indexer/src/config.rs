@@ -48,6 +48,10 @@ pub struct Flags {
     /// Largest eth_getLogs range in blocks (default 100000).
     #[arg(long, env = "TESSERA_MAX_LOG_RANGE")]
     pub max_log_range: Option<u64>,
+    /// Check backfilled ranges against their blocks' logsBloom (default true; one header per block without
+    /// logs of the contract): turn off only for a node you run yourself.
+    #[arg(long, env = "TESSERA_CHECK_RANGES")]
+    pub check_ranges: Option<bool>,
     /// RPC call timeout in milliseconds (default 10000).
     #[arg(long, env = "TESSERA_RPC_TIMEOUT_MS")]
     pub rpc_timeout_ms: Option<u64>,
@@ -91,6 +95,7 @@ struct File {
     poll_interval_ms: Option<u64>,
     log_range: Option<u64>,
     max_log_range: Option<u64>,
+    check_ranges: Option<bool>,
     rpc_timeout_ms: Option<u64>,
     listen: Option<SocketAddr>,
     cors_origins: Option<Vec<String>>,
@@ -135,6 +140,8 @@ pub struct Config {
     pub log_range: u64,
     /// Largest log range.
     pub max_log_range: u64,
+    /// Whether backfilled ranges are checked against their blocks' blooms.
+    pub check_ranges: bool,
     /// RPC timeout.
     pub rpc_timeout: Duration,
     /// API address.
@@ -273,6 +280,7 @@ impl Config {
             ),
             log_range,
             max_log_range,
+            check_ranges: flags.check_ranges.or(file.check_ranges).unwrap_or(true),
             rpc_timeout: Duration::from_millis(
                 flags
                     .rpc_timeout_ms

@@ -196,6 +196,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         poll_interval: cfg.poll_interval,
         initial_range: i64::try_from(cfg.log_range).unwrap_or(1),
         max_range: i64::try_from(cfg.max_log_range).unwrap_or(100_000),
+        check_ranges: cfg.check_ranges,
         ..SyncConfig::default()
     };
     let syncer = Syncer::new(chain, pool.clone(), sync_cfg, metrics.clone(), chain_id);

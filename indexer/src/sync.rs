@@ -66,7 +66,15 @@ pub struct SyncConfig {
     pub max_batch_logs: usize,
     /// Longest wait between retries.
     pub max_backoff: Duration,
+    /// Check every backfilled range for completeness: each block the `eth_getLogs` answer has no log of the
+    /// contract in is fetched (its header, `CHECK_CONCURRENCY` at a time), and one whose logsBloom admits the
+    /// contract's logs is read again by hash, then through its receipts. Costs one header per such block; off
+    /// only for a node one runs oneself.
+    pub check_ranges: bool,
 }
+
+/// Headers fetched at once when checking a range.
+const CHECK_CONCURRENCY: usize = 32;
 
 impl Default for SyncConfig {
     fn default() -> Self {
@@ -78,6 +86,7 @@ impl Default for SyncConfig {
             max_range: 100_000,
             max_batch_logs: 10_000,
             max_backoff: Duration::from_secs(30),
+            check_ranges: true,
         }
     }
 }
@@ -258,7 +267,13 @@ impl Syncer {
                 for (_, _, handle) in other.into_iter().chain(self.prefetch.drain(..)) {
                     handle.abort();
                 }
-                fetch_range(self.chain.clone(), from, (from + self.range - 1).min(safe)).await
+                fetch_range(
+                    self.chain.clone(),
+                    from,
+                    (from + self.range - 1).min(safe),
+                    self.cfg.check_ranges,
+                )
+                .await
             }
         };
         let r = match fetched {
@@ -277,9 +292,9 @@ impl Syncer {
         if !self.continues(st, &r.first).await? {
             return Ok(Progress::Advanced);
         }
-        if r.via_receipts {
-            self.metrics.receipt_fallbacks.inc();
-        }
+        self.metrics.receipt_fallbacks.inc_by(r.via_receipts);
+        self.metrics.log_mismatches.inc_by(r.mismatches);
+        self.metrics.log_mismatches_unresolved.inc_by(r.unresolved);
         self.range = next_range(
             self.range,
             r.end.number - r.first.number + 1,
@@ -290,7 +305,12 @@ impl Syncer {
         let mut next = self.prefetch.back().map_or(r.end.number + 1, |p| p.1 + 1);
         while self.prefetch.len() < PREFETCH_RANGES && next <= safe {
             let to = (next + self.range - 1).min(safe);
-            let task = tokio::spawn(fetch_range(self.chain.clone(), next, to));
+            let task = tokio::spawn(fetch_range(
+                self.chain.clone(),
+                next,
+                to,
+                self.cfg.check_ranges,
+            ));
             self.prefetch.push_back((next, to, task));
             next = to + 1;
         }
@@ -514,8 +534,13 @@ struct Range {
     first: BlockRef,
     end: BlockRef,
     logs: Vec<ChainLog>,
-    /// Read through the block's receipts (`eth_getLogs` refused it).
-    via_receipts: bool,
+    /// Blocks read through their receipts (`eth_getLogs` refused the block, or its answer was checked).
+    via_receipts: u64,
+    /// Blocks whose logs the range's answer lacked and a second read returned.
+    mismatches: u64,
+    /// Blocks whose logsBloom admits logs that neither read returned, and whose receipts the node does not
+    /// serve: committed empty.
+    unresolved: u64,
 }
 
 /// Why fetching a range failed.
@@ -537,20 +562,26 @@ impl<E: Into<SyncError>> From<E> for Fetch {
     }
 }
 
-/// Fetches headers and logs of `from..=to` and decodes the logs. None if the node lacks the blocks.
-async fn fetch_range(chain: Chain, from: i64, to: i64) -> Result<Option<Range>, Fetch> {
+/// Fetches headers and logs of `from..=to`, checks the answer's completeness (`check`) and decodes the logs.
+/// None if the node lacks the blocks.
+async fn fetch_range(
+    chain: Chain,
+    from: i64,
+    to: i64,
+    check: bool,
+) -> Result<Option<Range>, Fetch> {
     let Some(first) = chain.header(from).await? else {
         return Ok(None);
     };
-    let mut via_receipts = false;
-    let logs = match chain.logs_range(from, to).await {
+    let mut via_receipts = 0;
+    let mut logs = match chain.logs_range(from, to).await {
         Ok(logs) => logs,
         // One block that eth_getLogs will not serve (more logs than the provider returns at once): its
         // receipts hold them, and the same request is not made again.
         Err(error) if from == to => match chain.logs_from_receipts(first.hash).await? {
             Some(logs) => {
                 warn!(target: "indexer::sync", block = from, error = %error, "eth_getLogs refused one block; read through its receipts");
-                via_receipts = true;
+                via_receipts = 1;
                 logs
             }
             None => return Err(Fetch::Logs { from, to, error }),
@@ -560,6 +591,19 @@ async fn fetch_range(chain: Chain, from: i64, to: i64) -> Result<Option<Range>, 
     let Some(end) = chain.header(to).await? else {
         return Ok(None);
     };
+    let (mut mismatches, mut unresolved) = (0, 0);
+    if check {
+        let Some(checked) = check_range(&chain, from, to, &logs).await? else {
+            return Ok(None);
+        };
+        via_receipts += checked.via_receipts;
+        mismatches = checked.mismatches;
+        unresolved = checked.unresolved;
+        if !checked.logs.is_empty() {
+            logs.extend(checked.logs);
+            logs.sort_by_key(|l| (l.block_number, l.log_index));
+        }
+    }
     // RPCs that omit blockTimestamp in logs: fetch the headers of the blocks that have logs.
     let missing: std::collections::BTreeSet<u64> = logs
         .iter()
@@ -581,7 +625,75 @@ async fn fetch_range(chain: Chain, from: i64, to: i64) -> Result<Option<Range>, 
         end,
         logs,
         via_receipts,
+        mismatches,
+        unresolved,
     }))
+}
+
+/// What checking a range found: the logs its answer lacked, and the counts for the metrics.
+#[derive(Default)]
+struct Checked {
+    logs: Vec<alloy::rpc::types::Log>,
+    via_receipts: u64,
+    mismatches: u64,
+    unresolved: u64,
+}
+
+/// The evidence that a range's `eth_getLogs` answer is complete (a lagging node behind a load balancer
+/// answers with the logs it has): every block of `from..=to` without logs in `logs` is fetched, and one whose
+/// logsBloom admits the contract's logs is read again by hash, then through its receipts. None if the node
+/// lacks one of the blocks.
+async fn check_range(
+    chain: &Chain,
+    from: i64,
+    to: i64,
+    logs: &[alloy::rpc::types::Log],
+) -> Result<Option<Checked>, SyncError> {
+    let with_logs: std::collections::BTreeSet<i64> = logs
+        .iter()
+        .filter_map(|l| l.block_number)
+        .filter_map(|n| i64::try_from(n).ok())
+        .collect();
+    let mut headers = futures::stream::iter((from..=to).filter(|n| !with_logs.contains(n)))
+        .map(|n| chain.header_and_bloom(n))
+        .buffer_unordered(CHECK_CONCURRENCY);
+    let mut suspects = Vec::new();
+    while let Some(header) = headers.next().await {
+        match header? {
+            None => return Ok(None),
+            Some((block, true)) => suspects.push(block),
+            Some((_, false)) => {}
+        }
+    }
+    drop(headers);
+    let mut out = Checked::default();
+    for block in suspects {
+        let again = chain.logs_at(block.hash).await?;
+        let found = if again.is_empty() {
+            match chain.logs_from_receipts(block.hash).await {
+                Ok(Some(logs)) => {
+                    out.via_receipts += 1;
+                    logs
+                }
+                Ok(None) => return Ok(None),
+                // Two reads agree that there are none and the receipts cannot be had: a bloom's false
+                // positive, most likely (busy blocks saturate it).
+                Err(e) => {
+                    warn!(target: "indexer::sync", block = block.number, error = %e, "the logsBloom admits logs that no read returns; committing none");
+                    out.unresolved += 1;
+                    Vec::new()
+                }
+            }
+        } else {
+            again
+        };
+        if !found.is_empty() {
+            warn!(target: "indexer::sync", block = block.number, logs = found.len(), "the range's eth_getLogs answer lacked this block's logs");
+            out.mismatches += 1;
+            out.logs.extend(found);
+        }
+    }
+    Ok(Some(out))
 }
 
 /// The next `eth_getLogs` range after `blocks` blocks held `logs` logs: sized so that it holds about one batch

@@ -388,6 +388,9 @@ async fn insert_new_logs(
 ) -> Result<()> {
     let mut order: Vec<&ChainLog> = logs.iter().collect();
     order.sort_by_key(|l| (l.at.block_number, l.at.log_index));
+    if order.len() <= INSERT_MAX_LOGS {
+        return insert_few_logs(tx, chain_id, &order).await;
+    }
     let mut buf = CopyBuffer::new();
     for l in order {
         let (job_id, task_index) = l.job_task().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
@@ -415,6 +418,77 @@ async fn insert_new_logs(
         .await?;
     copy.send(buf.finish()).await?;
     copy.finish().await?;
+    Ok(())
+}
+
+/// Logs up to this many go in with one `INSERT … SELECT FROM UNNEST` (one round trip); more with a binary COPY.
+/// A COPY sends its data and its end in two writes, and on a socket without TCP_NODELAY (sqlx sets none) the
+/// second waits for the server's delayed ACK of the first: 40 ms on Linux, which every followed block paid.
+const INSERT_MAX_LOGS: usize = 512;
+
+/// Inserts a few logs, in `order`, with one statement.
+async fn insert_few_logs(
+    tx: &mut Transaction<'_, Postgres>,
+    chain_id: i64,
+    order: &[&ChainLog],
+) -> Result<()> {
+    let n = order.len();
+    let (mut tx_hash, mut log_index, mut block_number) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut block_hash, mut block_timestamp, mut tx_index) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut event, mut job_id, mut task_index) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut args, mut topics, mut data) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for l in order {
+        let (job, task) = l.job_task().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        tx_hash.push(hash(&l.at.tx_hash));
+        log_index.push(l.at.log_index);
+        block_number.push(l.at.block_number);
+        block_hash.push(hash(&l.at.block_hash));
+        block_timestamp.push(l.at.block_timestamp);
+        tx_index.push(l.at.tx_index);
+        event.push(l.name().to_owned());
+        job_id.push(job);
+        task_index.push(task);
+        args.push(l.args().map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
+        topics.push(l.raw_topics.clone());
+        data.push(l.raw_data.clone());
+    }
+    sqlx::query!(
+        r#"INSERT INTO logs (chain_id, tx_hash, log_index, block_number, block_hash, block_timestamp, tx_index,
+                             event, job_id, task_index, args, topics, data)
+           SELECT $1::bigint, * FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
+                  $7::bigint[], $8::text[], $9::bigint[], $10::bigint[], $11::jsonb[], $12::bytea[], $13::bytea[])"#,
+        chain_id,
+        &tx_hash,
+        &log_index,
+        &block_number,
+        &block_hash,
+        &block_timestamp,
+        &tx_index,
+        &event,
+        &job_id as &[Option<i64>],
+        &task_index as &[Option<i64>],
+        &args,
+        &topics,
+        &data
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

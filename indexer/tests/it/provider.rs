@@ -57,6 +57,45 @@ async fn logs_a_node_hides_are_found_through_the_bloom_and_the_receipts() -> Res
 }
 
 #[tokio::test]
+async fn a_range_answered_without_its_last_blocks_is_completed_through_the_bloom() -> Result<()> {
+    let net = Net::start().await?;
+    // Stakes in blocks of their own, then buried below the block-by-block window: a backfill in ranges.
+    for wei in [11_000u64, 22_000, 33_000, 44_000] {
+        mined(net.at(&net.worker).stake().value(U256::from(wei))).await?;
+    }
+    net.mine(3).await?;
+    let proxy = RpcProxy::start(net.rpc_url()).await?;
+    // The first three range answers each lack their last block's logs; the bloom of that block says the
+    // contract may have logs there, so it is read again by hash.
+    proxy.faults.lag_ranges.store(3, Ordering::SeqCst);
+    let db = Db::fresh().await?;
+    let ix = Indexer::start(
+        &db,
+        &proxy.url,
+        &net,
+        Options {
+            reorg_depth: 1,
+            initial_range: 1_000,
+            ..Options::default()
+        },
+    )
+    .await?;
+    synced(&db.pool, &net).await?;
+    ensure!(
+        proxy.faults.hidden.load(Ordering::SeqCst) >= 1,
+        "no range answer was cut short"
+    );
+    assert!(
+        ix.metrics.log_mismatches.get() >= 1,
+        "the mismatch is counted"
+    );
+    let mine = snapshot(&db.pool).await?;
+    ix.stop().await?;
+    assert_same(&mine, &fresh_reindex(&net).await?, "after lagging ranges");
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_block_with_more_logs_than_the_provider_returns_is_read_through_its_receipts()
 -> Result<()> {
     let net = Net::start().await?;

@@ -1,0 +1,291 @@
+import { index, onchainTable, primaryKey } from "ponder";
+
+// The tables of indexer/migrations (Tessera's projection), for the benchmark peer.
+
+// One row per event (Tessera: `logs`): location, name, job/task, decoded args (JSON), raw topics and data.
+export const event = onchainTable(
+  "event",
+  (t) => ({
+    id: t.text().primaryKey(),
+    chainId: t.integer().notNull(),
+    txHash: t.hex().notNull(),
+    logIndex: t.integer().notNull(),
+    blockNumber: t.bigint().notNull(),
+    blockHash: t.hex().notNull(),
+    blockTimestamp: t.bigint().notNull(),
+    txIndex: t.integer().notNull(),
+    name: t.text().notNull(),
+    jobId: t.bigint(),
+    taskIndex: t.bigint(),
+    args: t.json().notNull(),
+    topics: t.text().notNull(),
+    data: t.hex().notNull(),
+  }),
+  (e) => ({
+    txIdx: index().on(e.txHash, e.logIndex),
+    blockIdx: index().on(e.blockNumber),
+    jobIdx: index().on(e.jobId, e.id),
+  }),
+);
+
+export const job = onchainTable(
+  "job",
+  (t) => ({
+    jobId: t.bigint().primaryKey(),
+    artist: t.hex().notNull(),
+    token: t.hex().notNull(),
+    sceneCid: t.text().notNull(),
+    rendererId: t.text().notNull(),
+    width: t.bigint().notNull(),
+    height: t.bigint().notNull(),
+    samplesPerPixel: t.bigint().notNull(),
+    maxBounces: t.bigint().notNull(),
+    frameStart: t.bigint().notNull(),
+    frameCount: t.bigint().notNull(),
+    regionsX: t.bigint().notNull(),
+    regionsY: t.bigint().notNull(),
+    cellSize: t.bigint().notNull(),
+    seed: t.bigint().notNull(),
+    rewardPerTask: t.bigint().notNull(),
+    verifierFeeBps: t.bigint().notNull(),
+    workerStakePerTask: t.bigint().notNull(),
+    deadline: t.bigint().notNull(),
+    leaseDuration: t.bigint().notNull(),
+    challengeWindow: t.bigint().notNull(),
+    quorum: t.bigint().notNull(),
+    optimistic: t.boolean().notNull(),
+    taskCount: t.bigint().notNull(),
+    escrow: t.bigint().notNull(),
+    protocolFeeBps: t.bigint().notNull(),
+    status: t.text().notNull(),
+    openRefund: t.text(),
+    tasksOpen: t.bigint().notNull(),
+    tasksClaimed: t.bigint().notNull(),
+    tasksSubmitted: t.bigint().notNull(),
+    tasksPaid: t.bigint().notNull(),
+    tasksRefunded: t.bigint().notNull(),
+    rejections: t.bigint().notNull(),
+    paidToWorkers: t.bigint().notNull(),
+    refunded: t.bigint().notNull(),
+    createdBlock: t.bigint().notNull(),
+    createdTx: t.hex().notNull(),
+    createdAt: t.bigint().notNull(),
+    updatedBlock: t.bigint().notNull(),
+  }),
+  (j) => ({
+    artistIdx: index().on(j.artist, j.jobId),
+    tokenIdx: index().on(j.token, j.jobId),
+    statusIdx: index().on(j.status, j.jobId),
+  }),
+);
+
+export const task = onchainTable(
+  "task",
+  (t) => ({
+    jobId: t.bigint().notNull(),
+    taskIndex: t.bigint().notNull(),
+    state: t.text().notNull(),
+    worker: t.hex(),
+    leaseId: t.bigint(),
+    leaseExpiresAt: t.bigint(),
+    stake: t.bigint(),
+    attempt: t.bigint().notNull(),
+    outputCid: t.text(),
+    cellRoot: t.hex(),
+    submittedBlock: t.bigint(),
+    verificationPhase: t.text(),
+    verificationLevel: t.bigint().notNull(),
+    draws: t.bigint().notNull(),
+    deferrals: t.bigint().notNull(),
+    phaseEndsAt: t.bigint(),
+    seedBlock: t.bigint(),
+    verdict: t.text(),
+    rejectReason: t.text(),
+    timesRejected: t.bigint().notNull(),
+    timesExpired: t.bigint().notNull(),
+    payReason: t.text(),
+    workerReward: t.bigint(),
+    refundReason: t.text(),
+    updatedBlock: t.bigint().notNull(),
+  }),
+  (t) => ({
+    pk: primaryKey({ columns: [t.jobId, t.taskIndex] }),
+    stateIdx: index().on(t.state, t.jobId, t.taskIndex),
+    workerIdx: index().on(t.worker, t.jobId),
+  }),
+);
+
+export const jobWorker = onchainTable(
+  "job_worker",
+  (t) => ({ worker: t.hex().notNull(), jobId: t.bigint().notNull(), blockNumber: t.bigint().notNull() }),
+  (t) => ({ pk: primaryKey({ columns: [t.worker, t.jobId] }) }),
+);
+
+// A committee drawn for a submission (Tessera: `draws`), with its tally once counted.
+export const draw = onchainTable(
+  "draw",
+  (t) => ({
+    jobId: t.bigint().notNull(),
+    taskIndex: t.bigint().notNull(),
+    attempt: t.bigint().notNull(),
+    draw: t.bigint().notNull(),
+    level: t.bigint().notNull(),
+    seed: t.hex().notNull(),
+    seats: t.bigint().notNull(),
+    members: t.bigint().notNull(),
+    commitEndsAt: t.bigint().notNull(),
+    revealEndsAt: t.bigint(),
+    verdict: t.text(),
+    approveSeats: t.bigint(),
+    rejectSeats: t.bigint(),
+    appealEndsAt: t.bigint(),
+    talliedBlock: t.bigint(),
+    blockNumber: t.bigint().notNull(),
+    blockTimestamp: t.bigint().notNull(),
+    txHash: t.hex().notNull(),
+    updatedBlock: t.bigint().notNull(),
+  }),
+  (t) => ({ pk: primaryKey({ columns: [t.jobId, t.taskIndex, t.attempt, t.draw] }) }),
+);
+
+export const drawMember = onchainTable(
+  "draw_member",
+  (t) => ({
+    jobId: t.bigint().notNull(),
+    taskIndex: t.bigint().notNull(),
+    attempt: t.bigint().notNull(),
+    draw: t.bigint().notNull(),
+    verifier: t.hex().notNull(),
+    memberIndex: t.bigint().notNull(),
+    seats: t.bigint().notNull(),
+    committedBlock: t.bigint(),
+    approve: t.boolean(),
+    renderProof: t.hex(),
+    revealedBlock: t.bigint(),
+    coherent: t.boolean(),
+    slashed: t.bigint(),
+    settledBlock: t.bigint(),
+    updatedBlock: t.bigint().notNull(),
+  }),
+  (t) => ({
+    pk: primaryKey({ columns: [t.jobId, t.taskIndex, t.attempt, t.draw, t.verifier] }),
+    verifierIdx: index().on(t.verifier),
+  }),
+);
+
+export const appeal = onchainTable(
+  "appeal",
+  (t) => ({
+    jobId: t.bigint().notNull(),
+    taskIndex: t.bigint().notNull(),
+    attempt: t.bigint().notNull(),
+    level: t.bigint().notNull(),
+    appellant: t.hex().notNull(),
+    requestApprove: t.boolean().notNull(),
+    bond: t.bigint().notNull(),
+    upheld: t.boolean(),
+    settledBlock: t.bigint(),
+    blockNumber: t.bigint().notNull(),
+    blockTimestamp: t.bigint().notNull(),
+    txHash: t.hex().notNull(),
+    updatedBlock: t.bigint().notNull(),
+  }),
+  (t) => ({
+    pk: primaryKey({ columns: [t.jobId, t.taskIndex, t.attempt, t.level] }),
+    appellantIdx: index().on(t.appellant),
+  }),
+);
+
+export const dataChallenge = onchainTable(
+  "data_challenge",
+  (t) => ({
+    jobId: t.bigint().notNull(),
+    taskIndex: t.bigint().notNull(),
+    attempt: t.bigint().notNull(),
+    draw: t.bigint().notNull(),
+    challenger: t.hex().notNull(),
+    cells: t.bigint().array().notNull(),
+    respondBy: t.bigint().notNull(),
+    providedBy: t.hex(),
+    dataHashes: t.hex().array(),
+    providedBlock: t.bigint(),
+    blockNumber: t.bigint().notNull(),
+    blockTimestamp: t.bigint().notNull(),
+    txHash: t.hex().notNull(),
+    updatedBlock: t.bigint().notNull(),
+  }),
+  (t) => ({ pk: primaryKey({ columns: [t.jobId, t.taskIndex, t.attempt, t.draw] }) }),
+);
+
+export const verifier = onchainTable("verifier", (t) => ({
+  address: t.hex().primaryKey(),
+  registryId: t.bigint().notNull(),
+  tickets: t.bigint().notNull(),
+  stake: t.bigint().notNull(),
+  registeredBlock: t.bigint().notNull(),
+  leftBlock: t.bigint(),
+  releasableAt: t.bigint(),
+  releasedBlock: t.bigint(),
+  updatedBlock: t.bigint().notNull(),
+}));
+
+export const account = onchainTable("account", (t) => ({
+  address: t.hex().primaryKey(),
+  bonded: t.bigint().notNull(),
+  locked: t.bigint().notNull(),
+  unbonding: t.bigint().notNull(),
+  unbondingReadyAt: t.bigint().notNull(),
+  slashed: t.bigint().notNull(),
+  tasksClaimed: t.bigint().notNull(),
+  tasksSubmitted: t.bigint().notNull(),
+  tasksCompleted: t.bigint().notNull(),
+  tasksRejected: t.bigint().notNull(),
+  tasksExpired: t.bigint().notNull(),
+  firstBlock: t.bigint().notNull(),
+  updatedBlock: t.bigint().notNull(),
+}));
+
+export const balance = onchainTable(
+  "balance",
+  (t) => ({
+    account: t.hex().notNull(),
+    token: t.hex().notNull(),
+    balance: t.bigint().notNull(),
+    credited: t.bigint().notNull(),
+    withdrawn: t.bigint().notNull(),
+    workerRewards: t.bigint().notNull(),
+    updatedBlock: t.bigint().notNull(),
+  }),
+  (t) => ({ pk: primaryKey({ columns: [t.account, t.token] }) }),
+);
+
+export const tokenTotals = onchainTable("token_totals", (t) => ({
+  token: t.hex().primaryKey(),
+  escrowed: t.bigint().notNull(),
+  paidToWorkers: t.bigint().notNull(),
+  protocolFees: t.bigint().notNull(),
+  verifierFees: t.bigint().notNull(),
+  refunded: t.bigint().notNull(),
+  updatedBlock: t.bigint().notNull(),
+}));
+
+export const network = onchainTable("network", (t) => ({
+  id: t.integer().primaryKey(),
+  jobs: t.bigint().notNull(),
+  jobsCancelled: t.bigint().notNull(),
+  tasks: t.bigint().notNull(),
+  tasksPaid: t.bigint().notNull(),
+  tasksRefunded: t.bigint().notNull(),
+  tasksRejected: t.bigint().notNull(),
+  tasksExpired: t.bigint().notNull(),
+  draws: t.bigint().notNull(),
+  votes: t.bigint().notNull(),
+  appeals: t.bigint().notNull(),
+  dataChallenges: t.bigint().notNull(),
+  staked: t.bigint().notNull(),
+  slashed: t.bigint().notNull(),
+  paused: t.boolean().notNull(),
+  protocolFeeBps: t.bigint(),
+  treasury: t.hex(),
+  updatedBlock: t.bigint().notNull(),
+}));
