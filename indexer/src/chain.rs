@@ -192,13 +192,19 @@ impl Chain {
     /// ACK waits for data to carry them), which holds the second segment back.
     pub async fn subscribe_heads(&self) -> Option<Heads> {
         let url = self.ws.as_deref()?;
-        let provider = tokio::time::timeout(self.timeout, ProviderBuilder::new().connect(url))
-            .await
-            .ok()?
+        let connected =
+            match tokio::time::timeout(self.timeout, ProviderBuilder::new().connect(url)).await {
+                Ok(Ok(p)) => Ok(p),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {:?}", self.timeout)),
+            };
+        let provider = connected
+            .inspect_err(|e| tracing::warn!(target: "indexer::sync", error = %e, "a second WebSocket connection for new heads failed; polling instead"))
             .ok()?;
         let sub = self
             .call("eth_subscribe", provider.subscribe_blocks())
             .await
+            .inspect_err(|e| tracing::warn!(target: "indexer::sync", error = %e, "eth_subscribe failed; polling instead"))
             .ok()?;
         // The stream holds the connection open.
         Some(Box::pin(sub.into_stream().map(move |h| {

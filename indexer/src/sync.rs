@@ -6,7 +6,9 @@
 //!
 //! What a provider says is checked where it can be: a followed block whose header's `logsBloom` admits the
 //! contract's logs but whose `eth_getLogs` answer is empty is asked again, then read through its receipts
-//! (some nodes answer `[]` for a block they do not hold); a single block whose logs `eth_getLogs` will not
+//! (some nodes answer `[]` for a block they do not hold), and so is every block of a backfilled range that the
+//! range's answer has no log in (`check_range`: a lagging node answers a range with the logs it has); a
+//! single block whose logs `eth_getLogs` will not
 //! return (more than the provider's cap) is read through its receipts instead of being asked for again and
 //! again; while caught up, the block at the cursor is checked to still be canonical on every poll (a reorg
 //! that keeps the height never shows a higher head); and the chain's real head is recorded whenever the index
@@ -117,6 +119,8 @@ pub struct Syncer {
     suspect: Option<(i64, B256)>,
     /// A block whose logs are being rechecked, and the tries so far.
     rechecks: Option<(i64, u32)>,
+    /// The first block of a backfilled range that could not be checked, and the tries so far.
+    range_rechecks: Option<(i64, u32)>,
 }
 
 impl Syncer {
@@ -140,6 +144,7 @@ impl Syncer {
             tasks: store::TaskCache::default(),
             suspect: None,
             rechecks: None,
+            range_rechecks: None,
         }
     }
 
@@ -267,11 +272,16 @@ impl Syncer {
                 for (_, _, handle) in other.into_iter().chain(self.prefetch.drain(..)) {
                     handle.abort();
                 }
+                let mode = match self.range_rechecks {
+                    _ if !self.cfg.check_ranges => Check::Off,
+                    Some((f, tries)) if f == from && tries >= RECHECKS => Check::Lenient,
+                    _ => Check::Strict,
+                };
                 fetch_range(
                     self.chain.clone(),
                     from,
                     (from + self.range - 1).min(safe),
-                    self.cfg.check_ranges,
+                    mode,
                 )
                 .await
             }
@@ -287,8 +297,17 @@ impl Syncer {
                 self.metrics.log_range.set(self.range);
                 return Err(error.into());
             }
+            Err(Fetch::Unverified(e)) => {
+                let tries = match self.range_rechecks {
+                    Some((f, t)) if f == from => t + 1,
+                    _ => 1,
+                };
+                self.range_rechecks = Some((from, tries));
+                return Err(e);
+            }
             Err(Fetch::Other(e)) => return Err(e),
         };
+        self.range_rechecks = None;
         if !self.continues(st, &r.first).await? {
             return Ok(Progress::Advanced);
         }
@@ -309,7 +328,11 @@ impl Syncer {
                 self.chain.clone(),
                 next,
                 to,
-                self.cfg.check_ranges,
+                if self.cfg.check_ranges {
+                    Check::Strict
+                } else {
+                    Check::Off
+                },
             ));
             self.prefetch.push_back((next, to, task));
             next = to + 1;
@@ -552,8 +575,23 @@ enum Fetch {
         to: i64,
         error: ChainError,
     },
+    /// A block of the range could not be checked (its receipts cannot be had): retried, and after `RECHECKS`
+    /// tries of the same range checked leniently.
+    Unverified(SyncError),
     /// Anything else.
     Other(SyncError),
+}
+
+/// How a backfilled range is checked for completeness (`check_range`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Not at all (`check_ranges` off).
+    Off,
+    /// A block that cannot be checked fails the range.
+    Strict,
+    /// After `RECHECKS` failed tries of one range: a block that cannot be checked is committed empty and
+    /// counted (`log_mismatches_unresolved`), so that one provider's missing method never stalls the index.
+    Lenient,
 }
 
 impl<E: Into<SyncError>> From<E> for Fetch {
@@ -568,7 +606,7 @@ async fn fetch_range(
     chain: Chain,
     from: i64,
     to: i64,
-    check: bool,
+    check: Check,
 ) -> Result<Option<Range>, Fetch> {
     let Some(first) = chain.header(from).await? else {
         return Ok(None);
@@ -592,8 +630,8 @@ async fn fetch_range(
         return Ok(None);
     };
     let (mut mismatches, mut unresolved) = (0, 0);
-    if check {
-        let Some(checked) = check_range(&chain, from, to, &logs).await? else {
+    if check != Check::Off {
+        let Some(checked) = check_range(&chain, from, to, &logs, check).await? else {
             return Ok(None);
         };
         via_receipts += checked.via_receipts;
@@ -641,14 +679,16 @@ struct Checked {
 
 /// The evidence that a range's `eth_getLogs` answer is complete (a lagging node behind a load balancer
 /// answers with the logs it has): every block of `from..=to` without logs in `logs` is fetched, and one whose
-/// logsBloom admits the contract's logs is read again by hash, then through its receipts. None if the node
-/// lacks one of the blocks.
+/// logsBloom admits the contract's logs is read again by hash, then through its receipts (`CHECK_CONCURRENCY`
+/// calls at a time). None if the node lacks one of the blocks. A block whose receipts cannot be had fails the
+/// range (`Fetch::Unverified`, retried), except under `Check::Lenient`, where it is committed empty and counted.
 async fn check_range(
     chain: &Chain,
     from: i64,
     to: i64,
     logs: &[alloy::rpc::types::Log],
-) -> Result<Option<Checked>, SyncError> {
+    mode: Check,
+) -> Result<Option<Checked>, Fetch> {
     let with_logs: std::collections::BTreeSet<i64> = logs
         .iter()
         .filter_map(|l| l.block_number)
@@ -666,34 +706,58 @@ async fn check_range(
         }
     }
     drop(headers);
+    let mut reads = futures::stream::iter(suspects)
+        .map(|block| recheck_block(chain, block, mode))
+        .buffer_unordered(CHECK_CONCURRENCY);
     let mut out = Checked::default();
-    for block in suspects {
-        let again = chain.logs_at(block.hash).await?;
-        let found = if again.is_empty() {
-            match chain.logs_from_receipts(block.hash).await {
-                Ok(Some(logs)) => {
-                    out.via_receipts += 1;
-                    logs
-                }
-                Ok(None) => return Ok(None),
-                // Two reads agree that there are none and the receipts cannot be had: a bloom's false
-                // positive, most likely (busy blocks saturate it).
-                Err(e) => {
-                    warn!(target: "indexer::sync", block = block.number, error = %e, "the logsBloom admits logs that no read returns; committing none");
-                    out.unresolved += 1;
-                    Vec::new()
-                }
-            }
-        } else {
-            again
+    while let Some(read) = reads.next().await {
+        let Some((found, via_receipts, unresolved)) = read? else {
+            return Ok(None);
         };
+        out.via_receipts += u64::from(via_receipts);
+        out.unresolved += u64::from(unresolved);
         if !found.is_empty() {
-            warn!(target: "indexer::sync", block = block.number, logs = found.len(), "the range's eth_getLogs answer lacked this block's logs");
             out.mismatches += 1;
             out.logs.extend(found);
         }
     }
     Ok(Some(out))
+}
+
+/// One block of a range whose bloom admits the contract's logs and that the range's answer had none of:
+/// (its logs, read through receipts, committed empty unverified). None if the node lacks the block.
+async fn recheck_block(
+    chain: &Chain,
+    block: BlockRef,
+    mode: Check,
+) -> Result<Option<(Vec<alloy::rpc::types::Log>, bool, bool)>, Fetch> {
+    let again = chain.logs_at(block.hash).await?;
+    if !again.is_empty() {
+        warn!(target: "indexer::sync", block = block.number, logs = again.len(), "the range's eth_getLogs answer lacked this block's logs");
+        return Ok(Some((again, false, false)));
+    }
+    // An empty answer by hash is no evidence (nodes that do not hold a block answer so): the receipts are.
+    // Most such blocks are the bloom's false positives (busy blocks saturate it).
+    let receipts = match chain.logs_from_receipts(block.hash).await {
+        Ok(Some(logs)) => Ok(logs),
+        Ok(None) => Err(SyncError::Missing(
+            "the receipts of a block whose logsBloom admits the contract's logs",
+        )),
+        Err(e) => Err(e.into()),
+    };
+    match receipts {
+        Ok(logs) => {
+            if !logs.is_empty() {
+                warn!(target: "indexer::sync", block = block.number, logs = logs.len(), "the range's eth_getLogs answer lacked this block's logs (found in its receipts)");
+            }
+            Ok(Some((logs, true, false)))
+        }
+        Err(e) if mode == Check::Lenient => {
+            warn!(target: "indexer::sync", block = block.number, error = %e, "the logsBloom admits logs that no read returns and the receipts cannot be had; committing none");
+            Ok(Some((Vec::new(), false, true)))
+        }
+        Err(e) => Err(Fetch::Unverified(e)),
+    }
 }
 
 /// The next `eth_getLogs` range after `blocks` blocks held `logs` logs: sized so that it holds about one batch

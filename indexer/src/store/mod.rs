@@ -323,8 +323,8 @@ async fn notify(tx: &mut Transaction<'_, Postgres>) -> Result<()> {
 }
 
 /// Inserts logs; returns, per log, whether it was new. Normally none is stored yet (the cursor is below all of
-/// them), and they go in with one COPY; a replay of stored ones fails that COPY on the primary key, which is
-/// rolled back to its savepoint and followed by the COPY of the others only.
+/// them), and they go in with one statement (`insert_new_logs`); a replay of stored ones fails it on the
+/// primary key, which is rolled back to its savepoint and followed by the insert of the others only.
 async fn insert_logs(
     tx: &mut Transaction<'_, Postgres>,
     chain_id: i64,
@@ -378,9 +378,9 @@ async fn insert_logs(
     Ok(fresh)
 }
 
-/// Inserts logs none of which is stored, in chain order (the feed sequence follows it), with a binary COPY:
-/// the batch path's largest write, and the cheapest way into Postgres (no parameter arrays to decode, unnest
-/// and sort).
+/// Inserts logs none of which is stored, in chain order (the feed sequence follows it): up to
+/// `INSERT_MAX_LOGS` with one INSERT (`insert_few_logs`), more with a binary COPY, the batch path's largest
+/// write and the cheapest way into Postgres for many rows (no parameter arrays to decode, unnest and sort).
 async fn insert_new_logs(
     tx: &mut Transaction<'_, Postgres>,
     chain_id: i64,
@@ -471,8 +471,14 @@ async fn insert_few_logs(
     sqlx::query!(
         r#"INSERT INTO logs (chain_id, tx_hash, log_index, block_number, block_hash, block_timestamp, tx_index,
                              event, job_id, task_index, args, topics, data)
-           SELECT $1::bigint, * FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
-                  $7::bigint[], $8::text[], $9::bigint[], $10::bigint[], $11::jsonb[], $12::bytea[], $13::bytea[])"#,
+           SELECT $1::bigint, u.tx_hash, u.log_index, u.block_number, u.block_hash, u.block_timestamp,
+                  u.tx_index, u.event, u.job_id, u.task_index, u.args, u.topics, u.data
+           FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[],
+                       $8::text[], $9::bigint[], $10::bigint[], $11::jsonb[], $12::bytea[], $13::bytea[])
+                WITH ORDINALITY AS u(tx_hash, log_index, block_number, block_hash, block_timestamp, tx_index,
+                                     event, job_id, task_index, args, topics, data, ord)
+           -- The feed position (seq, a column default) follows chain order.
+           ORDER BY u.ord"#,
         chain_id,
         &tx_hash,
         &log_index,

@@ -95,6 +95,43 @@ async fn a_range_answered_without_its_last_blocks_is_completed_through_the_bloom
     Ok(())
 }
 
+/// A range cut short whose missing block cannot be checked (hidden by hash too, no receipts to be had): the
+/// range fails and is retried, then, after its retries, committed without that block's logs and counted, so
+/// that the index goes on instead of stalling on it.
+#[tokio::test]
+async fn a_range_block_that_cannot_be_checked_is_retried_then_committed_and_counted() -> Result<()>
+{
+    let net = Net::start().await?;
+    for wei in [11_000u64, 22_000, 33_000] {
+        mined(net.at(&net.worker).stake().value(U256::from(wei))).await?;
+    }
+    net.mine(3).await?;
+    let proxy = RpcProxy::start(net.rpc_url()).await?;
+    proxy.faults.lag_ranges.store(1_000, Ordering::SeqCst);
+    proxy.faults.hide_block_logs.store(1_000, Ordering::SeqCst);
+    proxy.faults.fail_receipts.store(true, Ordering::SeqCst);
+    let db = Db::fresh().await?;
+    let ix = Indexer::start(
+        &db,
+        &proxy.url,
+        &net,
+        Options {
+            reorg_depth: 1,
+            initial_range: 1_000,
+            ..Options::default()
+        },
+    )
+    .await?;
+    synced(&db.pool, &net).await?;
+    assert!(
+        ix.metrics.sync_errors.get() >= 3,
+        "the range was retried before giving up: {} errors",
+        ix.metrics.sync_errors.get()
+    );
+    assert!(ix.metrics.log_mismatches_unresolved.get() >= 1);
+    ix.stop().await
+}
+
 #[tokio::test]
 async fn a_block_with_more_logs_than_the_provider_returns_is_read_through_its_receipts()
 -> Result<()> {

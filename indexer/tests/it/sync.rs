@@ -229,9 +229,15 @@ async fn a_lagging_node_is_not_a_reorg_and_an_rpc_outage_loses_nothing() -> Resu
 /// Commits every log of the chain, from the deployment block to the head, as one batch (what a cursor reset to
 /// before the deployment would replay); returns (logs new to the database, logs in the batch).
 async fn commit_whole_history(db: &Db, net: &Net) -> Result<(usize, usize)> {
+    let logs = whole_history(net).await?;
+    let n = logs.len();
+    Ok((commit_in_batches(db, net, &logs, n).await?, n))
+}
+
+/// Every log of the market, decoded.
+async fn whole_history(net: &Net) -> Result<Vec<tessera_indexer::events::ChainLog>> {
     use tessera_indexer::chain::Chain;
     use tessera_indexer::events::ChainLog;
-    use tessera_indexer::store::{self, Batch};
 
     let chain = Chain::connect(
         &net.rpc_url(),
@@ -246,21 +252,99 @@ async fn commit_whole_history(db: &Db, net: &Net) -> Result<(usize, usize)> {
         .iter()
         .map(|l| ChainLog::decode(l, None))
         .collect::<Result<Vec<_>, _>>()?;
-    let end = chain.header(head).await?.expect("the head exists");
-    let written = store::commit_batch(
-        &db.pool,
-        Batch {
-            chain_id: i64::try_from(net.chain_id)?,
-            logs: &logs,
-            blocks: &[],
-            to_block: end,
-            head: (head, end.timestamp),
-            journal: false,
-        },
-        &mut store::TaskCache::default(),
+    Ok(logs)
+}
+
+/// Commits `logs` in batches of at most `batch` (the last one ending at the head); returns the logs written.
+async fn commit_in_batches(
+    db: &Db,
+    net: &Net,
+    logs: &[tessera_indexer::events::ChainLog],
+    batch: usize,
+) -> Result<usize> {
+    use tessera_indexer::chain::Chain;
+    use tessera_indexer::store::{self, Batch, BlockRef};
+
+    let chain = Chain::connect(
+        &net.rpc_url(),
+        net.market,
+        std::time::Duration::from_secs(5),
     )
     .await?;
-    Ok((written, logs.len()))
+    let head = i64::try_from(net.head().await?.0)?;
+    let end = chain.header(head).await?.expect("the head exists");
+    let mut cache = store::TaskCache::default();
+    let mut written = 0;
+    let chunks: Vec<_> = logs.chunks(batch.max(1)).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let to_block = if i + 1 == chunks.len() {
+            end
+        } else {
+            let last = &chunk[chunk.len() - 1].at;
+            BlockRef {
+                number: last.block_number,
+                hash: last.block_hash,
+                parent_hash: None,
+                timestamp: last.block_timestamp,
+            }
+        };
+        written += store::commit_batch(
+            &db.pool,
+            Batch {
+                chain_id: i64::try_from(net.chain_id)?,
+                logs: chunk,
+                blocks: &[],
+                to_block,
+                head: (head, end.timestamp),
+                journal: false,
+            },
+            &mut cache,
+        )
+        .await?;
+    }
+    Ok(written)
+}
+
+/// Logs go in two ways, one INSERT for up to 512 and a binary COPY beyond: both store the same rows, and the
+/// projections built on them are the same.
+#[tokio::test]
+async fn logs_stored_by_insert_and_by_copy_are_the_same() -> Result<()> {
+    let net = Net::start().await?;
+    history::generate(&net).await?;
+    // 520 claims in one transaction (no stake per task, so the worker's stake is no limit).
+    let now = u32::try_from(net.now().await?)?;
+    let job = net
+        .post(tessera_bindings::IDistributedRenderTypes::JobSpec {
+            workerStakePerTask: Default::default(),
+            ..net.spec(520, now + 100_000, true)
+        })
+        .await?;
+    crate::harness::mined(net.at(&net.worker).claimTasks(job, (0..520).collect())).await?;
+    let logs = whole_history(&net).await?;
+    assert!(logs.len() > 512, "{} logs", logs.len());
+    let mut snapshots = Vec::new();
+    for batch in [logs.len(), 64] {
+        let db = Db::fresh().await?;
+        tessera_indexer::store::init_state(
+            &db.pool,
+            i64::try_from(net.chain_id)?,
+            net.market,
+            i64::try_from(net.deployment_block)?,
+            2,
+        )
+        .await?;
+        assert_eq!(
+            commit_in_batches(&db, &net, &logs, batch).await?,
+            logs.len()
+        );
+        snapshots.push(snapshot(&db.pool).await?);
+    }
+    assert_same(
+        &snapshots[0],
+        &snapshots[1],
+        "one COPY against INSERTs of 64",
+    );
+    Ok(())
 }
 
 /// A batch whose logs are stored already (a replay: a cursor reset by hand, two indexers on one database) is
