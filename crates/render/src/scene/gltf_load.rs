@@ -144,8 +144,7 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
             what: "environment colour".into(),
         });
     }
-    let gltf =
-        gltf::Gltf::from_slice(bytes).map_err(|e| SceneError::Malformed(bounded(e.to_string())))?;
+    let gltf = parse(bytes)?;
     let doc = &gltf.document;
     let items = |what: &'static str, n: usize| -> Result<(), SceneError> {
         if n > limits.max_items {
@@ -354,6 +353,57 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
 /// Longest error message kept: a file with thousands of validation errors must not become a message of
 /// megabytes in a daemon's log and store.
 const MAX_MESSAGE: usize = 1000;
+
+/// glTF extensions this renderer implements. A file whose `extensionsRequired` names any other is refused by
+/// name; the `gltf` crate's own check is replaced by this one, because its list lacks `KHR_materials_specular`,
+/// which it parses (and which the kernel renders).
+pub(crate) const IMPLEMENTED_EXTENSIONS: &[&str] = &[
+    "KHR_lights_punctual",
+    "KHR_materials_emissive_strength",
+    "KHR_materials_specular",
+];
+
+/// Parses and validates the glTF JSON: the specification's rules as the `gltf` crate checks them, with
+/// `extensionsRequired` checked against [`IMPLEMENTED_EXTENSIONS`]. The message lists the errors up to
+/// `MAX_MESSAGE` bytes and counts the rest, without ever holding them all.
+fn parse(bytes: &[u8]) -> Result<gltf::Gltf, SceneError> {
+    use gltf::json::validation::Validate;
+    let gltf = gltf::Gltf::from_slice_without_validation(bytes)
+        .map_err(|e| SceneError::Malformed(bounded(e.to_string())))?;
+    let root = gltf.document.as_json();
+    if let Some(ext) = root
+        .extensions_required
+        .iter()
+        .find(|e| !IMPLEMENTED_EXTENSIONS.contains(&e.as_str()))
+    {
+        return Err(SceneError::Malformed(bounded(format!(
+            "the scene requires the glTF extension {ext:?}, which this renderer does not implement (it implements {})",
+            IMPLEMENTED_EXTENSIONS.join(", ")
+        ))));
+    }
+    let mut message = String::from("invalid glTF:");
+    let (mut errors, mut more) = (0usize, 0usize);
+    root.validate(root, gltf::json::Path::new, &mut |path, error| {
+        let path = path();
+        if path.0.starts_with("extensionsRequired") {
+            return; // Checked above, against what the renderer implements.
+        }
+        errors += 1;
+        let item = format!(" {path}: {error};");
+        if message.len() + item.len() <= MAX_MESSAGE {
+            message.push_str(&item);
+        } else {
+            more += item.len();
+        }
+    });
+    if errors == 0 {
+        return Ok(gltf);
+    }
+    if more > 0 {
+        message.push_str(&format!(" … ({more} more bytes)"));
+    }
+    Err(SceneError::Malformed(message))
+}
 
 /// `m`, cut to `MAX_MESSAGE` bytes (at a character boundary) with what was left out counted.
 fn bounded(mut m: String) -> String {
