@@ -1,0 +1,182 @@
+//! Mesh primitives (glTF 2.0 §3.7): their attributes read, checked and turned into world-space triangles.
+
+use super::nodes::Walk;
+use crate::math::{self, Mat4, V3};
+use crate::scene::{SceneError, Triangle};
+use gltf::mesh::Mode;
+
+impl Walk<'_, '_> {
+    pub(super) fn mesh(&mut self, mesh: &gltf::Mesh<'_>, world: &Mat4) -> Result<(), SceneError> {
+        let limits = self.opts.limits.clone();
+        let mirrors = world.mirrors();
+        for prim in mesh.primitives() {
+            let mode = prim.mode();
+            if !matches!(
+                mode,
+                Mode::Triangles | Mode::TriangleStrip | Mode::TriangleFan
+            ) {
+                tracing::debug!(target: "render::scene", mesh = mesh.index(), "skipping non-triangle primitive");
+                continue;
+            }
+            let pos_acc = prim.get(&gltf::Semantic::Positions).ok_or_else(|| {
+                SceneError::Malformed(format!(
+                    "mesh {} has a primitive without positions",
+                    mesh.index()
+                ))
+            })?;
+            let nverts = pos_acc.count() as u64;
+            let nidx = prim.indices().map_or(nverts, |a| a.count() as u64);
+            let ntri = match mode {
+                Mode::Triangles => nidx / 3,
+                _ => nidx.saturating_sub(2),
+            };
+            self.vertices += nverts;
+            if self.vertices > limits.max_vertices {
+                return Err(SceneError::TooLarge {
+                    what: "vertices",
+                    value: self.vertices,
+                    limit: limits.max_vertices,
+                });
+            }
+            let total = self.triangles.len() as u64 + ntri;
+            if total > limits.max_triangles {
+                return Err(SceneError::TooLarge {
+                    what: "triangles",
+                    value: total,
+                    limit: limits.max_triangles,
+                });
+            }
+            let get = self.get;
+            let reader = prim.reader(get);
+            let positions: Vec<[f32; 3]> = reader
+                .read_positions()
+                .ok_or_else(|| {
+                    SceneError::Malformed(format!("mesh {}: unreadable positions", mesh.index()))
+                })?
+                .collect();
+            if positions.len() as u64 != nverts {
+                return Err(SceneError::Malformed(format!(
+                    "mesh {}: positions accessor is short",
+                    mesh.index()
+                )));
+            }
+            if positions.iter().flatten().any(|v| !v.is_finite()) {
+                return Err(SceneError::NonFinite {
+                    what: format!("mesh {} positions", mesh.index()),
+                });
+            }
+            let normals: Option<Vec<[f32; 3]>> = reader.read_normals().map(|it| it.collect());
+            let uvs: Option<Vec<[f32; 2]>> =
+                reader.read_tex_coords(0).map(|it| it.into_f32().collect());
+            let indices: Vec<u32> = match reader.read_indices() {
+                Some(it) => it.into_u32().collect(),
+                None => (0..u32::try_from(nverts).unwrap_or(u32::MAX)).collect(),
+            };
+            if indices.len() as u64 != nidx {
+                return Err(SceneError::Malformed(format!(
+                    "mesh {}: indices accessor is short",
+                    mesh.index()
+                )));
+            }
+            let check = |len: Option<usize>, what: &str| -> Result<(), SceneError> {
+                match len {
+                    Some(l) if l as u64 != nverts => Err(SceneError::Malformed(format!(
+                        "mesh {}: {what} has {l} entries for {nverts} vertices",
+                        mesh.index()
+                    ))),
+                    _ => Ok(()),
+                }
+            };
+            check(normals.as_ref().map(Vec::len), "normals")?;
+            check(uvs.as_ref().map(Vec::len), "texture coordinates")?;
+            let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+            let mat = self.material_index(prim.material().index());
+            let tri_indices = |k: usize| -> [u32; 3] {
+                match mode {
+                    Mode::Triangles => [indices[3 * k], indices[3 * k + 1], indices[3 * k + 2]],
+                    Mode::TriangleStrip if k.is_multiple_of(2) => {
+                        [indices[k], indices[k + 1], indices[k + 2]]
+                    }
+                    Mode::TriangleStrip => [indices[k + 1], indices[k], indices[k + 2]],
+                    _ => [indices[0], indices[k + 1], indices[k + 2]],
+                }
+            };
+            let ntri = usize::try_from(ntri).unwrap_or(usize::MAX);
+            self.triangles.reserve(ntri);
+            for k in 0..ntri {
+                let mut idx = tri_indices(k);
+                if idx.iter().any(|&i| u64::from(i) >= nverts) {
+                    return Err(SceneError::OutOfBounds {
+                        what: format!("mesh {} index", mesh.index()),
+                        needed: u64::from(*idx.iter().max().unwrap_or(&0)) + 1,
+                        available: nverts,
+                    });
+                }
+                if mirrors {
+                    idx.swap(1, 2);
+                }
+                let p = idx.map(|i| world.point(positions[i as usize]));
+                let e1 = math::sub(p[1], p[0]);
+                let e2 = math::sub(p[2], p[0]);
+                let area2 = math::length(math::cross(e1, e2));
+                if area2 <= 0.0 || !area2.is_finite() {
+                    self.degenerate += 1;
+                    continue;
+                }
+                let ng = math::normalize_or(math::cross(e1, e2), [0.0, 0.0, 1.0]);
+                let n = match &normals {
+                    Some(ns) if idx.iter().all(|&i| finite(&ns[i as usize])) => {
+                        idx.map(|i| math::normalize_or(world.normal(ns[i as usize]), ng))
+                    }
+                    _ => [ng; 3],
+                };
+                let uv = match &uvs {
+                    Some(us) if idx.iter().all(|&i| finite(&us[i as usize])) => {
+                        idx.map(|i| us[i as usize])
+                    }
+                    _ => [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
+                };
+                self.triangles.push(Triangle {
+                    p,
+                    n,
+                    uv,
+                    tangent: tangent(&p, &uv, ng),
+                    material: mat,
+                });
+            }
+        }
+        let _ = self.doc;
+        Ok(())
+    }
+}
+
+/// A tangent frame from positions and UVs (x, y, z, handedness); any unit vector orthogonal to `ng` when
+/// the UVs are degenerate.
+fn tangent(p: &[[f32; 3]; 3], uv: &[[f32; 2]; 3], ng: V3) -> [f32; 4] {
+    let e1 = math::sub(p[1], p[0]);
+    let e2 = math::sub(p[2], p[0]);
+    let (du1, dv1) = (uv[1][0] - uv[0][0], uv[1][1] - uv[0][1]);
+    let (du2, dv2) = (uv[2][0] - uv[0][0], uv[2][1] - uv[0][1]);
+    let det = du1 * dv2 - du2 * dv1;
+    let fallback = {
+        let a = if ng[0].abs() < 0.9 {
+            [1.0, 0.0, 0.0]
+        } else {
+            [0.0, 1.0, 0.0]
+        };
+        math::normalize_or(math::cross(a, ng), [1.0, 0.0, 0.0])
+    };
+    if det == 0.0 || !det.is_finite() {
+        return [fallback[0], fallback[1], fallback[2], 1.0];
+    }
+    let r = 1.0 / det;
+    let t = math::scale(math::sub(math::scale(e1, dv2), math::scale(e2, dv1)), r);
+    let b = math::scale(math::sub(math::scale(e2, du1), math::scale(e1, du2)), r);
+    let t = math::normalize_or(t, fallback);
+    let w = if math::dot(math::cross(ng, t), b) < 0.0 {
+        -1.0
+    } else {
+        1.0
+    };
+    [t[0], t[1], t[2], w]
+}
