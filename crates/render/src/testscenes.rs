@@ -63,7 +63,8 @@ const IDENTITY: [f32; 4] = [0.0, 0.0, 0.0, 1.0];
 pub struct PointLight {
     /// Position.
     pub position: [f32; 3],
-    /// Colour times intensity.
+    /// Luminous intensity of the white light, in candela (`KHR_lights_punctual`): the renderer lights with
+    /// `intensity / 683` W/sr (`tessera_render::scene::LUMENS_PER_WATT`).
     pub intensity: f32,
 }
 
@@ -260,7 +261,7 @@ pub fn furnace_sphere() -> Vec<u8> {
 
 /// A large Lambertian floor of albedo `albedo` at y = 0, seen from 2 units above, optionally lit by a point
 /// light. Under a uniform environment `L` and no light, every pixel is exactly `albedo x L`; lit by a point
-/// light of intensity `I` at height `h` above the image centre, the centre pixel is `albedo x I / (π h²)`.
+/// light of `I` cd at height `h` above the image centre, the centre pixel is `albedo x I / 683 / (π h²)`.
 pub fn lit_floor(albedo: f32, light: Option<PointLight>) -> Vec<u8> {
     let s = 1000.0;
     let floor = quad([-s, 0.0, s], [s, 0.0, s], [s, 0.0, -s], [-s, 0.0, -s], 0);
@@ -447,5 +448,32 @@ pub fn animated_cube() -> Vec<u8> {
         "channels": [{"sampler": 0, "target": {"node": 0, "path": "translation"}}],
         "samplers": [{"input": accessors, "output": accessors + 1, "interpolation": "LINEAR"}],
     }]);
+    pack_glb(&doc, bin)
+}
+
+/// `glb` with one more `KHR_lights_punctual` light (`light`, its JSON object) on a new root node at
+/// `translation`, turned by the quaternion `rotation` (lights shine along their node's `-Z`).
+pub fn with_light(glb: &[u8], light: Value, translation: [f32; 3], rotation: [f32; 4]) -> Vec<u8> {
+    let (mut doc, bin) = unpack_glb(glb);
+    if doc["extensions"]["KHR_lights_punctual"]["lights"]
+        .as_array()
+        .is_none()
+    {
+        doc["extensions"]["KHR_lights_punctual"] = json!({"lights": []});
+    }
+    let lights = doc["extensions"]["KHR_lights_punctual"]["lights"]
+        .as_array_mut()
+        .map_or(0, |l| {
+            l.push(light);
+            l.len() - 1
+        });
+    let node = doc["nodes"].as_array_mut().map_or(0, |n| {
+        n.push(json!({"translation": translation, "rotation": rotation,
+            "extensions": {"KHR_lights_punctual": {"light": lights}}}));
+        n.len() - 1
+    });
+    if let Some(roots) = doc["scenes"][0]["nodes"].as_array_mut() {
+        roots.push(json!(node));
+    }
     pack_glb(&doc, bin)
 }

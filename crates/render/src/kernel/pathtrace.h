@@ -41,7 +41,7 @@ typedef int32_t ts_i32;
 #define TS_SHADE_FLOATS 28u /* n0 n1 n2 (9), uv0 uv1 uv2 (6), tangent xyz + sign (4), geometric normal (3), material (bits), area, pad (4) */
 #define TS_MAT_FLOATS 16u  /* base rgba, base_tex, metallic, roughness, mr_tex, emissive rgb, emissive_tex, normal_tex, normal_scale, specular, pad */
 #define TS_TEX_U32 4u      /* width, height, offset (floats), pad */
-#define TS_LIGHT_FLOATS 16u /* kind, pos xyz, dir xyz, color rgb, cos_outer, cos_inner, pad x4 */
+#define TS_LIGHT_FLOATS 16u /* kind, pos xyz, dir xyz, color rgb (W/sr, or W/m^2 directional), cos_outer, spot_smooth, pad x4 */
 
 typedef struct ts_scene {
     const float *nodes;        /* BVH nodes, depth-first, node 0 the root */
@@ -531,12 +531,11 @@ TS_FN ts_v3 ts_direct(const ts_scene *s, const ts_surface *sf, ts_v3 wo, float u
             color = v3_scale(color, 1.0f / d2);
             if (kind == TS_LIGHT_SPOT) {
                 float cd = -v3_dot(wi, ts_load3(L + 4));
-                float cos_outer = L[10], cos_inner = L[11];
+                /* Cycles' spot falloff: smoothstep over the cone's edge, L[11] = 1 / its width. */
+                float cos_outer = L[10];
                 if (cd <= cos_outer) return zero;
-                if (cd < cos_inner) {
-                    float x = (cd - cos_outer) / (cos_inner - cos_outer);
-                    color = v3_scale(color, x * x);
-                }
+                float x = (cd - cos_outer) * L[11];
+                if (x < 1.0f) color = v3_scale(color, x * x * (3.0f - 2.0f * x));
             }
         }
         float pdf;

@@ -9,7 +9,7 @@ mod hdr;
 mod images;
 
 use crate::bvh::Bvh;
-pub use gltf_load::load_glb;
+pub use gltf_load::{LUMENS_PER_WATT, load_glb};
 pub use hdr::{EnvironmentMap, load_hdr, write_hdr};
 
 /// Upper bounds on what a scene may declare. Defaults suit a render node with a few GiB of memory.
@@ -282,7 +282,8 @@ pub(crate) struct Light {
     pub direction: [f32; 3],
     pub color: [f32; 3],
     pub cos_outer: f32,
-    pub cos_inner: f32,
+    /// Spot lights: 1 / the width in cosine of the cone's smooth edge (Cycles' `spot_smooth`).
+    pub spot_smooth: f32,
 }
 
 /// Everything gathered from a file, ready to flatten.
@@ -382,7 +383,7 @@ impl Scene {
             lights.extend_from_slice(&l.direction);
             lights.extend_from_slice(&l.color);
             lights.push(l.cos_outer);
-            lights.push(l.cos_inner);
+            lights.push(l.spot_smooth);
             lights.extend_from_slice(&[0.0; 4]);
         }
         let stats = SceneStats {

@@ -208,3 +208,38 @@ fn texture_headers_declaring_huge_images_fail_before_decoding() {
     let e = load(&pack(&doc, bin)).expect_err("huge image").to_string();
     assert!(e.contains("image 0") && e.contains("limit"), "{e}");
 }
+
+/// `KHR_lights_punctual` requires `0 <= innerConeAngle < outerConeAngle <= π/2` and non-negative colours and
+/// intensities: a light that breaks them is refused with the light and the rule named.
+#[test]
+fn lights_outside_khr_lights_punctual_ranges_are_refused() {
+    let down = [
+        -std::f32::consts::FRAC_1_SQRT_2,
+        0.0,
+        0.0,
+        std::f32::consts::FRAC_1_SQRT_2,
+    ];
+    let with =
+        |light: Value| testscenes::with_light(&testscenes::cornell_box(), light, [0.0; 3], down);
+    for (inner, outer) in [(0.5, 0.4), (0.4, 0.4), (-0.1, 0.4), (0.1, 1.7)] {
+        expect_err(
+            &with(
+                json!({"type": "spot", "spot": {"innerConeAngle": inner, "outerConeAngle": outer}}),
+            ),
+            "0 <= innerConeAngle < outerConeAngle <= π/2",
+        );
+    }
+    expect_err(
+        &with(json!({"type": "point", "intensity": -1.0})),
+        "must not be negative",
+    );
+    expect_err(
+        &with(json!({"type": "point", "color": [1.0, -0.5, 1.0]})),
+        "must not be negative",
+    );
+    let ok = load(&with(
+        json!({"type": "spot", "spot": {"outerConeAngle": 0.3}}),
+    ))
+    .expect("defaults");
+    assert_eq!(ok.stats.lights, 1);
+}

@@ -42,17 +42,19 @@ fn lambertian_floor_under_uniform_sky_is_albedo_times_sky() {
     }
 }
 
-/// A point light of intensity I at height h lights the floor point below it with radiance ρ I / (π h²).
+/// A point light of I cd at height h lights the floor point below it with irradiance I / 683 / h² W/m²
+/// (KHR_lights_punctual candela, converted at 683 lm/W as Blender imports it), so that point's radiance is
+/// ρ I / 683 / (π h²).
 #[test]
 fn point_light_on_a_floor_matches_the_inverse_square_law() {
-    let (albedo, intensity, h) = (0.8f32, 10.0f32, 1.5f32);
+    let (albedo, candela, h) = (0.8f32, 6830.0f32, 1.5f32);
     let s = settings(33, 33, 4, 1);
     let scene = load(
         &testscenes::lit_floor(
             albedo,
             Some(PointLight {
                 position: [0.0, h, 0.0],
-                intensity,
+                intensity: candela,
             }),
         ),
         &s,
@@ -61,7 +63,7 @@ fn point_light_on_a_floor_matches_the_inverse_square_law() {
     );
     let img = render(&scene, &s);
     let centre = (16 * 33 + 16) * 3;
-    let expected = albedo * intensity / (std::f32::consts::PI * h * h);
+    let expected = albedo * candela / 683.0 / (std::f32::consts::PI * h * h);
     let got = img.pixels[centre];
     assert!(
         (got - expected).abs() / expected < 0.005,
@@ -69,6 +71,83 @@ fn point_light_on_a_floor_matches_the_inverse_square_law() {
     );
     // Off-centre pixels are dimmer (cosine and distance falloff).
     assert!(img.pixels[0] < got);
+}
+
+/// A directional light of E lx shining straight down gives the floor an irradiance of E / 683 W/m² (Blender's
+/// sun strength for it), so every pixel is ρ E / 683 / π; tilted by 60°, half that.
+#[test]
+fn directional_light_lux_becomes_the_irradiance_blender_gives_it() {
+    let (albedo, lux) = (0.5f32, 2000.0f32);
+    let s = settings(16, 16, 2, 1);
+    let h = std::f32::consts::FRAC_1_SQRT_2;
+    let expected = albedo * lux / 683.0 / std::f32::consts::PI;
+    // -90° about X: the light's -Z points down.
+    // -30° about X: the light leans 60° from the vertical.
+    for (rotation, factor) in [
+        ([-h, 0.0, 0.0, h], 1.0f32),
+        ([-0.258_819, 0.0, 0.0, 0.965_925_8], 0.5),
+    ] {
+        let glb = testscenes::with_light(
+            &testscenes::lit_floor(albedo, None),
+            serde_json::json!({"type": "directional", "intensity": lux}),
+            [0.0, 5.0, 0.0],
+            rotation,
+        );
+        let img = render(&load(&glb, &s, [0.0; 3], 0), &s);
+        for v in &img.pixels {
+            let want = expected * factor;
+            assert!((v - want).abs() / want < 1e-3, "pixel {v}, expected {want}");
+        }
+    }
+}
+
+/// A spot light pointing down lights the floor below it like a point light of the same candela, nothing
+/// outside its outer cone, and Cycles' smoothstep in between: where cos θ is a quarter of the way into the
+/// edge (blend = 1 - inner / outer, edge width (1 - cos outer) blend), the smoothstep is 0.15625.
+#[test]
+fn spot_light_cone_follows_blenders_falloff() {
+    let (albedo, candela, hgt) = (0.8f32, 6830.0f32, 1.0f32);
+    let (inner, outer) = (0.2f32, 0.8f32);
+    // Small pixels (the centre one sees the floor within 4 mm of the origin) and a wide edge, so that the
+    // smoothstep changes little across the pixel; 64 samples average what it does.
+    let s = settings(129, 129, 64, 1);
+    let centre = (64 * 129 + 64) * 3;
+    let h = std::f32::consts::FRAC_1_SQRT_2;
+    let floor_at = |x: f32| -> f32 {
+        // The spot stands above (x, 0, 0), pointing down: the camera's centre pixel sees the floor point
+        // (0, 0, 0) at angle θ from the spot's axis, tan θ = |x| / hgt.
+        let glb = testscenes::with_light(
+            &testscenes::lit_floor(albedo, None),
+            serde_json::json!({"type": "spot", "intensity": candela,
+                "spot": {"innerConeAngle": inner, "outerConeAngle": outer}}),
+            [x, hgt, 0.0],
+            [-h, 0.0, 0.0, h],
+        );
+        render(&load(&glb, &s, [0.0; 3], 0), &s).pixels[centre]
+    };
+    let point = albedo * candela / 683.0 / (std::f32::consts::PI * hgt * hgt);
+    let axis = floor_at(0.0);
+    assert!(
+        (axis - point).abs() / point < 1e-3,
+        "on the axis {axis}, point light {point}"
+    );
+    assert_eq!(
+        floor_at(-(outer + 0.05).tan() * hgt),
+        0.0,
+        "outside the outer cone"
+    );
+    let cos_outer = outer.cos();
+    let width = (1.0 - cos_outer) * (1.0 - inner / outer);
+    let cos_theta = cos_outer + 0.25 * width;
+    let x = (1.0 - cos_theta * cos_theta).sqrt() / cos_theta * hgt;
+    let d2 = hgt * hgt + x * x;
+    let want = albedo * candela / 683.0 / d2 * cos_theta * 0.156_25 / std::f32::consts::PI;
+    let got = floor_at(-x);
+    // A linear ramp would give 0.25 and the glTF's suggested square 0.0625: 2% tells them apart.
+    assert!(
+        (got - want).abs() / want < 0.02,
+        "in the edge {got}, expected {want}"
+    );
 }
 
 /// The Cornell box is lit by its ceiling emitter through NEE with MIS: brighter than the ambient-free sky,

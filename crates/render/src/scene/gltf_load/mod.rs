@@ -15,6 +15,7 @@ mod accessors;
 mod animation;
 mod camera;
 mod lights;
+pub use lights::LUMENS_PER_WATT;
 mod materials;
 mod meshes;
 mod nodes;
