@@ -15,8 +15,12 @@ fn main() -> std::io::Result<()> {
         dir.join("floor.glb"),
         tessera_render::testscenes::lit_floor(0.5, None),
     )?;
+    std::fs::write(
+        dir.join("features.glb"),
+        tessera_render::testscenes::features(),
+    )?;
     println!(
-        "wrote cornell.glb, furnace.glb, floor.glb to {}",
+        "wrote cornell.glb, furnace.glb, floor.glb, features.glb to {}",
         dir.display()
     );
     Ok(())

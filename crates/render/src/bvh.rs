@@ -191,6 +191,7 @@ mod tests {
             uv: [[0.0; 2]; 3],
             tangent: [1.0, 0.0, 0.0, 1.0],
             material: 0,
+            extra: crate::scene::NONE,
         }
     }
 

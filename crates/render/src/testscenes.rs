@@ -477,3 +477,307 @@ pub fn with_light(glb: &[u8], light: Value, translation: [f32; 3], rotation: [f3
     }
     pack_glb(&doc, bin)
 }
+
+/// An 8-bit RGBA PNG of `width` x `height` texels from `rgba` (row-major, 4 bytes a texel).
+pub fn png_rgba(width: u32, height: u32, rgba: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, width, height);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        if let Ok(mut w) = enc.write_header() {
+            let _ = w.write_image_data(rgba);
+        }
+    }
+    out
+}
+
+/// A texture of `n` x `n` texels, black (RGB 0) on the left half and white (RGB 255) on the right, opaque:
+/// with bilinear filtering, `u` within `[0.5/n, 0.5 - 0.5/n]` reads exactly 0 and `[0.5 + 0.5/n, 1 - 0.5/n]`
+/// exactly 1, whatever the wrap mode.
+pub fn split_texture(n: u32) -> Vec<u8> {
+    let rgba: Vec<u8> = (0..n * n)
+        .flat_map(|i| {
+            let v = if i % n < n / 2 { 0 } else { 255 };
+            [v, v, v, 255]
+        })
+        .collect();
+    png_rgba(n, n, &rgba)
+}
+
+/// The vertices of [`screen`]'s quad in order: top left, top right, bottom right, bottom left (as seen by
+/// the camera).
+pub const SCREEN_CORNERS: [[f32; 3]; 4] = [
+    [-1.0, 1.0, 0.0],
+    [1.0, 1.0, 0.0],
+    [1.0, -1.0, 0.0],
+    [-1.0, -1.0, 0.0],
+];
+
+/// A 2 x 2 quad in the plane z = 0 facing +Z that exactly fills a square image seen by the scene's camera
+/// (at z = 2, `yfov` = 2 atan(1/2)): pixel `(x, y)` of an `n` x `n` image sees the quad point whose
+/// `TEXCOORD_0` is `((x + 0.5) / n, (y + 0.5) / n)` (glTF UVs: origin at the top left, v down).
+///
+/// `material` is the quad's glTF material (JSON); `images` are PNGs it refers to by texture index, each with
+/// the sampler of the same index in `samplers`; `attributes` are more vertex attributes, `(semantic, glTF
+/// accessor type, floats)` in [`SCREEN_CORNERS`] order.
+pub fn screen(
+    material: Value,
+    images: &[Vec<u8>],
+    samplers: &[Value],
+    attributes: &[(&str, &str, Vec<f32>)],
+) -> Vec<u8> {
+    let mut bin: Vec<u8> = Vec::new();
+    let mut views = Vec::new();
+    let mut accessors = Vec::new();
+    let mut add = |bin: &mut Vec<u8>, bytes: &[u8]| -> usize {
+        while !bin.len().is_multiple_of(4) {
+            bin.push(0);
+        }
+        views.push(json!({"buffer": 0, "byteOffset": bin.len(), "byteLength": bytes.len()}));
+        bin.extend_from_slice(bytes);
+        views.len() - 1
+    };
+    let floats = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let mut attrs = serde_json::Map::new();
+    let uv0 = [0.0f32, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
+    let normals = [0.0f32, 0.0, 1.0].repeat(4);
+    let positions: Vec<f32> = SCREEN_CORNERS.iter().flatten().copied().collect();
+    let mut all: Vec<(&str, &str, Vec<f32>)> = vec![
+        ("POSITION", "VEC3", positions),
+        ("NORMAL", "VEC3", normals),
+        ("TEXCOORD_0", "VEC2", uv0.to_vec()),
+    ];
+    all.extend(attributes.iter().cloned());
+    for (semantic, kind, data) in all {
+        let view = add(&mut bin, &floats(&data));
+        let mut acc = json!({"bufferView": view, "componentType": 5126, "count": 4, "type": kind});
+        if semantic == "POSITION" {
+            acc["min"] = json!([-1.0, -1.0, 0.0]);
+            acc["max"] = json!([1.0, 1.0, 0.0]);
+        }
+        accessors.push(acc);
+        attrs.insert(semantic.to_string(), json!(accessors.len() - 1));
+    }
+    let indices: Vec<u8> = [0u16, 3, 2, 0, 2, 1]
+        .iter()
+        .flat_map(|i| i.to_le_bytes())
+        .collect();
+    let iv = add(&mut bin, &indices);
+    accessors.push(json!({"bufferView": iv, "componentType": 5123, "count": 6, "type": "SCALAR"}));
+    let image_json: Vec<Value> = images
+        .iter()
+        .map(|png| json!({"bufferView": add(&mut bin, png), "mimeType": "image/png"}))
+        .collect();
+    let textures: Vec<Value> = (0..images.len())
+        .map(|i| json!({"source": i, "sampler": i}))
+        .collect();
+    let yfov = 2.0 * 0.5f32.atan();
+    let mut doc = json!({
+        "asset": {"version": "2.0", "generator": "tessera-render testscenes::screen"},
+        "extensionsUsed": ["KHR_texture_transform", "KHR_materials_specular"],
+        "scene": 0,
+        "scenes": [{"nodes": [0, 1]}],
+        "nodes": [{"mesh": 0}, {"camera": 0, "translation": [0.0, 0.0, 2.0]}],
+        "cameras": [{"type": "perspective", "perspective": {"yfov": yfov, "znear": 0.01}}],
+        "meshes": [{"primitives": [{"attributes": attrs, "indices": accessors.len() - 1, "material": 0}]}],
+        "materials": [material],
+        "accessors": accessors,
+        "bufferViews": views,
+        "buffers": [{"byteLength": bin.len()}],
+    });
+    if !images.is_empty() {
+        doc["images"] = json!(image_json);
+        doc["textures"] = json!(textures);
+        doc["samplers"] = json!(samplers);
+    }
+    pack_glb(&doc, bin)
+}
+
+/// A scene that runs every code path of the renderer's material and light features at once, for the
+/// determinism and CPU-vs-CUDA tests: a lit floor; a cut-out (`MASK`) quad whose base texture is read at
+/// `TEXCOORD_1` through a `KHR_texture_transform` with a mirrored-repeat sampler; a half-transparent (`BLEND`)
+/// quad with vertex colours; a spot, a point and a directional light.
+pub fn features() -> Vec<u8> {
+    let white = SimpleMaterial::lambert([0.7, 0.7, 0.7]);
+    let floor = quad(
+        [-3.0, 0.0, 3.0],
+        [3.0, 0.0, 3.0],
+        [3.0, 0.0, -3.0],
+        [-3.0, 0.0, -3.0],
+        0,
+    );
+    let glb = write_glb(
+        &[floor],
+        &[white],
+        Some(SimpleCamera {
+            eye: [0.0, 1.5, 4.0],
+            rotation: [-0.17, 0.0, 0.0, 0.985_445_5],
+            yfov: 0.9,
+        }),
+        &[PointLight {
+            position: [1.5, 2.0, 1.0],
+            intensity: 4000.0,
+        }],
+    );
+    let (mut doc, mut bin) = unpack_glb(&glb);
+    // A disc of alpha in a 32 x 32 texture, and a colour split.
+    let n = 32u32;
+    let disc: Vec<u8> = (0..n * n)
+        .flat_map(|i| {
+            let (x, y) = ((i % n) as f32 + 0.5 - 16.0, (i / n) as f32 + 0.5 - 16.0);
+            let a = if x * x + y * y < 144.0 { 255 } else { 0 };
+            [200, 120, 40, a]
+        })
+        .collect();
+    let disc_view = push_view(&mut doc, &mut bin, &png_rgba(n, n, &disc));
+    let split_view = push_view(&mut doc, &mut bin, &split_texture(16));
+    let quad_at = |x: f32, z: f32| -> Vec<f32> {
+        vec![
+            x - 0.8,
+            1.6,
+            z,
+            x + 0.8,
+            1.6,
+            z,
+            x + 0.8,
+            0.0,
+            z,
+            x - 0.8,
+            0.0,
+            z,
+        ]
+    };
+    let normal = [0.0f32, 0.0, 1.0].repeat(4);
+    let uv0 = [0.0f32, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
+    let uv1 = [0.0f32, 0.0, 2.0, 0.0, 2.0, 2.0, 0.0, 2.0];
+    let colours = [
+        1.0f32, 0.2, 0.2, 0.8, 0.2, 1.0, 0.2, 0.6, 0.2, 0.2, 1.0, 0.4, 1.0, 1.0, 1.0, 1.0,
+    ];
+    let idx = push_view(
+        &mut doc,
+        &mut bin,
+        &[0u16, 3, 2, 0, 2, 1]
+            .iter()
+            .flat_map(|i| i.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    );
+    let ia = doc["accessors"].as_array_mut().map_or(0, |v| {
+        v.push(json!({"bufferView": idx, "componentType": 5123, "count": 6, "type": "SCALAR"}));
+        v.len() - 1
+    });
+    let mut prims = Vec::new();
+    for (k, x) in [(0usize, -0.9f32), (1, 0.9)] {
+        let p = push_floats(
+            &mut doc,
+            &mut bin,
+            &quad_at(x, -0.5 + k as f32 * 0.8),
+            "VEC3",
+        );
+        let nrm = push_floats(&mut doc, &mut bin, &normal, "VEC3");
+        let t0 = push_floats(&mut doc, &mut bin, &uv0, "VEC2");
+        let mut attrs = json!({"POSITION": p, "NORMAL": nrm, "TEXCOORD_0": t0});
+        if k == 0 {
+            attrs["TEXCOORD_1"] = json!(push_floats(&mut doc, &mut bin, &uv1, "VEC2"));
+        } else {
+            attrs["COLOR_0"] = json!(push_floats(&mut doc, &mut bin, &colours, "VEC4"));
+        }
+        prims.push(json!({"attributes": attrs, "indices": ia, "material": k + 1}));
+    }
+    if let Some(m) = doc["meshes"].as_array_mut() {
+        m.push(json!({"primitives": [prims[0]]}));
+        m.push(json!({"primitives": [prims[1]]}));
+    }
+    if let Some(m) = doc["materials"].as_array_mut() {
+        m.push(json!({
+            "alphaMode": "MASK", "alphaCutoff": 0.4, "doubleSided": true,
+            "pbrMetallicRoughness": {"baseColorTexture": {"index": 0, "texCoord": 1,
+                "extensions": {"KHR_texture_transform": {"offset": [0.1, -0.2], "rotation": 0.3, "scale": [0.7, 0.9]}}},
+                "roughnessFactor": 0.5, "metallicFactor": 0.0},
+        }));
+        m.push(json!({
+            "alphaMode": "BLEND", "doubleSided": true,
+            "pbrMetallicRoughness": {"baseColorFactor": [1.0, 1.0, 1.0, 0.6],
+                "metallicRoughnessTexture": {"index": 1}, "roughnessFactor": 0.8},
+        }));
+    }
+    let images = vec![
+        json!({"bufferView": disc_view, "mimeType": "image/png"}),
+        json!({"bufferView": split_view, "mimeType": "image/png"}),
+    ];
+    doc["images"] = json!(images);
+    doc["samplers"] = json!([{"wrapS": 33648, "wrapT": 33071}, {"wrapS": 33071, "wrapT": 10497}]);
+    doc["textures"] = json!([{"source": 0, "sampler": 0}, {"source": 1, "sampler": 1}]);
+    let first = doc["nodes"].as_array().map_or(0, Vec::len);
+    if let Some(nodes) = doc["nodes"].as_array_mut() {
+        nodes.push(json!({"mesh": 1}));
+        nodes.push(json!({"mesh": 2}));
+    }
+    if let Some(roots) = doc["scenes"][0]["nodes"].as_array_mut() {
+        roots.push(json!(first));
+        roots.push(json!(first + 1));
+    }
+    doc["extensionsUsed"] = json!([
+        "KHR_materials_emissive_strength",
+        "KHR_materials_specular",
+        "KHR_lights_punctual",
+        "KHR_texture_transform"
+    ]);
+    doc["buffers"][0]["byteLength"] = json!(bin.len());
+    let glb = pack_glb(&doc, bin);
+    let h = std::f32::consts::FRAC_1_SQRT_2;
+    let glb = with_light(
+        &glb,
+        json!({"type": "spot", "intensity": 3000.0, "color": [1.0, 0.9, 0.7],
+            "spot": {"innerConeAngle": 0.2, "outerConeAngle": 0.5}}),
+        [-1.0, 3.0, 0.5],
+        [-h, 0.0, 0.0, h],
+    );
+    with_light(
+        &glb,
+        json!({"type": "directional", "intensity": 300.0}),
+        [0.0, 5.0, 0.0],
+        [-0.3, 0.2, 0.0, 0.932_737_9],
+    )
+}
+
+/// Appends `bytes` to `bin` (4-byte aligned) as a new buffer view of `doc`; returns its index.
+fn push_view(doc: &mut Value, bin: &mut Vec<u8>, bytes: &[u8]) -> usize {
+    while !bin.len().is_multiple_of(4) {
+        bin.push(0);
+    }
+    let off = bin.len();
+    bin.extend_from_slice(bytes);
+    doc["bufferViews"].as_array_mut().map_or(0, |v| {
+        v.push(json!({"buffer": 0, "byteOffset": off, "byteLength": bytes.len()}));
+        v.len() - 1
+    })
+}
+
+/// Appends `data` as a float accessor of glTF type `kind` (`VEC2`, `VEC3`, `VEC4`); a `VEC3` gets the
+/// `min` and `max` a `POSITION` accessor needs. Returns the accessor's index.
+fn push_floats(doc: &mut Value, bin: &mut Vec<u8>, data: &[f32], kind: &str) -> usize {
+    let bytes: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let view = push_view(doc, bin, &bytes);
+    let width = match kind {
+        "VEC2" => 2,
+        "VEC3" => 3,
+        _ => 4,
+    };
+    let mut a = json!({"bufferView": view, "componentType": 5126, "count": data.len() / width, "type": kind});
+    if width == 3 {
+        let (mut lo, mut hi) = ([f32::MAX; 3], [f32::MIN; 3]);
+        for p in data.chunks(3) {
+            for k in 0..3 {
+                lo[k] = lo[k].min(p[k]);
+                hi[k] = hi[k].max(p[k]);
+            }
+        }
+        a["min"] = json!(lo);
+        a["max"] = json!(hi);
+    }
+    doc["accessors"].as_array_mut().map_or(0, |v| {
+        v.push(a);
+        v.len() - 1
+    })
+}

@@ -42,7 +42,7 @@ pub(crate) struct SceneView<P: Copy> {
     pub env: [f32; 3],
     pub light_select_punctual: f32,
     pub env_tex: u32,
-    pub pad: u32,
+    pub flags: u32,
 }
 
 /// Image-wide parameters of one render.
@@ -120,7 +120,7 @@ impl<P: Copy> SceneView<P> {
             env: scene.environment,
             light_select_punctual: scene.punctual_share(),
             env_tex: scene.environment_texture,
-            pad: 0,
+            flags: scene.flags,
         }
     }
 }

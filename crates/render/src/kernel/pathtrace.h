@@ -30,6 +30,25 @@ typedef int32_t ts_i32;
 #define TS_INV_PI 0.31830988618379067154f
 #define TS_STACK 64
 
+/* Texture slots of a material. */
+#define TS_SLOT_BASE 0u
+#define TS_SLOT_MR 1u
+#define TS_SLOT_EMISSIVE 2u
+#define TS_SLOT_NORMAL 3u
+
+/* Sampler wrap modes (glTF REPEAT, CLAMP_TO_EDGE, MIRRORED_REPEAT). */
+#define TS_WRAP_REPEAT 0u
+#define TS_WRAP_CLAMP 1u
+#define TS_WRAP_MIRROR 2u
+
+/* Alpha modes (glTF OPAQUE, MASK, BLEND). */
+#define TS_ALPHA_OPAQUE 0u
+#define TS_ALPHA_MASK 1u
+#define TS_ALPHA_BLEND 2u
+
+/* Scene flags. */
+#define TS_FLAG_ALPHA 1u /* some material is not opaque: ray casts test alpha */
+
 /* Light kinds. */
 #define TS_LIGHT_POINT 0u
 #define TS_LIGHT_SPOT 1u
@@ -38,15 +57,18 @@ typedef int32_t ts_i32;
 /* Floats per record in the flat arrays. */
 #define TS_NODE_FLOATS 8u  /* bmin xyz, bmax xyz, left-or-first (bits), count (bits; 0 = inner) */
 #define TS_TRI_FLOATS 9u   /* v0, e1 = v1 - v0, e2 = v2 - v0 */
-#define TS_SHADE_FLOATS 28u /* n0 n1 n2 (9), uv0 uv1 uv2 (6), tangent xyz + sign (4), geometric normal (3), material (bits), area, pad (4) */
-#define TS_MAT_FLOATS 16u  /* base rgba, base_tex, metallic, roughness, mr_tex, emissive rgb, emissive_tex, normal_tex, normal_scale, specular, pad */
+#define TS_SHADE_FLOATS 28u /* n0 n1 n2 (9), uv0 uv1 uv2 (6), tangent xyz + sign (4), geometric normal (3), material (bits), area, emitter slot (bits), extra (bits), pad (2) */
+#define TS_EXTRA_FLOATS 18u /* per-vertex TEXCOORD_1 (3 x 2) and COLOR_0 rgba (3 x 4) of a triangle that has them */
+#define TS_MAT_FLOATS 64u  /* base rgba, metallic, roughness, emissive rgb, normal_scale, specular, alpha mode (bits), alpha cutoff, pad (3), then texture slots at TS_MAT_SLOTS */
+#define TS_MAT_SLOTS 16u   /* offset of the first texture slot in a material */
+#define TS_SLOT_FLOATS 8u  /* texture (bits), flags (bits: UV set, wrap S, wrap T), uv transform a b c d e f (u' = a u + b v + c, v' = d u + e v + f) */
 #define TS_TEX_U32 4u      /* width, height, offset (floats), pad */
 #define TS_LIGHT_FLOATS 16u /* kind, pos xyz, dir xyz, color rgb (W/sr, or W/m^2 directional), cos_outer, spot_smooth, pad x4 */
 
 typedef struct ts_scene {
     const float *nodes;        /* BVH nodes, depth-first, node 0 the root */
     const float *tris;         /* intersection records, in BVH leaf order */
-    const float *shade;        /* shading records, same order */
+    const float *shade;        /* shading records, same order, then the extra records they point to */
     const float *materials;
     const ts_u32 *textures;    /* per texture: width, height, offset into texels, pad */
     const float *texels;       /* linear RGBA */
@@ -61,7 +83,7 @@ typedef struct ts_scene {
     float env[3];                /* constant environment radiance, or the multiplier of the map */
     float light_select_punctual; /* probability of picking a punctual light over an emissive triangle */
     ts_u32 env_tex;              /* equirectangular environment texture, 0xffffffff for none */
-    ts_u32 pad_;
+    ts_u32 flags;                /* TS_FLAG_* */
 } ts_scene;
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -78,13 +100,19 @@ TS_FN ts_u32 ts_mix(ts_u32 x) {
     return x;
 }
 
-TS_FN float ts_rand(const ts_scene *s, ts_u32 pixel, ts_u32 sample, ts_u32 dim) {
+TS_FN ts_u32 ts_key(const ts_scene *s, ts_u32 pixel, ts_u32 sample, ts_u32 dim) {
     ts_u32 h = ts_mix(dim ^ 0x9e3779b9u);
     h = ts_mix(h ^ sample);
     h = ts_mix(h ^ pixel);
     h = ts_mix(h ^ s->seed_lo);
-    h = ts_mix(h ^ s->seed_hi);
-    return (float)(h >> 8) * (1.0f / 16777216.0f);
+    return ts_mix(h ^ s->seed_hi);
+}
+
+/* A 24-bit uniform float in [0, 1) from a hash. */
+TS_FN float ts_unit(ts_u32 h) { return (float)(h >> 8) * (1.0f / 16777216.0f); }
+
+TS_FN float ts_rand(const ts_scene *s, ts_u32 pixel, ts_u32 sample, ts_u32 dim) {
+    return ts_unit(ts_key(s, pixel, sample, dim));
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -181,27 +209,44 @@ TS_FN ts_u32 ts_bits(float f) {
 
 TS_FN ts_v3 ts_load3(const float *p) { return v3(p[0], p[1], p[2]); }
 
-/* Bilinear lookup of a linear RGBA texture at (u, v), texel centres at half-integers; u always repeats, v
- * repeats or (clamp_v, for environment maps) clamps at the poles. */
-TS_FN void ts_tex_wrap(const ts_scene *s, ts_u32 tex, float u, float v, int clamp_v, float out[4]) {
+/* A coordinate reduced to one period of its wrap mode: [0, 1] for repeat and clamp-to-edge, [0, 2] for
+ * mirrored repeat. A non-finite or out-of-range result becomes 0, so that every backend forms the same texel
+ * indices from any input (a float-to-int conversion of NaN or infinity differs between them). */
+TS_FN float ts_wrap_coord(float x, ts_u32 mode) {
+    float r;
+    if (mode == TS_WRAP_CLAMP) r = ts_clamp(x, 0.0f, 1.0f);
+    else if (mode == TS_WRAP_MIRROR) r = x - 2.0f * ts_floor(x * 0.5f);
+    else r = x - ts_floor(x);
+    return (r >= 0.0f && r <= 2.0f) ? r : 0.0f;
+}
+
+/* The texel index along an axis of n texels of integer coordinate i in [-1, 2n], under the wrap mode. */
+TS_FN ts_i32 ts_wrap_index(ts_i32 i, ts_i32 n, ts_u32 mode) {
+    if (mode == TS_WRAP_CLAMP) return i < 0 ? 0 : (i >= n ? n - 1 : i);
+    if (mode == TS_WRAP_MIRROR) {
+        ts_i32 p = 2 * n;
+        i = i < 0 ? i + p : (i >= p ? i - p : i);
+        return i < n ? i : p - 1 - i;
+    }
+    return i < 0 ? i + n : (i >= n ? i - n : i);
+}
+
+/* Bilinear lookup of a linear RGBA texture at (u, v), texel centres at half-integers, with the wrap modes of
+ * the two axes. */
+TS_FN void ts_tex_wrap(const ts_scene *s, ts_u32 tex, float u, float v, ts_u32 wrap_u, ts_u32 wrap_v, float out[4]) {
     const ts_u32 *h = s->textures + tex * TS_TEX_U32;
     ts_u32 w = h[0], hh = h[1];
     const float *px = s->texels + h[2];
-    float fx = (u - ts_floor(u)) * (float)w - 0.5f;
-    float fy = (v - ts_floor(v)) * (float)hh - 0.5f;
+    float fx = ts_wrap_coord(u, wrap_u) * (float)w - 0.5f;
+    float fy = ts_wrap_coord(v, wrap_v) * (float)hh - 0.5f;
     float x0f = ts_floor(fx), y0f = ts_floor(fy);
     float ax = fx - x0f, ay = fy - y0f;
     ts_i32 x0 = (ts_i32)x0f, y0 = (ts_i32)y0f;
     ts_i32 xs[2], ys[2];
-    xs[0] = x0 < 0 ? x0 + (ts_i32)w : x0;
-    xs[1] = x0 + 1 >= (ts_i32)w ? 0 : x0 + 1;
-    if (clamp_v) {
-        ys[0] = y0 < 0 ? 0 : (y0 >= (ts_i32)hh ? (ts_i32)hh - 1 : y0);
-        ys[1] = y0 + 1 >= (ts_i32)hh ? (ts_i32)hh - 1 : (y0 + 1 < 0 ? 0 : y0 + 1);
-    } else {
-        ys[0] = y0 < 0 ? y0 + (ts_i32)hh : y0;
-        ys[1] = y0 + 1 >= (ts_i32)hh ? 0 : y0 + 1;
-    }
+    xs[0] = ts_wrap_index(x0, (ts_i32)w, wrap_u);
+    xs[1] = ts_wrap_index(x0 + 1, (ts_i32)w, wrap_u);
+    ys[0] = ts_wrap_index(y0, (ts_i32)hh, wrap_v);
+    ys[1] = ts_wrap_index(y0 + 1, (ts_i32)hh, wrap_v);
     for (int c = 0; c < 4; ++c) {
         float a = px[((ts_u32)ys[0] * w + (ts_u32)xs[0]) * 4u + c];
         float b = px[((ts_u32)ys[0] * w + (ts_u32)xs[1]) * 4u + c];
@@ -213,7 +258,38 @@ TS_FN void ts_tex_wrap(const ts_scene *s, ts_u32 tex, float u, float v, int clam
     }
 }
 
-TS_FN void ts_tex(const ts_scene *s, ts_u32 tex, float u, float v, float out[4]) { ts_tex_wrap(s, tex, u, v, 0, out); }
+/* Texture slot k of material m looked up at the slot's UV set (uv: TEXCOORD_0 then TEXCOORD_1), through its
+ * KHR_texture_transform and with its sampler's wrap modes; 0 (out untouched) when the slot is empty. */
+TS_FN int ts_tex_slot(const ts_scene *s, const float *m, ts_u32 k, const float uv[4], float out[4]) {
+    const float *t = m + TS_MAT_SLOTS + k * TS_SLOT_FLOATS;
+    ts_u32 tex = ts_bits(t[0]);
+    if (tex == 0xffffffffu) return 0;
+    ts_u32 f = ts_bits(t[1]);
+    float u = uv[(f & 1u) * 2u], v = uv[(f & 1u) * 2u + 1u];
+    float tu = t[2] * u + t[3] * v + t[4];
+    float tv = t[5] * u + t[6] * v + t[7];
+    ts_tex_wrap(s, tex, tu, tv, (f >> 1) & 3u, (f >> 3) & 3u, out);
+    return 1;
+}
+
+/* The interpolated attributes of triangle record sh at barycentrics (b1, b2): uv = TEXCOORD_0 u v, TEXCOORD_1
+ * u v (0 without one); col = COLOR_0 rgba (1 without one). */
+TS_FN void ts_attributes(const ts_scene *s, const float *sh, float b1, float b2, float uv[4], float col[4]) {
+    float w = 1.0f - b1 - b2;
+    uv[0] = sh[9] * w + sh[11] * b1 + sh[13] * b2;
+    uv[1] = sh[10] * w + sh[12] * b1 + sh[14] * b2;
+    ts_u32 extra = ts_bits(sh[25]);
+    if (extra == 0xffffffffu) {
+        uv[2] = 0.0f;
+        uv[3] = 0.0f;
+        col[0] = col[1] = col[2] = col[3] = 1.0f;
+        return;
+    }
+    const float *x = s->shade + extra;
+    uv[2] = x[0] * w + x[2] * b1 + x[4] * b2;
+    uv[3] = x[1] * w + x[3] * b1 + x[5] * b2;
+    for (int c = 0; c < 4; ++c) col[c] = x[6 + c] * w + x[10 + c] * b1 + x[14 + c] * b2;
+}
 
 /* Environment radiance seen along direction d: the constant, times the equirectangular map if any
  * (u = 0.5 + atan2(d.x, -d.z) / 2pi, v = acos(d.y) / pi; +Y up, the map's centre towards -Z). */
@@ -223,7 +299,7 @@ TS_FN ts_v3 ts_env(const ts_scene *s, ts_v3 d) {
     float u = 0.5f + ts_atan2(d.x, -d.z) * (0.5f * TS_INV_PI);
     float v = ts_acos(d.y) * TS_INV_PI;
     float t[4];
-    ts_tex_wrap(s, s->env_tex, u, v, 1, t);
+    ts_tex_wrap(s, s->env_tex, u, v, TS_WRAP_REPEAT, TS_WRAP_CLAMP, t);
     return v3_mul(e, v3(t[0], t[1], t[2]));
 }
 
@@ -266,8 +342,26 @@ TS_FN int ts_tri(const float *t, ts_v3 o, ts_v3 d, float tmax, ts_hit *hit) {
     return 1;
 }
 
-/* Closest hit (any_hit = 0) or any hit before tmax (any_hit = 1). */
-TS_FN int ts_trace(const ts_scene *s, ts_v3 o, ts_v3 d, float tmax, int any_hit, ts_hit *hit) {
+/* Whether the ray with random key `key` stops at triangle `tri` hit at barycentrics (b1, b2): always for an
+ * opaque material; for MASK where alpha (base factor x base texture x COLOR_0) reaches the cutoff; for BLEND
+ * with probability alpha, decided by a hash of the key and the triangle (the same answer wherever the
+ * traversal meets it, on every backend). */
+TS_FN int ts_stops(const ts_scene *s, ts_u32 tri, float b1, float b2, ts_u32 key) {
+    const float *sh = s->shade + tri * TS_SHADE_FLOATS;
+    const float *m = s->materials + ts_bits(sh[22]) * TS_MAT_FLOATS;
+    ts_u32 mode = ts_bits(m[11]);
+    if (mode == TS_ALPHA_OPAQUE) return 1;
+    float uv[4], col[4], t[4];
+    ts_attributes(s, sh, b1, b2, uv, col);
+    float a = m[3] * col[3];
+    if (ts_tex_slot(s, m, TS_SLOT_BASE, uv, t)) a = a * t[3];
+    if (mode == TS_ALPHA_MASK) return a >= m[12];
+    return ts_unit(ts_mix(key ^ ts_mix(tri))) < a;
+}
+
+/* Closest hit (any_hit = 0) or any hit before tmax (any_hit = 1); surfaces that alpha makes transparent at
+ * the hit are passed through (ts_stops, with the ray's random key). */
+TS_FN int ts_trace(const ts_scene *s, ts_v3 o, ts_v3 d, float tmax, int any_hit, ts_u32 key, ts_hit *hit) {
     if (s->node_count == 0) return 0;
     ts_v3 inv = v3(1.0f / d.x, 1.0f / d.y, 1.0f / d.z);
     ts_u32 stack[TS_STACK];
@@ -286,6 +380,7 @@ TS_FN int ts_trace(const ts_scene *s, ts_v3 o, ts_v3 d, float tmax, int any_hit,
             for (ts_u32 i = 0; i < count; ++i) {
                 ts_hit h;
                 if (ts_tri(s->tris + (first + i) * TS_TRI_FLOATS, o, d, hit->t, &h)) {
+                    if ((s->flags & TS_FLAG_ALPHA) && !ts_stops(s, first + i, h.u, h.v, key)) continue;
                     h.tri = first + i;
                     *hit = h;
                     found = 1;
@@ -336,33 +431,22 @@ TS_FN void ts_surface_at(const ts_scene *s, const ts_hit *h, ts_v3 o, ts_v3 d, t
     ts_v3 ng = ts_load3(sh + 19);
     ts_v3 n = v3_norm(v3_add(v3_add(v3_scale(ts_load3(sh), w), v3_scale(ts_load3(sh + 3), h->u)),
                              v3_scale(ts_load3(sh + 6), h->v)));
-    float uu = sh[9] * w + sh[11] * h->u + sh[13] * h->v;
-    float vv = sh[10] * w + sh[12] * h->u + sh[14] * h->v;
+    float uv[4], col[4];
+    ts_attributes(s, sh, h->u, h->v, uv, col);
     const float *m = s->materials + ts_bits(sh[22]) * TS_MAT_FLOATS;
     float texel[4];
-    sf->base = v3(m[0], m[1], m[2]);
-    ts_u32 base_tex = ts_bits(m[4]);
-    if (base_tex != 0xffffffffu) {
-        ts_tex(s, base_tex, uu, vv, texel);
-        sf->base = v3_mul(sf->base, v3(texel[0], texel[1], texel[2]));
-    }
-    float metallic = m[5], rough = m[6];
-    ts_u32 mr_tex = ts_bits(m[7]);
-    if (mr_tex != 0xffffffffu) {
-        ts_tex(s, mr_tex, uu, vv, texel);
+    sf->base = v3_mul(v3(m[0], m[1], m[2]), v3(col[0], col[1], col[2]));
+    if (ts_tex_slot(s, m, TS_SLOT_BASE, uv, texel)) sf->base = v3_mul(sf->base, v3(texel[0], texel[1], texel[2]));
+    float metallic = m[4], rough = m[5];
+    if (ts_tex_slot(s, m, TS_SLOT_MR, uv, texel)) {
         rough = rough * texel[1];
         metallic = metallic * texel[2];
     }
-    sf->emission = v3(m[8], m[9], m[10]);
-    ts_u32 em_tex = ts_bits(m[11]);
-    if (em_tex != 0xffffffffu) {
-        ts_tex(s, em_tex, uu, vv, texel);
+    sf->emission = v3(m[6], m[7], m[8]);
+    if (ts_tex_slot(s, m, TS_SLOT_EMISSIVE, uv, texel))
         sf->emission = v3_mul(sf->emission, v3(texel[0], texel[1], texel[2]));
-    }
-    ts_u32 nrm_tex = ts_bits(m[12]);
-    if (nrm_tex != 0xffffffffu) {
-        ts_tex(s, nrm_tex, uu, vv, texel);
-        float scale = m[13];
+    if (ts_tex_slot(s, m, TS_SLOT_NORMAL, uv, texel)) {
+        float scale = m[9];
         ts_v3 tn = v3((texel[0] * 2.0f - 1.0f) * scale, (texel[1] * 2.0f - 1.0f) * scale, texel[2] * 2.0f - 1.0f);
         ts_v3 t = ts_load3(sh + 15);
         t = v3_norm(v3_sub(t, v3_scale(n, v3_dot(n, t))));
@@ -372,7 +456,7 @@ TS_FN void ts_surface_at(const ts_scene *s, const ts_hit *h, ts_v3 o, ts_v3 d, t
     sf->metallic = ts_clamp(metallic, 0.0f, 1.0f);
     rough = ts_clamp(rough, 0.02f, 1.0f);
     sf->alpha = rough * rough;
-    sf->specular = m[14];
+    sf->specular = m[10];
     sf->front = v3_dot(ng, d) < 0.0f;
     if (!sf->front) {
         ng = v3_scale(ng, -1.0f);
@@ -503,7 +587,8 @@ TS_FN ts_u32 ts_pick_emitter(const ts_scene *s, float u) {
 TS_FN ts_u32 ts_emitter_slot(const ts_scene *s, ts_u32 tri) { return ts_bits(s->shade[tri * TS_SHADE_FLOATS + 24]); }
 
 /* Direct light at sf from one light chosen at random, with MIS against BSDF sampling for area lights. */
-TS_FN ts_v3 ts_direct(const ts_scene *s, const ts_surface *sf, ts_v3 wo, float u0, float u1, float u2, ts_u32 *rays) {
+TS_FN ts_v3 ts_direct(const ts_scene *s, const ts_surface *sf, ts_v3 wo, float u0, float u1, float u2, ts_u32 key,
+                      ts_u32 *rays) {
     ts_v3 zero = v3(0.0f, 0.0f, 0.0f);
     ts_v3 o = v3_add(sf->p, v3_scale(sf->ng, 1e-4f));
     if (s->light_count == 0 && s->emitter_count == 0) return zero;
@@ -543,7 +628,7 @@ TS_FN ts_v3 ts_direct(const ts_scene *s, const ts_surface *sf, ts_v3 wo, float u
         if (!(ts_maxc(f) > 0.0f)) return zero;
         ts_hit h;
         *rays += 1u;
-        if (ts_trace(s, o, wi, dist * 0.9999f, 1, &h)) return zero;
+        if (ts_trace(s, o, wi, dist * 0.9999f, 1, key, &h)) return zero;
         return v3_scale(v3_mul(f, color), 1.0f / p_punctual * (float)s->light_count);
     }
     /* Emissive triangle, picked by power, point uniform on it. */
@@ -567,17 +652,14 @@ TS_FN ts_v3 ts_direct(const ts_scene *s, const ts_surface *sf, ts_v3 wo, float u
     if (!(ts_maxc(f) > 0.0f)) return zero;
     ts_hit h;
     *rays += 1u;
-    if (ts_trace(s, o, wi, dist * 0.999f, 1, &h)) return zero;
+    /* The emitter's point is light only where alpha keeps it (the key decides BLEND as a ray to it would). */
+    if ((s->flags & TS_FLAG_ALPHA) && !ts_stops(s, tri, b1, b2, key)) return zero;
+    if (ts_trace(s, o, wi, dist * 0.999f, 1, key, &h)) return zero;
     const float *m = s->materials + ts_bits(sh[22]) * TS_MAT_FLOATS;
-    ts_v3 le = v3(m[8], m[9], m[10]);
-    ts_u32 em_tex = ts_bits(m[11]);
-    if (em_tex != 0xffffffffu) {
-        float w = 1.0f - b1 - b2, texel[4];
-        float uu = sh[9] * w + sh[11] * b1 + sh[13] * b2;
-        float vv = sh[10] * w + sh[12] * b1 + sh[14] * b2;
-        ts_tex(s, em_tex, uu, vv, texel);
-        le = v3_mul(le, v3(texel[0], texel[1], texel[2]));
-    }
+    ts_v3 le = v3(m[6], m[7], m[8]);
+    float uv[4], col[4], texel[4];
+    ts_attributes(s, sh, b1, b2, uv, col);
+    if (ts_tex_slot(s, m, TS_SLOT_EMISSIVE, uv, texel)) le = v3_mul(le, v3(texel[0], texel[1], texel[2]));
     float pdf_light = ts_emitter_pdf(s, slot, sh[23], dist, cos_l);
     if (!(pdf_light > 0.0f)) return zero;
     float w = ts_power_heuristic(pdf_light, pdf_bsdf);
@@ -603,7 +685,9 @@ TS_FN ts_v3 ts_radiance(const ts_scene *s, ts_u32 px, ts_u32 py, ts_u32 sample, 
         ts_u32 dim = 2u + bounce * 8u;
         ts_hit hit;
         *rays += 1u;
-        if (!ts_trace(s, o, d, 1e30f, 0, &hit)) {
+        /* dims 0..6 of the bounce are the samples below; 7 keys this bounce's alpha decisions. */
+        ts_u32 key = ts_key(s, pixel, sample, dim + 7u);
+        if (!ts_trace(s, o, d, 1e30f, 0, key, &hit)) {
             L = v3_add(L, v3_mul(beta, ts_env(s, d)));
             break;
         }
@@ -623,7 +707,7 @@ TS_FN ts_v3 ts_radiance(const ts_scene *s, ts_u32 px, ts_u32 py, ts_u32 sample, 
         }
         if (bounce >= s->max_bounces) break;
         ts_v3 ld = ts_direct(s, &sf, wo, ts_rand(s, pixel, sample, dim), ts_rand(s, pixel, sample, dim + 1),
-                             ts_rand(s, pixel, sample, dim + 2), rays);
+                             ts_rand(s, pixel, sample, dim + 2), ts_mix(key ^ 0x5bd1e995u), rays);
         L = v3_add(L, v3_mul(beta, ld));
         ts_v3 wi;
         if (!ts_bsdf_sample(&sf, wo, ts_rand(s, pixel, sample, dim + 3), ts_rand(s, pixel, sample, dim + 4),

@@ -184,7 +184,12 @@ pub struct SceneStats {
 pub(crate) const NODE_FLOATS: usize = 8;
 pub(crate) const TRI_FLOATS: usize = 9;
 pub(crate) const SHADE_FLOATS: usize = 28;
-pub(crate) const MAT_FLOATS: usize = 16;
+pub(crate) const MAT_FLOATS: usize = 64;
+/// Offset of a material's first texture slot, and floats per slot.
+const MAT_SLOTS: usize = 16;
+const SLOT_FLOATS: usize = 8;
+/// Floats of a triangle's extra record (TEXCOORD_1 and COLOR_0 of its three vertices).
+pub(crate) const EXTRA_FLOATS: usize = 18;
 pub(crate) const TEX_U32: usize = 4;
 pub(crate) const LIGHT_FLOATS: usize = 16;
 /// "No texture" / "not an emitter".
@@ -208,6 +213,8 @@ pub struct Scene {
     pub environment: [f32; 3],
     /// Texture index of the environment map, or `NONE`.
     pub(crate) environment_texture: u32,
+    /// `TS_FLAG_*` of `pathtrace.h`: bit 0, some material is not opaque.
+    pub(crate) flags: u32,
     /// Counts.
     pub stats: SceneStats,
 }
@@ -220,6 +227,16 @@ pub(crate) struct Triangle {
     pub uv: [[f32; 2]; 3],
     pub tangent: [f32; 4],
     pub material: u32,
+    /// Index into `Gathered::extras`, or `NONE`.
+    pub extra: u32,
+}
+
+/// Per-vertex attributes only some triangles have: the second UV set (`TEXCOORD_1`; zeros when only the
+/// colours are present) and the vertex colours (`COLOR_0`, linear RGBA; white when only the UVs are).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Extra {
+    pub uv1: [[f32; 2]; 3],
+    pub color: [[f32; 4]; 3],
 }
 
 /// Texture data in linear RGBA.
@@ -230,47 +247,93 @@ pub(crate) struct Texture {
     pub rgba: Vec<f32>,
 }
 
+/// glTF sampler wrap modes (§3.8.4), as the kernel numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wrap {
+    Repeat = 0,
+    ClampToEdge = 1,
+    MirroredRepeat = 2,
+}
+
+/// A material's use of one texture: which texture, read at which UV set, through which
+/// `KHR_texture_transform` (`u' = a u + b v + c`, `v' = d u + e v + f`), with which wrap modes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TexSlot {
+    pub texture: u32,
+    pub set: u32,
+    pub wrap: [Wrap; 2],
+    pub transform: [f32; 6],
+}
+
+impl TexSlot {
+    /// No texture.
+    pub(crate) const NONE: TexSlot = TexSlot {
+        texture: NONE,
+        set: 0,
+        wrap: [Wrap::Repeat; 2],
+        transform: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+    };
+
+    fn flatten(&self, out: &mut Vec<f32>) {
+        let flags = (self.set & 1) | (self.wrap[0] as u32) << 1 | (self.wrap[1] as u32) << 3;
+        out.push(f32::from_bits(self.texture));
+        out.push(f32::from_bits(flags));
+        out.extend_from_slice(&self.transform);
+    }
+}
+
+/// glTF `alphaMode` (§3.9.4), as the kernel numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AlphaMode {
+    Opaque = 0,
+    Mask = 1,
+    Blend = 2,
+}
+
 /// A material in the kernel's layout, before flattening.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Material {
     pub base: [f32; 4],
-    pub base_tex: u32,
     pub metallic: f32,
     pub roughness: f32,
-    pub mr_tex: u32,
     pub emissive: [f32; 3],
-    pub emissive_tex: u32,
-    pub normal_tex: u32,
     pub normal_scale: f32,
     pub specular: f32,
+    pub alpha_mode: AlphaMode,
+    pub alpha_cutoff: f32,
+    /// Base colour, metallic-roughness, emissive and normal textures (`TS_SLOT_*`).
+    pub slots: [TexSlot; 4],
 }
 
 impl Material {
     pub(crate) const DEFAULT: Material = Material {
         base: [1.0, 1.0, 1.0, 1.0],
-        base_tex: NONE,
         metallic: 1.0,
         roughness: 1.0,
-        mr_tex: NONE,
         emissive: [0.0; 3],
-        emissive_tex: NONE,
-        normal_tex: NONE,
         normal_scale: 1.0,
         specular: 1.0,
+        alpha_mode: AlphaMode::Opaque,
+        alpha_cutoff: 0.5,
+        slots: [TexSlot::NONE; 4],
     };
 
     fn flatten(&self, out: &mut Vec<f32>) {
+        let start = out.len();
         out.extend_from_slice(&self.base);
-        out.push(f32::from_bits(self.base_tex));
         out.push(self.metallic);
         out.push(self.roughness);
-        out.push(f32::from_bits(self.mr_tex));
         out.extend_from_slice(&self.emissive);
-        out.push(f32::from_bits(self.emissive_tex));
-        out.push(f32::from_bits(self.normal_tex));
         out.push(self.normal_scale);
         out.push(self.specular);
-        out.push(0.0);
+        out.push(f32::from_bits(self.alpha_mode as u32));
+        out.push(self.alpha_cutoff);
+        out.resize(start + MAT_SLOTS, 0.0);
+        for slot in &self.slots {
+            slot.flatten(out);
+        }
+        debug_assert_eq!(out.len() - start, MAT_SLOTS + 4 * SLOT_FLOATS);
+        out.resize(start + MAT_FLOATS, 0.0);
     }
 }
 
@@ -290,6 +353,7 @@ pub(crate) struct Light {
 pub(crate) struct Gathered {
     pub environment_texture: u32,
     pub triangles: Vec<Triangle>,
+    pub extras: Vec<Extra>,
     pub materials: Vec<Material>,
     pub textures: Vec<Texture>,
     pub lights: Vec<Light>,
@@ -309,6 +373,7 @@ impl Scene {
         let mut shade = Vec::with_capacity(g.triangles.len() * SHADE_FLOATS);
         let mut emitters = Vec::new();
         let mut power = Vec::new();
+        let mut extras = Vec::with_capacity(g.extras.len() * EXTRA_FLOATS);
         for (slot, &ti) in bvh.order.iter().enumerate() {
             let t = &g.triangles[ti as usize];
             let e1 = crate::math::sub(t.p[1], t.p[0]);
@@ -330,6 +395,24 @@ impl Scene {
             shade.extend_from_slice(&ng);
             shade.push(f32::from_bits(t.material));
             shade.push(area);
+            let extra = if t.extra == NONE {
+                NONE
+            } else {
+                // Extra records follow the shading records, in the order the triangles refer to them.
+                let at = g.triangles.len() * SHADE_FLOATS + extras.len();
+                let e = &g.extras[t.extra as usize];
+                for uv in &e.uv1 {
+                    extras.extend_from_slice(uv);
+                }
+                for c in &e.color {
+                    extras.extend_from_slice(c);
+                }
+                u32::try_from(at).map_err(|_| SceneError::TooLarge {
+                    what: "shading data",
+                    value: at as u64,
+                    limit: u64::from(u32::MAX),
+                })?
+            };
             let m = &g.materials[t.material as usize];
             let lum = 0.2126 * m.emissive[0] + 0.7152 * m.emissive[1] + 0.0722 * m.emissive[2];
             if lum > 0.0 && area > 0.0 {
@@ -345,8 +428,10 @@ impl Scene {
             } else {
                 shade.push(f32::from_bits(NONE));
             }
-            shade.extend_from_slice(&[0.0; 3]);
+            shade.push(f32::from_bits(extra));
+            shade.extend_from_slice(&[0.0; 2]);
         }
+        shade.append(&mut extras);
         // Summed in triangle order: the same floats on every machine.
         let total: f32 = power.iter().sum();
         let mut emitter_cdf = Vec::with_capacity(power.len());
@@ -408,6 +493,11 @@ impl Scene {
             camera: g.camera,
             environment,
             environment_texture: g.environment_texture,
+            flags: u32::from(
+                g.materials
+                    .iter()
+                    .any(|m| m.alpha_mode != AlphaMode::Opaque),
+            ),
             stats,
         })
     }

@@ -22,6 +22,7 @@ fn cpu_and_cuda_give_identical_leaves() {
         ("floor", testscenes::lit_floor(0.5, None), [1.0; 3]),
         ("animated", testscenes::animated_cube(), [1.0; 3]),
         ("complete", complete_glb(), [0.05; 3]),
+        ("features", testscenes::features(), [0.3; 3]),
     ];
     for (name, glb, env) in scenes {
         let s = settings(160, 90, 8, 6);

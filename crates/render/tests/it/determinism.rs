@@ -11,8 +11,19 @@ fn bits(v: &[f32]) -> Vec<u32> {
 
 #[test]
 fn repeated_renders_and_thread_counts_give_identical_leaves() {
+    same_leaves_on_any_thread_count(&complete_glb(), [0.05; 3]);
+}
+
+/// The material and light features (alpha MASK and BLEND with their stochastic decisions, the second UV set,
+/// texture transforms, wrap modes, vertex colours, spot and directional lights) keep the contract too.
+#[test]
+fn the_feature_scene_gives_identical_leaves_on_any_thread_count() {
+    same_leaves_on_any_thread_count(&testscenes::features(), [0.3; 3]);
+}
+
+fn same_leaves_on_any_thread_count(glb: &[u8], env: [f32; 3]) {
     let s = settings(96, 54, 4, 4);
-    let scene = load(&complete_glb(), &s, [0.05; 3], 0);
+    let scene = load(glb, &s, env, 0);
     let a = render(&scene, &s);
     let b = render(&scene, &s);
     assert_eq!(a.root, b.root);
@@ -30,7 +41,7 @@ fn repeated_renders_and_thread_counts_give_identical_leaves() {
         );
     }
     // Loading again gives the same scene bits (BVH, textures): same root.
-    let scene2 = load(&complete_glb(), &s, [0.05; 3], 0);
+    let scene2 = load(glb, &s, env, 0);
     assert_eq!(render(&scene2, &s).root, a.root);
 }
 

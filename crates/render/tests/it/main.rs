@@ -10,6 +10,7 @@
 mod common;
 mod conformance;
 mod determinism;
+mod features;
 mod fuzz;
 mod hostile;
 mod loader;

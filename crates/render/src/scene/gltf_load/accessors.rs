@@ -71,14 +71,26 @@ pub(super) fn check_types(doc: &gltf::Document) -> Result<(), SceneError> {
                     gltf::Semantic::Positions | gltf::Semantic::Normals => {
                         dt == DataType::F32 && dim == Dimensions::Vec3
                     }
+                    // §3.7.2.1: float, or unsigned byte / short normalized.
                     gltf::Semantic::TexCoords(_) => {
-                        matches!(dt, DataType::F32 | DataType::U8 | DataType::U16)
+                        (dt == DataType::F32
+                            || matches!(dt, DataType::U8 | DataType::U16) && acc.normalized())
                             && dim == Dimensions::Vec2
+                    }
+                    gltf::Semantic::Colors(_) => {
+                        (dt == DataType::F32
+                            || matches!(dt, DataType::U8 | DataType::U16) && acc.normalized())
+                            && matches!(dim, Dimensions::Vec3 | Dimensions::Vec4)
                     }
                     _ => true,
                 };
                 if !ok {
-                    return bad(format!("mesh {m}: attribute {sem:?} has the wrong type"));
+                    return bad(format!(
+                        "mesh {m}: attribute {sem:?} (accessor {}) is {dim:?} of {dt:?}{}, which glTF 2.0 \
+                         §3.7.2.1 does not allow for it",
+                        acc.index(),
+                        if acc.normalized() { " normalized" } else { "" }
+                    ));
                 }
             }
         }

@@ -1,12 +1,126 @@
 //! Materials, textures, images and samplers (glTF 2.0 §3.8, §3.9) and the material extensions the kernel
-//! renders.
+//! renders: each texture a material uses becomes a slot naming the decoded texture, the UV set it is read
+//! at (`texCoord`, 0 or 1), its `KHR_texture_transform` and its sampler's wrap modes.
 
 use super::GetBuffer;
-use crate::scene::{Limits, Material, NONE, SceneError, Texture, images};
+use crate::math;
+use crate::scene::{AlphaMode, Limits, Material, NONE, SceneError, TexSlot, Texture, Wrap, images};
 use std::collections::HashMap;
 
+/// How a material refers to one texture, whichever kind of texture info it is.
+struct TexUse<'a> {
+    texture: gltf::texture::Texture<'a>,
+    tex_coord: u32,
+    transform: Option<gltf::json::extensions::texture::TextureTransform>,
+}
+
+impl<'a> TexUse<'a> {
+    fn info(i: gltf::texture::Info<'a>) -> Self {
+        let transform =
+            i.texture_transform()
+                .map(|t| gltf::json::extensions::texture::TextureTransform {
+                    offset: gltf::json::extensions::texture::TextureTransformOffset(t.offset()),
+                    rotation: gltf::json::extensions::texture::TextureTransformRotation(
+                        t.rotation(),
+                    ),
+                    scale: gltf::json::extensions::texture::TextureTransformScale(t.scale()),
+                    tex_coord: t.tex_coord(),
+                    extras: Default::default(),
+                });
+        TexUse {
+            texture: i.texture(),
+            tex_coord: i.tex_coord(),
+            transform,
+        }
+    }
+
+    /// The `gltf` crate types `KHR_texture_transform` only on plain texture infos; on a normal texture it
+    /// is read from the extension's JSON. A transform that does not parse is an error, not ignored.
+    fn normal(n: &gltf::material::NormalTexture<'a>) -> Result<Self, String> {
+        let transform = match n.extension_value("KHR_texture_transform") {
+            None => None,
+            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| {
+                format!("its normal texture's KHR_texture_transform is malformed: {e}")
+            })?),
+        };
+        Ok(TexUse {
+            texture: n.texture(),
+            tex_coord: n.tex_coord(),
+            transform,
+        })
+    }
+
+    /// The UV set this use reads: `KHR_texture_transform`'s `texCoord` overrides the info's.
+    fn set(&self) -> u32 {
+        self.transform
+            .as_ref()
+            .and_then(|t| t.tex_coord)
+            .unwrap_or(self.tex_coord)
+    }
+}
+
+/// The texture uses of `mat`, in the kernel's slot order (base colour, metallic-roughness, emissive,
+/// normal).
+fn uses<'a>(mat: &gltf::Material<'a>) -> Result<[Option<TexUse<'a>>; 4], String> {
+    let pbr = mat.pbr_metallic_roughness();
+    Ok([
+        pbr.base_color_texture().map(TexUse::info),
+        pbr.metallic_roughness_texture().map(TexUse::info),
+        mat.emissive_texture().map(TexUse::info),
+        mat.normal_texture()
+            .as_ref()
+            .map(TexUse::normal)
+            .transpose()?,
+    ])
+}
+
+/// The highest UV set (`TEXCOORD_n`) the material's textures read, if any: a primitive drawn with it must
+/// have that attribute (glTF-Validator, `MESH_PRIMITIVE_TOO_FEW_TEXCOORDS`).
+///
+/// Errors: a set above 1 (the renderer reads `TEXCOORD_0` and `TEXCOORD_1`), a malformed transform.
+pub(super) fn highest_uv_set(mat: &gltf::Material<'_>) -> Result<Option<u32>, SceneError> {
+    let what = |e: String| SceneError::Malformed(format!("material {}: {e}", index(mat)));
+    let mut top = None;
+    for u in uses(mat).map_err(what)?.iter().flatten() {
+        let set = u.set();
+        if set > 1 {
+            return Err(what(format!(
+                "a texture reads TEXCOORD_{set}; the renderer reads TEXCOORD_0 and TEXCOORD_1"
+            )));
+        }
+        top = top.max(Some(set));
+    }
+    Ok(top)
+}
+
+fn index(mat: &gltf::Material<'_>) -> String {
+    mat.index().map_or("(default)".into(), |i| i.to_string())
+}
+
+/// `KHR_texture_transform`'s matrix `T · R · S` (translation by `offset`, rotation by `rotation` radians
+/// counter-clockwise in UV space, scale), as the rows `[a, b, c, d, e, f]` of `u' = a u + b v + c`,
+/// `v' = d u + e v + f`. The extension gives it as
+/// `[[1,0,x],[0,1,y],[0,0,1]] · [[cos,sin,0],[−sin,cos,0],[0,0,1]] · [[sx,0,0],[0,sy,0],[0,0,1]]`.
+fn transform_rows(t: &gltf::json::extensions::texture::TextureTransform) -> [f32; 6] {
+    let (sin, cos) = math::sincos(t.rotation.0);
+    let ([x, y], [sx, sy]) = (t.offset.0, t.scale.0);
+    [cos * sx, sin * sy, x, -sin * sx, cos * sy, y]
+}
+
+fn wrap(mode: gltf::texture::WrappingMode) -> Wrap {
+    match mode {
+        gltf::texture::WrappingMode::Repeat => Wrap::Repeat,
+        gltf::texture::WrappingMode::ClampToEdge => Wrap::ClampToEdge,
+        gltf::texture::WrappingMode::MirroredRepeat => Wrap::MirroredRepeat,
+    }
+}
+
 /// The materials the triangles use (`keys[i]` is the glTF material of our material `i`; `None` is the
-/// default material) and the textures they sample, decoded within `limits`.
+/// default material) and the textures they sample, decoded within `limits` (an image used both as colour
+/// and as data is decoded once for each).
+///
+/// Errors: non-finite factors or transforms, an alpha cutoff below 0, a texture on a UV set above 1, an
+/// image outside the file or one that does not decode within the limits.
 pub(super) fn gather(
     doc: &gltf::Document,
     keys: &[Option<usize>],
@@ -18,79 +132,112 @@ pub(super) fn gather(
     let mut texels = 0u64;
     let mut materials = Vec::with_capacity(keys.len());
     for &key in keys {
-        let m = match key {
-            None => Material::DEFAULT,
-            Some(i) => {
-                let mat = doc
-                    .materials()
-                    .nth(i)
-                    .ok_or_else(|| SceneError::Malformed(format!("material {i} does not exist")))?;
-                let mut tex = |info: Option<gltf::texture::Texture<'_>>,
-                               srgb: bool|
-                 -> Result<u32, SceneError> {
-                    let Some(t) = info else { return Ok(NONE) };
-                    let image = t.source();
-                    let k = (image.index(), srgb);
-                    if let Some(&id) = texture_of.get(&k) {
-                        return Ok(id);
-                    }
-                    let (data, mime) = match image.source() {
-                        gltf::image::Source::View { view, mime_type } => {
-                            let buf = get(view.buffer()).ok_or_else(|| {
-                                SceneError::Malformed(format!(
-                                    "image {} refers to a missing buffer",
-                                    image.index()
-                                ))
-                            })?;
-                            (
-                                &buf[view.offset()..view.offset() + view.length()],
-                                Some(mime_type),
-                            )
-                        }
-                        gltf::image::Source::Uri { .. } => {
-                            return Err(SceneError::ExternalImage {
-                                index: image.index(),
-                            });
-                        }
-                    };
-                    let decoded =
-                        images::decode(image.index(), data, mime, srgb, limits, &mut texels)?;
-                    let id = u32::try_from(textures.len()).unwrap_or(NONE);
-                    textures.push(decoded);
-                    texture_of.insert(k, id);
-                    Ok(id)
-                };
-                let pbr = mat.pbr_metallic_roughness();
-                let strength = mat.emissive_strength().unwrap_or(1.0);
-                let e = mat.emissive_factor();
-                let m = Material {
-                    base: pbr.base_color_factor(),
-                    base_tex: tex(pbr.base_color_texture().map(|i| i.texture()), true)?,
-                    metallic: pbr.metallic_factor(),
-                    roughness: pbr.roughness_factor(),
-                    mr_tex: tex(pbr.metallic_roughness_texture().map(|i| i.texture()), false)?,
-                    emissive: [e[0] * strength, e[1] * strength, e[2] * strength],
-                    emissive_tex: tex(mat.emissive_texture().map(|i| i.texture()), true)?,
-                    normal_tex: tex(mat.normal_texture().map(|n| n.texture()), false)?,
-                    normal_scale: mat.normal_texture().map_or(1.0, |n| n.scale()),
-                    specular: mat.specular().map_or(1.0, |s| s.specular_factor()),
-                };
-                let scalars = [m.metallic, m.roughness, m.normal_scale, m.specular];
-                if m.base
-                    .iter()
-                    .chain(&m.emissive)
-                    .chain(&scalars)
-                    .any(|v| !v.is_finite())
-                {
-                    return Err(SceneError::NonFinite {
-                        what: format!("material {i}"),
+        let Some(i) = key else {
+            materials.push(Material::DEFAULT);
+            continue;
+        };
+        let mat = doc
+            .materials()
+            .nth(i)
+            .ok_or_else(|| SceneError::Malformed(format!("material {i} does not exist")))?;
+        let mut decode = |t: &gltf::texture::Texture<'_>, srgb: bool| -> Result<u32, SceneError> {
+            let image = t.source();
+            let k = (image.index(), srgb);
+            if let Some(&id) = texture_of.get(&k) {
+                return Ok(id);
+            }
+            let (data, mime) = match image.source() {
+                gltf::image::Source::View { view, mime_type } => {
+                    let buf = get(view.buffer()).ok_or_else(|| {
+                        SceneError::Malformed(format!(
+                            "image {} refers to a missing buffer",
+                            image.index()
+                        ))
+                    })?;
+                    (
+                        &buf[view.offset()..view.offset() + view.length()],
+                        Some(mime_type),
+                    )
+                }
+                gltf::image::Source::Uri { .. } => {
+                    return Err(SceneError::ExternalImage {
+                        index: image.index(),
                     });
                 }
-                m
-            }
+            };
+            let decoded = images::decode(image.index(), data, mime, srgb, limits, &mut texels)?;
+            let id = u32::try_from(textures.len()).unwrap_or(NONE);
+            textures.push(decoded);
+            texture_of.insert(k, id);
+            Ok(id)
         };
+        highest_uv_set(&mat)?;
+        let used = uses(&mat).map_err(|e| SceneError::Malformed(format!("material {i}: {e}")))?;
+        let mut slots = [TexSlot::NONE; 4];
+        // Base colour and emissive textures hold sRGB colour; metallic-roughness and normal maps hold data.
+        for (k, (u, srgb)) in used.iter().zip([true, false, true, false]).enumerate() {
+            let Some(u) = u else { continue };
+            let sampler = u.texture.sampler();
+            let transform = u
+                .transform
+                .as_ref()
+                .map_or(TexSlot::NONE.transform, transform_rows);
+            if transform.iter().any(|v| !v.is_finite()) {
+                return Err(SceneError::NonFinite {
+                    what: format!("material {i} texture transform"),
+                });
+            }
+            slots[k] = TexSlot {
+                texture: decode(&u.texture, srgb)?,
+                set: u.set(),
+                wrap: [wrap(sampler.wrap_s()), wrap(sampler.wrap_t())],
+                transform,
+            };
+        }
+        let pbr = mat.pbr_metallic_roughness();
+        let strength = mat.emissive_strength().unwrap_or(1.0);
+        let e = mat.emissive_factor();
+        let alpha_mode = match mat.alpha_mode() {
+            gltf::material::AlphaMode::Opaque => AlphaMode::Opaque,
+            gltf::material::AlphaMode::Mask => AlphaMode::Mask,
+            gltf::material::AlphaMode::Blend => AlphaMode::Blend,
+        };
+        let m = Material {
+            base: pbr.base_color_factor(),
+            metallic: pbr.metallic_factor(),
+            roughness: pbr.roughness_factor(),
+            emissive: [e[0] * strength, e[1] * strength, e[2] * strength],
+            normal_scale: mat.normal_texture().map_or(1.0, |n| n.scale()),
+            specular: mat.specular().map_or(1.0, |s| s.specular_factor()),
+            alpha_mode,
+            // §3.9.4: alphaCutoff defaults to 0.5 and "MUST be >= 0".
+            alpha_cutoff: mat.alpha_cutoff().unwrap_or(0.5),
+            slots,
+        };
+        let scalars = [
+            m.metallic,
+            m.roughness,
+            m.normal_scale,
+            m.specular,
+            m.alpha_cutoff,
+        ];
+        if m.base
+            .iter()
+            .chain(&m.emissive)
+            .chain(&scalars)
+            .any(|v| !v.is_finite())
+        {
+            return Err(SceneError::NonFinite {
+                what: format!("material {i}"),
+            });
+        }
+        if m.alpha_cutoff < 0.0 {
+            return Err(SceneError::Malformed(format!(
+                "material {i}: alphaCutoff {} is below 0 (glTF 2.0 §3.9.4: it must be >= 0)",
+                m.alpha_cutoff
+            )));
+        }
         materials.push(m);
     }
-
     Ok((materials, textures))
 }

@@ -2,8 +2,11 @@
 
 use super::nodes::Walk;
 use crate::math::{self, Mat4, V3};
-use crate::scene::{SceneError, Triangle};
+use crate::scene::{Extra, NONE, SceneError, Triangle};
 use gltf::mesh::Mode;
+
+/// The UVs of a triangle whose primitive lacks the UV set its material reads.
+const FIXED_UV: [[f32; 2]; 3] = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]];
 
 impl Walk<'_, '_> {
     pub(super) fn mesh(&mut self, mesh: &gltf::Mesh<'_>, world: &Mat4) -> Result<(), SceneError> {
@@ -68,6 +71,18 @@ impl Walk<'_, '_> {
             let normals: Option<Vec<[f32; 3]>> = reader.read_normals().map(|it| it.collect());
             let uvs: Option<Vec<[f32; 2]>> =
                 reader.read_tex_coords(0).map(|it| it.into_f32().collect());
+            // The second UV set is read only for a material that samples it. A set the primitive lacks
+            // reads the fixed per-triangle mapping, as a missing TEXCOORD_0 does.
+            let uv_set = super::materials::highest_uv_set(&prim.material())?;
+            let reads_uv1 = uv_set == Some(1);
+            let uvs1: Option<Vec<[f32; 2]>> = if reads_uv1 {
+                reader.read_tex_coords(1).map(|it| it.into_f32().collect())
+            } else {
+                None
+            };
+            // COLOR_0 is linear RGB(A) (§3.7.2.1); RGB has alpha 1.
+            let colors: Option<Vec<[f32; 4]>> =
+                reader.read_colors(0).map(|it| it.into_rgba_f32().collect());
             let indices: Vec<u32> = match reader.read_indices() {
                 Some(it) => it.into_u32().collect(),
                 None => (0..u32::try_from(nverts).unwrap_or(u32::MAX)).collect(),
@@ -89,6 +104,24 @@ impl Walk<'_, '_> {
             };
             check(normals.as_ref().map(Vec::len), "normals")?;
             check(uvs.as_ref().map(Vec::len), "texture coordinates")?;
+            check(uvs1.as_ref().map(Vec::len), "TEXCOORD_1")?;
+            check(colors.as_ref().map(Vec::len), "COLOR_0")?;
+            for (what, bad) in [
+                (
+                    "TEXCOORD_1",
+                    uvs1.iter().flatten().flatten().any(|v| !v.is_finite()),
+                ),
+                (
+                    "COLOR_0",
+                    colors.iter().flatten().flatten().any(|v| !v.is_finite()),
+                ),
+            ] {
+                if bad {
+                    return Err(SceneError::NonFinite {
+                        what: format!("mesh {} {what}", mesh.index()),
+                    });
+                }
+            }
             let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
             let mat = self.material_index(prim.material().index());
             let tri_indices = |k: usize| -> [u32; 3] {
@@ -134,7 +167,20 @@ impl Walk<'_, '_> {
                     Some(us) if idx.iter().all(|&i| finite(&us[i as usize])) => {
                         idx.map(|i| us[i as usize])
                     }
-                    _ => [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
+                    _ => FIXED_UV,
+                };
+                let extra = if reads_uv1 || colors.is_some() {
+                    self.extras.push(Extra {
+                        uv1: uvs1
+                            .as_ref()
+                            .map_or(FIXED_UV, |us| idx.map(|i| us[i as usize])),
+                        color: colors
+                            .as_ref()
+                            .map_or([[1.0; 4]; 3], |cs| idx.map(|i| cs[i as usize])),
+                    });
+                    u32::try_from(self.extras.len() - 1).unwrap_or(NONE)
+                } else {
+                    NONE
                 };
                 self.triangles.push(Triangle {
                     p,
@@ -142,6 +188,7 @@ impl Walk<'_, '_> {
                     uv,
                     tangent: tangent(&p, &uv, ng),
                     material: mat,
+                    extra,
                 });
             }
         }

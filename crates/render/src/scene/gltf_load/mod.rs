@@ -122,6 +122,7 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
         get: &get,
         animated: &animated,
         triangles: Vec::new(),
+        extras: Vec::new(),
         lights: Vec::new(),
         camera: None,
         degenerate: 0,
@@ -159,6 +160,7 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
     let gathered = Gathered {
         environment_texture,
         triangles: walk.triangles,
+        extras: walk.extras,
         materials,
         textures,
         lights: walk.lights,
@@ -180,6 +182,7 @@ pub(crate) const IMPLEMENTED_EXTENSIONS: &[&str] = &[
     "KHR_lights_punctual",
     "KHR_materials_emissive_strength",
     "KHR_materials_specular",
+    "KHR_texture_transform",
 ];
 
 /// Parses and validates the glTF JSON: the specification's rules as the `gltf` crate checks them, with

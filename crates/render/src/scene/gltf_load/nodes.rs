@@ -5,7 +5,7 @@ use super::GetBuffer;
 use super::animation::Trs;
 use super::camera::camera_from;
 use crate::math::Mat4;
-use crate::scene::{Camera, Light, LoadOptions, NONE, SceneError, Triangle};
+use crate::scene::{Camera, Extra, Light, LoadOptions, NONE, SceneError, Triangle};
 use gltf::mesh::Mode;
 use std::collections::HashMap;
 
@@ -162,6 +162,8 @@ pub(super) struct Walk<'a, 'b> {
     pub get: &'b GetBuffer<'a>,
     pub animated: &'b HashMap<usize, Trs>,
     pub triangles: Vec<Triangle>,
+    /// Second UV set and vertex colours of the triangles that have them.
+    pub extras: Vec<Extra>,
     pub lights: Vec<Light>,
     pub camera: Option<Camera>,
     pub degenerate: u64,

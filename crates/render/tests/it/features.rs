@@ -1,0 +1,339 @@
+//! The glTF features artists' scenes use, each on a small generated scene with the value it must give:
+//! texture coordinate sets, `KHR_texture_transform`, sampler wrap modes, vertex colours and alpha modes.
+//! Most scenes are `testscenes::screen`, a quad that exactly fills a square image, so that pixel `(x, y)`
+//! of an `n` x `n` image reads `TEXCOORD_0 = ((x + 0.5) / n, (y + 0.5) / n)`.
+
+use crate::common::{load, mean, render, settings};
+use serde_json::{Value, json};
+use tessera_render::testscenes::{self, PointLight, SimpleMaterial};
+
+const N: u32 = 64;
+
+/// Renders `glb` at N x N under a uniform environment `env`, returning the pixels' red channel.
+fn red(glb: &[u8], env: f32, spp: u32) -> Vec<f32> {
+    let s = settings(N, N, spp, 2);
+    let img = render(&load(glb, &s, [env; 3], 0), &s);
+    img.pixels.chunks(3).map(|p| p[0]).collect()
+}
+
+fn at(img: &[f32], x: u32, y: u32) -> f32 {
+    img[(y * N + x) as usize]
+}
+
+/// An emissive-only material (black, no specular) showing `texture` (a glTF texture info) as its emission:
+/// a pixel's value is the texel value itself.
+fn emissive(texture: Value) -> Value {
+    json!({
+        "pbrMetallicRoughness": {"baseColorFactor": [0.0, 0.0, 0.0, 1.0], "metallicFactor": 0.0},
+        "emissiveFactor": [1.0, 1.0, 1.0],
+        "emissiveTexture": texture,
+        "extensions": {"KHR_materials_specular": {"specularFactor": 0.0}},
+    })
+}
+
+const REPEAT: i32 = 10497;
+const CLAMP: i32 = 33071;
+const MIRROR: i32 = 33648;
+
+fn sampler(wrap: i32) -> Value {
+    json!({"wrapS": wrap, "wrapT": wrap})
+}
+
+/// A texture with `texCoord: 1` is read at TEXCOORD_1, not TEXCOORD_0: here TEXCOORD_0 is constant (it would
+/// show one colour everywhere) and TEXCOORD_1 spans the quad, so the split texture shows as a black left and
+/// a white right half.
+#[test]
+fn a_texture_on_texcoord_1_reads_the_second_uv_set() {
+    let uv1 = vec![0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
+    let constant = vec![0.9; 8];
+    let glb = |tex_coord: u32| {
+        // TEXCOORD_0 is replaced by the constant: attributes given later win in the JSON map.
+        testscenes::screen(
+            emissive(json!({"index": 0, "texCoord": tex_coord})),
+            &[testscenes::split_texture(8)],
+            &[sampler(CLAMP)],
+            &[
+                ("TEXCOORD_0", "VEC2", constant.clone()),
+                ("TEXCOORD_1", "VEC2", uv1.clone()),
+            ],
+        )
+    };
+    let img = red(&glb(1), 0.0, 2);
+    for y in [0, N / 2, N - 1] {
+        assert_eq!(at(&img, 4, y), 0.0, "left half at row {y}");
+        assert_eq!(at(&img, N - 5, y), 1.0, "right half at row {y}");
+    }
+    let img0 = red(&glb(0), 0.0, 2);
+    assert!(
+        img0.iter().all(|&v| v == 1.0),
+        "TEXCOORD_0 reads the constant 0.9: white"
+    );
+}
+
+/// `KHR_texture_transform` scale [4, 4] tiles the texture 4 x 4 times: along a row, the split texture's
+/// black and white halves alternate 4 times (a 4 x 4 tiling of the quad).
+#[test]
+fn texture_transform_scale_tiles_the_texture_four_by_four() {
+    let glb = testscenes::screen(
+        emissive(
+            json!({"index": 0, "extensions": {"KHR_texture_transform": {"scale": [4.0, 4.0]}}}),
+        ),
+        &[testscenes::split_texture(8)],
+        &[sampler(REPEAT)],
+        &[],
+    );
+    let img = red(&glb, 0.0, 2);
+    // Pixel 16k + 3 reads u' = 4u with frac(u') = 0.22 (black); 16k + 11 frac 0.72 (white).
+    for k in 0..4 {
+        for y in [5, 37] {
+            assert_eq!(at(&img, 16 * k + 3, y), 0.0, "tile {k}, black half");
+            assert_eq!(at(&img, 16 * k + 11, y), 1.0, "tile {k}, white half");
+        }
+    }
+    let transitions = (1..N)
+        .filter(|&x| (at(&img, x, 20) > 0.5) != (at(&img, x - 1, 20) > 0.5))
+        .count();
+    assert_eq!(
+        transitions, 7,
+        "4 tiles make 7 black/white edges inside a row"
+    );
+}
+
+/// Offset and rotation: offset [0.5, 0] swaps the halves (u' = u + 0.5, repeating); a quarter turn maps
+/// u' = v, v' = -u (the extension's rotation is counter-clockwise in UV space), so the split runs along the
+/// rows instead: black at the top, white at the bottom.
+#[test]
+fn texture_transform_offset_and_rotation_move_the_texture() {
+    let with = |t: Value| {
+        testscenes::screen(
+            emissive(json!({"index": 0, "extensions": {"KHR_texture_transform": t}})),
+            &[testscenes::split_texture(8)],
+            &[sampler(REPEAT)],
+            &[],
+        )
+    };
+    let img = red(&with(json!({"offset": [0.5, 0.0]})), 0.0, 2);
+    assert_eq!(at(&img, 10, 30), 1.0, "left half shows the white half");
+    assert_eq!(at(&img, N - 11, 30), 0.0, "right half shows the black half");
+    let img = red(
+        &with(json!({"rotation": std::f32::consts::FRAC_PI_2})),
+        0.0,
+        2,
+    );
+    for x in [5, 30, 58] {
+        assert_eq!(at(&img, x, 10), 0.0, "top at column {x}");
+        assert_eq!(at(&img, x, N - 11), 1.0, "bottom at column {x}");
+    }
+}
+
+/// With scale 2, u' runs to 2 across the quad. At u' = 1.2 and 1.8 (pixels 38 and 57 of 64): REPEAT reads
+/// the texture at 0.2 and 0.8 (black, white), CLAMP_TO_EDGE reads its right edge (white, white) and
+/// MIRRORED_REPEAT reads 0.8 and 0.2 (white, black).
+#[test]
+fn sampler_wrap_modes_repeat_clamp_and_mirror() {
+    for (wrap, expect) in [
+        (REPEAT, [0.0, 1.0]),
+        (CLAMP, [1.0, 1.0]),
+        (MIRROR, [1.0, 0.0]),
+    ] {
+        let glb = testscenes::screen(
+            emissive(
+                json!({"index": 0, "extensions": {"KHR_texture_transform": {"scale": [2.0, 1.0]}}}),
+            ),
+            &[testscenes::split_texture(8)],
+            &[sampler(wrap)],
+            &[],
+        );
+        let img = red(&glb, 0.0, 2);
+        // Pixel 38: u = 0.6016, u' = 1.203; pixel 57: u = 0.8984, u' = 1.797.
+        assert_eq!([at(&img, 38, 30), at(&img, 57, 30)], expect, "wrap {wrap}");
+        // The first half is the texture itself whatever the mode: u' = 0.2 black, 0.8 white.
+        assert_eq!(
+            [at(&img, 6, 30), at(&img, 25, 30)],
+            [0.0, 1.0],
+            "wrap {wrap}"
+        );
+    }
+}
+
+/// COLOR_0 multiplies the base colour (glTF 2.0 §3.9.2), interpolated across the triangle: a white
+/// Lambertian quad with red vertices on the left and blue on the right, under a uniform sky of radiance 1,
+/// shows exactly (1 - u, 0, u) (albedo x sky for a surface that sees only the sky).
+#[test]
+fn vertex_colours_multiply_the_base_colour() {
+    let colours = vec![
+        1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0,
+    ];
+    let glb = testscenes::screen(
+        json!({"pbrMetallicRoughness": {"metallicFactor": 0.0},
+            "extensions": {"KHR_materials_specular": {"specularFactor": 0.0}}}),
+        &[],
+        &[],
+        &[("COLOR_0", "VEC4", colours)],
+    );
+    // The pixel's samples are jittered across it: their mean u is the centre's within 1/64/sqrt(12 x 64).
+    let s = settings(N, N, 64, 2);
+    let img = render(&load(&glb, &s, [1.0; 3], 0), &s);
+    for x in [0u32, 20, 40, 63] {
+        let u = (x as f32 + 0.5) / N as f32;
+        let p = &img.pixels[((30 * N + x) * 3) as usize..][..3];
+        assert!((p[0] - (1.0 - u)).abs() < 3e-3, "red at {x}: {p:?}");
+        assert!(p[1].abs() < 1e-6, "green at {x}: {p:?}");
+        assert!((p[2] - u).abs() < 3e-3, "blue at {x}: {p:?}");
+    }
+}
+
+/// A black quad in front of a sky of radiance 1, its alpha from a texture holding a disc of radius 0.5 (in
+/// UV): with `alphaMode` MASK the quad is cut out outside the disc, so the sky shows through 1 - π/4 of the
+/// image; with OPAQUE, the default, alpha is ignored and nothing shows through.
+#[test]
+fn alpha_mask_cuts_out_the_disc() {
+    let n = 128u32;
+    let disc: Vec<u8> = (0..n * n)
+        .flat_map(|i| {
+            let (x, y) = (
+                (i % n) as f32 + 0.5 - n as f32 / 2.0,
+                (i / n) as f32 + 0.5 - n as f32 / 2.0,
+            );
+            let inside = x * x + y * y < (n as f32 / 2.0).powi(2);
+            [0, 0, 0, if inside { 255 } else { 0 }]
+        })
+        .collect();
+    let with = |mode: &str| {
+        testscenes::screen(
+            json!({"alphaMode": mode, "alphaCutoff": 0.5,
+                "pbrMetallicRoughness": {"baseColorTexture": {"index": 0}, "metallicFactor": 0.0},
+                "extensions": {"KHR_materials_specular": {"specularFactor": 0.0}}}),
+            &[testscenes::png_rgba(n, n, &disc)],
+            &[sampler(CLAMP)],
+            &[],
+        )
+    };
+    let through = mean(&red(&with("MASK"), 1.0, 4));
+    let expected = 1.0 - std::f64::consts::FRAC_PI_4;
+    assert!(
+        (through - expected).abs() < 0.005,
+        "sky through the cut-out: {through}, expected {expected}"
+    );
+    let img = red(&with("MASK"), 1.0, 4);
+    assert_eq!(at(&img, N / 2, N / 2), 0.0, "the disc's centre is opaque");
+    assert_eq!(at(&img, 1, 1), 1.0, "the corner is cut out");
+    assert_eq!(
+        mean(&red(&with("OPAQUE"), 1.0, 4)),
+        0.0,
+        "OPAQUE ignores alpha"
+    );
+}
+
+/// `alphaMode` BLEND with alpha 0.25: a black quad in front of a sky of radiance 1 lets 0.75 of it through
+/// (stochastically, per sample: the mean converges), and as a shadow caster it passes 0.75 of a point
+/// light's irradiance.
+#[test]
+fn alpha_blend_lets_through_one_minus_alpha() {
+    let glb = testscenes::screen(
+        json!({"alphaMode": "BLEND",
+            "pbrMetallicRoughness": {"baseColorFactor": [0.0, 0.0, 0.0, 0.25], "metallicFactor": 0.0},
+            "extensions": {"KHR_materials_specular": {"specularFactor": 0.0}}}),
+        &[],
+        &[],
+        &[],
+    );
+    let through = mean(&red(&glb, 1.0, 16));
+    assert!(
+        (through - 0.75).abs() < 0.01,
+        "sky through the quad: {through}"
+    );
+
+    // A floor lit by a point light at (3, 1.5, 0); a vertical quad at x = 2, outside the camera's view,
+    // stands in the light's way to the floor under the camera.
+    let shadowed = |alpha: Option<f32>| -> f64 {
+        let floor = testscenes::quad(
+            [-50.0, 0.0, 50.0],
+            [50.0, 0.0, 50.0],
+            [50.0, 0.0, -50.0],
+            [-50.0, 0.0, -50.0],
+            0,
+        );
+        let mut meshes = vec![floor];
+        if alpha.is_some() {
+            meshes.push(testscenes::quad(
+                [2.0, 0.5, 1.0],
+                [2.0, 0.5, -1.0],
+                [2.0, 1.5, -1.0],
+                [2.0, 1.5, 1.0],
+                1,
+            ));
+        }
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        let glb = testscenes::write_glb(
+            &meshes,
+            &[
+                SimpleMaterial::lambert([0.8; 3]),
+                SimpleMaterial::lambert([0.0; 3]),
+            ],
+            Some(testscenes::SimpleCamera {
+                eye: [0.0, 2.0, 0.0],
+                rotation: [-h, 0.0, 0.0, h],
+                yfov: 0.2,
+            }),
+            &[PointLight {
+                position: [3.0, 1.5, 0.0],
+                intensity: 5000.0,
+            }],
+        );
+        let (mut doc, bin) = testscenes::unpack_glb(&glb);
+        if let Some(a) = alpha {
+            doc["materials"][1]["alphaMode"] = json!("BLEND");
+            doc["materials"][1]["pbrMetallicRoughness"]["baseColorFactor"][3] = json!(a);
+        }
+        let s = settings(16, 16, 32, 1);
+        let img = render(&load(&testscenes::pack_glb(&doc, bin), &s, [0.0; 3], 0), &s);
+        mean(&img.pixels)
+    };
+    let open = shadowed(None);
+    let ratio = shadowed(Some(0.25)) / open;
+    assert!(open > 0.0);
+    assert!(
+        (ratio - 0.75).abs() < 0.02,
+        "shadow passes {ratio} of the light"
+    );
+    assert_eq!(shadowed(Some(1.0)), 0.0, "alpha 1 casts a full shadow");
+}
+
+/// Data the alpha and texture features rely on is checked: an alpha cutoff below 0, a texture on a UV set
+/// above 1 and a vertex colour of the wrong type are refused by name.
+#[test]
+fn invalid_alpha_and_attribute_data_is_refused() {
+    let err = |glb: Vec<u8>| {
+        let s = settings(8, 8, 1, 1);
+        let opts = tessera_render::LoadOptions {
+            aspect: s.width as f32 / s.height as f32,
+            ..tessera_render::LoadOptions::default()
+        };
+        tessera_render::load_glb(&glb, &opts)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let e = err(testscenes::screen(
+        json!({"alphaMode": "MASK", "alphaCutoff": -0.5}),
+        &[],
+        &[],
+        &[],
+    ));
+    assert!(e.contains("alphaCutoff"), "{e}");
+    let e = err(testscenes::screen(
+        emissive(json!({"index": 0, "texCoord": 2})),
+        &[testscenes::split_texture(8)],
+        &[sampler(REPEAT)],
+        &[],
+    ));
+    assert!(e.contains("TEXCOORD_2"), "{e}");
+    let e = err(testscenes::screen(
+        json!({}),
+        &[],
+        &[],
+        &[("COLOR_0", "VEC2", vec![0.5; 8])],
+    ));
+    assert!(e.contains("Colors(0)") && e.contains("§3.7.2.1"), "{e}");
+}
