@@ -754,12 +754,13 @@ fn push_view(doc: &mut Value, bin: &mut Vec<u8>, bytes: &[u8]) -> usize {
     })
 }
 
-/// Appends `data` as a float accessor of glTF type `kind` (`VEC2`, `VEC3`, `VEC4`); a `VEC3` gets the
+/// Appends `data` as a float accessor of glTF type `kind` (`SCALAR`, `VEC2`, `VEC3`, `VEC4`); a `VEC3` gets the
 /// `min` and `max` a `POSITION` accessor needs. Returns the accessor's index.
 fn push_floats(doc: &mut Value, bin: &mut Vec<u8>, data: &[f32], kind: &str) -> usize {
     let bytes: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
     let view = push_view(doc, bin, &bytes);
     let width = match kind {
+        "SCALAR" => 1,
         "VEC2" => 2,
         "VEC3" => 3,
         _ => 4,
@@ -780,4 +781,149 @@ fn push_floats(doc: &mut Value, bin: &mut Vec<u8>, data: &[f32], kind: &str) -> 
         v.push(a);
         v.len() - 1
     })
+}
+
+/// An empty document with one buffer, to which the generators below add views and accessors.
+fn empty_doc() -> Value {
+    json!({
+        "asset": {"version": "2.0", "generator": "tessera-render testscenes"},
+        "scene": 0,
+        "bufferViews": [],
+        "accessors": [],
+        "buffers": [{"byteLength": 0}],
+    })
+}
+
+/// A vertical strip of two quads, 0.2 wide and 2 tall, skinned to two joints: joint 0 at the origin holds
+/// the bottom row, joint 1 at (0, 1, 0) (a child of joint 0) the top row, and the middle row is shared half
+/// and half. Joint 1 turns from the bind pose at t = 0 s to -90° about Z at t = 1 s (linear), bending the
+/// top half over to +X: at 24 fps, frame 24 has the top vertices at (1, 1.1, 0) and (1, 0.9, 0) and the
+/// middle ones at (-0.05, 1.05, 0) and (0.05, 0.95, 0). The mesh node is translated by (5, 5, 5), which a
+/// skinned mesh must ignore (glTF 2.0 §3.7.3.3).
+pub fn skinned_strip() -> Vec<u8> {
+    let mut doc = empty_doc();
+    let mut bin = Vec::new();
+    let positions = [
+        -0.1f32, 0.0, 0.0, 0.1, 0.0, 0.0, -0.1, 1.0, 0.0, 0.1, 1.0, 0.0, -0.1, 2.0, 0.0, 0.1, 2.0,
+        0.0,
+    ];
+    let p = push_floats(&mut doc, &mut bin, &positions, "VEC3");
+    let n = push_floats(&mut doc, &mut bin, &[0.0, 0.0, 1.0].repeat(6), "VEC3");
+    let joints: [u8; 24] = [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0,
+    ];
+    let jv = push_view(&mut doc, &mut bin, &joints);
+    let weights = [
+        1.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.0, 0.0, 0.5, 0.5, 0.0, 0.0, 1.0,
+        0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0,
+    ];
+    let w = push_floats(&mut doc, &mut bin, &weights, "VEC4");
+    let ibm: Vec<f32> = [
+        [
+            1.0f32, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0,
+        ],
+        [
+            1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, -1.0, 0.0, 1.0,
+        ],
+    ]
+    .concat();
+    let ibm_view = push_view(
+        &mut doc,
+        &mut bin,
+        &ibm.iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    );
+    let idx: Vec<u8> = [0u16, 1, 3, 0, 3, 2, 2, 3, 5, 2, 5, 4]
+        .iter()
+        .flat_map(|i| i.to_le_bytes())
+        .collect();
+    let iv = push_view(&mut doc, &mut bin, &idx);
+    let times = push_floats(&mut doc, &mut bin, &[0.0, 1.0], "SCALAR");
+    let s = std::f32::consts::FRAC_1_SQRT_2;
+    let turns = push_floats(
+        &mut doc,
+        &mut bin,
+        &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, -s, s],
+        "VEC4",
+    );
+    let views = doc["bufferViews"].clone();
+    let mut accessors = doc["accessors"].as_array().cloned().unwrap_or_default();
+    let mut add = |a: Value| {
+        accessors.push(a);
+        accessors.len() - 1
+    };
+    let ja = add(json!({"bufferView": jv, "componentType": 5121, "count": 6, "type": "VEC4"}));
+    let ia = add(json!({"bufferView": iv, "componentType": 5123, "count": 12, "type": "SCALAR"}));
+    let ibma =
+        add(json!({"bufferView": ibm_view, "componentType": 5126, "count": 2, "type": "MAT4"}));
+    accessors[times]["min"] = json!([0.0]);
+    accessors[times]["max"] = json!([1.0]);
+    let doc = json!({
+        "asset": {"version": "2.0", "generator": "tessera-render testscenes::skinned_strip"},
+        "scene": 0,
+        "scenes": [{"nodes": [0, 1, 3]}],
+        "nodes": [
+            {"mesh": 0, "skin": 0, "translation": [5.0, 5.0, 5.0]},
+            {"children": [2]},
+            {"translation": [0.0, 1.0, 0.0]},
+            {"camera": 0, "translation": [0.5, 1.0, 4.0]},
+        ],
+        "skins": [{"joints": [1, 2], "inverseBindMatrices": ibma, "skeleton": 1}],
+        "cameras": [{"type": "perspective", "perspective": {"yfov": 0.8, "znear": 0.01}}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": p, "NORMAL": n, "JOINTS_0": ja, "WEIGHTS_0": w}, "indices": ia}]}],
+        "animations": [{
+            "channels": [{"sampler": 0, "target": {"node": 2, "path": "rotation"}}],
+            "samplers": [{"input": times, "output": turns, "interpolation": "LINEAR"}],
+        }],
+        "accessors": accessors,
+        "bufferViews": views,
+        "buffers": [{"byteLength": bin.len()}],
+    });
+    pack_glb(&doc, bin)
+}
+
+/// A unit quad in the XY plane (x and y in [0, 1]) with one morph target that lifts its top edge by 1 in
+/// y: with weight `w` the quad is `1 + w` tall. The mesh's default weight is 0.25; `node_weight` overrides
+/// it on the node; with `animated`, a weights channel runs from 0 at t = 0 s to 1 at t = 1 s (linear) and
+/// overrides both: at 24 fps frame `f` has weight `f / 24` (clamped to [0, 1]).
+pub fn morph_quad(node_weight: Option<f32>, animated: bool) -> Vec<u8> {
+    let mut doc = empty_doc();
+    let mut bin = Vec::new();
+    let p = push_floats(
+        &mut doc,
+        &mut bin,
+        &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0],
+        "VEC3",
+    );
+    let n = push_floats(&mut doc, &mut bin, &[0.0, 0.0, 1.0].repeat(4), "VEC3");
+    let lift = push_floats(
+        &mut doc,
+        &mut bin,
+        &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0],
+        "VEC3",
+    );
+    let times = push_floats(&mut doc, &mut bin, &[0.0, 1.0], "SCALAR");
+    let values = push_floats(&mut doc, &mut bin, &[0.0, 1.0], "SCALAR");
+    doc["accessors"][times]["min"] = json!([0.0]);
+    doc["accessors"][times]["max"] = json!([1.0]);
+    let mut node = json!({"mesh": 0});
+    if let Some(w) = node_weight {
+        node["weights"] = json!([w]);
+    }
+    doc["scenes"] = json!([{"nodes": [0, 1]}]);
+    doc["nodes"] = json!([node, {"camera": 0, "translation": [0.5, 1.0, 4.0]}]);
+    doc["cameras"] = json!([{"type": "perspective", "perspective": {"yfov": 0.8, "znear": 0.01}}]);
+    doc["meshes"] = json!([{
+        "primitives": [{"attributes": {"POSITION": p, "NORMAL": n}, "targets": [{"POSITION": lift}]}],
+        "weights": [0.25],
+    }]);
+    if animated {
+        doc["animations"] = json!([{
+            "channels": [{"sampler": 0, "target": {"node": 0, "path": "weights"}}],
+            "samplers": [{"input": times, "output": values, "interpolation": "LINEAR"}],
+        }]);
+    }
+    doc["buffers"][0]["byteLength"] = json!(bin.len());
+    pack_glb(&doc, bin)
 }

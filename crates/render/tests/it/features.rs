@@ -337,3 +337,123 @@ fn invalid_alpha_and_attribute_data_is_refused() {
     ));
     assert!(e.contains("Colors(0)") && e.contains("§3.7.2.1"), "{e}");
 }
+
+fn bounds_at(glb: &[u8], frame: u32) -> ([f32; 3], [f32; 3]) {
+    let s = settings(8, 8, 1, 1);
+    load(glb, &s, [0.0; 3], frame).bounds()
+}
+
+fn close(a: [f32; 3], b: [f32; 3]) -> bool {
+    a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-4)
+}
+
+/// A skinned mesh is drawn posed by its joints at the frame's time (and its own node's transform is
+/// ignored): the strip's top half, bound to a joint that turns -90° about Z over one second, lies along +X
+/// at frame 24 (top vertices at (1, 1.1) and (1, 0.9)), halfway at frame 12 (the top-left vertex turned 45°
+/// about the joint to (0.636, 1.778)), and upright in the bind pose at frame 0.
+#[test]
+fn a_skinned_mesh_is_posed_by_its_animated_joints() {
+    let glb = testscenes::skinned_strip();
+    let bind = bounds_at(&glb, 0);
+    assert!(
+        close(bind.0, [-0.1, 0.0, 0.0]) && close(bind.1, [0.1, 2.0, 0.0]),
+        "{bind:?}"
+    );
+    let bent = bounds_at(&glb, 24);
+    assert!(
+        close(bent.0, [-0.1, 0.0, 0.0]) && close(bent.1, [1.0, 1.1, 0.0]),
+        "{bent:?}"
+    );
+    let (s, c) = (
+        std::f32::consts::FRAC_1_SQRT_2,
+        std::f32::consts::FRAC_1_SQRT_2,
+    );
+    // (±0.1, 1) about the joint, turned by -45°: x' = x c + y s, y' = -x s + y c, then + (0, 1).
+    let top_right = [0.1 * c + s, -0.1 * s + c + 1.0];
+    let top_left = [-0.1 * c + s, 0.1 * s + c + 1.0];
+    let half = bounds_at(&glb, 12);
+    assert!(
+        close(half.1, [top_right[0], top_left[1], 0.0]),
+        "{half:?}, expected max ({}, {})",
+        top_right[0],
+        top_left[1]
+    );
+}
+
+/// Morph targets: the quad's top edge is lifted by the target's weight: the mesh's default (0.25), the
+/// node's override (0.75), or the animated weights channel (frame / 24) over both.
+#[test]
+fn morph_targets_follow_mesh_node_and_animated_weights() {
+    let height = |glb: &[u8], frame: u32| bounds_at(glb, frame).1[1];
+    let eq = |a: f32, b: f32| (a - b).abs() < 1e-5;
+    assert!(eq(height(&testscenes::morph_quad(None, false), 0), 1.25));
+    assert!(eq(
+        height(&testscenes::morph_quad(Some(0.75), false), 0),
+        1.75
+    ));
+    let animated = testscenes::morph_quad(Some(0.75), true);
+    assert!(eq(height(&animated, 6), 1.25));
+    assert!(eq(height(&animated, 24), 2.0));
+    assert!(eq(height(&animated, 0), 1.0));
+}
+
+/// Skin and morph data that breaks the specification is refused by name: a joint index past the skin's
+/// joints, weights that do not sum to 1, fewer inverse bind matrices than joints, a joint outside the
+/// scene, a weights array of the wrong length.
+#[test]
+fn invalid_skins_and_morph_targets_are_refused() {
+    let refused = |glb: Vec<u8>, needle: &str| {
+        let opts = tessera_render::LoadOptions {
+            aspect: 1.0,
+            ..tessera_render::LoadOptions::default()
+        };
+        match tessera_render::load_glb(&glb, &opts) {
+            Ok(_) => panic!("loaded; expected an error mentioning {needle:?}"),
+            Err(e) => assert!(e.to_string().contains(needle), "{e} lacks {needle:?}"),
+        }
+    };
+    let edit = |f: &dyn Fn(&mut Value, &mut Vec<u8>)| {
+        let (mut doc, mut bin) = testscenes::unpack_glb(&testscenes::skinned_strip());
+        f(&mut doc, &mut bin);
+        testscenes::pack_glb(&doc, bin)
+    };
+    let attribute_offset = |doc: &Value, name: &str| -> usize {
+        let a = &doc["accessors"][doc["meshes"][0]["primitives"][0]["attributes"][name]
+            .as_u64()
+            .unwrap_or(0) as usize];
+        doc["bufferViews"][a["bufferView"].as_u64().unwrap_or(0) as usize]["byteOffset"]
+            .as_u64()
+            .unwrap_or(0) as usize
+    };
+    refused(
+        edit(&|doc, bin| {
+            let at = attribute_offset(doc, "JOINTS_0");
+            bin[at + 16] = 5; // vertex 4, first influence
+        }),
+        "names joint 5 of a skin with 2 joints",
+    );
+    refused(
+        edit(&|doc, bin| {
+            let at = attribute_offset(doc, "WEIGHTS_0");
+            bin[at..at + 4].copy_from_slice(&0.6f32.to_le_bytes()); // vertex 0: 0.6 alone
+        }),
+        "sum to 0.6",
+    );
+    refused(
+        edit(&|doc, _| {
+            let ibm = doc["skins"][0]["inverseBindMatrices"].as_u64().unwrap_or(0) as usize;
+            doc["accessors"][ibm]["count"] = json!(1);
+        }),
+        "1 inverse bind matrices for 2 joints",
+    );
+    refused(
+        edit(&|doc, _| doc["scenes"][0]["nodes"] = json!([0, 3])),
+        "is not in the rendered scene",
+    );
+    let (mut doc, bin) = testscenes::unpack_glb(&testscenes::morph_quad(None, false));
+    doc["nodes"][0]["weights"] = json!([0.5, 0.5]);
+    refused(
+        testscenes::pack_glb(&doc, bin),
+        "2 morph weights for 1 morph targets",
+    );
+}

@@ -82,6 +82,16 @@ pub(super) fn check_types(doc: &gltf::Document) -> Result<(), SceneError> {
                             || matches!(dt, DataType::U8 | DataType::U16) && acc.normalized())
                             && matches!(dim, Dimensions::Vec3 | Dimensions::Vec4)
                     }
+                    gltf::Semantic::Joints(_) => {
+                        matches!(dt, DataType::U8 | DataType::U16)
+                            && !acc.normalized()
+                            && dim == Dimensions::Vec4
+                    }
+                    gltf::Semantic::Weights(_) => {
+                        (dt == DataType::F32
+                            || matches!(dt, DataType::U8 | DataType::U16) && acc.normalized())
+                            && dim == Dimensions::Vec4
+                    }
                     _ => true,
                 };
                 if !ok {

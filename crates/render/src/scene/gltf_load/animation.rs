@@ -1,4 +1,5 @@
-//! Animations (glTF 2.0 §3.11): channels sampled at the frame's time into local TRS overrides.
+//! Animations (glTF 2.0 §3.11): channels sampled at the frame's time into local TRS and morph-weight
+//! overrides.
 
 use super::GetBuffer;
 use crate::math::{self, V3};
@@ -51,7 +52,12 @@ pub(super) fn check_channels(doc: &gltf::Document) -> Result<(), SceneError> {
                 gltf::animation::Property::Rotation => {
                     o.dimensions() == Dimensions::Vec4 && o.data_type() != DataType::U32
                 }
-                gltf::animation::Property::MorphTargetWeights => true,
+                // §3.11: float, or signed / unsigned byte or short normalized, scalars.
+                gltf::animation::Property::MorphTargetWeights => {
+                    o.dimensions() == Dimensions::Scalar
+                        && (o.data_type() == DataType::F32
+                            || o.normalized() && o.data_type() != DataType::U32)
+                }
             };
             if !ok {
                 return bad(format!(
@@ -64,11 +70,14 @@ pub(super) fn check_channels(doc: &gltf::Document) -> Result<(), SceneError> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy)]
+/// A node's animated values at the frame's time; `None` keeps the file's.
+#[derive(Debug, Clone, Default)]
 pub(super) struct Trs {
     pub t: Option<V3>,
     pub r: Option<[f32; 4]>,
     pub s: Option<V3>,
+    /// Morph target weights.
+    pub w: Option<Vec<f32>>,
 }
 
 pub(super) fn sample_channel<'a>(
@@ -97,7 +106,28 @@ pub(super) fn sample_channel<'a>(
         Some(ReadOutputs::Translations(it)) => it.map(|v| v.to_vec()).collect(),
         Some(ReadOutputs::Scales(it)) => it.map(|v| v.to_vec()).collect(),
         Some(ReadOutputs::Rotations(it)) => it.into_f32().map(|v| v.to_vec()).collect(),
-        Some(ReadOutputs::MorphTargetWeights(_)) => return Ok(()), // morph targets are not supported
+        Some(ReadOutputs::MorphTargetWeights(it)) => {
+            // One scalar a target for each key (three values a key for cubic splines, §3.11): the targets
+            // a key holds follow from the counts.
+            let flat: Vec<f32> = it.into_f32().collect();
+            let keys = inputs.len()
+                * if interp == Interpolation::CubicSpline {
+                    3
+                } else {
+                    1
+                };
+            if flat.is_empty() || !flat.len().is_multiple_of(keys) {
+                return Err(SceneError::Malformed(format!(
+                    "{}: {} weights are not a whole number of targets for {} keyframes",
+                    what(),
+                    flat.len(),
+                    inputs.len()
+                )));
+            }
+            flat.chunks(flat.len() / keys)
+                .map(<[f32]>::to_vec)
+                .collect()
+        }
         None => {
             return Err(SceneError::Malformed(format!(
                 "{}: missing outputs",
@@ -172,15 +202,12 @@ pub(super) fn sample_channel<'a>(
             }
         }
     };
-    let entry = animated.entry(node).or_insert(Trs {
-        t: None,
-        r: None,
-        s: None,
-    });
+    let entry = animated.entry(node).or_default();
     match ch.target().property() {
         Property::Translation if v.len() >= 3 => entry.t = Some([v[0], v[1], v[2]]),
         Property::Scale if v.len() >= 3 => entry.s = Some([v[0], v[1], v[2]]),
         Property::Rotation if v.len() >= 4 => entry.r = Some([v[0], v[1], v[2], v[3]]),
+        Property::MorphTargetWeights => entry.w = Some(v),
         _ => {}
     }
     Ok(())

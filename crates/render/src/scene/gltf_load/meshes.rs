@@ -1,6 +1,7 @@
 //! Mesh primitives (glTF 2.0 §3.7): their attributes read, checked and turned into world-space triangles.
 
 use super::nodes::Walk;
+use super::skins;
 use crate::math::{self, Mat4, V3};
 use crate::scene::{Extra, NONE, SceneError, Triangle};
 use gltf::mesh::Mode;
@@ -9,9 +10,41 @@ use gltf::mesh::Mode;
 const FIXED_UV: [[f32; 2]; 3] = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]];
 
 impl Walk<'_, '_> {
-    pub(super) fn mesh(&mut self, mesh: &gltf::Mesh<'_>, world: &Mat4) -> Result<(), SceneError> {
+    /// Adds the triangles of `mesh`, instanced at `node` whose world transform is `world`: morphed by the
+    /// node's weights and, if the node has a skin, posed by its joints instead of placed by `world`.
+    pub(super) fn mesh(
+        &mut self,
+        mesh: &gltf::Mesh<'_>,
+        world: &Mat4,
+        node: &gltf::Node<'_>,
+    ) -> Result<(), SceneError> {
         let limits = self.opts.limits.clone();
         let mirrors = world.mirrors();
+        let targets = mesh
+            .primitives()
+            .next()
+            .map_or(0, |p| p.morph_targets().len());
+        if let Some(p) = mesh
+            .primitives()
+            .find(|p| p.morph_targets().len() != targets)
+        {
+            return Err(SceneError::Malformed(format!(
+                "mesh {}: primitive {} has {} morph targets and primitive 0 has {targets} (glTF 2.0 \
+                 §3.7.2.2: every primitive of a mesh has the same number)",
+                mesh.index(),
+                p.index(),
+                p.morph_targets().len()
+            )));
+        }
+        let morph_weights = if targets > 0 {
+            Some(self.morph_weights(node, mesh, targets)?)
+        } else {
+            None
+        };
+        let joints = match node.skin() {
+            Some(skin) => Some(self.joint_matrices(&skin)?),
+            None => None,
+        };
         for prim in mesh.primitives() {
             let mode = prim.mode();
             if !matches!(
@@ -68,7 +101,56 @@ impl Walk<'_, '_> {
                     what: format!("mesh {} positions", mesh.index()),
                 });
             }
-            let normals: Option<Vec<[f32; 3]>> = reader.read_normals().map(|it| it.collect());
+            let mut positions = positions;
+            let mut normals: Option<Vec<[f32; 3]>> = reader.read_normals().map(|it| it.collect());
+            check_len(
+                normals.as_ref().map(Vec::len),
+                "normals",
+                nverts,
+                mesh.index(),
+            )?;
+            if let Some(w) = &morph_weights {
+                skins::morph(
+                    &prim,
+                    get,
+                    w,
+                    &mut positions,
+                    normals.as_mut(),
+                    mesh.index(),
+                )?;
+            }
+            // World space: the node's transform, or the skin's pose (per vertex; a mirroring pose flips the
+            // winding of the triangles its first vertex starts).
+            let (positions, normals, flips) = match &joints {
+                Some(joints) => {
+                    let ms =
+                        skins::vertex_matrices(&prim, get, joints, positions.len(), mesh.index())?;
+                    let p: Vec<V3> = positions
+                        .iter()
+                        .zip(&ms)
+                        .map(|(p, m)| m.point(*p))
+                        .collect();
+                    let n = normals.map(|ns| {
+                        ns.iter()
+                            .zip(&ms)
+                            .map(|(n, m)| m.normal(*n))
+                            .collect::<Vec<V3>>()
+                    });
+                    (
+                        p,
+                        n,
+                        Some(ms.iter().map(Mat4::mirrors).collect::<Vec<bool>>()),
+                    )
+                }
+                None => (
+                    positions
+                        .iter()
+                        .map(|p| world.point(*p))
+                        .collect::<Vec<V3>>(),
+                    normals.map(|ns| ns.iter().map(|n| world.normal(*n)).collect::<Vec<V3>>()),
+                    None,
+                ),
+            };
             let uvs: Option<Vec<[f32; 2]>> =
                 reader.read_tex_coords(0).map(|it| it.into_f32().collect());
             // The second UV set is read only for a material that samples it. A set the primitive lacks
@@ -93,16 +175,7 @@ impl Walk<'_, '_> {
                     mesh.index()
                 )));
             }
-            let check = |len: Option<usize>, what: &str| -> Result<(), SceneError> {
-                match len {
-                    Some(l) if l as u64 != nverts => Err(SceneError::Malformed(format!(
-                        "mesh {}: {what} has {l} entries for {nverts} vertices",
-                        mesh.index()
-                    ))),
-                    _ => Ok(()),
-                }
-            };
-            check(normals.as_ref().map(Vec::len), "normals")?;
+            let check = |len: Option<usize>, what: &str| check_len(len, what, nverts, mesh.index());
             check(uvs.as_ref().map(Vec::len), "texture coordinates")?;
             check(uvs1.as_ref().map(Vec::len), "TEXCOORD_1")?;
             check(colors.as_ref().map(Vec::len), "COLOR_0")?;
@@ -145,10 +218,10 @@ impl Walk<'_, '_> {
                         available: nverts,
                     });
                 }
-                if mirrors {
+                if flips.as_ref().map_or(mirrors, |f| f[idx[0] as usize]) {
                     idx.swap(1, 2);
                 }
-                let p = idx.map(|i| world.point(positions[i as usize]));
+                let p = idx.map(|i| positions[i as usize]);
                 let e1 = math::sub(p[1], p[0]);
                 let e2 = math::sub(p[2], p[0]);
                 let area2 = math::length(math::cross(e1, e2));
@@ -159,7 +232,7 @@ impl Walk<'_, '_> {
                 let ng = math::normalize_or(math::cross(e1, e2), [0.0, 0.0, 1.0]);
                 let n = match &normals {
                     Some(ns) if idx.iter().all(|&i| finite(&ns[i as usize])) => {
-                        idx.map(|i| math::normalize_or(world.normal(ns[i as usize]), ng))
+                        idx.map(|i| math::normalize_or(ns[i as usize], ng))
                     }
                     _ => [ng; 3],
                 };
@@ -194,6 +267,16 @@ impl Walk<'_, '_> {
         }
         let _ = self.doc;
         Ok(())
+    }
+}
+
+/// Errors unless an attribute read whole has one entry per vertex.
+fn check_len(len: Option<usize>, what: &str, nverts: u64, mesh: usize) -> Result<(), SceneError> {
+    match len {
+        Some(l) if l as u64 != nverts => Err(SceneError::Malformed(format!(
+            "mesh {mesh}: {what} has {l} entries for {nverts} vertices"
+        ))),
+        _ => Ok(()),
     }
 }
 

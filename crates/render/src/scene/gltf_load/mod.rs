@@ -7,6 +7,7 @@
 //! - `materials`: materials, textures, images and samplers (§3.8, §3.9);
 //! - `lights`: punctual lights (`KHR_lights_punctual`);
 //! - `animation`: animations (§3.11) sampled at the frame's time;
+//! - `skins`: skins (§3.7.3) and morph targets (§3.7.2.2), which deform a mesh at the frame's pose;
 //! - `camera`: cameras (§3.10).
 //!
 //! This file holds the entry point, the validation of the JSON and the order in which the parts run.
@@ -19,9 +20,9 @@ pub use lights::LUMENS_PER_WATT;
 mod materials;
 mod meshes;
 mod nodes;
+mod skins;
 
 use super::{Gathered, LoadOptions, NONE, Scene, SceneError, Texture};
-use crate::math::Mat4;
 use std::collections::HashMap;
 
 /// Reads a buffer's bytes (only the GLB binary chunk exists).
@@ -117,10 +118,12 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
     }
 
     // Walk the default scene.
+    let worlds = nodes::world_matrices(doc, &scene, &animated, limits.max_depth)?;
     let mut walk = nodes::Walk {
         opts,
         get: &get,
         animated: &animated,
+        worlds,
         triangles: Vec::new(),
         extras: Vec::new(),
         lights: Vec::new(),
@@ -132,7 +135,7 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
         doc,
     };
     for node in scene.nodes() {
-        walk.node(&node, Mat4::IDENTITY, 0)?;
+        walk.node(&node)?;
     }
 
     // Materials referenced by the triangles, and their textures.

@@ -117,6 +117,15 @@ pub(super) fn check_declared_work(
                 };
                 triangles = triangles.saturating_add(ntri);
                 vertices = vertices.saturating_add(nverts);
+                // Each morph target is read whole, like another copy of the vertices.
+                for t in prim.morph_targets() {
+                    for a in [t.positions(), t.normals(), t.tangents()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        vertices = vertices.saturating_add(a.count() as u64);
+                    }
+                }
             }
         }
         stack.extend(node.children());
@@ -161,6 +170,8 @@ pub(super) struct Walk<'a, 'b> {
     pub opts: &'b LoadOptions,
     pub get: &'b GetBuffer<'a>,
     pub animated: &'b HashMap<usize, Trs>,
+    /// World transform of each node of the scene (`None`: not in the scene).
+    pub worlds: Vec<Option<Mat4>>,
     pub triangles: Vec<Triangle>,
     /// Second UV set and vertex colours of the triangles that have them.
     pub extras: Vec<Extra>,
@@ -175,49 +186,11 @@ pub(super) struct Walk<'a, 'b> {
 }
 
 impl Walk<'_, '_> {
-    pub(super) fn node(
-        &mut self,
-        node: &gltf::Node<'_>,
-        parent: Mat4,
-        depth: usize,
-    ) -> Result<(), SceneError> {
-        let limits = &self.opts.limits;
-        if depth > limits.max_depth {
-            return Err(SceneError::TooLarge {
-                what: "node depth",
-                value: depth as u64,
-                limit: limits.max_depth as u64,
-            });
-        }
-        let local = match node.transform() {
-            gltf::scene::Transform::Matrix { matrix } => {
-                let mut m = [0.0f32; 16];
-                for (c, col) in matrix.iter().enumerate() {
-                    m[c * 4..c * 4 + 4].copy_from_slice(col);
-                }
-                Mat4(m)
-            }
-            gltf::scene::Transform::Decomposed {
-                translation,
-                rotation,
-                scale,
-            } => {
-                let a = self.animated.get(&node.index());
-                Mat4::from_trs(
-                    a.and_then(|a| a.t).unwrap_or(translation),
-                    a.and_then(|a| a.r).unwrap_or(rotation),
-                    a.and_then(|a| a.s).unwrap_or(scale),
-                )
-            }
-        };
-        if local.0.iter().any(|v| !v.is_finite()) {
-            return Err(SceneError::NonFinite {
-                what: format!("node {} transform", node.index()),
-            });
-        }
-        let world = parent.mul(&local);
+    /// Adds what `node` and its subtree hold, with the world transforms of [`world_matrices`].
+    pub(super) fn node(&mut self, node: &gltf::Node<'_>) -> Result<(), SceneError> {
+        let world = self.worlds[node.index()].unwrap_or(Mat4::IDENTITY);
         if let Some(mesh) = node.mesh() {
-            self.mesh(&mesh, &world)?;
+            self.mesh(&mesh, &world, node)?;
         }
         if let Some(light) = node.light() {
             self.light(&light, &world)?;
@@ -226,7 +199,7 @@ impl Walk<'_, '_> {
             self.camera = Some(camera_from(&cam, &world, self.opts.aspect)?);
         }
         for child in node.children() {
-            self.node(&child, world, depth + 1)?;
+            self.node(&child)?;
         }
         Ok(())
     }
@@ -240,4 +213,66 @@ impl Walk<'_, '_> {
         self.material_of.insert(m, i);
         i
     }
+}
+
+/// A node's transform relative to its parent: its matrix, or its TRS with the animated values at the
+/// frame's time in place of the file's.
+fn local_matrix(node: &gltf::Node<'_>, animated: &HashMap<usize, Trs>) -> Result<Mat4, SceneError> {
+    let local = match node.transform() {
+        gltf::scene::Transform::Matrix { matrix } => {
+            let mut m = [0.0f32; 16];
+            for (c, col) in matrix.iter().enumerate() {
+                m[c * 4..c * 4 + 4].copy_from_slice(col);
+            }
+            Mat4(m)
+        }
+        gltf::scene::Transform::Decomposed {
+            translation,
+            rotation,
+            scale,
+        } => {
+            let a = animated.get(&node.index());
+            Mat4::from_trs(
+                a.and_then(|a| a.t).unwrap_or(translation),
+                a.and_then(|a| a.r).unwrap_or(rotation),
+                a.and_then(|a| a.s).unwrap_or(scale),
+            )
+        }
+    };
+    if local.0.iter().any(|v| !v.is_finite()) {
+        return Err(SceneError::NonFinite {
+            what: format!("node {} transform", node.index()),
+        });
+    }
+    Ok(local)
+}
+
+/// The world transform of every node of `scene` (§3.5.2: the product of its ancestors' local transforms
+/// and its own), indexed by node; `None` for nodes outside the scene. Skins need them all before any mesh
+/// is read, since a joint may come after the mesh it deforms.
+///
+/// Errors: a hierarchy deeper than `max_depth`; a transform that is not finite.
+pub(super) fn world_matrices(
+    doc: &gltf::Document,
+    scene: &gltf::Scene<'_>,
+    animated: &HashMap<usize, Trs>,
+    max_depth: usize,
+) -> Result<Vec<Option<Mat4>>, SceneError> {
+    let mut worlds = vec![None; doc.nodes().len()];
+    // The forest check has run: each node is met once.
+    let mut stack: Vec<(gltf::Node<'_>, Mat4, usize)> =
+        scene.nodes().map(|n| (n, Mat4::IDENTITY, 0)).collect();
+    while let Some((node, parent, depth)) = stack.pop() {
+        if depth > max_depth {
+            return Err(SceneError::TooLarge {
+                what: "node depth",
+                value: depth as u64,
+                limit: max_depth as u64,
+            });
+        }
+        let world = parent.mul(&local_matrix(&node, animated)?);
+        worlds[node.index()] = Some(world);
+        stack.extend(node.children().map(|c| (c, world, depth + 1)));
+    }
+    Ok(worlds)
 }
