@@ -112,18 +112,42 @@ async fn a_multi_task_job_is_rendered_verified_paid_and_fetched() -> anyhow::Res
         &job.to_string(),
         "-o",
         &out.display().to_string(),
+        "--exr",
     ])?;
     check(
-        printed.lines().count() == 2,
-        &format!("two frames listed: {printed}"),
+        printed.lines().count() == 4,
+        &format!("two frames listed, as PNG and OpenEXR: {printed}"),
     )?;
     for f in [
         "frame-0000.png",
         "frame-0001.png",
+        "frame-0000.exr",
+        "frame-0001.exr",
         "task-3/raw.tsr",
         "task-3/leaves.json",
     ] {
         check(out.join(f).is_file(), &format!("{f} fetched"))?;
+    }
+    // Each OpenEXR frame holds the verified raw values bit for bit where its tasks' regions lie (2 frames x
+    // 2 regions: tasks 0 and 1 make frame 0, tasks 2 and 3 frame 1).
+    for t in 0..4u32 {
+        let (w, _, exr) =
+            tessera_render::output::read_exr(&out.join(format!("frame-{:04}.exr", t / 2)))?;
+        let (hdr, px) = tessera_render::output::parse_raw(&std::fs::read(
+            out.join(format!("task-{t}/raw.tsr")),
+        )?)?;
+        let [_, _, x, y, rw, rh, _, _] = hdr;
+        for row in 0..rh {
+            let (src, n) = ((row * rw * 3) as usize, (rw * 3) as usize);
+            let dst = (((y + row) * w + x) * 3) as usize;
+            check(
+                exr[dst..dst + n]
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .eq(px[src..src + n].iter().map(|v| v.to_bits())),
+                &format!("task {t}, row {row}: the OpenEXR frame holds the verified raw values"),
+            )?;
+        }
     }
     // A tampered download is refused: change one float of a fetched raw file and check it against the root.
     let raw_path = out.join("task-0/raw.tsr");

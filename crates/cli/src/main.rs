@@ -179,6 +179,13 @@ enum JobCmd {
         /// Output folder.
         #[arg(short, long)]
         out: PathBuf,
+        /// Also write each assembled frame as OpenEXR (`frame-NNNN.exr`: linear RGB as rendered, 32-bit
+        /// floats, ZIP-compressed), for compositing.
+        #[arg(long)]
+        exr: bool,
+        /// With `--exr`, write 16-bit half floats instead of 32-bit floats.
+        #[arg(long, requires = "exr")]
+        half: bool,
         #[command(flatten)]
         net: market::NetArgs,
     },
@@ -229,7 +236,7 @@ enum JobCmd {
 
 #[derive(Debug, clap::Args)]
 struct EstimateArgs {
-    /// The scene (.glb).
+    /// The scene: a `.glb`, or a `.gltf` with its side files (packed into one `.glb` as a job would be).
     scene: PathBuf,
     #[command(flatten)]
     shape: ShapeArgs,
@@ -313,7 +320,20 @@ fn run(cli: Cli) -> Result<()> {
         Command::Job(JobCmd::Status { id, watch, net }) => {
             block_on(market::status(net, id, watch))?
         }
-        Command::Job(JobCmd::Fetch { id, out, net }) => block_on(market::fetch(net, id, &out))?,
+        Command::Job(JobCmd::Fetch {
+            id,
+            out,
+            exr,
+            half,
+            net,
+        }) => {
+            let exr = exr.then_some(if half {
+                tessera_render::output::ExrPrecision::Half
+            } else {
+                tessera_render::output::ExrPrecision::Full
+            });
+            block_on(market::fetch(net, id, &out, exr))?;
+        }
         Command::Job(JobCmd::Accept { id, task, net, key }) => {
             block_on(market::act(
                 net,
@@ -390,8 +410,8 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
     if !(a.price_gwei_per_msample.is_finite() && a.price_gwei_per_msample >= 0.0) {
         bail!("--price-gwei-per-msample must be a non-negative number");
     }
-    let bytes =
-        std::fs::read(&a.scene).with_context(|| format!("reading scene {}", a.scene.display()))?;
+    let bytes = tessera_render::read_scene(&a.scene, &tessera_render::Limits::default())
+        .with_context(|| format!("reading scene {}", a.scene.display()))?;
     // Preview: a quarter of the resolution per side, a quarter of the samples (at least 1).
     let pw = (a.shape.width / 4).max(16).min(a.shape.width);
     let ph = (a.shape.height / 4).max(16).min(a.shape.height);

@@ -92,7 +92,8 @@ impl NetArgs {
 /// `job submit` arguments.
 #[derive(Debug, clap::Args)]
 pub(crate) struct SubmitArgs {
-    /// The scene (.glb, self-contained).
+    /// The scene: a `.glb`, or a `.gltf` whose side files (buffers, images in its folder) are packed with
+    /// it into the one `.glb` uploaded to IPFS.
     scene: PathBuf,
     #[command(flatten)]
     net: NetArgs,
@@ -268,8 +269,9 @@ pub(crate) async fn submit(a: SubmitArgs) -> Result<()> {
     let reward = amount(&a.reward, "--reward")?;
     let stake = amount(&a.stake, "--stake")?;
     check_verification_terms(a.quorum, a.verifier_fee_bps, a.optimistic, reward)?;
-    let bytes =
-        std::fs::read(&a.scene).with_context(|| format!("reading scene {}", a.scene.display()))?;
+    // A .gltf is packed with its side files into the one self-contained .glb that is uploaded.
+    let bytes = tessera_render::read_scene(&a.scene, &tessera_render::Limits::default())
+        .with_context(|| format!("reading scene {}", a.scene.display()))?;
     // The scene must load the way workers will load it, or nobody will claim the job.
     tessera_render::load_job_scene(
         &bytes,
@@ -748,8 +750,14 @@ async fn watch_job(
     }
 }
 
-/// `job fetch`: downloads each task's outputs, checks them against the on-chain roots, and assembles frames.
-pub(crate) async fn fetch(net: NetArgs, id: u64, out: &Path) -> Result<()> {
+/// `job fetch`: downloads each task's outputs, checks them against the on-chain roots, and assembles frames
+/// (a PNG preview each, and with `exr` an OpenEXR file of the raw linear values).
+pub(crate) async fn fetch(
+    net: NetArgs,
+    id: u64,
+    out: &Path,
+    exr: Option<tessera_render::output::ExrPrecision>,
+) -> Result<()> {
     let m = net.reader().await?;
     let job = m.job(id).await?;
     let ipfs = net.ipfs()?;
@@ -821,6 +829,17 @@ pub(crate) async fn fetch(net: NetArgs, id: u64, out: &Path) -> Result<()> {
             let p = out.join(format!("frame-{f:04}.png"));
             tessera_render::output::write_png(&p, settings.width, settings.height, px)?;
             println!("{}", p.display());
+            if let Some(precision) = exr {
+                let p = out.join(format!("frame-{f:04}.exr"));
+                tessera_render::output::write_exr(
+                    &p,
+                    settings.width,
+                    settings.height,
+                    px,
+                    precision,
+                )?;
+                println!("{}", p.display());
+            }
         } else {
             eprintln!("frame {f}: {n} of {regions} regions available; not assembled");
         }

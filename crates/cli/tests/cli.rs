@@ -116,6 +116,54 @@ fn job_estimate_prints_the_bill_and_a_preview() {
     assert!(stdout.contains("reward per task     116 gwei"), "{stdout}");
     assert!(stdout.contains("bounty to escrow"), "{stdout}");
     assert!(std::fs::metadata(&preview).expect("preview written").len() > 100);
+    // The same scene as a .gltf with its buffer beside it is packed into the same scene: same bill.
+    let (mut doc, bin) =
+        tessera_render::testscenes::unpack_glb(&tessera_render::testscenes::cornell_box());
+    std::fs::write(dir.join("cornell.bin"), &bin).expect("bin");
+    doc["buffers"][0]["uri"] = serde_json::json!("cornell.bin");
+    let gltf = dir.join("cornell.gltf");
+    std::fs::write(&gltf, serde_json::to_vec(&doc).expect("json")).expect("gltf");
+    let packed = tessera()
+        .args(["job", "estimate"])
+        .arg(&gltf)
+        .args([
+            "--width",
+            "320",
+            "--height",
+            "180",
+            "--spp",
+            "8",
+            "--frames",
+            "3",
+            "--regions",
+            "2x2",
+        ])
+        .output()
+        .expect("run");
+    let packed_out = String::from_utf8_lossy(&packed.stdout);
+    assert!(
+        packed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&packed.stderr)
+    );
+    assert!(
+        packed_out.contains("reward per task     116 gwei"),
+        "{packed_out}"
+    );
+    // A .gltf that reaches outside its folder is refused, naming the URI.
+    doc["buffers"][0]["uri"] = serde_json::json!("../../etc/passwd");
+    std::fs::write(&gltf, serde_json::to_vec(&doc).expect("json")).expect("gltf");
+    let hostile = tessera()
+        .args(["job", "estimate"])
+        .arg(&gltf)
+        .output()
+        .expect("run");
+    assert!(!hostile.status.success());
+    assert!(
+        String::from_utf8_lossy(&hostile.stderr).contains("../../etc/passwd"),
+        "{}",
+        String::from_utf8_lossy(&hostile.stderr)
+    );
     // A file that is not a scene: the error names it.
     std::fs::write(dir.join("bad.glb"), b"nope").expect("write");
     let bad = tessera()

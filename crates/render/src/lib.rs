@@ -22,7 +22,10 @@ pub use render::{
     AuditedCell, Backend, BackendChoice, RegionImage, render_cells, render_cells_audited,
     render_rect, render_region,
 };
-pub use scene::{EnvironmentMap, Limits, LoadOptions, Scene, SceneError, load_glb, load_hdr};
+pub use scene::{
+    EnvironmentMap, Limits, LoadOptions, Scene, SceneError, load_glb, load_hdr, pack_gltf,
+    read_scene,
+};
 pub use tessera_common::task::{Rect, RenderSettings};
 
 /// The renderer id a job names to be rendered by this crate (`IDistributedRender.JobSpec.rendererId`). It

@@ -1,4 +1,5 @@
-//! Task outputs: raw linear data (for verification), a tone-mapped PNG preview, and the list of leaves.
+//! Task outputs: raw linear data (for verification), a tone-mapped PNG preview, the list of leaves, and
+//! OpenEXR frames for compositing.
 //!
 //! Raw format (`.tsr`, little-endian): the 8 bytes `TSRAW001`, then u32 image width, image height, region x,
 //! y, width, height, cell size, channels (3), then width·height·3 f32, row-major over the region. The cell
@@ -32,9 +33,76 @@ pub enum OutputError {
         /// The error.
         reason: String,
     },
+    /// OpenEXR encoder error.
+    #[error("encoding OpenEXR {path}: {reason}")]
+    Exr {
+        /// The file.
+        path: String,
+        /// The error.
+        reason: String,
+    },
     /// A raw file is malformed.
     #[error("raw file: {0}")]
     BadRaw(String),
+}
+
+/// Sample precision of an OpenEXR file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExrPrecision {
+    /// 32-bit floats: the rendered values exactly.
+    Full,
+    /// 16-bit half floats (IEEE 754 binary16, rounded to nearest): half the size, the usual choice for
+    /// compositing beauty passes.
+    Half,
+}
+
+/// Writes `pixels` (`width` x `height`, linear RGB, row-major from the top left, as rendered: no tone
+/// mapping) as a scan-line OpenEXR file with channels R, G, B, ZIP-compressed in 16-line blocks (lossless;
+/// the compositing standard's usual compression for renders). Values are scene-referred linear radiance
+/// in the renderer's units.
+pub fn write_exr(
+    path: &Path,
+    width: u32,
+    height: u32,
+    pixels: &[f32],
+    precision: ExrPrecision,
+) -> Result<(), OutputError> {
+    use exr::prelude::*;
+    let (w, h) = (width as usize, height as usize);
+    let bad = |reason: String| OutputError::Exr {
+        path: path.display().to_string(),
+        reason,
+    };
+    if pixels.len() != w * h * 3 {
+        return Err(bad(format!(
+            "{} floats for a {width} x {height} RGB image",
+            pixels.len()
+        )));
+    }
+    let at = |x: usize, y: usize| {
+        let i = (y * w + x) * 3;
+        (pixels[i], pixels[i + 1], pixels[i + 2])
+    };
+    let result = match precision {
+        ExrPrecision::Full => {
+            let channels = SpecificChannels::rgb(|Vec2(x, y)| at(x, y));
+            Image::from_encoded_channels((w, h), Encoding::SMALL_LOSSLESS, channels)
+                .write()
+                .non_parallel()
+                .to_file(path)
+        }
+        ExrPrecision::Half => {
+            let channels = SpecificChannels::rgb(|Vec2(x, y)| {
+                let (r, g, b) = at(x, y);
+                (f16::from_f32(r), f16::from_f32(g), f16::from_f32(b))
+            });
+            Image::from_encoded_channels((w, h), Encoding::SMALL_LOSSLESS, channels)
+                .write()
+                .non_parallel()
+                .to_file(path)
+        }
+    };
+    result.map_err(|e| bad(e.to_string()))
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> OutputError + '_ {
@@ -155,6 +223,32 @@ pub fn write_png(path: &Path, width: u32, height: u32, pixels: &[f32]) -> Result
     let mut w = enc.write_header().map_err(png_err)?;
     w.write_image_data(&preview_rgb8(pixels)).map_err(png_err)?;
     w.finish().map_err(png_err)
+}
+
+/// Reads the first RGB(A) layer of an OpenEXR file as `(width, height, linear RGB floats)`, row-major from
+/// the top left (alpha, if any, is dropped; half floats are widened exactly).
+pub fn read_exr(path: &Path) -> Result<(u32, u32, Vec<f32>), OutputError> {
+    use exr::prelude::*;
+    let bad = |reason: String| OutputError::Exr {
+        path: path.display().to_string(),
+        reason,
+    };
+    let image = read_first_rgba_layer_from_file(
+        path,
+        |size, _| (size.width(), vec![0.0f32; size.area() * 3]),
+        |(w, px), pos, (r, g, b, _a): (f32, f32, f32, f32)| {
+            let i = (pos.y() * *w + pos.x()) * 3;
+            px[i..i + 3].copy_from_slice(&[r, g, b]);
+        },
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    let layer = image.layer_data;
+    let side = |v: usize| u32::try_from(v).map_err(|_| bad(format!("a side of {v} pixels")));
+    Ok((
+        side(layer.size.width())?,
+        side(layer.size.height())?,
+        layer.channel_data.pixels.1,
+    ))
 }
 
 /// The leaves document: cell size, region, root and each cell's rectangle, data hash and leaf, as JSON.

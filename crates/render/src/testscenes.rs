@@ -171,27 +171,8 @@ pub fn write_glb(
 }
 
 /// The GLB container: header, JSON chunk, BIN chunk, each 4-byte aligned.
-pub fn pack_glb(doc: &Value, mut bin: Vec<u8>) -> Vec<u8> {
-    while !bin.len().is_multiple_of(4) {
-        bin.push(0);
-    }
-    let mut text = serde_json::to_vec(doc).unwrap_or_default();
-    while !text.len().is_multiple_of(4) {
-        text.push(b' ');
-    }
-    let total = 12 + 8 + text.len() + 8 + bin.len();
-    let u = |x: usize| u32::try_from(x).unwrap_or(u32::MAX).to_le_bytes();
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(b"glTF");
-    out.extend_from_slice(&2u32.to_le_bytes());
-    out.extend_from_slice(&u(total));
-    out.extend_from_slice(&u(text.len()));
-    out.extend_from_slice(b"JSON");
-    out.extend_from_slice(&text);
-    out.extend_from_slice(&u(bin.len()));
-    out.extend_from_slice(b"BIN\0");
-    out.extend_from_slice(&bin);
-    out
+pub fn pack_glb(doc: &Value, bin: Vec<u8>) -> Vec<u8> {
+    crate::scene::pack::glb(doc, bin)
 }
 
 /// A quad with corners `a, b, c, d` (counter-clockwise seen from the side its normal points to).

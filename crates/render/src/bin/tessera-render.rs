@@ -23,11 +23,11 @@ enum BackendArg {
     Cuda,
 }
 
-/// Render a self-contained glTF 2.0 binary scene with Tessera's deterministic path tracer.
+/// Render a glTF 2.0 scene (`.glb`, or `.gltf` with side files) with Tessera's deterministic path tracer.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// The scene (.glb).
+    /// The scene: a `.glb`, or a `.gltf` with its side files.
     scene: PathBuf,
     /// PNG preview to write (tone-mapped sRGB).
     #[arg(short, long, default_value = "out.png")]
@@ -38,6 +38,12 @@ struct Args {
     /// Cell leaves and Merkle root to write (JSON).
     #[arg(long)]
     leaves: Option<PathBuf>,
+    /// OpenEXR image to write: linear RGB as rendered (no tone mapping), ZIP-compressed.
+    #[arg(long)]
+    exr: Option<PathBuf>,
+    /// Write the OpenEXR image in 16-bit half floats instead of 32-bit floats.
+    #[arg(long, requires = "exr")]
+    half: bool,
     /// Image width in pixels.
     #[arg(long, default_value_t = 1280)]
     width: u32,
@@ -140,7 +146,7 @@ fn run(args: Args) -> Result<()> {
     };
     settings.validate().context("invalid render settings")?;
     let region = args.region.unwrap_or(settings.full_frame());
-    let bytes = std::fs::read(&args.scene)
+    let bytes = tessera_render::read_scene(&args.scene, &tessera_render::Limits::default())
         .with_context(|| format!("reading scene {}", args.scene.display()))?;
     let t0 = Instant::now();
     let environment_map = match &args.env_map {
@@ -219,6 +225,14 @@ fn run(args: Args) -> Result<()> {
     }
     if let Some(p) = &args.leaves {
         output::write_leaves(p, &img, args.cell_size)?;
+    }
+    if let Some(p) = &args.exr {
+        let precision = if args.half {
+            output::ExrPrecision::Half
+        } else {
+            output::ExrPrecision::Full
+        };
+        output::write_exr(p, region.width, region.height, &img.pixels, precision)?;
     }
     println!("{}", args.output.display());
     Ok(())

@@ -7,10 +7,12 @@
 mod gltf_load;
 mod hdr;
 mod images;
+pub(crate) mod pack;
 
 use crate::bvh::Bvh;
 pub use gltf_load::{LUMENS_PER_WATT, load_glb};
 pub use hdr::{EnvironmentMap, load_hdr, write_hdr};
+pub use pack::{pack_gltf, read_scene};
 
 /// Upper bounds on what a scene may declare. Defaults suit a render node with a few GiB of memory.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +97,14 @@ pub enum SceneError {
     ExternalBuffer {
         /// The buffer.
         index: usize,
+    },
+    /// A `.gltf`'s side file or `data:` URI could not be packed.
+    #[error("{uri}: {reason}")]
+    Resource {
+        /// The URI (or path), cut to 200 characters.
+        uri: String,
+        /// What went wrong.
+        reason: String,
     },
     /// An image lives outside the file.
     #[error("image {index} refers to an external URI; the scene must be a self-contained .glb")]

@@ -198,3 +198,33 @@ fn delivered_outputs_check_against_their_leaves_and_root() {
     assert!(check_outputs(&raw, &lying, None).is_err());
     assert!(check_outputs(&raw[..100], &doc, None).is_err());
 }
+
+/// OpenEXR output holds the rendered values: bit for bit in full floats, rounded to the nearest half float
+/// in half precision, with the image's size and row order.
+#[test]
+fn exr_frames_hold_the_rendered_linear_values() {
+    let s = settings(40, 24, 4, 3);
+    let scene = load(&testscenes::features(), &s, [0.3; 3], 0);
+    let img = render(&scene, &s);
+    let dir = std::env::temp_dir().join(format!("tessera-exr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    for (precision, name) in [
+        (tessera_render::output::ExrPrecision::Full, "full.exr"),
+        (tessera_render::output::ExrPrecision::Half, "half.exr"),
+    ] {
+        let path = dir.join(name);
+        tessera_render::output::write_exr(&path, 40, 24, &img.pixels, precision).expect("write");
+        let (w, h, got) = tessera_render::output::read_exr(&path).expect("read");
+        assert_eq!((w, h), (40, 24));
+        let want: Vec<f32> = match precision {
+            tessera_render::output::ExrPrecision::Full => img.pixels.clone(),
+            tessera_render::output::ExrPrecision::Half => img
+                .pixels
+                .iter()
+                .map(|v| exr::prelude::f16::from_f32(*v).to_f32())
+                .collect(),
+        };
+        assert_eq!(bits(&got), bits(&want), "{name}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

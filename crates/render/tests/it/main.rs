@@ -14,4 +14,5 @@ mod features;
 mod fuzz;
 mod hostile;
 mod loader;
+mod pack;
 mod physics;
