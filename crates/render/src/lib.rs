@@ -31,7 +31,7 @@ pub use tessera_common::task::{Rect, RenderSettings};
 /// The renderer id a job names to be rendered by this crate (`IDistributedRender.JobSpec.rendererId`). It
 /// names the bits a task's cells have: it changes with every change that can change a cell (0.2: lights in
 /// `KHR_lights_punctual`'s photometric units with Blender's spot falloff, alpha modes, the second UV set,
-/// texture transforms, sampler wrap modes and vertex colours).
+/// texture transforms, sampler wrap modes, vertex colours, skins, morph targets, transmission and IOR).
 pub const RENDERER_ID: &str = "tessera-pt/0.2";
 
 /// The kernel source as NVRTC compiles it (for tests and diagnostics).

@@ -578,7 +578,8 @@ pub fn screen(
 /// A scene that runs every code path of the renderer's material and light features at once, for the
 /// determinism and CPU-vs-CUDA tests: a lit floor; a cut-out (`MASK`) quad whose base texture is read at
 /// `TEXCOORD_1` through a `KHR_texture_transform` with a mirrored-repeat sampler; a half-transparent (`BLEND`)
-/// quad with vertex colours; a spot, a point and a directional light.
+/// quad with vertex colours; a solid glass ball (transmission, IOR, volume); a spot, a point and a
+/// directional light.
 pub fn features() -> Vec<u8> {
     let white = SimpleMaterial::lambert([0.7, 0.7, 0.7]);
     let floor = quad(
@@ -588,9 +589,11 @@ pub fn features() -> Vec<u8> {
         [-3.0, 0.0, -3.0],
         0,
     );
+    // A solid glass ball (transmission, IOR, a volume) in front of the quads.
+    let ball = sphere([0.2, 0.45, 1.2], 0.45, 24, 48, 1);
     let glb = write_glb(
-        &[floor],
-        &[white],
+        &[floor, ball],
+        &[white, SimpleMaterial::lambert([1.0; 3])],
         Some(SimpleCamera {
             eye: [0.0, 1.5, 4.0],
             rotation: [-0.17, 0.0, 0.0, 0.985_445_5],
@@ -602,6 +605,12 @@ pub fn features() -> Vec<u8> {
         }],
     );
     let (mut doc, mut bin) = unpack_glb(&glb);
+    doc["materials"][1] = json!({
+        "pbrMetallicRoughness": {"baseColorFactor": [0.9, 1.0, 0.95, 1.0], "metallicFactor": 0.0,
+            "roughnessFactor": 0.1},
+        "extensions": {"KHR_materials_transmission": {"transmissionFactor": 0.95},
+            "KHR_materials_ior": {"ior": 1.45}, "KHR_materials_volume": {"thicknessFactor": 0.9}},
+    });
     // A disc of alpha in a 32 x 32 texture, and a colour split.
     let n = 32u32;
     let disc: Vec<u8> = (0..n * n)
@@ -663,7 +672,7 @@ pub fn features() -> Vec<u8> {
         } else {
             attrs["COLOR_0"] = json!(push_floats(&mut doc, &mut bin, &colours, "VEC4"));
         }
-        prims.push(json!({"attributes": attrs, "indices": ia, "material": k + 1}));
+        prims.push(json!({"attributes": attrs, "indices": ia, "material": k + 2}));
     }
     if let Some(m) = doc["meshes"].as_array_mut() {
         m.push(json!({"primitives": [prims[0]]}));
@@ -691,8 +700,8 @@ pub fn features() -> Vec<u8> {
     doc["textures"] = json!([{"source": 0, "sampler": 0}, {"source": 1, "sampler": 1}]);
     let first = doc["nodes"].as_array().map_or(0, Vec::len);
     if let Some(nodes) = doc["nodes"].as_array_mut() {
-        nodes.push(json!({"mesh": 1}));
         nodes.push(json!({"mesh": 2}));
+        nodes.push(json!({"mesh": 3}));
     }
     if let Some(roots) = doc["scenes"][0]["nodes"].as_array_mut() {
         roots.push(json!(first));
@@ -702,7 +711,10 @@ pub fn features() -> Vec<u8> {
         "KHR_materials_emissive_strength",
         "KHR_materials_specular",
         "KHR_lights_punctual",
-        "KHR_texture_transform"
+        "KHR_texture_transform",
+        "KHR_materials_transmission",
+        "KHR_materials_ior",
+        "KHR_materials_volume"
     ]);
     doc["buffers"][0]["byteLength"] = json!(bin.len());
     let glb = pack_glb(&doc, bin);

@@ -35,6 +35,7 @@ typedef int32_t ts_i32;
 #define TS_SLOT_MR 1u
 #define TS_SLOT_EMISSIVE 2u
 #define TS_SLOT_NORMAL 3u
+#define TS_SLOT_TRANSMISSION 4u
 
 /* Sampler wrap modes (glTF REPEAT, CLAMP_TO_EDGE, MIRRORED_REPEAT). */
 #define TS_WRAP_REPEAT 0u
@@ -59,7 +60,7 @@ typedef int32_t ts_i32;
 #define TS_TRI_FLOATS 9u   /* v0, e1 = v1 - v0, e2 = v2 - v0 */
 #define TS_SHADE_FLOATS 28u /* n0 n1 n2 (9), uv0 uv1 uv2 (6), tangent xyz + sign (4), geometric normal (3), material (bits), area, emitter slot (bits), extra (bits), pad (2) */
 #define TS_EXTRA_FLOATS 18u /* per-vertex TEXCOORD_1 (3 x 2) and COLOR_0 rgba (3 x 4) of a triangle that has them */
-#define TS_MAT_FLOATS 64u  /* base rgba, metallic, roughness, emissive rgb, normal_scale, specular, alpha mode (bits), alpha cutoff, pad (3), then texture slots at TS_MAT_SLOTS */
+#define TS_MAT_FLOATS 64u  /* base rgba, metallic, roughness, emissive rgb, normal_scale, specular, alpha mode (bits), alpha cutoff, transmission, dielectric F0 (from the IOR), ior, texture slots at TS_MAT_SLOTS (5 x 8), volume flag (bits, at 56), pad */
 #define TS_MAT_SLOTS 16u   /* offset of the first texture slot in a material */
 #define TS_SLOT_FLOATS 8u  /* texture (bits), flags (bits: UV set, wrap S, wrap T), uv transform a b c d e f (u' = a u + b v + c, v' = d u + e v + f) */
 #define TS_TEX_U32 4u      /* width, height, offset (floats), pad */
@@ -422,6 +423,10 @@ typedef struct {
     ts_v3 base;
     ts_v3 emission;
     float metallic, alpha, specular;
+    float f0;           /* dielectric reflectance at normal incidence, ((ior - 1) / (ior + 1))^2 */
+    float transmission; /* KHR_materials_transmission: share of the dielectric's non-reflected light transmitted */
+    float ior;
+    int volume;         /* KHR_materials_volume thickness > 0: the surface bounds a refracting volume; else thin */
     int front;         /* whether the ray hit the front face */
 } ts_surface;
 
@@ -457,6 +462,12 @@ TS_FN void ts_surface_at(const ts_scene *s, const ts_hit *h, ts_v3 o, ts_v3 d, t
     rough = ts_clamp(rough, 0.02f, 1.0f);
     sf->alpha = rough * rough;
     sf->specular = m[10];
+    float tr = m[13];
+    if (ts_tex_slot(s, m, TS_SLOT_TRANSMISSION, uv, texel)) tr = tr * texel[0];
+    sf->transmission = ts_clamp(tr, 0.0f, 1.0f);
+    sf->f0 = m[14];
+    sf->ior = m[15];
+    sf->volume = (int)(ts_bits(m[56]) & 1u);
     sf->front = v3_dot(ng, d) < 0.0f;
     if (!sf->front) {
         ng = v3_scale(ng, -1.0f);
@@ -480,7 +491,7 @@ TS_FN ts_v3 ts_schlick(ts_v3 f0, float c) {
 TS_FN ts_v3 ts_fresnel(const ts_surface *sf, float c, float *fd) {
     float m = 1.0f - ts_clamp(c, 0.0f, 1.0f);
     float m5 = m * m * m * m * m;
-    float dielectric = sf->specular * (0.04f + 0.96f * m5);
+    float dielectric = sf->specular * (sf->f0 + (1.0f - sf->f0) * m5);
     *fd = dielectric;
     ts_v3 metal = ts_schlick(sf->base, c);
     ts_v3 d = v3(dielectric, dielectric, dielectric);
@@ -521,29 +532,58 @@ TS_FN ts_v3 ts_bsdf(const ts_surface *sf, ts_v3 wo, ts_v3 wi, float *pdf) {
     float d = ts_ggx_d(nh, a2);
     float g = ts_smith_g1(nl, a2) * ts_smith_g1(nv, a2);
     ts_v3 spec = v3_scale(f, d * g / (4.0f * nv));          /* times nl: the nl cancels */
-    float kd = (1.0f - fdiel) * (1.0f - sf->metallic);
+    float kd = (1.0f - fdiel) * (1.0f - sf->metallic) * (1.0f - sf->transmission);
     ts_v3 diff = v3_scale(sf->base, kd * TS_INV_PI * nl);
     float ps = ts_spec_prob(sf, nv);
     /* Visible-normal-free GGX sampling: pdf(h) = D * nh; pdf(wi) = D * nh / (4 * vh). */
     float pdf_spec = vh > 0.0f ? d * nh / (4.0f * vh) : 0.0f;
     float pdf_diff = nl * TS_INV_PI;
-    *pdf = ps * pdf_spec + (1.0f - ps) * pdf_diff;
+    /* The non-specular branch samples the delta transmission with probability `transmission`: only the rest
+     * of it has a density over directions. */
+    *pdf = ps * pdf_spec + (1.0f - ps) * (1.0f - sf->transmission) * pdf_diff;
     return v3_add(spec, diff);
 }
 
-/* Samples wi; returns 0 when the sample is below the surface. */
-TS_FN int ts_bsdf_sample(const ts_surface *sf, ts_v3 wo, float u0, float u1, float u2, ts_v3 *wi) {
+/* Samples wi: returns 0 when the sample is below the surface (the path ends), 1 for a direction of the
+ * continuous lobes (weigh it with ts_bsdf), 2 for the delta transmission lobe, whose weight (value over
+ * probability) goes to *weight. Transmission (KHR_materials_transmission) takes the dielectric's light that
+ * is neither reflected by the specular layer nor diffused: through a thin wall straight on, into or out of a
+ * volume (KHR_materials_volume) refracted by Snell's law, with total internal reflection past the critical
+ * angle; the surface is smooth for it. */
+TS_FN int ts_bsdf_sample(const ts_surface *sf, ts_v3 wo, float u0, float u1, float u2, ts_v3 *wi, ts_v3 *weight) {
     ts_v3 t, b;
     ts_basis(sf->n, &t, &b);
     float nv = v3_dot(sf->n, wo);
     float sn, cs;
-    if (u0 < ts_spec_prob(sf, nv)) {
+    float ps = ts_spec_prob(sf, nv);
+    if (u0 < ps) {
         float a2 = sf->alpha * sf->alpha;
         float cos2 = (1.0f - u1) / (1.0f + (a2 - 1.0f) * u1);
         float ct = ts_sqrt(cos2), st = ts_sqrt(1.0f - cos2);
         ts_sincos_turns(u2, &sn, &cs);
         ts_v3 h = v3_add(v3_add(v3_scale(t, st * cs), v3_scale(b, st * sn)), v3_scale(sf->n, ct));
         *wi = v3_sub(v3_scale(h, 2.0f * v3_dot(wo, h)), wo);
+    } else if (sf->transmission > 0.0f && (u0 - ps) < (1.0f - ps) * sf->transmission) {
+        float c = ts_clamp(nv, 0.0f, 1.0f);
+        ts_v3 dir = v3_scale(wo, -1.0f);
+        float fc = c; /* the cosine on the outer side, for Fresnel */
+        if (sf->volume) {
+            float eta = sf->front ? 1.0f / sf->ior : sf->ior;
+            float k = 1.0f - eta * eta * (1.0f - c * c);
+            if (k < 0.0f) {
+                dir = v3_sub(v3_scale(sf->n, 2.0f * c), wo); /* total internal reflection */
+            } else {
+                float ck = TS_SQRTF(k);
+                dir = v3_add(v3_scale(dir, eta), v3_scale(sf->n, eta * c - ck));
+                if (!sf->front) fc = ck;
+            }
+        }
+        *wi = v3_norm(dir);
+        float fdiel;
+        ts_fresnel(sf, fc, &fdiel);
+        float w = (1.0f - sf->metallic) * (1.0f - fdiel) / (1.0f - ps);
+        *weight = v3_scale(sf->base, w);
+        return 2;
     } else {
         float r = ts_sqrt(u1);
         ts_sincos_turns(u2, &sn, &cs);
@@ -709,14 +749,19 @@ TS_FN ts_v3 ts_radiance(const ts_scene *s, ts_u32 px, ts_u32 py, ts_u32 sample, 
         ts_v3 ld = ts_direct(s, &sf, wo, ts_rand(s, pixel, sample, dim), ts_rand(s, pixel, sample, dim + 1),
                              ts_rand(s, pixel, sample, dim + 2), ts_mix(key ^ 0x5bd1e995u), rays);
         L = v3_add(L, v3_mul(beta, ld));
-        ts_v3 wi;
-        if (!ts_bsdf_sample(&sf, wo, ts_rand(s, pixel, sample, dim + 3), ts_rand(s, pixel, sample, dim + 4),
-                            ts_rand(s, pixel, sample, dim + 5), &wi))
-            break;
-        float pdf;
-        ts_v3 f = ts_bsdf(&sf, wo, wi, &pdf);
-        if (!(pdf > 0.0f) || !(ts_maxc(f) > 0.0f)) break;
-        beta = v3_mul(beta, v3_scale(f, 1.0f / pdf));
+        ts_v3 wi, weight;
+        int kind = ts_bsdf_sample(&sf, wo, ts_rand(s, pixel, sample, dim + 3), ts_rand(s, pixel, sample, dim + 4),
+                                  ts_rand(s, pixel, sample, dim + 5), &wi, &weight);
+        if (!kind) break;
+        float pdf = 0.0f; /* 0 after a delta event: an emitter hit next takes its full weight */
+        if (kind == 2) {
+            if (!(ts_maxc(weight) > 0.0f)) break;
+            beta = v3_mul(beta, weight);
+        } else {
+            ts_v3 f = ts_bsdf(&sf, wo, wi, &pdf);
+            if (!(pdf > 0.0f) || !(ts_maxc(f) > 0.0f)) break;
+            beta = v3_mul(beta, v3_scale(f, 1.0f / pdf));
+        }
         if (bounce >= 3u) {
             float q = ts_max(0.05f, 1.0f - ts_maxc(beta));
             if (ts_rand(s, pixel, sample, dim + 6) < q) break;
@@ -724,7 +769,8 @@ TS_FN ts_v3 ts_radiance(const ts_scene *s, ts_u32 px, ts_u32 py, ts_u32 sample, 
         }
         prev_pdf = pdf;
         prev_p = sf.p;
-        o = v3_add(sf.p, v3_scale(sf.ng, 1e-4f));
+        /* Leave the surface on the side the new direction goes to (transmission crosses it). */
+        o = v3_add(sf.p, v3_scale(sf.ng, v3_dot(wi, sf.ng) < 0.0f ? -1e-4f : 1e-4f));
         d = wi;
     }
     /* Guard the accumulation against non-finite samples (degenerate geometry). */

@@ -311,8 +311,14 @@ pub(crate) struct Material {
     pub specular: f32,
     pub alpha_mode: AlphaMode,
     pub alpha_cutoff: f32,
-    /// Base colour, metallic-roughness, emissive and normal textures (`TS_SLOT_*`).
-    pub slots: [TexSlot; 4],
+    /// `KHR_materials_transmission` factor.
+    pub transmission: f32,
+    /// `KHR_materials_ior` (1.5 by default).
+    pub ior: f32,
+    /// `KHR_materials_volume` with a thickness above 0: the surface bounds a refracting volume.
+    pub volume: bool,
+    /// Base colour, metallic-roughness, emissive, normal and transmission textures (`TS_SLOT_*`).
+    pub slots: [TexSlot; 5],
 }
 
 impl Material {
@@ -325,7 +331,10 @@ impl Material {
         specular: 1.0,
         alpha_mode: AlphaMode::Opaque,
         alpha_cutoff: 0.5,
-        slots: [TexSlot::NONE; 4],
+        transmission: 0.0,
+        ior: 1.5,
+        volume: false,
+        slots: [TexSlot::NONE; 5],
     };
 
     fn flatten(&self, out: &mut Vec<f32>) {
@@ -338,11 +347,17 @@ impl Material {
         out.push(self.specular);
         out.push(f32::from_bits(self.alpha_mode as u32));
         out.push(self.alpha_cutoff);
-        out.resize(start + MAT_SLOTS, 0.0);
+        out.push(self.transmission);
+        // KHR_materials_ior: F0 = ((ior - 1) / (ior + 1))^2, 0.04 at the default 1.5.
+        let r = (self.ior - 1.0) / (self.ior + 1.0);
+        out.push(r * r);
+        out.push(self.ior);
+        debug_assert_eq!(out.len() - start, MAT_SLOTS);
         for slot in &self.slots {
             slot.flatten(out);
         }
-        debug_assert_eq!(out.len() - start, MAT_SLOTS + 4 * SLOT_FLOATS);
+        out.push(f32::from_bits(u32::from(self.volume)));
+        debug_assert_eq!(out.len() - start, MAT_SLOTS + 5 * SLOT_FLOATS + 1);
         out.resize(start + MAT_FLOATS, 0.0);
     }
 }

@@ -384,9 +384,9 @@ fn required_extensions_are_those_the_renderer_implements() {
     let plain = load(&testscenes::cornell_box()).expect("the Cornell box loads");
     assert_eq!(specular.stats, plain.stats);
     // Required and not implemented: refused by name, whatever the gltf crate knows of it (it parses
-    // KHR_materials_transmission; the renderer would draw the glass opaque).
+    // KHR_materials_volume; the renderer would draw the volume without its absorption).
     for ext in [
-        "KHR_materials_transmission",
+        "KHR_materials_volume",
         "KHR_draco_mesh_compression",
         "EXT_made_up",
     ] {

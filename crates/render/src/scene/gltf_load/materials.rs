@@ -60,8 +60,8 @@ impl<'a> TexUse<'a> {
 }
 
 /// The texture uses of `mat`, in the kernel's slot order (base colour, metallic-roughness, emissive,
-/// normal).
-fn uses<'a>(mat: &gltf::Material<'a>) -> Result<[Option<TexUse<'a>>; 4], String> {
+/// normal, transmission).
+fn uses<'a>(mat: &gltf::Material<'a>) -> Result<[Option<TexUse<'a>>; 5], String> {
     let pbr = mat.pbr_metallic_roughness();
     Ok([
         pbr.base_color_texture().map(TexUse::info),
@@ -71,6 +71,9 @@ fn uses<'a>(mat: &gltf::Material<'a>) -> Result<[Option<TexUse<'a>>; 4], String>
             .as_ref()
             .map(TexUse::normal)
             .transpose()?,
+        mat.transmission()
+            .and_then(|t| t.transmission_texture())
+            .map(TexUse::info),
     ])
 }
 
@@ -173,9 +176,13 @@ pub(super) fn gather(
         };
         highest_uv_set(&mat)?;
         let used = uses(&mat).map_err(|e| SceneError::Malformed(format!("material {i}: {e}")))?;
-        let mut slots = [TexSlot::NONE; 4];
-        // Base colour and emissive textures hold sRGB colour; metallic-roughness and normal maps hold data.
-        for (k, (u, srgb)) in used.iter().zip([true, false, true, false]).enumerate() {
+        let mut slots = [TexSlot::NONE; 5];
+        // Base colour and emissive textures hold sRGB colour; the others hold data.
+        for (k, (u, srgb)) in used
+            .iter()
+            .zip([true, false, true, false, false])
+            .enumerate()
+        {
             let Some(u) = u else { continue };
             let sampler = u.texture.sampler();
             let transform = u
@@ -212,6 +219,9 @@ pub(super) fn gather(
             alpha_mode,
             // §3.9.4: alphaCutoff defaults to 0.5 and "MUST be >= 0".
             alpha_cutoff: mat.alpha_cutoff().unwrap_or(0.5),
+            transmission: mat.transmission().map_or(0.0, |t| t.transmission_factor()),
+            ior: mat.ior().unwrap_or(1.5),
+            volume: mat.volume().is_some_and(|v| v.thickness_factor() > 0.0),
             slots,
         };
         let scalars = [
@@ -220,6 +230,8 @@ pub(super) fn gather(
             m.normal_scale,
             m.specular,
             m.alpha_cutoff,
+            m.transmission,
+            m.ior,
         ];
         if m.base
             .iter()
@@ -230,6 +242,19 @@ pub(super) fn gather(
             return Err(SceneError::NonFinite {
                 what: format!("material {i}"),
             });
+        }
+        if !(0.0..=1.0).contains(&m.transmission) {
+            return Err(SceneError::Malformed(format!(
+                "material {i}: transmissionFactor {} is outside [0, 1] (KHR_materials_transmission)",
+                m.transmission
+            )));
+        }
+        // KHR_materials_ior: 1 or more, or the special value 0.
+        if !(m.ior >= 1.0 || m.ior == 0.0) {
+            return Err(SceneError::Malformed(format!(
+                "material {i}: ior {} is neither 0 nor >= 1 (KHR_materials_ior)",
+                m.ior
+            )));
         }
         if m.alpha_cutoff < 0.0 {
             return Err(SceneError::Malformed(format!(

@@ -184,7 +184,9 @@ const MAX_MESSAGE: usize = 1000;
 pub(crate) const IMPLEMENTED_EXTENSIONS: &[&str] = &[
     "KHR_lights_punctual",
     "KHR_materials_emissive_strength",
+    "KHR_materials_ior",
     "KHR_materials_specular",
+    "KHR_materials_transmission",
     "KHR_texture_transform",
 ];
 
