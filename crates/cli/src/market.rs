@@ -269,9 +269,14 @@ pub(crate) async fn submit(a: SubmitArgs) -> Result<()> {
     let reward = amount(&a.reward, "--reward")?;
     let stake = amount(&a.stake, "--stake")?;
     check_verification_terms(a.quorum, a.verifier_fee_bps, a.optimistic, reward)?;
-    // A .gltf is packed with its side files into the one self-contained .glb that is uploaded.
-    let bytes = tessera_render::read_scene(&a.scene, &tessera_render::Limits::default())
-        .with_context(|| format!("reading scene {}", a.scene.display()))?;
+    // A .gltf is packed with its side files into the one self-contained .glb that is uploaded; what goes
+    // with it is listed before anything is published.
+    let (bytes, files) =
+        tessera_render::read_scene_listing(&a.scene, &tessera_render::Limits::default())
+            .with_context(|| format!("reading scene {}", a.scene.display()))?;
+    for (uri, size) in &files {
+        eprintln!("packing {uri} ({size} bytes) into the scene");
+    }
     // The scene must load the way workers will load it, or nobody will claim the job.
     tessera_render::load_job_scene(
         &bytes,

@@ -24,7 +24,7 @@ pub use render::{
 };
 pub use scene::{
     EnvironmentMap, Limits, LoadOptions, Scene, SceneError, load_glb, load_hdr, pack_gltf,
-    read_scene,
+    read_scene, read_scene_listing,
 };
 pub use tessera_common::task::{Rect, RenderSettings};
 

@@ -12,13 +12,17 @@ pub(crate) mod pack;
 use crate::bvh::Bvh;
 pub use gltf_load::{LUMENS_PER_WATT, load_glb};
 pub use hdr::{EnvironmentMap, load_hdr, write_hdr};
-pub use pack::{pack_gltf, read_scene};
+pub use pack::{PackedFiles, pack_gltf, read_scene, read_scene_listing};
 
 /// Upper bounds on what a scene may declare. Defaults suit a render node with a few GiB of memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     /// Largest `.glb` file, in bytes.
     pub max_file_bytes: u64,
+    /// Largest glTF JSON (a GLB's JSON chunk), in bytes: parsed JSON takes tens of times its size in
+    /// memory (an empty node, 3 bytes of JSON, is a structure of some 200 bytes), before the item counts
+    /// can be checked.
+    pub max_json_bytes: u64,
     /// Most triangles after expanding every mesh instance.
     pub max_triangles: u64,
     /// Most vertices read from all accessors together.
@@ -44,6 +48,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_file_bytes: 512 << 20,
+            max_json_bytes: 32 << 20,
             max_triangles: 20_000_000,
             max_vertices: 60_000_000,
             max_texture_side: 16_384,
@@ -395,10 +400,13 @@ impl Scene {
         }
         let bvh = Bvh::build(&g.triangles);
         let mut tris = Vec::with_capacity(g.triangles.len() * TRI_FLOATS);
-        let mut shade = Vec::with_capacity(g.triangles.len() * SHADE_FLOATS);
+        // Sized once for the records and the extra records after them (no second copy while growing).
+        let mut shade =
+            Vec::with_capacity(g.triangles.len() * SHADE_FLOATS + g.extras.len() * EXTRA_FLOATS);
         let mut emitters = Vec::new();
         let mut power = Vec::new();
-        let mut extras = Vec::with_capacity(g.extras.len() * EXTRA_FLOATS);
+        // The extras in the order the records refer to them, written after the records.
+        let mut extra_order: Vec<u32> = Vec::with_capacity(g.extras.len());
         for (slot, &ti) in bvh.order.iter().enumerate() {
             let t = &g.triangles[ti as usize];
             let e1 = crate::math::sub(t.p[1], t.p[0]);
@@ -424,14 +432,8 @@ impl Scene {
                 NONE
             } else {
                 // Extra records follow the shading records, in the order the triangles refer to them.
-                let at = g.triangles.len() * SHADE_FLOATS + extras.len();
-                let e = &g.extras[t.extra as usize];
-                for uv in &e.uv1 {
-                    extras.extend_from_slice(uv);
-                }
-                for c in &e.color {
-                    extras.extend_from_slice(c);
-                }
+                let at = g.triangles.len() * SHADE_FLOATS + extra_order.len() * EXTRA_FLOATS;
+                extra_order.push(t.extra);
                 u32::try_from(at).map_err(|_| SceneError::TooLarge {
                     what: "shading data",
                     value: at as u64,
@@ -456,7 +458,15 @@ impl Scene {
             shade.push(f32::from_bits(extra));
             shade.extend_from_slice(&[0.0; 2]);
         }
-        shade.append(&mut extras);
+        for &k in &extra_order {
+            let e = &g.extras[k as usize];
+            for uv in &e.uv1 {
+                shade.extend_from_slice(uv);
+            }
+            for c in &e.color {
+                shade.extend_from_slice(c);
+            }
+        }
         // Summed in triangle order: the same floats on every machine.
         let total: f32 = power.iter().sum();
         let mut emitter_cdf = Vec::with_capacity(power.len());

@@ -5,14 +5,18 @@
 //! the GLB's binary chunk with their views moved to match, and images with a URI become buffer views.
 //!
 //! A `.gltf` is a file strangers make, and the packed scene is published: a URI may name only a file in
-//! the `.gltf`'s own folder or below it. Absolute paths, `..`, other schemes and links that lead outside
-//! the folder are refused by name, so that a hostile scene cannot make the CLI upload the artist's keystore
-//! or SSH key to IPFS.
+//! the `.gltf`'s own folder or below it, and no hidden file or folder. Absolute paths, `..`, other schemes,
+//! names starting with `.` and links that lead outside the folder are refused by name, so that a hostile
+//! scene cannot make the CLI upload the artist's keystore or SSH key to IPFS; the CLI lists the files it
+//! packs before it publishes them ([`read_scene_listing`]).
 
 use super::{Limits, SceneError};
 use base64::Engine;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+
+/// The side files a `.gltf` was packed with: `(URI, bytes)` of each, in the order they were read.
+pub type PackedFiles = Vec<(String, u64)>;
 
 /// Reads a scene file as `.glb` bytes: a `.gltf` (JSON: its first non-blank byte is `{`) packed by
 /// [`pack_gltf`] with its side files from its folder, anything else as it is (a `.glb`, or bytes the
@@ -20,6 +24,17 @@ use std::path::{Path, PathBuf};
 ///
 /// Errors: the file cannot be read or is larger than `limits.max_file_bytes`; the `.gltf` cannot be packed.
 pub fn read_scene(path: &Path, limits: &Limits) -> Result<Vec<u8>, SceneError> {
+    read_scene_listing(path, limits).map(|(glb, _)| glb)
+}
+
+/// [`read_scene`], with the side files a `.gltf` was packed with: `(URI, bytes)` of each, so that a command
+/// about to publish the scene can show what goes with it (`data:` URIs are not listed).
+///
+/// Errors: as [`read_scene`].
+pub fn read_scene_listing(
+    path: &Path,
+    limits: &Limits,
+) -> Result<(Vec<u8>, PackedFiles), SceneError> {
     let bytes =
         read_bounded(path, limits.max_file_bytes).map_err(|reason| SceneError::Resource {
             uri: path.display().to_string(),
@@ -32,7 +47,7 @@ pub fn read_scene(path: &Path, limits: &Limits) -> Result<Vec<u8>, SceneError> {
         .find(|b| !b.is_ascii_whitespace())
         == Some(&b'{');
     if !json {
-        return Ok(bytes);
+        return Ok((bytes, Vec::new()));
     }
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let dir = if dir.as_os_str().is_empty() {
@@ -40,7 +55,7 @@ pub fn read_scene(path: &Path, limits: &Limits) -> Result<Vec<u8>, SceneError> {
     } else {
         dir
     };
-    pack_gltf(&bytes, dir, limits)
+    pack_listing(&bytes, dir, limits)
 }
 
 /// Packs the `.gltf` JSON `json` into a `.glb`, reading relative URIs inside `dir`.
@@ -50,6 +65,19 @@ pub fn read_scene(path: &Path, limits: &Limits) -> Result<Vec<u8>, SceneError> {
 /// `byteLength`; a `data:` URI that is not base64; a packed size above `limits.max_file_bytes`.
 /// [`SceneError::Malformed`] when the JSON is not a glTF object.
 pub fn pack_gltf(json: &[u8], dir: &Path, limits: &Limits) -> Result<Vec<u8>, SceneError> {
+    pack_listing(json, dir, limits).map(|(glb, _)| glb)
+}
+
+fn pack_listing(
+    json: &[u8],
+    dir: &Path,
+    limits: &Limits,
+) -> Result<(Vec<u8>, PackedFiles), SceneError> {
+    // A UTF-8 byte order mark is allowed before JSON text (RFC 8259 §8.1 lets parsers ignore it).
+    let json = json
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .unwrap_or(json);
+    let mut files = Vec::new();
     let mut doc: Value = serde_json::from_slice(json)
         .map_err(|e| SceneError::Malformed(format!("the .gltf is not JSON: {e}")))?;
     if !doc.is_object() {
@@ -89,7 +117,7 @@ pub fn pack_gltf(json: &[u8], dir: &Path, limits: &Limits) -> Result<Vec<u8>, Sc
                 "buffer {i} has no uri: in a .gltf every buffer names its data"
             ))
         })?;
-        let data = fetch(uri, &root, max)?;
+        let data = fetch(uri, &root, max, &mut files)?;
         if (data.len() as u64) < length {
             return Err(SceneError::Resource {
                 uri: uri.into(),
@@ -115,8 +143,11 @@ pub fn pack_gltf(json: &[u8], dir: &Path, limits: &Limits) -> Result<Vec<u8>, Sc
                     ))
                 })?;
             let offset = v["byteOffset"].as_u64().unwrap_or(0);
+            let moved = offset.checked_add(*at as u64).ok_or_else(|| {
+                SceneError::Malformed(format!("buffer view {i}: byteOffset {offset} overflows"))
+            })?;
             v["buffer"] = json!(0);
-            v["byteOffset"] = json!(offset + *at as u64);
+            v["byteOffset"] = json!(moved);
         }
     }
     // Images with a URI become buffer views of the binary chunk.
@@ -127,10 +158,10 @@ pub fn pack_gltf(json: &[u8], dir: &Path, limits: &Limits) -> Result<Vec<u8>, Sc
             let Some(uri) = img["uri"].as_str().map(str::to_owned) else {
                 continue;
             };
-            let data = fetch(&uri, &root, max)?;
-            let mime = mime_of(&uri, &data).ok_or_else(|| SceneError::Resource {
-                uri: uri.clone(),
-                reason: "not a PNG or JPEG image".into(),
+            let data = fetch(&uri, &root, max, &mut files)?;
+            let mime = mime_of(&data).ok_or_else(|| SceneError::Resource {
+                uri: uri.chars().take(200).collect(),
+                reason: "not a PNG or JPEG image (by its content)".into(),
             })?;
             let at = grow(&mut bin, &data, 4)?;
             new_views.push(json!({"buffer": 0, "byteOffset": at, "byteLength": data.len()}));
@@ -157,7 +188,7 @@ pub fn pack_gltf(json: &[u8], dir: &Path, limits: &Limits) -> Result<Vec<u8>, Sc
     } else {
         doc["buffers"] = json!([{"byteLength": bin.len()}]);
     }
-    Ok(glb(&doc, bin))
+    Ok((glb(&doc, bin), files))
 }
 
 fn array<'a>(doc: &'a Value, key: &str) -> &'a [Value] {
@@ -166,7 +197,12 @@ fn array<'a>(doc: &'a Value, key: &str) -> &'a [Value] {
 
 /// The bytes a URI names: a base64 `data:` URI decoded, or a relative path (percent-decoded, RFC 3986)
 /// read inside `root`.
-fn fetch(uri: &str, root: &Path, max: u64) -> Result<Vec<u8>, SceneError> {
+fn fetch(
+    uri: &str,
+    root: &Path,
+    max: u64,
+    files: &mut Vec<(String, u64)>,
+) -> Result<Vec<u8>, SceneError> {
     let fail = |reason: String| SceneError::Resource {
         uri: uri.chars().take(200).collect(),
         reason,
@@ -186,7 +222,9 @@ fn fetch(uri: &str, root: &Path, max: u64) -> Result<Vec<u8>, SceneError> {
             .map_err(|e| fail(format!("bad base64: {e}")));
     }
     let path = confined(uri, root).map_err(fail)?;
-    read_bounded(&path, max).map_err(fail)
+    let data = read_bounded(&path, max).map_err(fail)?;
+    files.push((uri.chars().take(200).collect(), data.len() as u64));
+    Ok(data)
 }
 
 /// The file a relative URI names, if it lies inside `root` (itself canonical).
@@ -217,6 +255,16 @@ fn confined(uri: &str, root: &Path) -> Result<PathBuf, String> {
                 .into(),
         );
     }
+    // Hidden files and folders (.ssh, .tessera keystores, .git…) are never scene data: a .gltf saved in a
+    // home folder must not be able to name them.
+    if rel.components().any(
+        |c| matches!(c, std::path::Component::Normal(n) if n.to_string_lossy().starts_with('.')),
+    ) {
+        return Err(
+            "a hidden file or folder (a name starting with '.'): such files are never packed"
+                .into(),
+        );
+    }
     let path = root
         .join(rel)
         .canonicalize()
@@ -234,6 +282,13 @@ fn confined(uri: &str, root: &Path) -> Result<PathBuf, String> {
 /// Reads a regular file of at most `max` bytes.
 fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     use std::io::Read;
+    // Checked before opening: opening a FIFO would block until a writer comes.
+    if !std::fs::metadata(path)
+        .map_err(|e| e.to_string())?
+        .is_file()
+    {
+        return Err("not a regular file".into());
+    }
     let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let meta = f.metadata().map_err(|e| e.to_string())?;
     if !meta.is_file() {
@@ -252,21 +307,12 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// The MIME type glTF allows for an image (§3.8.2), from its content, else its name.
-fn mime_of(uri: &str, data: &[u8]) -> Option<&'static str> {
+/// The MIME type glTF allows for an image (§3.8.2), from its content: a file is packed as an image only
+/// if it is one.
+fn mime_of(data: &[u8]) -> Option<&'static str> {
     if data.starts_with(b"\x89PNG\r\n\x1a\n") {
-        return Some("image/png");
-    }
-    if data.starts_with(&[0xff, 0xd8]) {
-        return Some("image/jpeg");
-    }
-    let lower = uri.to_ascii_lowercase();
-    if lower.starts_with("data:image/png") || lower.ends_with(".png") {
         Some("image/png")
-    } else if lower.starts_with("data:image/jpeg")
-        || lower.ends_with(".jpg")
-        || lower.ends_with(".jpeg")
-    {
+    } else if data.starts_with(&[0xff, 0xd8]) {
         Some("image/jpeg")
     } else {
         None

@@ -228,3 +228,19 @@ fn exr_frames_hold_the_rendered_linear_values() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The renderer id names the bits: the feature scene (every material, texture, alpha and light path of
+/// the kernel) renders to this root under `tessera-pt/0.2`. A change that moves it changes what every
+/// cell of some job is, and must come with a new `RENDERER_ID` (and this root): otherwise workers on the
+/// new build and verifiers on the old one disagree on honest work.
+#[test]
+fn the_renderer_id_names_these_bits() {
+    let s = settings(32, 24, 4, 4);
+    let root = render(&load(&testscenes::features(), &s, [0.3; 3], 0), &s).root;
+    assert_eq!(tessera_render::RENDERER_ID, "tessera-pt/0.2");
+    assert_eq!(
+        tessera_common::to_hex(&root),
+        "0x157df071e67dd59e63e3815f04c1e94ba5080c3e3dbf7e2a2ffb88197a0727b0",
+        "the feature scene's cells changed: bump RENDERER_ID and this root together"
+    );
+}

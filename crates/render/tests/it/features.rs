@@ -329,6 +329,15 @@ fn invalid_alpha_and_attribute_data_is_refused() {
         &[],
     ));
     assert!(e.contains("TEXCOORD_2"), "{e}");
+    // The normal texture's KHR_texture_transform (read by its own typed pass) can name the set too.
+    let e = err(testscenes::screen(
+        json!({"normalTexture": {"index": 0,
+            "extensions": {"KHR_texture_transform": {"texCoord": 2, "unknown": [0, 0, 0]}}}}),
+        &[testscenes::split_texture(8)],
+        &[sampler(REPEAT)],
+        &[],
+    ));
+    assert!(e.contains("TEXCOORD_2"), "{e}");
     let e = err(testscenes::screen(
         json!({}),
         &[],

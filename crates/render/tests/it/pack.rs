@@ -140,3 +140,60 @@ fn uris_that_leave_the_scene_folder_or_do_not_resolve_are_refused() {
     let e = read_scene(&path, &Limits::default()).expect_err("refused");
     assert!(e.to_string().contains("'..'"), "{e}");
 }
+
+/// Hidden files and folders are never packed (a .gltf saved in a home folder could otherwise name
+/// `.ssh/id_ed25519` or `.tessera/keystores/…`), nor is anything but a regular file (a FIFO would block
+/// the reader), nor an "image" that is not a PNG or JPEG by its content; a byte order mark before the JSON
+/// is fine, and the packed files are listed.
+#[test]
+fn hidden_files_special_files_and_fake_images_are_refused_and_packed_files_listed() {
+    let dir = tmp("hidden");
+    std::fs::create_dir_all(dir.join(".ssh")).expect("dir");
+    std::fs::write(
+        dir.join(".ssh/id_ed25519"),
+        b"-----BEGIN OPENSSH PRIVATE KEY-----",
+    )
+    .expect("key");
+    std::fs::write(dir.join(".secret.bin"), [0u8; 16]).expect("secret");
+    std::fs::write(dir.join("notes.png"), b"not an image at all").expect("fake");
+    let write = |doc: &Value| {
+        let path = dir.join("scene.gltf");
+        std::fs::write(&path, serde_json::to_vec(doc).expect("json")).expect("gltf");
+        path
+    };
+    for (uri, needle) in [
+        (".ssh/id_ed25519", "hidden file or folder"),
+        ("sub/../.secret.bin", "'..'"),
+        (".secret.bin", "hidden file or folder"),
+        ("./.secret.bin", "hidden file or folder"),
+    ] {
+        let doc = json!({"asset": {"version": "2.0"}, "buffers": [{"uri": uri, "byteLength": 4}]});
+        let e = read_scene(&write(&doc), &Limits::default()).expect_err(uri);
+        assert!(e.to_string().contains(needle), "{uri}: {e}");
+    }
+    let doc = json!({"asset": {"version": "2.0"}, "images": [{"uri": "notes.png"}]});
+    let e = read_scene(&write(&doc), &Limits::default()).expect_err("fake image");
+    assert!(e.to_string().contains("not a PNG or JPEG image"), "{e}");
+    #[cfg(unix)]
+    {
+        let fifo = dir.join("pipe.bin");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let doc = json!({"asset": {"version": "2.0"}, "buffers": [{"uri": "pipe.bin", "byteLength": 4}]});
+            let e = read_scene(&write(&doc), &Limits::default()).expect_err("fifo");
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
+    }
+    // A byte order mark, and the listing of what was packed.
+    let (mut doc, bin) = testscenes::unpack_glb(&testscenes::cornell_box());
+    std::fs::write(dir.join("cornell.bin"), &bin).expect("bin");
+    doc["buffers"][0]["uri"] = json!("cornell.bin");
+    let path = dir.join("bom.gltf");
+    let mut text = b"\xEF\xBB\xBF".to_vec();
+    text.extend(serde_json::to_vec(&doc).expect("json"));
+    std::fs::write(&path, text).expect("gltf");
+    let (glb, files) =
+        tessera_render::read_scene_listing(&path, &Limits::default()).expect("packs");
+    assert!(glb.starts_with(b"glTF"));
+    assert_eq!(files, vec![("cornell.bin".to_string(), bin.len() as u64)]);
+}

@@ -34,20 +34,22 @@ impl<'a> TexUse<'a> {
         }
     }
 
-    /// The `gltf` crate types `KHR_texture_transform` only on plain texture infos; on a normal texture it
-    /// is read from the extension's JSON. A transform that does not parse is an error, not ignored.
-    fn normal(n: &gltf::material::NormalTexture<'a>) -> Result<Self, String> {
-        let transform = match n.extension_value("KHR_texture_transform") {
-            None => None,
-            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| {
-                format!("its normal texture's KHR_texture_transform is malformed: {e}")
-            })?),
-        };
-        Ok(TexUse {
+    /// A normal texture, with its `KHR_texture_transform` from [`normal_transforms`].
+    fn normal(
+        n: &gltf::material::NormalTexture<'a>,
+        transform: Option<&gltf::json::extensions::texture::TextureTransform>,
+    ) -> Self {
+        TexUse {
             texture: n.texture(),
             tex_coord: n.tex_coord(),
-            transform,
-        })
+            transform: transform.map(|t| gltf::json::extensions::texture::TextureTransform {
+                offset: t.offset,
+                rotation: t.rotation,
+                scale: t.scale,
+                tex_coord: t.tex_coord,
+                extras: Default::default(),
+            }),
+        }
     }
 
     /// The UV set this use reads: `KHR_texture_transform`'s `texCoord` overrides the info's.
@@ -59,18 +61,68 @@ impl<'a> TexUse<'a> {
     }
 }
 
+/// `KHR_texture_transform` of each material's normal texture, indexed by material.
+pub(super) type NormalTransforms = Vec<Option<gltf::json::extensions::texture::TextureTransform>>;
+
+/// Reads [`NormalTransforms`] from the glTF JSON in one typed pass that skips everything else: the `gltf`
+/// crate types the extension only on plain texture infos, and its `extensions` feature, which would keep
+/// it on normal textures, keeps every unknown extension as JSON values at about 30 times their size.
+///
+/// Errors: a transform that is not a valid `KHR_texture_transform` object.
+pub(super) fn normal_transforms(json: &[u8]) -> Result<NormalTransforms, SceneError> {
+    use gltf::json::extensions::texture::TextureTransform;
+    #[derive(serde::Deserialize)]
+    struct Root {
+        #[serde(default)]
+        materials: Vec<Mat>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Mat {
+        #[serde(default, rename = "normalTexture")]
+        normal: Option<Normal>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Normal {
+        #[serde(default)]
+        extensions: Option<Ext>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Ext {
+        #[serde(default, rename = "KHR_texture_transform")]
+        transform: Option<TextureTransform>,
+    }
+    let root: Root = serde_json::from_slice(json).map_err(|e| {
+        SceneError::Malformed(format!(
+            "a material's normal texture has a malformed KHR_texture_transform: {e}"
+        ))
+    })?;
+    Ok(root
+        .materials
+        .into_iter()
+        .map(|m| {
+            m.normal
+                .and_then(|n| n.extensions)
+                .and_then(|e| e.transform)
+        })
+        .collect())
+}
+
 /// The texture uses of `mat`, in the kernel's slot order (base colour, metallic-roughness, emissive,
 /// normal, transmission).
-fn uses<'a>(mat: &gltf::Material<'a>) -> Result<[Option<TexUse<'a>>; 5], String> {
+fn uses<'a>(
+    mat: &gltf::Material<'a>,
+    normal: &NormalTransforms,
+) -> Result<[Option<TexUse<'a>>; 5], String> {
     let pbr = mat.pbr_metallic_roughness();
+    let xf = mat
+        .index()
+        .and_then(|i| normal.get(i))
+        .and_then(Option::as_ref);
     Ok([
         pbr.base_color_texture().map(TexUse::info),
         pbr.metallic_roughness_texture().map(TexUse::info),
         mat.emissive_texture().map(TexUse::info),
-        mat.normal_texture()
-            .as_ref()
-            .map(TexUse::normal)
-            .transpose()?,
+        mat.normal_texture().as_ref().map(|n| TexUse::normal(n, xf)),
         mat.transmission()
             .and_then(|t| t.transmission_texture())
             .map(TexUse::info),
@@ -81,10 +133,13 @@ fn uses<'a>(mat: &gltf::Material<'a>) -> Result<[Option<TexUse<'a>>; 5], String>
 /// have that attribute (glTF-Validator, `MESH_PRIMITIVE_TOO_FEW_TEXCOORDS`).
 ///
 /// Errors: a set above 1 (the renderer reads `TEXCOORD_0` and `TEXCOORD_1`), a malformed transform.
-pub(super) fn highest_uv_set(mat: &gltf::Material<'_>) -> Result<Option<u32>, SceneError> {
+pub(super) fn highest_uv_set(
+    mat: &gltf::Material<'_>,
+    normal: &NormalTransforms,
+) -> Result<Option<u32>, SceneError> {
     let what = |e: String| SceneError::Malformed(format!("material {}: {e}", index(mat)));
     let mut top = None;
-    for u in uses(mat).map_err(what)?.iter().flatten() {
+    for u in uses(mat, normal).map_err(what)?.iter().flatten() {
         let set = u.set();
         if set > 1 {
             return Err(what(format!(
@@ -127,6 +182,7 @@ fn wrap(mode: gltf::texture::WrappingMode) -> Wrap {
 pub(super) fn gather(
     doc: &gltf::Document,
     keys: &[Option<usize>],
+    normal: &NormalTransforms,
     get: &GetBuffer<'_>,
     limits: &Limits,
 ) -> Result<(Vec<Material>, Vec<Texture>), SceneError> {
@@ -174,8 +230,8 @@ pub(super) fn gather(
             texture_of.insert(k, id);
             Ok(id)
         };
-        highest_uv_set(&mat)?;
-        let used = uses(&mat).map_err(|e| SceneError::Malformed(format!("material {i}: {e}")))?;
+        let used =
+            uses(&mat, normal).map_err(|e| SceneError::Malformed(format!("material {i}: {e}")))?;
         let mut slots = [TexSlot::NONE; 5];
         // Base colour and emissive textures hold sRGB colour; the others hold data.
         for (k, (u, srgb)) in used

@@ -42,7 +42,14 @@ impl Walk<'_, '_> {
             None
         };
         let joints = match node.skin() {
-            Some(skin) => Some(self.joint_matrices(&skin)?),
+            Some(skin) => Some(match self.joints_of.get(&skin.index()) {
+                Some(j) => j.clone(),
+                None => {
+                    let j = std::rc::Rc::new(self.joint_matrices(&skin)?);
+                    self.joints_of.insert(skin.index(), j.clone());
+                    j
+                }
+            }),
             None => None,
         };
         for prim in mesh.primitives() {
@@ -123,24 +130,15 @@ impl Walk<'_, '_> {
             // winding of the triangles its first vertex starts).
             let (positions, normals, flips) = match &joints {
                 Some(joints) => {
-                    let ms =
-                        skins::vertex_matrices(&prim, get, joints, positions.len(), mesh.index())?;
-                    let p: Vec<V3> = positions
-                        .iter()
-                        .zip(&ms)
-                        .map(|(p, m)| m.point(*p))
-                        .collect();
-                    let n = normals.map(|ns| {
-                        ns.iter()
-                            .zip(&ms)
-                            .map(|(n, m)| m.normal(*n))
-                            .collect::<Vec<V3>>()
-                    });
-                    (
-                        p,
-                        n,
-                        Some(ms.iter().map(Mat4::mirrors).collect::<Vec<bool>>()),
-                    )
+                    let flips = skins::skin_vertices(
+                        &prim,
+                        get,
+                        joints,
+                        &mut positions,
+                        normals.as_mut(),
+                        mesh.index(),
+                    )?;
+                    (positions, normals, Some(flips))
                 }
                 None => (
                     positions
@@ -155,16 +153,23 @@ impl Walk<'_, '_> {
                 reader.read_tex_coords(0).map(|it| it.into_f32().collect());
             // The second UV set is read only for a material that samples it. A set the primitive lacks
             // reads the fixed per-triangle mapping, as a missing TEXCOORD_0 does.
-            let uv_set = super::materials::highest_uv_set(&prim.material())?;
+            let uv_set = prim
+                .material()
+                .index()
+                .and_then(|i| self.uv_sets.get(i).copied().flatten());
             let reads_uv1 = uv_set == Some(1);
             let uvs1: Option<Vec<[f32; 2]>> = if reads_uv1 {
                 reader.read_tex_coords(1).map(|it| it.into_f32().collect())
             } else {
                 None
             };
-            // COLOR_0 is linear RGB(A) (§3.7.2.1); RGB has alpha 1.
-            let colors: Option<Vec<[f32; 4]>> =
-                reader.read_colors(0).map(|it| it.into_rgba_f32().collect());
+            // COLOR_0 is linear RGB(A) in [0, 1] (§3.7.2.1); RGB has alpha 1. Floats outside are clamped
+            // (NaN is caught below): a colour above 1 would make the surface create light.
+            let colors: Option<Vec<[f32; 4]>> = reader.read_colors(0).map(|it| {
+                it.into_rgba_f32()
+                    .map(|c| c.map(|v| v.clamp(0.0, 1.0)))
+                    .collect()
+            });
             let indices: Vec<u32> = match reader.read_indices() {
                 Some(it) => it.into_u32().collect(),
                 None => (0..u32::try_from(nverts).unwrap_or(u32::MAX)).collect(),

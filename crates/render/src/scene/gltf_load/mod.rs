@@ -75,6 +75,15 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
             what: "environment colour".into(),
         });
     }
+    let json = json_chunk(bytes)?;
+    if json.len() as u64 > limits.max_json_bytes {
+        return Err(SceneError::TooLarge {
+            what: "glTF JSON size",
+            value: json.len() as u64,
+            limit: limits.max_json_bytes,
+        });
+    }
+    let normal_transforms = materials::normal_transforms(&json)?;
     let gltf = parse(bytes)?;
     let doc = &gltf.document;
     let items = |what: &'static str, n: usize| -> Result<(), SceneError> {
@@ -117,6 +126,12 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
         }
     }
 
+    // The UV sets each material reads, resolved once per material (not per instance).
+    let uv_sets = doc
+        .materials()
+        .map(|m| materials::highest_uv_set(&m, &normal_transforms))
+        .collect::<Result<Vec<_>, _>>()?;
+
     // Walk the default scene.
     let worlds = nodes::world_matrices(doc, &scene, &animated, limits.max_depth)?;
     let mut walk = nodes::Walk {
@@ -124,6 +139,8 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
         get: &get,
         animated: &animated,
         worlds,
+        uv_sets: &uv_sets,
+        joints_of: HashMap::new(),
         triangles: Vec::new(),
         extras: Vec::new(),
         lights: Vec::new(),
@@ -139,12 +156,16 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
     }
 
     // Materials referenced by the triangles, and their textures.
-    let (materials, mut textures) = materials::gather(doc, &walk.materials, &get, &opts.limits)?;
+    let (materials, mut textures) =
+        materials::gather(doc, &walk.materials, &normal_transforms, &get, &opts.limits)?;
 
     let mut environment_texture = NONE;
     if let Some(map) = &opts.environment_map {
         let texels = u64::from(map.width) * u64::from(map.height);
-        if map.rgba.len() as u64 != texels * 4 || map.rgba.iter().any(|v| !v.is_finite()) {
+        if texels == 0
+            || map.rgba.len() as u64 != texels * 4
+            || map.rgba.iter().any(|v| !v.is_finite())
+        {
             return Err(SceneError::NonFinite {
                 what: "environment map".into(),
             });
@@ -230,6 +251,16 @@ fn parse(bytes: &[u8]) -> Result<gltf::Gltf, SceneError> {
         message.push_str(&format!(" … ({more} more bytes)"));
     }
     Err(SceneError::Malformed(message))
+}
+
+/// The glTF JSON of `bytes`: a GLB's JSON chunk, or the bytes themselves.
+fn json_chunk(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, SceneError> {
+    if !bytes.starts_with(b"glTF") {
+        return Ok(std::borrow::Cow::Borrowed(bytes));
+    }
+    gltf::binary::Glb::from_slice(bytes)
+        .map(|glb| glb.json)
+        .map_err(|e| SceneError::Malformed(bounded(e.to_string())))
 }
 
 /// `m`, cut to `MAX_MESSAGE` bytes (at a character boundary) with what was left out counted.

@@ -117,7 +117,9 @@ pub(super) fn check_declared_work(
                 };
                 triangles = triangles.saturating_add(ntri);
                 vertices = vertices.saturating_add(nverts);
-                // Each morph target is read whole, like another copy of the vertices.
+                // Each morph target is read whole, like another copy of the vertices, and weighed once
+                // per instance.
+                vertices = vertices.saturating_add(prim.morph_targets().len() as u64);
                 for t in prim.morph_targets() {
                     for a in [t.positions(), t.normals(), t.tangents()]
                         .into_iter()
@@ -172,6 +174,10 @@ pub(super) struct Walk<'a, 'b> {
     pub animated: &'b HashMap<usize, Trs>,
     /// World transform of each node of the scene (`None`: not in the scene).
     pub worlds: Vec<Option<Mat4>>,
+    /// The highest UV set each glTF material reads (`materials::highest_uv_set`).
+    pub uv_sets: &'b [Option<u32>],
+    /// Joint matrices of each skin, computed once however many meshes it deforms.
+    pub joints_of: HashMap<usize, std::rc::Rc<Vec<Mat4>>>,
     pub triangles: Vec<Triangle>,
     /// Second UV set and vertex colours of the triangles that have them.
     pub extras: Vec<Extra>,

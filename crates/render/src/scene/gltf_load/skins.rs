@@ -193,18 +193,21 @@ pub(super) fn morph(
     Ok(())
 }
 
-/// Each vertex's skin matrix `Σ w_k · joints[j_k]` over `JOINTS_n`/`WEIGHTS_n`, n < 2.
+/// Poses the primitive's vertices in place: each vertex by its skin matrix `Σ w_k · joints[j_k]` over
+/// `JOINTS_n`/`WEIGHTS_n`, n < 2 (positions as points, normals by the matrix's cofactors), one vertex at a
+/// time so that no matrix per vertex is held. Returns, per vertex, whether its matrix mirrors.
 ///
 /// Errors: a skinned primitive without `JOINTS_0`/`WEIGHTS_0`; a set the renderer does not read (2 and
 /// up); a joint index past the skin's joints; negative or non-finite weights, or weights that do not sum
 /// to 1 (within 1%).
-pub(super) fn vertex_matrices(
+pub(super) fn skin_vertices(
     prim: &gltf::Primitive<'_>,
     get: &GetBuffer<'_>,
     joints: &[Mat4],
-    nverts: usize,
+    positions: &mut [V3],
+    mut normals: Option<&mut Vec<V3>>,
     mesh: usize,
-) -> Result<Vec<Mat4>, SceneError> {
+) -> Result<Vec<bool>, SceneError> {
     let bad = |m: String| SceneError::Malformed(format!("mesh {mesh}: {m}"));
     if let Some((sem, _)) = prim.attributes().find(
         |(s, _)| matches!(s, gltf::Semantic::Joints(n) | gltf::Semantic::Weights(n) if *n >= SETS),
@@ -215,11 +218,10 @@ pub(super) fn vertex_matrices(
         )));
     }
     let reader = prim.reader(get);
-    let mut mats = vec![Mat4([0.0; 16]); nverts];
-    let mut sums = vec![0.0f32; nverts];
+    let mut sets = Vec::new();
     for set in 0..SETS {
-        let (js, ws) = match (reader.read_joints(set), reader.read_weights(set)) {
-            (Some(j), Some(w)) => (j.into_u16(), w.into_f32()),
+        match (reader.read_joints(set), reader.read_weights(set)) {
+            (Some(j), Some(w)) => sets.push((set, j.into_u16().zip(w.into_f32()))),
             (None, None) if set > 0 => break,
             _ => {
                 return Err(bad(format!(
@@ -227,8 +229,16 @@ pub(super) fn vertex_matrices(
                      (glTF 2.0 §3.7.3.2: both are needed)"
                 )));
             }
-        };
-        for (v, (j, w)) in js.zip(ws).enumerate().take(nverts) {
+        }
+    }
+    let mut flips = Vec::with_capacity(positions.len());
+    for (v, p) in positions.iter_mut().enumerate() {
+        let mut m = Mat4([0.0; 16]);
+        let mut sum = 0.0f32;
+        for (set, it) in &mut sets {
+            let (j, w) = it
+                .next()
+                .ok_or_else(|| bad(format!("JOINTS_{set} or WEIGHTS_{set} is short")))?;
             for k in 0..4 {
                 let (jk, wk) = (usize::from(j[k]), w[k]);
                 if !(wk >= 0.0 && wk.is_finite()) {
@@ -239,27 +249,28 @@ pub(super) fn vertex_matrices(
                 if wk == 0.0 {
                     continue;
                 }
-                let m = joints.get(jk).ok_or_else(|| {
+                let jm = joints.get(jk).ok_or_else(|| {
                     bad(format!(
                         "JOINTS_{set} of vertex {v} names joint {jk} of a skin with {} joints",
                         joints.len()
                     ))
                 })?;
-                for (acc, x) in mats[v].0.iter_mut().zip(&m.0) {
+                for (acc, x) in m.0.iter_mut().zip(&jm.0) {
                     *acc += wk * x;
                 }
-                sums[v] += wk;
+                sum += wk;
             }
         }
+        if (sum - 1.0).abs() > WEIGHT_SUM_TOLERANCE {
+            return Err(bad(format!(
+                "the joint weights of vertex {v} sum to {sum} (glTF 2.0 §3.7.3.2: they must sum to 1)"
+            )));
+        }
+        *p = m.point(*p);
+        if let Some(ns) = normals.as_deref_mut() {
+            ns[v] = m.normal(ns[v]);
+        }
+        flips.push(m.mirrors());
     }
-    if let Some((v, s)) = sums
-        .iter()
-        .enumerate()
-        .find(|(_, s)| (**s - 1.0).abs() > WEIGHT_SUM_TOLERANCE)
-    {
-        return Err(bad(format!(
-            "the joint weights of vertex {v} sum to {s} (glTF 2.0 §3.7.3.2: they must sum to 1)"
-        )));
-    }
-    Ok(mats)
+    Ok(flips)
 }
