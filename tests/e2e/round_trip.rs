@@ -31,7 +31,14 @@ async fn a_multi_task_job_is_rendered_verified_paid_and_fetched() -> anyhow::Res
         &["--withdraw-threshold-wei", "1"],
     )?;
     net.verifiers().await?;
-    let job = net.post(2, "2x1", 4, &["--quorum", "3"])?;
+    // The job names its look (a frame rate and a brighter sky, carried in the scene): workers and verifiers
+    // must render with it alike, or verification fails.
+    let job = net.post(
+        2,
+        "2x1",
+        4,
+        &["--quorum", "3", "--fps", "30", "--env", "0.4,0.4,0.45"],
+    )?;
     net.all_paid(job, Duration::from_secs(240)).await?;
 
     // Each task claimed once, judged by one drawn committee of three seats that approved it, paid as

@@ -240,6 +240,8 @@ struct EstimateArgs {
     scene: PathBuf,
     #[command(flatten)]
     shape: ShapeArgs,
+    #[command(flatten)]
+    look: LookArgs,
     /// Price in gwei per million path samples.
     #[arg(long, default_value_t = 1000.0)]
     price_gwei_per_msample: f64,
@@ -272,6 +274,62 @@ pub(crate) struct ShapeArgs {
     /// Regions per frame as COLSxROWS (tasks = frames x COLS x ROWS).
     #[arg(long, default_value = "1x1", value_parser = parse_regions)]
     pub(crate) regions: (u32, u32),
+}
+
+/// The look a job's scene is rendered with (`tessera_render::scene::Look`), written into the scene before
+/// it is estimated or uploaded; what is not given keeps the scene's own look (by default 24 fps under a
+/// dim grey sky).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct LookArgs {
+    /// Frames per second the scene's animation was authored at (frame f is sampled at f / fps seconds).
+    #[arg(long)]
+    pub(crate) fps: Option<f32>,
+    /// Constant environment radiance r,g,b (linear; with --env-map, the map's multiplier).
+    #[arg(long, value_parser = parse_rgb)]
+    pub(crate) env: Option<[f32; 3]>,
+    /// An equirectangular environment map (Radiance .hdr), packed into the scene.
+    #[arg(long)]
+    pub(crate) env_map: Option<PathBuf>,
+}
+
+impl LookArgs {
+    /// `glb` with the look given on the command line written into it, or as it is when none is given.
+    pub(crate) fn apply(&self, glb: Vec<u8>) -> Result<Vec<u8>> {
+        if self.fps.is_none() && self.env.is_none() && self.env_map.is_none() {
+            return Ok(glb);
+        }
+        let limits = tessera_render::Limits::default();
+        let current =
+            tessera_render::scene::read_look(&glb, &limits).context("reading the scene's look")?;
+        let hdr = match &self.env_map {
+            Some(p) => Some(
+                std::fs::read(p)
+                    .with_context(|| format!("reading environment map {}", p.display()))?,
+            ),
+            None => None,
+        };
+        if current.environment_map.is_some() && hdr.is_none() {
+            bail!(
+                "the scene already holds an environment map: give --env-map again to keep or replace it"
+            );
+        }
+        tessera_render::scene::embed_look(
+            &glb,
+            self.fps.unwrap_or(current.fps),
+            self.env.unwrap_or(current.environment),
+            hdr.as_deref(),
+            &limits,
+        )
+        .context("the look (--fps, --env, --env-map)")
+    }
+}
+
+fn parse_rgb(s: &str) -> Result<[f32; 3], String> {
+    let v: Vec<f32> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f32>().map_err(|e| format!("{x:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    <[f32; 3]>::try_from(v).map_err(|_| "expected r,g,b".to_string())
 }
 
 fn parse_regions(s: &str) -> Result<(u32, u32), String> {
@@ -412,6 +470,7 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
     }
     let bytes = tessera_render::read_scene(&a.scene, &tessera_render::Limits::default())
         .with_context(|| format!("reading scene {}", a.scene.display()))?;
+    let bytes = a.look.apply(bytes)?;
     // Preview: a quarter of the resolution per side, a quarter of the samples (at least 1).
     let pw = (a.shape.width / 4).max(16).min(a.shape.width);
     let ph = (a.shape.height / 4).max(16).min(a.shape.height);

@@ -101,6 +101,8 @@ pub(crate) struct SubmitArgs {
     key: KeyArgs,
     #[command(flatten)]
     shape: crate::ShapeArgs,
+    #[command(flatten)]
+    look: crate::LookArgs,
     /// First frame.
     #[arg(long, default_value_t = 0)]
     frame_start: u32,
@@ -277,6 +279,7 @@ pub(crate) async fn submit(a: SubmitArgs) -> Result<()> {
     for (uri, size) in &files {
         eprintln!("packing {uri} ({size} bytes) into the scene");
     }
+    let bytes = a.look.apply(bytes)?;
     // The scene must load the way workers will load it, or nobody will claim the job.
     tessera_render::load_job_scene(
         &bytes,

@@ -150,6 +150,49 @@ fn job_estimate_prints_the_bill_and_a_preview() {
         packed_out.contains("reward per task     116 gwei"),
         "{packed_out}"
     );
+    // The look: a frame rate, a sky and an environment map written into the scene before the preview.
+    let hdr = dir.join("sky.hdr");
+    std::fs::write(
+        &hdr,
+        tessera_render::scene::write_hdr(8, 4, &[[1.5f32; 3]; 32]),
+    )
+    .expect("hdr");
+    let looked = tessera()
+        .args(["job", "estimate"])
+        .arg(&scene)
+        .args([
+            "--width",
+            "64",
+            "--height",
+            "36",
+            "--spp",
+            "2",
+            "--fps",
+            "30",
+            "--env",
+            "0.5,0.5,0.6",
+            "--env-map",
+        ])
+        .arg(&hdr)
+        .output()
+        .expect("run");
+    assert!(
+        looked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&looked.stderr)
+    );
+    let bad_look = tessera()
+        .args(["job", "estimate"])
+        .arg(&scene)
+        .args(["--fps", "0"])
+        .output()
+        .expect("run");
+    assert!(!bad_look.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad_look.stderr).contains("fps 0 is outside"),
+        "{}",
+        String::from_utf8_lossy(&bad_look.stderr)
+    );
     // A .gltf that reaches outside its folder is refused, naming the URI.
     doc["buffers"][0]["uri"] = serde_json::json!("../../etc/passwd");
     std::fs::write(&gltf, serde_json::to_vec(&doc).expect("json")).expect("gltf");

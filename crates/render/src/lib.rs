@@ -23,7 +23,7 @@ pub use render::{
     render_rect, render_region,
 };
 pub use scene::{
-    EnvironmentMap, Limits, LoadOptions, Scene, SceneError, load_glb, load_hdr, pack_gltf,
+    EnvironmentMap, Limits, LoadOptions, Look, Scene, SceneError, load_glb, load_hdr, pack_gltf,
     read_scene, read_scene_listing,
 };
 pub use tessera_common::task::{Rect, RenderSettings};
@@ -39,22 +39,25 @@ pub fn cuda_kernel_source() -> String {
     kernel::cuda::kernel_source()
 }
 
-/// Constant environment radiance (linear RGB) of a job's scene: part of what [`RENDERER_ID`] means, so that
-/// every worker and verifier loads a job's scene the same way.
-pub const JOB_ENVIRONMENT: [f32; 3] = [0.05, 0.05, 0.06];
-
-/// How a job's scene is loaded for `frame` of a `width` x `height` image: the animation clock at 24 fps, the
-/// constant [`JOB_ENVIRONMENT`], the camera's aspect from the image, and the given limits. Workers, verifiers
-/// and the artist's estimate all load scenes through this, so their cells agree bit for bit.
-pub fn job_load_options(width: u32, height: u32, frame: u32, limits: Limits) -> LoadOptions {
+/// How a job's scene is loaded for `frame` of a `width` x `height` image: its [`Look`] (the animation clock
+/// and the environment the scene names, `scene::read_look`), the camera's aspect from the image, and the
+/// given limits. Workers, verifiers and the artist's estimate all load scenes through this, so their cells
+/// agree bit for bit.
+pub fn job_load_options(
+    width: u32,
+    height: u32,
+    frame: u32,
+    limits: Limits,
+    look: Look,
+) -> LoadOptions {
     // Image sides are at most 16,384, exact in f32.
     let aspect = width as f32 / height.max(1) as f32;
     LoadOptions {
         limits,
         frame,
-        fps: 24.0,
-        environment: JOB_ENVIRONMENT,
-        environment_map: None,
+        fps: look.fps,
+        environment: look.environment,
+        environment_map: look.environment_map,
         aspect,
     }
 }
@@ -70,12 +73,17 @@ pub fn task_settings(job: &RenderSettings, frame: u32) -> RenderSettings {
     }
 }
 
-/// Loads a job's scene for `frame` the way every worker and verifier must ([`job_load_options`]).
+/// Loads a job's scene for `frame` the way every worker and verifier must: with the look the scene names
+/// ([`scene::read_look`]) through [`job_load_options`].
 pub fn load_job_scene(
     glb: &[u8],
     job: &RenderSettings,
     frame: u32,
     limits: Limits,
 ) -> Result<Scene, SceneError> {
-    load_glb(glb, &job_load_options(job.width, job.height, frame, limits))
+    let look = scene::read_look(glb, &limits)?;
+    load_glb(
+        glb,
+        &job_load_options(job.width, job.height, frame, limits, look),
+    )
 }

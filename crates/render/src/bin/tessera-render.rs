@@ -59,9 +59,9 @@ struct Args {
     /// Frame number (animations are sampled at frame / fps).
     #[arg(long, default_value_t = 0)]
     frame: u32,
-    /// Frames per second of the animation clock.
-    #[arg(long, default_value_t = 24.0)]
-    fps: f32,
+    /// Frames per second of the animation clock (default: the scene's look, else 24).
+    #[arg(long)]
+    fps: Option<f32>,
     /// Render only this region: x,y,width,height.
     #[arg(long, value_parser = parse_region)]
     region: Option<Rect>,
@@ -71,10 +71,11 @@ struct Args {
     /// Cell size in pixels (a power of two, 4..=256).
     #[arg(long, default_value_t = 32)]
     cell_size: u32,
-    /// Constant environment radiance r,g,b (linear).
-    #[arg(long, value_parser = parse_rgb, default_value = "0.05,0.05,0.06")]
-    env: [f32; 3],
-    /// Equirectangular environment map (Radiance .hdr), multiplied by --env (use --env 1,1,1 for the map as is).
+    /// Constant environment radiance r,g,b, linear (default: the scene's look, else 0.05,0.05,0.06).
+    #[arg(long, value_parser = parse_rgb)]
+    env: Option<[f32; 3]>,
+    /// Equirectangular environment map (Radiance .hdr), multiplied by --env (use --env 1,1,1 for the map as
+    /// is); default: the scene's look's map, if any.
     #[arg(long)]
     env_map: Option<PathBuf>,
     /// Backend.
@@ -149,6 +150,9 @@ fn run(args: Args) -> Result<()> {
     let bytes = tessera_render::read_scene(&args.scene, &tessera_render::Limits::default())
         .with_context(|| format!("reading scene {}", args.scene.display()))?;
     let t0 = Instant::now();
+    // The scene's own look (what a job renders with), overridden by the flags given.
+    let look = tessera_render::scene::read_look(&bytes, &tessera_render::Limits::default())
+        .with_context(|| format!("reading the look of {}", args.scene.display()))?;
     let environment_map = match &args.env_map {
         Some(p) => {
             let bytes = std::fs::read(p)
@@ -158,12 +162,12 @@ fn run(args: Args) -> Result<()> {
                     .with_context(|| format!("loading environment map {}", p.display()))?,
             )
         }
-        None => None,
+        None => look.environment_map,
     };
     let opts = LoadOptions {
         frame: args.frame,
-        fps: args.fps,
-        environment: args.env,
+        fps: args.fps.unwrap_or(look.fps),
+        environment: args.env.unwrap_or(look.environment),
         environment_map,
         aspect: args.width as f32 / args.height as f32,
         ..LoadOptions::default()

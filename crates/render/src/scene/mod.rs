@@ -7,11 +7,13 @@
 mod gltf_load;
 mod hdr;
 mod images;
+mod look;
 pub(crate) mod pack;
 
 use crate::bvh::Bvh;
 pub use gltf_load::{LUMENS_PER_WATT, load_glb};
 pub use hdr::{EnvironmentMap, load_hdr, write_hdr};
+pub use look::{DEFAULT_ENVIRONMENT, Look, MAX_FPS, MAX_RADIANCE, embed_look, read_look};
 pub use pack::{PackedFiles, pack_gltf, read_scene, read_scene_listing};
 
 /// Upper bounds on what a scene may declare. Defaults suit a render node with a few GiB of memory.

@@ -616,3 +616,97 @@ fn a_clear_glass_ball_in_a_uniform_sky_returns_the_sky() {
     let max = img.pixels.iter().copied().fold(0.0f32, f32::max);
     assert!(max < 1.5, "no pixel far above the sky: {max}");
 }
+
+/// A job's look travels in its scene (`asset.extras.tessera`): the environment radiance, an environment
+/// map packed into the GLB, and the frame rate are what every worker, verifier and preview load the scene
+/// with (`load_job_scene`). A Lambertian floor of albedo 0.5 under a sky of 2 is exactly 1.0, under a map of
+/// constant 3 (above the horizon) 1.5 (as RGBE decodes 3); the cube that crosses x = 0 at t = 0.5 s is centred at frame
+/// 6 when the scene says 12 fps, and at frame 12 under the default 24.
+#[test]
+fn a_scenes_look_sets_the_environment_map_and_clock() {
+    use tessera_render::scene::{embed_look, read_look};
+    let limits = tessera_render::Limits::default();
+    let s = settings(16, 16, 4, 4);
+    let floor = testscenes::lit_floor(0.5, None);
+    let under = |glb: &[u8]| {
+        let scene = tessera_render::load_job_scene(glb, &s, 0, limits.clone()).expect("loads");
+        render(&scene, &s).pixels
+    };
+    let sky = embed_look(&floor, 24.0, [2.0; 3], None, &limits).expect("embed");
+    assert!(under(&sky).iter().all(|v| (v - 1.0).abs() < 1e-4));
+    let hdr = tessera_render::scene::write_hdr(8, 4, &[[3.0f32; 3]; 32]);
+    let mapped = embed_look(&floor, 24.0, [1.0; 3], Some(&hdr), &limits).expect("embed");
+    // The map's texels as decoded (RGBE keeps 8 bits of mantissa: 3 reads as 3.0078).
+    let texel = read_look(&mapped, &limits)
+        .expect("look")
+        .environment_map
+        .expect("map")
+        .rgba[0];
+    assert!((texel - 3.0).abs() < 0.02);
+    let lit = under(&mapped);
+    assert!(
+        lit.iter().all(|v| (v - 0.5 * texel).abs() < 1e-4),
+        "{:?}",
+        &lit[..3]
+    );
+    // The default look: 24 fps, the dim grey sky.
+    assert_eq!(
+        read_look(&floor, &limits).expect("look"),
+        tessera_render::Look::default()
+    );
+    let centre_x = |glb: &[u8], frame: u32| {
+        let scene = tessera_render::load_job_scene(glb, &s, frame, limits.clone()).expect("loads");
+        let (lo, hi) = scene.bounds();
+        0.5 * (lo[0] + hi[0])
+    };
+    let cube = testscenes::animated_cube();
+    let slow = embed_look(&cube, 12.0, [1.0; 3], None, &limits).expect("embed");
+    assert!(centre_x(&slow, 6).abs() < 1e-5);
+    assert!(centre_x(&cube, 12).abs() < 1e-5);
+    assert!((centre_x(&cube, 6) + 0.5).abs() < 1e-5);
+}
+
+/// A look outside what the renderer accepts is refused by name, and extras that are not Tessera's are left
+/// alone (glTF allows any value there).
+#[test]
+fn invalid_looks_are_refused_and_foreign_extras_ignored() {
+    use tessera_render::scene::read_look;
+    let limits = tessera_render::Limits::default();
+    let with = |extras: Value| {
+        let (mut doc, bin) = testscenes::unpack_glb(&testscenes::cornell_box());
+        doc["asset"]["extras"] = extras;
+        testscenes::pack_glb(&doc, bin)
+    };
+    for (extras, needle) in [
+        (json!({"tessera": {"fps": 0}}), "fps 0 is outside"),
+        (json!({"tessera": {"fps": 5000}}), "fps 5000 is outside"),
+        (
+            json!({"tessera": {"environment": [1, -1, 1]}}),
+            "each component",
+        ),
+        (
+            json!({"tessera": {"environment": [1, 1]}}),
+            "asset.extras.tessera",
+        ),
+        (json!({"tessera": {"sky": "blue"}}), "unknown field"),
+        (
+            json!({"tessera": {"environmentMap": {"bufferView": 999}}}),
+            "does not exist",
+        ),
+        (
+            json!({"tessera": {"environmentMap": {"bufferView": 0}}}),
+            "environment map",
+        ),
+    ] {
+        let e = read_look(&with(extras.clone()), &limits).expect_err("refused");
+        assert!(e.to_string().contains(needle), "{extras}: {e}");
+        let s = settings(8, 8, 1, 1);
+        assert!(tessera_render::load_job_scene(&with(extras), &s, 0, limits.clone()).is_err());
+    }
+    for extras in [json!("made by hand"), json!(42), json!({"author": "me"})] {
+        assert_eq!(
+            read_look(&with(extras), &limits).expect("default"),
+            tessera_render::Look::default()
+        );
+    }
+}
