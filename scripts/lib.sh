@@ -10,6 +10,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera/target}"
 # sqlx's checked queries build from the committed offline data (indexer/.sqlx); test.sh checks it is fresh.
 export SQLX_OFFLINE="${SQLX_OFFLINE:-true}"
 export TESSERA_VENV="${TESSERA_VENV:-$HOME/.cache/tessera/venv}"
+# Open Image Denoise's libraries (scripts/setup.sh); tessera_render::denoise loads them from here.
+export TESSERA_OIDN_DIR="${TESSERA_OIDN_DIR:-$HOME/.cache/tessera/oidn}"
 FOUNDRY_BIN="$TESSERA_ROOT/node_modules/@foundry-rs"
 export PATH="$FOUNDRY_BIN/forge-linux-amd64/bin:$FOUNDRY_BIN/anvil-linux-amd64/bin:$FOUNDRY_BIN/cast-linux-amd64/bin:$PATH"
 

@@ -58,4 +58,32 @@ if [ ! -x "$st_venv/bin/st" ]; then
   python3 -m venv "$st_venv"
   "$st_venv/bin/pip" install -q --disable-pip-version-check 'schemathesis==4.32.5'
 fi
+# Intel Open Image Denoise, for `--denoise` (job fetch, tessera-render): the official 2.5.1 CPU libraries as
+# PyPI's pyoidn wheel ships them, pinned by hash and unpacked outside the clone; loaded at run time.
+oidn_wheel="pyoidn-2.5.1.0-py3-none-manylinux2014_x86_64.whl"
+oidn_sha="32ad13368f8de1ef63001942ad05b02a00cd732d1206d97f352d3a3f606d823e"
+if [ ! -f "$TESSERA_OIDN_DIR/.tessera-lock" ] || [ "$(cat "$TESSERA_OIDN_DIR/.tessera-lock")" != "$oidn_sha" ]; then
+  log "installing Open Image Denoise 2.5.1 (pyoidn wheel from PyPI) into $TESSERA_OIDN_DIR"
+  tmp="$(mktemp -d)"
+  "$TESSERA_VENV/bin/pip" download -q --disable-pip-version-check --no-deps 'pyoidn==2.5.1.0' \
+    --only-binary=:all: --platform manylinux2014_x86_64 --python-version 3.11 -d "$tmp"
+  echo "$oidn_sha  $tmp/$oidn_wheel" | sha256sum -c --quiet - || die "the pyoidn wheel does not match its pinned hash"
+  # Under lib/: the libraries find one another through their RPATH, $ORIGIN/../lib.
+  mkdir -p "$TESSERA_OIDN_DIR/lib"
+  python3 - "$tmp/$oidn_wheel" "$TESSERA_OIDN_DIR/lib" <<'PY'
+import os, sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        base = os.path.basename(name)
+        # The CPU device and what it needs; not the GPU devices (SYCL, HIP, CUDA) or Level Zero.
+        if name.startswith("pyoidn/oidn/lib/") and ".so" in base and not any(
+                k in base for k in ("sycl", "hip", "cuda", "level_zero", "ur_")):
+            with open(os.path.join(out, base), "wb") as f:
+                f.write(z.read(name))
+PY
+  rm -rf "$tmp"
+  echo "$oidn_sha" > "$TESSERA_OIDN_DIR/.tessera-lock"
+fi
+
 log "setup complete"

@@ -120,16 +120,19 @@ async fn a_multi_task_job_is_rendered_verified_paid_and_fetched() -> anyhow::Res
         "-o",
         &out.display().to_string(),
         "--exr",
+        "--denoise",
     ])?;
     check(
-        printed.lines().count() == 4,
-        &format!("two frames listed, as PNG and OpenEXR: {printed}"),
+        printed.lines().count() == 8,
+        &format!("two frames listed, as PNG and OpenEXR, raw and denoised: {printed}"),
     )?;
     for f in [
         "frame-0000.png",
         "frame-0001.png",
         "frame-0000.exr",
         "frame-0001.exr",
+        "frame-0000-denoised.png",
+        "frame-0001-denoised.exr",
         "task-3/raw.tsr",
         "task-3/leaves.json",
     ] {

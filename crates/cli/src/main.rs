@@ -186,6 +186,10 @@ enum JobCmd {
         /// With `--exr`, write 16-bit half floats instead of 32-bit floats.
         #[arg(long, requires = "exr")]
         half: bool,
+        /// Also write each assembled frame denoised by Intel Open Image Denoise (`frame-NNNN-denoised.png`,
+        /// and `.exr` with `--exr`); the raw data and its checks are untouched.
+        #[arg(long)]
+        denoise: bool,
         #[command(flatten)]
         net: market::NetArgs,
     },
@@ -383,6 +387,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
             exr,
             half,
+            denoise,
             net,
         }) => {
             let exr = exr.then_some(if half {
@@ -390,7 +395,7 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 tessera_render::output::ExrPrecision::Full
             });
-            block_on(market::fetch(net, id, &out, exr))?;
+            block_on(market::fetch(net, id, &out, exr, denoise))?;
         }
         Command::Job(JobCmd::Accept { id, task, net, key }) => {
             block_on(market::act(

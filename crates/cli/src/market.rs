@@ -765,6 +765,7 @@ pub(crate) async fn fetch(
     id: u64,
     out: &Path,
     exr: Option<tessera_render::output::ExrPrecision>,
+    denoise: bool,
 ) -> Result<()> {
     let m = net.reader().await?;
     let job = m.job(id).await?;
@@ -847,6 +848,24 @@ pub(crate) async fn fetch(
                     precision,
                 )?;
                 println!("{}", p.display());
+            }
+            if denoise {
+                let clean = tessera_render::denoise::denoise(settings.width, settings.height, px)
+                    .with_context(|| format!("denoising frame {f}"))?;
+                let p = out.join(format!("frame-{f:04}-denoised.png"));
+                tessera_render::output::write_png(&p, settings.width, settings.height, &clean)?;
+                println!("{}", p.display());
+                if let Some(precision) = exr {
+                    let p = out.join(format!("frame-{f:04}-denoised.exr"));
+                    tessera_render::output::write_exr(
+                        &p,
+                        settings.width,
+                        settings.height,
+                        &clean,
+                        precision,
+                    )?;
+                    println!("{}", p.display());
+                }
             }
         } else {
             eprintln!("frame {f}: {n} of {regions} regions available; not assembled");

@@ -5,9 +5,11 @@
 //! flattens it, with a BVH from `bvh`, into the arrays the kernel reads; `kernel` runs the one C kernel
 //! source on the CPU or, through NVRTC, on the GPU; [`render`] renders a task's region cell by cell and
 //! computes each cell's data hash and Merkle leaf; [`output`] writes the raw data, the PNG preview and the
-//! leaves. [`math`] holds the host-side deterministic math shared with the kernel.
+//! leaves. [`math`] holds the host-side deterministic math shared with the kernel. [`denoise`] runs Intel
+//! Open Image Denoise on finished frames for the artist (never on what is verified).
 
 mod bvh;
+pub mod denoise;
 mod kernel;
 pub mod math;
 pub mod output;

@@ -44,6 +44,10 @@ struct Args {
     /// Write the OpenEXR image in 16-bit half floats instead of 32-bit floats.
     #[arg(long, requires = "exr")]
     half: bool,
+    /// Denoise the PNG and OpenEXR images with Intel Open Image Denoise (the raw data and leaves stay as
+    /// rendered).
+    #[arg(long)]
+    denoise: bool,
     /// Image width in pixels.
     #[arg(long, default_value_t = 1280)]
     width: u32,
@@ -223,7 +227,12 @@ fn run(args: Args) -> Result<()> {
     if region.width == 0 || region.height == 0 {
         bail!("empty region");
     }
-    output::write_png(&args.output, region.width, region.height, &img.pixels)?;
+    let shown = if args.denoise {
+        tessera_render::denoise::denoise(region.width, region.height, &img.pixels)?
+    } else {
+        img.pixels.clone()
+    };
+    output::write_png(&args.output, region.width, region.height, &shown)?;
     if let Some(p) = &args.raw {
         output::write_raw(p, &img, args.width, args.height, args.cell_size)?;
     }
@@ -236,7 +245,7 @@ fn run(args: Args) -> Result<()> {
         } else {
             output::ExrPrecision::Full
         };
-        output::write_exr(p, region.width, region.height, &img.pixels, precision)?;
+        output::write_exr(p, region.width, region.height, &shown, precision)?;
     }
     println!("{}", args.output.display());
     Ok(())
