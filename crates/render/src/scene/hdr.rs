@@ -80,8 +80,14 @@ pub fn load_hdr(bytes: &[u8], limits: &Limits) -> Result<EnvironmentMap, SceneEr
             limits.max_texture_side
         )));
     }
-    if u64::from(width) * u64::from(height) > limits.max_total_texels {
-        return Err(bad("more texels than the limit"));
+    // A map is held three times while a scene is assembled (the look, the texture list, the kernel's texels):
+    // it has a budget of its own, checked before anything is decoded.
+    let texels = u64::from(width) * u64::from(height);
+    if texels > limits.max_total_texels || texels > limits.max_environment_texels {
+        return Err(bad(format!(
+            "{width}x{height} is {texels} texels, above the environment map limit of {}",
+            limits.max_environment_texels.min(limits.max_total_texels)
+        )));
     }
     let (w, h) = (width as usize, height as usize);
     let mut rgba = Vec::with_capacity(w * h * 4);

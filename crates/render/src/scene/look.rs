@@ -95,6 +95,12 @@ pub fn read_look(glb: &[u8], limits: &Limits) -> Result<Look, SceneError> {
     }
     let bad =
         |m: String| SceneError::Malformed(format!("the scene's look (asset.extras.tessera): {m}"));
+    // The gltf crate's GLB reader overflows on headers shorter than its own (a panic in debug builds).
+    if glb.len() < 20 || !glb.starts_with(b"glTF") {
+        return Err(SceneError::Malformed(
+            "not a GLB (no 20-byte header)".into(),
+        ));
+    }
     let split = gltf::binary::Glb::from_slice(glb)
         .map_err(|e| SceneError::Malformed(format!("not a GLB: {e}")))?;
     if split.json.len() as u64 > limits.max_json_bytes {
@@ -166,6 +172,24 @@ pub fn embed_look(
     hdr: Option<&[u8]>,
     limits: &Limits,
 ) -> Result<Vec<u8>, SceneError> {
+    if !(fps > 0.0 && fps <= MAX_FPS) {
+        return Err(SceneError::Malformed(format!(
+            "the look: fps {fps} is outside (0, {MAX_FPS}]"
+        )));
+    }
+    if environment
+        .iter()
+        .any(|c| !(*c >= 0.0 && *c <= MAX_RADIANCE))
+    {
+        return Err(SceneError::Malformed(format!(
+            "the look: environment {environment:?}: each component must be in [0, {MAX_RADIANCE}]"
+        )));
+    }
+    if glb.len() < 20 || !glb.starts_with(b"glTF") {
+        return Err(SceneError::Malformed(
+            "not a GLB (no 20-byte header)".into(),
+        ));
+    }
     let split = gltf::binary::Glb::from_slice(glb)
         .map_err(|e| SceneError::Malformed(format!("not a GLB: {e}")))?;
     let mut doc: Value = serde_json::from_slice(&split.json)

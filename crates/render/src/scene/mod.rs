@@ -41,6 +41,9 @@ pub struct Limits {
     pub max_items: usize,
     /// Deepest node hierarchy.
     pub max_depth: usize,
+    /// Most texels of an environment map (16 bytes each as linear RGBA floats, held three times while a
+    /// scene is assembled): 16 Mi by default, an 8192 x 2048 or 4096 x 4096 map.
+    pub max_environment_texels: u64,
     /// Most animation keyframes (times and values of every sampler together), counted from the accessors'
     /// declared sizes before any is read.
     pub max_keyframes: u64,
@@ -59,6 +62,7 @@ impl Default for Limits {
             max_items: 100_000,
             max_depth: 256,
             max_keyframes: 4_000_000,
+            max_environment_texels: 16 << 20,
         }
     }
 }

@@ -269,12 +269,31 @@ fn confined(uri: &str, root: &Path) -> Result<PathBuf, String> {
         .join(rel)
         .canonicalize()
         .map_err(|e| format!("cannot open it in {}: {e}", root.display()))?;
-    // A link may still lead outside the folder.
-    if !path.starts_with(root) {
+    // A link may still lead outside the folder, or to a hidden file inside it.
+    let Ok(inside) = path.strip_prefix(root) else {
         return Err(format!(
             "it leads outside the scene's folder {}",
             root.display()
         ));
+    };
+    if inside.components().any(
+        |c| matches!(c, std::path::Component::Normal(n) if n.to_string_lossy().starts_with('.')),
+    ) {
+        return Err(format!(
+            "it leads to a hidden file or folder ({}): such files are never packed",
+            inside.display()
+        ));
+    }
+    // A hard link is another name for a file that may live anywhere (a key, a keystore): refused.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.nlink() > 1) {
+            return Err(format!(
+                "{} has other names (hard links): only files that are nothing but scene data are packed",
+                inside.display()
+            ));
+        }
     }
     Ok(path)
 }

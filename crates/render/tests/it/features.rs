@@ -329,6 +329,26 @@ fn invalid_alpha_and_attribute_data_is_refused() {
         &[],
     ));
     assert!(e.contains("TEXCOORD_2"), "{e}");
+    // Factors outside [0, 1] would make a surface give back more light than it receives; an IOR far
+    // beyond any material's breaks refraction.
+    for (material, needle) in [
+        (
+            json!({"pbrMetallicRoughness": {"baseColorFactor": [4.0, 1.0, 1.0, 1.0]}}),
+            "baseColorFactor",
+        ),
+        (
+            json!({"extensions": {"KHR_materials_specular": {"specularFactor": -10.0}}}),
+            "specularFactor",
+        ),
+        (json!({"emissiveFactor": [2.0, 0.0, 0.0]}), "emissiveFactor"),
+        (
+            json!({"extensions": {"KHR_materials_ior": {"ior": 20.0}}}),
+            "ior 20",
+        ),
+    ] {
+        let e = err(testscenes::screen(material, &[], &[], &[]));
+        assert!(e.contains(needle), "{needle}: {e}");
+    }
     // The normal texture's KHR_texture_transform (read by its own typed pass) can name the set too.
     let e = err(testscenes::screen(
         json!({"normalTexture": {"index": 0,
@@ -703,6 +723,39 @@ fn invalid_looks_are_refused_and_foreign_extras_ignored() {
         let s = settings(8, 8, 1, 1);
         assert!(tessera_render::load_job_scene(&with(extras), &s, 0, limits.clone()).is_err());
     }
+    // An environment map has a texel budget of its own, checked from its header.
+    let hdr = tessera_render::scene::write_hdr(64, 32, &[[1.0f32; 3]; 64 * 32]);
+    let big = tessera_render::scene::embed_look(
+        &testscenes::cornell_box(),
+        24.0,
+        [1.0; 3],
+        Some(&hdr),
+        &limits,
+    )
+    .expect("embed");
+    let small = tessera_render::Limits {
+        max_environment_texels: 1024,
+        ..tessera_render::Limits::default()
+    };
+    let e = read_look(&big, &small).expect_err("map over budget");
+    assert!(
+        e.to_string().contains("environment map limit of 1024"),
+        "{e}"
+    );
+    // Writing a look checks it too: a NaN frame rate is not quietly the default.
+    let e = tessera_render::scene::embed_look(
+        &testscenes::cornell_box(),
+        f32::NAN,
+        [1.0; 3],
+        None,
+        &limits,
+    )
+    .expect_err("NaN fps");
+    assert!(e.to_string().contains("fps NaN"), "{e}");
+    assert!(
+        read_look(b"glTF", &limits).is_err(),
+        "a truncated header is an error, not a panic"
+    );
     for extras in [json!("made by hand"), json!(42), json!({"author": "me"})] {
         assert_eq!(
             read_look(&with(extras), &limits).expect("default"),

@@ -171,6 +171,22 @@ fn hidden_files_special_files_and_fake_images_are_refused_and_packed_files_liste
         let e = read_scene(&write(&doc), &Limits::default()).expect_err(uri);
         assert!(e.to_string().contains(needle), "{uri}: {e}");
     }
+    // Links inside the folder to a hidden file, and hard links, are refused too.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(dir.join(".ssh/id_ed25519"), dir.join("mesh.bin"))
+            .expect("symlink");
+        std::fs::hard_link(dir.join(".secret.bin"), dir.join("other.bin")).expect("hard link");
+        for (uri, needle) in [
+            ("mesh.bin", "hidden file or folder"),
+            ("other.bin", "hard links"),
+        ] {
+            let doc =
+                json!({"asset": {"version": "2.0"}, "buffers": [{"uri": uri, "byteLength": 4}]});
+            let e = read_scene(&write(&doc), &Limits::default()).expect_err(uri);
+            assert!(e.to_string().contains(needle), "{uri}: {e}");
+        }
+    }
     let doc = json!({"asset": {"version": "2.0"}, "images": [{"uri": "notes.png"}]});
     let e = read_scene(&write(&doc), &Limits::default()).expect_err("fake image");
     assert!(e.to_string().contains("not a PNG or JPEG image"), "{e}");

@@ -299,16 +299,34 @@ pub(super) fn gather(
                 what: format!("material {i}"),
             });
         }
+        // glTF 2.0 §5.19/§5.22 and the extensions' schemas: factors lie in [0, 1]; beyond, a surface would
+        // give back more light than it receives.
+        let unit = [
+            ("baseColorFactor", m.base.to_vec()),
+            ("metallicFactor", vec![m.metallic]),
+            ("roughnessFactor", vec![m.roughness]),
+            ("emissiveFactor", mat.emissive_factor().to_vec()),
+            ("specularFactor", vec![m.specular]),
+        ];
+        if let Some((name, v)) = unit
+            .iter()
+            .find(|(_, v)| v.iter().any(|x| !(0.0..=1.0).contains(x)))
+        {
+            return Err(SceneError::Malformed(format!(
+                "material {i}: {name} {v:?} is outside [0, 1] (glTF 2.0)"
+            )));
+        }
         if !(0.0..=1.0).contains(&m.transmission) {
             return Err(SceneError::Malformed(format!(
                 "material {i}: transmissionFactor {} is outside [0, 1] (KHR_materials_transmission)",
                 m.transmission
             )));
         }
-        // KHR_materials_ior: 1 or more, or the special value 0.
-        if !(m.ior >= 1.0 || m.ior == 0.0) {
+        // KHR_materials_ior: 1 or more, or the special value 0. No material refracts beyond 10 (diamond is
+        // 2.42); far larger values break the refraction's arithmetic, so they are refused too.
+        if !(m.ior >= 1.0 && m.ior <= 10.0 || m.ior == 0.0) {
             return Err(SceneError::Malformed(format!(
-                "material {i}: ior {} is neither 0 nor >= 1 (KHR_materials_ior)",
+                "material {i}: ior {} is neither 0 nor in [1, 10] (KHR_materials_ior)",
                 m.ior
             )));
         }
