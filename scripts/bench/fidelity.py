@@ -1,0 +1,183 @@
+"""Render one scene of the fidelity suite with Blender Cycles (CPU) the way tessera-render renders it, as a
+linear OpenEXR, and print the time of the render call.
+
+blender -b --factory-startup --python scripts/bench/fidelity.py -- SCENE.glb FRAME WIDTH HEIGHT SPP BOUNCES OUT.exr [MODE]
+
+MODE "import" (default) renders the scene as Blender's glTF importer makes it; "lambert" is the control run:
+every material the glTF model makes a pure Lambertian (dielectric, opaque, not emissive, no transmission,
+specular factor 0) gets Cycles' Diffuse BSDF instead of the Principled BSDF, whose diffuse (Burley's) is not
+Lambert's.
+
+What tessera renders by the glTF specification and its own job look is set up here explicitly, so that
+both sides render the same scene:
+- the look the GLB carries (asset.extras.tessera: frame rate, sky radiance, environment map) becomes the
+  scene's frame rate (set before the import, which keys animations at it) and the world;
+- KHR_lights_punctual intensities are converted by the importer itself (its default "Standard" lighting
+  mode: point and spot 4πI/683 W, sun E/683 W/m²), as tessera converts them;
+- punctual lights are points: radius and sun angle 0;
+- KHR_materials_specular's factor, which Debian's Blender 3.4 importer ignores, becomes the Principled
+  BSDF's Specular (0.5 x factor: Blender's 0.5 is glTF's F0 of 0.04);
+- a box pixel filter one pixel wide, no sample clamping, no denoising, the bounce limit on every kind.
+"""
+import json
+import os
+import struct
+import sys
+import tempfile
+import time
+
+import numpy
+
+numpy.bool = numpy.bool_  # Debian's Blender 3.4 glTF importer still uses numpy.bool
+
+import bpy  # noqa: E402
+
+args = sys.argv[sys.argv.index("--") + 1 :]
+scene_path, frame, width, height, spp, bounces, out = args[:7]
+mode = args[7] if len(args) > 7 else "import"
+frame, width, height, spp, bounces = int(frame), int(width), int(height), int(spp), int(bounces)
+
+with open(scene_path, "rb") as f:
+    data = f.read()
+json_len = struct.unpack_from("<I", data, 12)[0]
+gltf = json.loads(data[20 : 20 + json_len])
+bin_start = 20 + json_len + 8
+look = gltf.get("asset", {}).get("extras", {})
+look = look.get("tessera", {}) if isinstance(look, dict) else {}
+fps = float(look.get("fps", 24.0))
+env = look.get("environment", [0.05, 0.05, 0.06])
+
+nodes = gltf.get("nodes", [])
+camera_node = None
+
+
+def walk(i):
+    global camera_node
+    if camera_node is not None:
+        return
+    n = nodes[i]
+    if "camera" in n:
+        camera_node = n.get("name", f"node{i}")
+        return
+    for c in n.get("children", []):
+        walk(c)
+
+
+for root in gltf["scenes"][gltf.get("scene", 0)]["nodes"]:
+    walk(root)
+
+bpy.ops.wm.read_factory_settings(use_empty=True)
+scene = bpy.context.scene
+# The importer keys animations at the scene's frame rate: set it first (fps_base for fractional rates).
+scene.render.fps = max(1, round(fps))
+scene.render.fps_base = scene.render.fps / fps
+bpy.ops.import_scene.gltf(filepath=scene_path)
+scene = bpy.context.scene
+cams = [o for o in scene.objects if o.type == "CAMERA"]
+chosen = next((o for o in cams if o.name == camera_node), cams[0] if cams else None)
+if chosen is None:
+    sys.exit("no camera in the scene")
+scene.camera = chosen
+# tessera keeps the camera's vertical field of view and widens the horizontal one with the image.
+chosen.data.sensor_fit = "VERTICAL"
+scene.frame_set(frame)
+
+for light in bpy.data.lights:
+    if light.type in ("POINT", "SPOT"):
+        light.shadow_soft_size = 0.0
+    if light.type == "SUN":
+        light.angle = 0.0
+
+# Materials as the file defines them (the importer names an unnamed material i "Material_i").
+for i, m in enumerate(gltf.get("materials", [])):
+    mat = bpy.data.materials.get(m.get("name", f"Material_{i}"))
+    if mat is None or not mat.use_nodes:
+        continue
+    ext = m.get("extensions", {})
+    factor = ext.get("KHR_materials_specular", {}).get("specularFactor", 1.0)
+    pbr = m.get("pbrMetallicRoughness", {})
+    lambertian = (
+        factor == 0.0
+        and pbr.get("metallicFactor", 1.0) == 0.0
+        and ext.get("KHR_materials_transmission", {}).get("transmissionFactor", 0.0) == 0.0
+        and m.get("alphaMode", "OPAQUE") == "OPAQUE"
+        and "emissiveTexture" not in m
+        and not any(m.get("emissiveFactor", [0, 0, 0]))
+    )
+    nt = mat.node_tree
+    for n in list(nt.nodes):
+        if n.type != "BSDF_PRINCIPLED":
+            continue
+        n.inputs["Specular"].default_value = 0.5 * factor
+        if mode == "lambert" and lambertian:
+            d = nt.nodes.new("ShaderNodeBsdfDiffuse")
+            d.inputs["Roughness"].default_value = 0.0
+            src = n.inputs["Base Color"]
+            if src.is_linked:
+                nt.links.new(src.links[0].from_socket, d.inputs["Color"])
+            else:
+                d.inputs["Color"].default_value = src.default_value
+            out_links = list(n.outputs["BSDF"].links)
+            for link in out_links:
+                nt.links.new(d.outputs["BSDF"], link.to_socket)
+
+world = bpy.data.worlds.new("tessera-look")
+world.use_nodes = True
+nt = world.node_tree
+background = nt.nodes["Background"]
+background.inputs[1].default_value = 1.0
+env_map = look.get("environmentMap")
+if env_map is not None:
+    view = gltf["bufferViews"][env_map["bufferView"]]
+    start = bin_start + view.get("byteOffset", 0)
+    hdr = data[start : start + view["byteLength"]]
+    path = os.path.join(tempfile.mkdtemp(), "environment.hdr")
+    with open(path, "wb") as f:
+        f.write(hdr)
+    tex = nt.nodes.new("ShaderNodeTexEnvironment")
+    tex.image = bpy.data.images.load(path)
+    tex.interpolation = "Linear"
+    mix = nt.nodes.new("ShaderNodeMixRGB")
+    mix.blend_type = "MULTIPLY"
+    mix.inputs[0].default_value = 1.0
+    mix.inputs[2].default_value = (env[0], env[1], env[2], 1.0)
+    nt.links.new(tex.outputs["Color"], mix.inputs[1])
+    nt.links.new(mix.outputs["Color"], background.inputs[0])
+else:
+    background.inputs[0].default_value = (env[0], env[1], env[2], 1.0)
+scene.world = world
+
+c = scene.cycles
+scene.render.engine = "CYCLES"
+c.device = "CPU"
+c.samples = spp
+c.use_adaptive_sampling = False
+c.use_denoising = False
+c.max_bounces = bounces
+c.diffuse_bounces = bounces
+c.glossy_bounces = bounces
+c.transmission_bounces = bounces
+c.transparent_max_bounces = 64
+c.caustics_reflective = True
+c.caustics_refractive = True
+c.sample_clamp_direct = 0.0
+c.sample_clamp_indirect = 0.0
+c.light_sampling_threshold = 0.0
+c.pixel_filter_type = "BOX"
+c.filter_width = 1.0
+scene.render.film_transparent = False
+scene.render.resolution_x = width
+scene.render.resolution_y = height
+scene.render.resolution_percentage = 100
+scene.render.image_settings.file_format = "OPEN_EXR"
+scene.render.image_settings.color_depth = "32"
+scene.render.image_settings.exr_codec = "ZIP"
+scene.render.filepath = out
+
+if os.environ.get("TESSERA_FIDELITY_DEBUG"):
+    exec(open(os.environ["TESSERA_FIDELITY_DEBUG"]).read())
+
+t0 = time.perf_counter()
+bpy.ops.render.render(write_still=True)
+secs = time.perf_counter() - t0
+print(f"CYCLES_RENDER_SECONDS {secs:.3f}")
