@@ -174,9 +174,6 @@ scene.render.image_settings.color_depth = "32"
 scene.render.image_settings.exr_codec = "ZIP"
 scene.render.filepath = out
 
-if os.environ.get("TESSERA_FIDELITY_DEBUG"):
-    exec(open(os.environ["TESSERA_FIDELITY_DEBUG"]).read())
-
 t0 = time.perf_counter()
 bpy.ops.render.render(write_still=True)
 secs = time.perf_counter() - t0
