@@ -3,8 +3,7 @@ time of the render call (scene sync, BVH build and path tracing; not Blender's s
 
 blender -b --factory-startup --python scripts/bench/cycles.py -- SCENE.glb WIDTH HEIGHT SPP BOUNCES OUT.png
 """
-import json
-import struct
+import os
 import sys
 import time
 
@@ -14,32 +13,15 @@ numpy.bool = numpy.bool_  # Debian's Blender 3.4 glTF importer still uses numpy.
 
 import bpy  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import glb  # noqa: E402
+
 scene_path, width, height, spp, bounces, out = sys.argv[sys.argv.index("--") + 1 :]
 width, height, spp, bounces = int(width), int(height), int(spp), int(bounces)
 
 # The camera tessera-render uses: the first camera node met depth-first from the default scene's roots.
-with open(scene_path, "rb") as f:
-    data = f.read()
-json_len = struct.unpack_from("<I", data, 12)[0]
-gltf = json.loads(data[20 : 20 + json_len])
-nodes = gltf.get("nodes", [])
-camera_node = None
-
-
-def walk(i):
-    global camera_node
-    if camera_node is not None:
-        return
-    n = nodes[i]
-    if "camera" in n:
-        camera_node = n.get("name", f"node{i}")
-        return
-    for c in n.get("children", []):
-        walk(c)
-
-
-for root in gltf["scenes"][gltf.get("scene", 0)]["nodes"]:
-    walk(root)
+gltf, _ = glb.read(scene_path)
+camera_node = glb.first_camera_name(gltf)
 
 bpy.ops.wm.read_factory_settings(use_empty=True)
 bpy.ops.import_scene.gltf(filepath=scene_path)

@@ -19,9 +19,7 @@ both sides render the same scene:
   BSDF's Specular (0.5 x factor: Blender's 0.5 is glTF's F0 of 0.04);
 - a box pixel filter one pixel wide, no sample clamping, no denoising, the bounce limit on every kind.
 """
-import json
 import os
-import struct
 import sys
 import tempfile
 import time
@@ -32,39 +30,20 @@ numpy.bool = numpy.bool_  # Debian's Blender 3.4 glTF importer still uses numpy.
 
 import bpy  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import glb  # noqa: E402
+
 args = sys.argv[sys.argv.index("--") + 1 :]
 scene_path, frame, width, height, spp, bounces, out = args[:7]
 mode = args[7] if len(args) > 7 else "import"
 frame, width, height, spp, bounces = int(frame), int(width), int(height), int(spp), int(bounces)
 
-with open(scene_path, "rb") as f:
-    data = f.read()
-json_len = struct.unpack_from("<I", data, 12)[0]
-gltf = json.loads(data[20 : 20 + json_len])
-bin_start = 20 + json_len + 8
+gltf, bin_chunk = glb.read(scene_path)
 look = gltf.get("asset", {}).get("extras", {})
 look = look.get("tessera", {}) if isinstance(look, dict) else {}
 fps = float(look.get("fps", 24.0))
 env = look.get("environment", [0.05, 0.05, 0.06])
-
-nodes = gltf.get("nodes", [])
-camera_node = None
-
-
-def walk(i):
-    global camera_node
-    if camera_node is not None:
-        return
-    n = nodes[i]
-    if "camera" in n:
-        camera_node = n.get("name", f"node{i}")
-        return
-    for c in n.get("children", []):
-        walk(c)
-
-
-for root in gltf["scenes"][gltf.get("scene", 0)]["nodes"]:
-    walk(root)
+camera_node = glb.first_camera_name(gltf)
 
 bpy.ops.wm.read_factory_settings(use_empty=True)
 scene = bpy.context.scene
@@ -129,8 +108,8 @@ background.inputs[1].default_value = 1.0
 env_map = look.get("environmentMap")
 if env_map is not None:
     view = gltf["bufferViews"][env_map["bufferView"]]
-    start = bin_start + view.get("byteOffset", 0)
-    hdr = data[start : start + view["byteLength"]]
+    start = view.get("byteOffset", 0)
+    hdr = bin_chunk[start : start + view["byteLength"]]
     path = os.path.join(tempfile.mkdtemp(), "environment.hdr")
     with open(path, "wb") as f:
         f.write(hdr)
