@@ -181,21 +181,29 @@ async fn a_multi_task_job_is_rendered_verified_paid_and_fetched() -> anyhow::Res
         .output()?;
     check(!bad.status.success(), "a tampered raw file fails the check")?;
 
-    // The worker's metrics count what it did.
-    let text = reqwest::get(format!("http://{metrics}/metrics"))
-        .await?
-        .text()
-        .await?;
+    // The worker's metrics count what it did. It learns of its payments when it next follows its tasks, which
+    // may come after the chain shows them paid: wait for its paid outcomes (its claims are counted at once). A
+    // worker that took no task (the other may take them all while its first scene fetch runs in the
+    // background) has no outcome to count.
     let claims_w1 = claims.iter().filter(|c| c.worker == w1).count();
+    let metrics_url = format!("http://{metrics}/metrics");
+    let text = tessera_localnet::wait_for(
+        "the worker's paid outcomes in its metrics",
+        Duration::from_secs(60),
+        || {
+            let url = metrics_url.clone();
+            async move {
+                let text = reqwest::get(url).await?.text().await?;
+                let done =
+                    claims_w1 == 0 || text.contains("tessera_worker_outcomes_total{kind=\"paid\"}");
+                Ok(done.then_some(text))
+            }
+        },
+    )
+    .await?;
     check(
         text.contains(&format!("tessera_worker_claims_total {claims_w1}")),
         &format!("claims metric = {claims_w1}: {text}"),
-    )?;
-    // A worker that took no task (the other may take them all while its first scene fetch runs in the
-    // background) has no outcome to count.
-    check(
-        claims_w1 == 0 || text.contains("tessera_worker_outcomes_total{kind=\"paid\"}"),
-        &format!("outcomes metric, with {claims_w1} claims: {text}"),
     )?;
 
     // The indexer agrees.
