@@ -835,37 +835,24 @@ pub(crate) async fn fetch(
     let regions = settings.regions();
     for (f, (px, n)) in &frames {
         if *n == regions {
-            let p = out.join(format!("frame-{f:04}.png"));
-            tessera_render::output::write_png(&p, settings.width, settings.height, px)?;
-            println!("{}", p.display());
-            if let Some(precision) = exr {
-                let p = out.join(format!("frame-{f:04}.exr"));
-                tessera_render::output::write_exr(
-                    &p,
-                    settings.width,
-                    settings.height,
-                    px,
-                    precision,
-                )?;
+            // The frame as a PNG (and OpenEXR), then denoised under the same names with `-denoised`.
+            let write = |stem: String, pixels: &[f32]| -> Result<()> {
+                let (w, h) = (settings.width, settings.height);
+                let p = out.join(format!("{stem}.png"));
+                tessera_render::output::write_png(&p, w, h, pixels)?;
                 println!("{}", p.display());
-            }
+                if let Some(precision) = exr {
+                    let p = out.join(format!("{stem}.exr"));
+                    tessera_render::output::write_exr(&p, w, h, pixels, precision)?;
+                    println!("{}", p.display());
+                }
+                Ok(())
+            };
+            write(format!("frame-{f:04}"), px)?;
             if denoise {
                 let clean = tessera_render::denoise::denoise(settings.width, settings.height, px)
                     .with_context(|| format!("denoising frame {f}"))?;
-                let p = out.join(format!("frame-{f:04}-denoised.png"));
-                tessera_render::output::write_png(&p, settings.width, settings.height, &clean)?;
-                println!("{}", p.display());
-                if let Some(precision) = exr {
-                    let p = out.join(format!("frame-{f:04}-denoised.exr"));
-                    tessera_render::output::write_exr(
-                        &p,
-                        settings.width,
-                        settings.height,
-                        &clean,
-                        precision,
-                    )?;
-                    println!("{}", p.display());
-                }
+                write(format!("frame-{f:04}-denoised"), &clean)?;
             }
         } else {
             eprintln!("frame {f}: {n} of {regions} regions available; not assembled");
