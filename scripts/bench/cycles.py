@@ -26,11 +26,7 @@ camera_node = glb.first_camera_name(gltf)
 bpy.ops.wm.read_factory_settings(use_empty=True)
 bpy.ops.import_scene.gltf(filepath=scene_path)
 scene = bpy.context.scene
-cams = [o for o in scene.objects if o.type == "CAMERA"]
-chosen = next((o for o in cams if o.name == camera_node), cams[0] if cams else None)
-if chosen is None:
-    sys.exit("no camera in the scene")
-scene.camera = chosen
+chosen = glb.use_camera(scene, camera_node)
 
 scene.render.engine = "CYCLES"
 scene.cycles.device = "CPU"

@@ -52,11 +52,7 @@ scene.render.fps = max(1, round(fps))
 scene.render.fps_base = scene.render.fps / fps
 bpy.ops.import_scene.gltf(filepath=scene_path)
 scene = bpy.context.scene
-cams = [o for o in scene.objects if o.type == "CAMERA"]
-chosen = next((o for o in cams if o.name == camera_node), cams[0] if cams else None)
-if chosen is None:
-    sys.exit("no camera in the scene")
-scene.camera = chosen
+chosen = glb.use_camera(scene, camera_node)
 # tessera keeps the camera's vertical field of view and widens the horizontal one with the image.
 chosen.data.sensor_fit = "VERTICAL"
 scene.frame_set(frame)

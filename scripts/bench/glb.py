@@ -24,3 +24,13 @@ def first_camera_name(doc):
             return n.get("name", f"node{i}")
         stack.extend(reversed(n.get("children", [])))
     return None
+
+
+def use_camera(scene, name):
+    """Makes the imported camera object `name` (else the first camera) the scene's; exits without one."""
+    cams = [o for o in scene.objects if o.type == "CAMERA"]
+    chosen = next((o for o in cams if o.name == name), cams[0] if cams else None)
+    if chosen is None:
+        raise SystemExit("no camera in the scene")
+    scene.camera = chosen
+    return chosen
