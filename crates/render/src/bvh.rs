@@ -1,13 +1,22 @@
 //! Bounding volume hierarchy: a binned SAH builder that is a pure function of the triangles (same input,
-//! same tree, same bits, on every machine and thread count), flattened depth-first for the kernel.
+//! same tree, same bits, on every machine and thread count), its binary tree collapsed into a 4-wide one
+//! (each node holds the boxes of up to four children side by side, so that the kernel tests them in one
+//! pass), flattened depth-first for the kernel.
 
 use crate::math::{self, V3};
-use crate::scene::{NODE_FLOATS, Triangle};
+use crate::scene::{NODE_FLOATS, NONE, Triangle};
 
 const BINS: usize = 12;
 const MAX_LEAF: usize = 8;
-/// Deeper trees would overflow the kernel's traversal stack (TS_STACK = 64).
-const MAX_DEPTH: usize = 60;
+/// Depth of the binary tree. Each level of the 4-wide tree descends at least one binary level (two where
+/// the widening expands both children), and the kernel's traversal pushes at most 3 more nodes per level
+/// than it pops: 40 levels x 3 + 1 stays within TS_STACK = 128. Deeper input (coincident triangles) ends
+/// in larger leaves.
+const MAX_DEPTH: usize = 40;
+/// Floats of a binary node during the build: box lo, box hi, right child or first triangle, count.
+const NODE2_FLOATS: usize = 8;
+/// Children of a wide node.
+const WIDTH: usize = 4;
 
 /// A flattened BVH: nodes in the kernel's layout and the triangle order of its leaves.
 pub(crate) struct Bvh {
@@ -66,9 +75,10 @@ impl Bvh {
                 }
             })
             .collect();
-        let mut nodes = Vec::with_capacity(tris.len() / 2 * NODE_FLOATS + NODE_FLOATS);
-        let n = prims.len();
-        build_node(&mut prims, 0, n, 0, &mut nodes);
+        let mut binary = Vec::with_capacity(tris.len() / 2 * NODE2_FLOATS + NODE2_FLOATS);
+        build_node(&mut prims, 0, 0, &mut binary);
+        let mut nodes = Vec::with_capacity(binary.len() / 2 + NODE_FLOATS);
+        widen(&binary, 0, &mut nodes);
         Bvh {
             nodes,
             order: prims.iter().map(|p| p.index).collect(),
@@ -76,8 +86,65 @@ impl Bvh {
     }
 }
 
+/// Writes the binary subtree at `node` as a wide node and its wide subtrees, depth-first; returns the
+/// wide node's index. Its children are the binary node's, with the inner child of largest surface area
+/// replaced by its own two children while there are fewer than four (in a fixed order: a pure function of
+/// the binary tree). A binary leaf at the root becomes a wide node with that one leaf.
+///
+/// Layout (`TS_NODE_FLOATS` = 32, `pathtrace.h`): lo x, lo y, lo z, hi x, hi y, hi z of the four children
+/// (4 floats each), then their references (bits: a wide node's index, or a leaf's first triangle; `NONE`
+/// for an empty slot) and their triangle counts (bits: 0 for a wide node). An empty slot's box is +inf in
+/// every bound, which no ray enters.
+fn widen(binary: &[f32], node: usize, out: &mut Vec<f32>) -> usize {
+    let rec = |i: usize| &binary[i * NODE2_FLOATS..(i + 1) * NODE2_FLOATS];
+    let count = |i: usize| rec(i)[7].to_bits();
+    let area = |i: usize| {
+        let r = rec(i);
+        Aabb {
+            lo: [r[0], r[1], r[2]],
+            hi: [r[3], r[4], r[5]],
+        }
+        .area()
+    };
+    let mut children: Vec<usize> = if count(node) > 0 {
+        vec![node]
+    } else {
+        vec![node + 1, rec(node)[6].to_bits() as usize]
+    };
+    while children.len() < WIDTH {
+        // The inner child with the largest area (the first of equals).
+        let mut best: Option<(usize, f32)> = None;
+        for (k, &c) in children.iter().enumerate() {
+            if count(c) == 0 && best.is_none_or(|(_, a)| area(c) > a) {
+                best = Some((k, area(c)));
+            }
+        }
+        let Some((k, _)) = best else { break };
+        let c = children[k];
+        children.splice(k..=k, [c + 1, rec(c)[6].to_bits() as usize]);
+    }
+    let at = out.len() / NODE_FLOATS;
+    out.resize(out.len() + NODE_FLOATS, f32::INFINITY);
+    for (k, &c) in children.iter().enumerate() {
+        let r = rec(c);
+        for axis in 0..6 {
+            out[at * NODE_FLOATS + axis * WIDTH + k] = r[axis];
+        }
+    }
+    for k in 0..WIDTH {
+        let (reference, n) = match children.get(k) {
+            None => (NONE, 0),
+            Some(&c) if count(c) > 0 => (rec(c)[6].to_bits(), count(c)),
+            Some(&c) => (u32::try_from(widen(binary, c, out)).unwrap_or(NONE), 0),
+        };
+        out[at * NODE_FLOATS + 6 * WIDTH + k] = f32::from_bits(reference);
+        out[at * NODE_FLOATS + 7 * WIDTH + k] = f32::from_bits(n);
+    }
+    at
+}
+
 fn push_node(nodes: &mut Vec<f32>, b: &Aabb, a: u32, count: u32) -> usize {
-    let at = nodes.len() / NODE_FLOATS;
+    let at = nodes.len() / NODE2_FLOATS;
     nodes.extend_from_slice(&b.lo);
     nodes.extend_from_slice(&b.hi);
     nodes.push(f32::from_bits(a));
@@ -85,8 +152,14 @@ fn push_node(nodes: &mut Vec<f32>, b: &Aabb, a: u32, count: u32) -> usize {
     at
 }
 
-fn build_node(prims: &mut [Prim], start: usize, end: usize, depth: usize, nodes: &mut Vec<f32>) {
-    let slice = &mut prims[start..end];
+/// Subtrees of at least this many triangles build their two halves on two threads.
+const PARALLEL_MIN: usize = 4096;
+
+/// Builds the binary subtree of `slice` (the triangles from `start` on) onto `nodes`, whose indices count
+/// from the vector's start. Large subtrees build their right half into a vector of their own on another
+/// thread and append it, moving its inner nodes' references by its place: the result is the same vector
+/// as a build on one thread.
+fn build_node(slice: &mut [Prim], start: usize, depth: usize, nodes: &mut Vec<f32>) {
     let mut bounds = Aabb::EMPTY;
     let mut cb = Aabb::EMPTY;
     for p in slice.iter() {
@@ -174,10 +247,27 @@ fn build_node(prims: &mut [Prim], start: usize, end: usize, depth: usize, nodes:
         }
     };
     let at = push_node(nodes, &bounds, 0, 0);
-    build_node(prims, start, start + mid, depth + 1, nodes);
-    let right = nodes.len() / NODE_FLOATS;
-    nodes[at * NODE_FLOATS + 6] = f32::from_bits(as_u32(right));
-    build_node(prims, start + mid, end, depth + 1, nodes);
+    let (left, right) = slice.split_at_mut(mid);
+    if count < PARALLEL_MIN {
+        build_node(left, start, depth + 1, nodes);
+        let right_at = nodes.len() / NODE2_FLOATS;
+        nodes[at * NODE2_FLOATS + 6] = f32::from_bits(as_u32(right_at));
+        build_node(right, start + mid, depth + 1, nodes);
+        return;
+    }
+    let mut right_nodes = Vec::with_capacity(right.len() / 2 * NODE2_FLOATS + NODE2_FLOATS);
+    rayon::join(
+        || build_node(left, start, depth + 1, nodes),
+        || build_node(right, start + mid, depth + 1, &mut right_nodes),
+    );
+    let right_at = nodes.len() / NODE2_FLOATS;
+    for rec in right_nodes.chunks_exact_mut(NODE2_FLOATS) {
+        if rec[7].to_bits() == 0 {
+            rec[6] = f32::from_bits(as_u32(rec[6].to_bits() as usize + right_at));
+        }
+    }
+    nodes[at * NODE2_FLOATS + 6] = f32::from_bits(as_u32(right_at));
+    nodes.extend_from_slice(&right_nodes);
 }
 
 #[cfg(test)]
@@ -198,24 +288,41 @@ mod tests {
     /// Every triangle is in exactly one leaf, and every node's box holds its subtree.
     fn check(b: &Bvh, tris: &[Triangle]) {
         let mut seen = vec![0u32; tris.len()];
-        fn walk(b: &Bvh, tris: &[Triangle], node: usize, seen: &mut [u32], depth: usize) {
+        /// The triangles under wide node `node`, checking each child's box holds them.
+        fn walk(
+            b: &Bvh,
+            tris: &[Triangle],
+            node: usize,
+            seen: &mut [u32],
+            depth: usize,
+        ) -> Vec<V3> {
             assert!(depth <= MAX_DEPTH + 1);
             let n = &b.nodes[node * NODE_FLOATS..(node + 1) * NODE_FLOATS];
-            let (a, count) = (n[6].to_bits() as usize, n[7].to_bits() as usize);
-            if count > 0 {
-                for i in a..a + count {
-                    let t = &tris[b.order[i] as usize];
-                    for p in &t.p {
-                        for k in 0..3 {
-                            assert!(p[k] >= n[k] && p[k] <= n[3 + k]);
-                        }
-                    }
-                    seen[b.order[i] as usize] += 1;
+            let mut all = Vec::new();
+            for k in 0..WIDTH {
+                let (a, count) = (n[24 + k].to_bits(), n[28 + k].to_bits() as usize);
+                if a == NONE {
+                    assert!((0..24).step_by(4).all(|i| n[i + k] == f32::INFINITY));
+                    continue;
                 }
-            } else {
-                walk(b, tris, node + 1, seen, depth + 1);
-                walk(b, tris, a, seen, depth + 1);
+                let points: Vec<V3> = if count > 0 {
+                    (a as usize..a as usize + count)
+                        .flat_map(|i| {
+                            seen[b.order[i] as usize] += 1;
+                            tris[b.order[i] as usize].p
+                        })
+                        .collect()
+                } else {
+                    walk(b, tris, a as usize, seen, depth + 1)
+                };
+                for p in &points {
+                    for axis in 0..3 {
+                        assert!(p[axis] >= n[axis * 4 + k] && p[axis] <= n[(3 + axis) * 4 + k]);
+                    }
+                }
+                all.extend(points);
             }
+            all
         }
         walk(b, tris, 0, &mut seen, 0);
         assert!(seen.iter().all(|&c| c == 1));
@@ -235,6 +342,64 @@ mod tests {
             b2.nodes.iter().map(|f| f.to_bits()).collect::<Vec<_>>()
         );
         assert_eq!(b.order, b2.order);
+    }
+
+    /// Triangles at exponentially growing distances split one at a time: the binary tree reaches its depth
+    /// cap, the rest ends in one leaf, and the wide tree stays within the kernel's stack bound.
+    #[test]
+    fn deep_input_is_capped() {
+        let tris: Vec<_> = (0..120).map(|i| tri(1.4f32.powi(i), 0.0, 0.0)).collect();
+        let b = Bvh::build(&tris);
+        check(&b, &tris);
+        fn depth(b: &Bvh, node: usize) -> usize {
+            let n = &b.nodes[node * NODE_FLOATS..(node + 1) * NODE_FLOATS];
+            (0..WIDTH)
+                .filter(|&k| n[24 + k].to_bits() != NONE && n[28 + k].to_bits() == 0)
+                .map(|k| 1 + depth(b, n[24 + k].to_bits() as usize))
+                .max()
+                .unwrap_or(1)
+        }
+        let d = depth(&b, 0);
+        assert!(d > 10 && d <= MAX_DEPTH, "wide depth {d}");
+        assert!(
+            3 * d < 128,
+            "the kernel's TS_STACK holds 3 d + 1 deferred nodes"
+        );
+    }
+
+    /// Above `PARALLEL_MIN` triangles the halves build on two threads and are joined: the tree still holds
+    /// every triangle once, and is the same bits on a one-thread pool as on a two-thread one.
+    #[test]
+    fn parallel_builds_join_into_the_same_tree() {
+        let tris: Vec<_> = (0..3 * PARALLEL_MIN)
+            .map(|i| {
+                tri(
+                    (i % 97) as f32 * 0.9,
+                    (i / 97) as f32 * 0.6,
+                    (i % 13) as f32,
+                )
+            })
+            .collect();
+        let b = Bvh::build(&tris);
+        check(&b, &tris);
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("pool")
+            .install(|| Bvh::build(&tris));
+        assert_eq!(
+            b.nodes.iter().map(|f| f.to_bits()).collect::<Vec<_>>(),
+            one.nodes.iter().map(|f| f.to_bits()).collect::<Vec<_>>()
+        );
+        assert_eq!(b.order, one.order);
+    }
+
+    #[test]
+    fn tiny_scenes_have_a_wide_root() {
+        for n in 1..6 {
+            let tris: Vec<_> = (0..n).map(|i| tri(i as f32, 0.0, 0.0)).collect();
+            check(&Bvh::build(&tris), &tris);
+        }
     }
 
     #[test]

@@ -15,11 +15,10 @@ pub mod math;
 pub mod output;
 pub mod render;
 pub mod scene;
-mod srgb;
 pub mod testscenes;
 
 pub use kernel::cuda::{CudaBackend, CudaUnavailable};
-pub use kernel::kernel_sincos_turns;
+pub use kernel::{kernel_pow, kernel_sincos_turns};
 pub use render::{
     AuditedCell, Backend, BackendChoice, RegionImage, render_cells, render_cells_audited,
     render_rect, render_region,
@@ -33,8 +32,10 @@ pub use tessera_common::task::{Rect, RenderSettings};
 /// The renderer id a job names to be rendered by this crate (`IDistributedRender.JobSpec.rendererId`). It
 /// names the bits a task's cells have: it changes with every change that can change a cell (0.2: lights in
 /// `KHR_lights_punctual`'s photometric units with Blender's spot falloff, alpha modes, the second UV set,
-/// texture transforms, sampler wrap modes, vertex colours, skins, morph targets, transmission and IOR).
-pub const RENDERER_ID: &str = "tessera-pt/0.2";
+/// texture transforms, sampler wrap modes, vertex colours, skins, morph targets, transmission and IOR; 0.3:
+/// `KHR_materials_clearcoat`, `KHR_materials_sheen` and `KHR_materials_unlit`, a 4-wide BVH, and random
+/// streams keyed once per sample: every scene's cells change).
+pub const RENDERER_ID: &str = "tessera-pt/0.3";
 
 /// The kernel source as NVRTC compiles it (for tests and diagnostics).
 pub fn cuda_kernel_source() -> String {

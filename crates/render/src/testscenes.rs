@@ -578,8 +578,8 @@ pub fn screen(
 /// A scene that runs every code path of the renderer's material and light features at once, for the
 /// determinism and CPU-vs-CUDA tests: a lit floor; a cut-out (`MASK`) quad whose base texture is read at
 /// `TEXCOORD_1` through a `KHR_texture_transform` with a mirrored-repeat sampler; a half-transparent (`BLEND`)
-/// quad with vertex colours; a solid glass ball (transmission, IOR, volume); a spot, a point and a
-/// directional light.
+/// unlit quad with vertex colours; a solid tinted glass ball (transmission, IOR, an attenuating volume); a
+/// clear coat (with a coat texture) and sheen on the floor; a spot, a point and a directional light.
 pub fn features() -> Vec<u8> {
     let white = SimpleMaterial::lambert([0.7, 0.7, 0.7]);
     let floor = quad(
@@ -605,11 +605,16 @@ pub fn features() -> Vec<u8> {
         }],
     );
     let (mut doc, mut bin) = unpack_glb(&glb);
+    doc["materials"][0]["extensions"]["KHR_materials_clearcoat"] = json!({"clearcoatFactor": 0.8,
+        "clearcoatTexture": {"index": 1}, "clearcoatRoughnessFactor": 0.15});
+    doc["materials"][0]["extensions"]["KHR_materials_sheen"] =
+        json!({"sheenColorFactor": [0.5, 0.3, 0.2], "sheenRoughnessFactor": 0.4});
     doc["materials"][1] = json!({
         "pbrMetallicRoughness": {"baseColorFactor": [0.9, 1.0, 0.95, 1.0], "metallicFactor": 0.0,
             "roughnessFactor": 0.1},
         "extensions": {"KHR_materials_transmission": {"transmissionFactor": 0.95},
-            "KHR_materials_ior": {"ior": 1.45}, "KHR_materials_volume": {"thicknessFactor": 0.9}},
+            "KHR_materials_ior": {"ior": 1.45}, "KHR_materials_volume": {"thicknessFactor": 0.9,
+                "attenuationColor": [0.9, 0.8, 0.6], "attenuationDistance": 1.5}},
     });
     // A disc of alpha in a 32 x 32 texture, and a colour split.
     let n = 32u32;
@@ -689,6 +694,7 @@ pub fn features() -> Vec<u8> {
             "alphaMode": "BLEND", "doubleSided": true,
             "pbrMetallicRoughness": {"baseColorFactor": [1.0, 1.0, 1.0, 0.6],
                 "metallicRoughnessTexture": {"index": 1}, "roughnessFactor": 0.8},
+            "extensions": {"KHR_materials_unlit": {}},
         }));
     }
     let images = vec![
@@ -714,7 +720,10 @@ pub fn features() -> Vec<u8> {
         "KHR_texture_transform",
         "KHR_materials_transmission",
         "KHR_materials_ior",
-        "KHR_materials_volume"
+        "KHR_materials_volume",
+        "KHR_materials_clearcoat",
+        "KHR_materials_sheen",
+        "KHR_materials_unlit"
     ]);
     doc["buffers"][0]["byteLength"] = json!(bin.len());
     let glb = pack_glb(&doc, bin);

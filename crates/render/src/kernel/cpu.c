@@ -22,8 +22,9 @@ ts_u64 ts_render_rect_audit(const ts_scene *s, ts_u32 x, ts_u32 y, ts_u32 w, ts_
             ts_v3 sum = v3(0.0f, 0.0f, 0.0f);
             ts_v3 aud = v3(0.0f, 0.0f, 0.0f);
             ts_u32 rays = 0;
+            ts_pixel pix = ts_pixel_at(s, x + i, y + j);
             for (ts_u32 k = 0; k < s->spp; ++k) {
-                ts_v3 L = ts_radiance(s, x + i, y + j, k, &rays);
+                ts_v3 L = ts_radiance(s, &pix, k, &rays);
                 sum = v3_add(sum, L);
                 aud = ((mask >> (k & 63u)) & 1u) ? v3_sub(aud, L) : v3_add(aud, L);
             }
@@ -43,4 +44,5 @@ ts_u64 ts_render_rect_audit(const ts_scene *s, ts_u32 x, ts_u32 y, ts_u32 w, ts_
 
 /* Exposed for the conformance tests of the deterministic math. */
 void ts_sincos_turns_c(float t, float *s, float *c) { ts_sincos_turns(t, s, c); }
+float ts_pow_c(float x, float y) { return ts_pow(x, y); }
 float ts_rand_c(const ts_scene *s, ts_u32 pixel, ts_u32 sample, ts_u32 dim) { return ts_rand(s, pixel, sample, dim); }

@@ -145,6 +145,7 @@ unsafe extern "C" {
         audit: *mut f32,
     ) -> u64;
     fn ts_sincos_turns_c(t: f32, s: *mut f32, c: *mut f32);
+    fn ts_pow_c(x: f32, y: f32) -> f32;
 }
 
 /// The kernel's view of `scene` in host memory.
@@ -233,4 +234,10 @@ pub fn kernel_sincos_turns(t: f32) -> (f32, f32) {
     // SAFETY: the function only writes its two out-parameters, which are valid locals.
     unsafe { ts_sincos_turns_c(t, &mut s, &mut c) };
     (s, c)
+}
+
+/// The kernel's own `x^y` (`ts_pow`: 2^(y log2 x) from polynomials, no libm), for its accuracy test.
+pub fn kernel_pow(x: f32, y: f32) -> f32 {
+    // SAFETY: a pure function of two floats.
+    unsafe { ts_pow_c(x, y) }
 }

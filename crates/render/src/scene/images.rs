@@ -3,10 +3,11 @@
 //! Both decoders are integer-only (`png`, `jpeg-decoder`'s scalar IDCT), so texels are the same on every
 //! machine; sRGB codes become linear through a committed table, not `powf`.
 
-use super::{Limits, SceneError, Texture};
-use crate::srgb::SRGB_TO_LINEAR;
+use super::{Limits, SceneError, TexelFormat, Texture};
 
-/// Decodes image `index` from `bytes`; `srgb` converts colour channels from sRGB to linear.
+/// Decodes image `index` from `bytes` onto the end of `out`, 8-bit RGBA in one word a texel (the bits of
+/// `u32::from_le_bytes([r, g, b, a])`); `srgb` marks the colour channels as sRGB-encoded, which the kernel
+/// decodes through its committed table (`TS_SRGB`), never `powf`.
 pub(crate) fn decode(
     index: usize,
     bytes: &[u8],
@@ -14,6 +15,7 @@ pub(crate) fn decode(
     srgb: bool,
     limits: &Limits,
     texels_so_far: &mut u64,
+    out: &mut Vec<f32>,
 ) -> Result<Texture, SceneError> {
     let err = |reason: String| SceneError::Image { index, reason };
     let is_png = bytes.starts_with(b"\x89PNG\r\n\x1a\n");
@@ -32,27 +34,27 @@ pub(crate) fn decode(
     if data.len() < texels * channels {
         return Err(err("decoded data is shorter than the image".into()));
     }
-    let mut rgba = Vec::with_capacity(texels * 4);
-    let conv = |v: u8| {
-        if srgb {
-            SRGB_TO_LINEAR[usize::from(v)]
-        } else {
-            f32::from(v) * (1.0 / 255.0)
-        }
-    };
+    let offset = out.len();
+    out.reserve(texels);
+    // One 32-bit word a texel, R in the low byte; the kernel turns it into linear RGBA (`ts_texel`).
     for px in data.chunks_exact(channels).take(texels) {
-        let (r, g, b, a) = match channels {
-            1 => (px[0], px[0], px[0], 255),
-            2 => (px[0], px[0], px[0], px[1]),
-            3 => (px[0], px[1], px[2], 255),
-            _ => (px[0], px[1], px[2], px[3]),
+        let rgba = match channels {
+            1 => [px[0], px[0], px[0], 255],
+            2 => [px[0], px[0], px[0], px[1]],
+            3 => [px[0], px[1], px[2], 255],
+            _ => [px[0], px[1], px[2], px[3]],
         };
-        rgba.extend_from_slice(&[conv(r), conv(g), conv(b), f32::from(a) * (1.0 / 255.0)]);
+        out.push(f32::from_bits(u32::from_le_bytes(rgba)));
     }
     Ok(Texture {
         width,
         height,
-        rgba,
+        offset,
+        format: if srgb {
+            TexelFormat::Srgb8
+        } else {
+            TexelFormat::Unorm8
+        },
     })
 }
 

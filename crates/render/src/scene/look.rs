@@ -160,9 +160,65 @@ pub fn read_look(glb: &[u8], limits: &Limits) -> Result<Look, SceneError> {
     Ok(look)
 }
 
+/// Removes the environment map of the look `doc` holds, when it is the last buffer view, its bytes end the
+/// binary chunk (`bin`, but for padding) and no other part of the document names that view: what [`embed_look`] appended.
+/// Anything else is left in place (removing a view in the middle would renumber the others).
+fn drop_old_map(doc: &mut Value, bin: &mut Vec<u8>) {
+    let Some(view) = doc["asset"]["extras"]["tessera"]["environmentMap"]["bufferView"].as_u64()
+    else {
+        return;
+    };
+    let Some(views) = doc["bufferViews"].as_array() else {
+        return;
+    };
+    if view + 1 != views.len() as u64 {
+        return;
+    }
+    let v = &views[views.len() - 1];
+    let (Some(offset), Some(length)) = (
+        v.get("byteOffset").map_or(Some(0), Value::as_u64),
+        v["byteLength"].as_u64(),
+    ) else {
+        return;
+    };
+    // The chunk may end in up to 3 bytes of padding after the view.
+    let end = offset.saturating_add(length);
+    if v["buffer"].as_u64() != Some(0) || end > bin.len() as u64 || bin.len() as u64 - end > 3 {
+        return;
+    }
+    /// How often `"bufferView": view` occurs in `v`.
+    fn uses(v: &Value, view: u64) -> usize {
+        match v {
+            Value::Object(m) => m
+                .iter()
+                .map(|(k, x)| {
+                    usize::from(k == "bufferView" && x.as_u64() == Some(view)) + uses(x, view)
+                })
+                .sum(),
+            Value::Array(a) => a.iter().map(|x| uses(x, view)).sum(),
+            _ => 0,
+        }
+    }
+    if uses(doc, view) != 1 {
+        return;
+    }
+    bin.truncate(usize::try_from(offset).unwrap_or(bin.len()));
+    if let Some(views) = doc["bufferViews"].as_array_mut() {
+        views.pop();
+    }
+    if let Some(b) = doc["buffers"][0].as_object_mut() {
+        b.insert("byteLength".into(), json!(bin.len()));
+    }
+    if let Some(t) = doc["asset"]["extras"]["tessera"].as_object_mut() {
+        t.remove("environmentMap");
+    }
+}
+
 /// `glb` with `look` written into it (`asset.extras.tessera`; `hdr`, a Radiance `.hdr`, appended to the
 /// binary chunk as the environment map's buffer view). What the scene held as a look before is replaced;
-/// the rest of the document is kept as it is.
+/// the rest of the document is kept as it is. A map the old look embedded this way (the last buffer view,
+/// at the end of the binary chunk, named by nothing else) is dropped with it, so that re-embedding a look
+/// does not carry dead bytes to every worker.
 ///
 /// Errors: `glb` is not a GLB, or its JSON not an object; `look` is not one [`read_look`] accepts.
 pub fn embed_look(
@@ -200,6 +256,7 @@ pub fn embed_look(
         ));
     }
     let mut bin = split.bin.map(|b| b.into_owned()).unwrap_or_default();
+    drop_old_map(&mut doc, &mut bin);
     let mut spec = json!({"fps": fps, "environment": environment});
     if let Some(hdr) = hdr {
         // The GLB-stored buffer is buffers[0], the one without a URI (glTF 2.0 §4.4.3.3).

@@ -202,13 +202,16 @@ pub struct SceneStats {
 }
 
 /// Floats per record; must match `pathtrace.h`.
-pub(crate) const NODE_FLOATS: usize = 8;
+pub(crate) const NODE_FLOATS: usize = 32;
 pub(crate) const TRI_FLOATS: usize = 9;
 pub(crate) const SHADE_FLOATS: usize = 28;
-pub(crate) const MAT_FLOATS: usize = 64;
-/// Offset of a material's first texture slot, and floats per slot.
+pub(crate) const MAT_FLOATS: usize = 112;
+/// Offset of a material's first texture slot, floats per slot, and slots per material (`TS_SLOT_*`).
 const MAT_SLOTS: usize = 16;
 const SLOT_FLOATS: usize = 8;
+pub(crate) const SLOTS: usize = 10;
+/// Offset of a material's flags (`TS_MATF_*`), after the slots; the coat and sheen factors follow.
+const MAT_FLAGS: usize = MAT_SLOTS + SLOTS * SLOT_FLOATS;
 /// Floats of a triangle's extra record (TEXCOORD_1 and COLOR_0 of its three vertices).
 pub(crate) const EXTRA_FLOATS: usize = 18;
 pub(crate) const TEX_U32: usize = 4;
@@ -260,12 +263,24 @@ pub(crate) struct Extra {
     pub color: [[f32; 4]; 3],
 }
 
-/// Texture data in linear RGBA.
+/// How a texture's texels are stored (`TS_TEXF_*` of `pathtrace.h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TexelFormat {
+    /// Linear RGBA floats, four words a texel (environment maps).
+    Float = 0,
+    /// 8-bit RGBA in one word, RGB sRGB-encoded colour.
+    Srgb8 = 1,
+    /// 8-bit RGBA in one word, linear data.
+    Unorm8 = 2,
+}
+
+/// A texture: its size, its texel format and where its texels start in `Gathered::texels` (in words).
 #[derive(Debug, Clone)]
 pub(crate) struct Texture {
     pub width: u32,
     pub height: u32,
-    pub rgba: Vec<f32>,
+    pub offset: usize,
+    pub format: TexelFormat,
 }
 
 /// glTF sampler wrap modes (§3.8.4), as the kernel numbers them.
@@ -328,8 +343,22 @@ pub(crate) struct Material {
     pub ior: f32,
     /// `KHR_materials_volume` with a thickness above 0: the surface bounds a refracting volume.
     pub volume: bool,
-    /// Base colour, metallic-roughness, emissive, normal and transmission textures (`TS_SLOT_*`).
-    pub slots: [TexSlot; 5],
+    /// `KHR_materials_volume`'s attenuation: the colour white light becomes after `attenuation_distance`
+    /// (world units; infinity for none) inside the volume.
+    pub attenuation_color: [f32; 3],
+    pub attenuation_distance: f32,
+    /// `KHR_materials_unlit`: the base colour is the surface's radiance, seen by camera rays only.
+    pub unlit: bool,
+    /// `KHR_materials_clearcoat`: factor, roughness and the scale of the coat's normal texture.
+    pub clearcoat: f32,
+    pub clearcoat_roughness: f32,
+    pub clearcoat_normal_scale: f32,
+    /// `KHR_materials_sheen`: colour (linear RGB) and roughness.
+    pub sheen_color: [f32; 3],
+    pub sheen_roughness: f32,
+    /// Base colour, metallic-roughness, emissive, normal, transmission, clearcoat, clearcoat roughness,
+    /// clearcoat normal, sheen colour and sheen roughness textures (`TS_SLOT_*`).
+    pub slots: [TexSlot; SLOTS],
 }
 
 impl Material {
@@ -345,7 +374,15 @@ impl Material {
         transmission: 0.0,
         ior: 1.5,
         volume: false,
-        slots: [TexSlot::NONE; 5],
+        attenuation_color: [1.0; 3],
+        attenuation_distance: f32::INFINITY,
+        unlit: false,
+        clearcoat: 0.0,
+        clearcoat_roughness: 0.0,
+        clearcoat_normal_scale: 1.0,
+        sheen_color: [0.0; 3],
+        sheen_roughness: 0.0,
+        slots: [TexSlot::NONE; SLOTS],
     };
 
     fn flatten(&self, out: &mut Vec<f32>) {
@@ -367,8 +404,21 @@ impl Material {
         for slot in &self.slots {
             slot.flatten(out);
         }
-        out.push(f32::from_bits(u32::from(self.volume)));
-        debug_assert_eq!(out.len() - start, MAT_SLOTS + 5 * SLOT_FLOATS + 1);
+        debug_assert_eq!(out.len() - start, MAT_FLAGS);
+        // TS_MATF_VOLUME, TS_MATF_UNLIT.
+        out.push(f32::from_bits(
+            u32::from(self.volume) | u32::from(self.unlit) << 1,
+        ));
+        out.extend_from_slice(&[
+            self.clearcoat,
+            self.clearcoat_roughness,
+            self.clearcoat_normal_scale,
+        ]);
+        out.extend_from_slice(&self.sheen_color);
+        out.push(self.sheen_roughness);
+        out.extend_from_slice(&self.attenuation_color);
+        out.push(self.attenuation_distance);
+        debug_assert!(out.len() - start <= MAT_FLOATS);
         out.resize(start + MAT_FLOATS, 0.0);
     }
 }
@@ -392,6 +442,8 @@ pub(crate) struct Gathered {
     pub extras: Vec<Extra>,
     pub materials: Vec<Material>,
     pub textures: Vec<Texture>,
+    /// Every texture's texels, decoded into one buffer (the kernel's), never copied.
+    pub texels: Vec<f32>,
     pub lights: Vec<Light>,
     pub camera: Camera,
     pub degenerate: u64,
@@ -490,18 +542,15 @@ impl Scene {
         }
         let texture_count = g.textures.len();
         let mut textures = Vec::with_capacity(texture_count * TEX_U32);
-        // Sized once, and each texture freed as soon as it is copied: at most one texture more than the
-        // texels themselves is held (a growing vector held up to twice their size, beside every texture).
-        let mut texels = Vec::with_capacity(g.textures.iter().map(|t| t.rgba.len()).sum());
-        for t in std::mem::take(&mut g.textures) {
-            let offset = u32::try_from(texels.len()).map_err(|_| SceneError::TooLarge {
+        for t in &g.textures {
+            let offset = u32::try_from(t.offset).map_err(|_| SceneError::TooLarge {
                 what: "texel data",
-                value: texels.len() as u64,
+                value: t.offset as u64,
                 limit: u64::from(u32::MAX),
             })?;
-            textures.extend_from_slice(&[t.width, t.height, offset, 0]);
-            texels.extend_from_slice(&t.rgba);
+            textures.extend_from_slice(&[t.width, t.height, offset, t.format as u32]);
         }
+        let texels = std::mem::take(&mut g.texels);
         let mut lights = Vec::with_capacity(g.lights.len() * LIGHT_FLOATS);
         for l in &g.lights {
             lights.push(f32::from_bits(l.kind));
@@ -534,19 +583,31 @@ impl Scene {
             camera: g.camera,
             environment,
             environment_texture: g.environment_texture,
+            // TS_FLAG_ALPHA, TS_FLAG_UNLIT.
             flags: u32::from(
                 g.materials
                     .iter()
                     .any(|m| m.alpha_mode != AlphaMode::Opaque),
-            ),
+            ) | u32::from(g.materials.iter().any(|m| m.unlit)) << 1,
             stats,
         })
     }
 
-    /// The bounding box of all triangles (minimum corner, maximum corner).
+    /// The bounding box of all triangles (minimum corner, maximum corner): the union of the root's
+    /// children's boxes (empty slots are +inf, which the minimum ignores and the maximum skips).
     pub fn bounds(&self) -> ([f32; 3], [f32; 3]) {
         let n = &self.nodes;
-        ([n[0], n[1], n[2]], [n[3], n[4], n[5]])
+        let (mut lo, mut hi) = ([f32::INFINITY; 3], [f32::NEG_INFINITY; 3]);
+        for k in 0..4 {
+            if n[24 + k].to_bits() == NONE {
+                continue;
+            }
+            for axis in 0..3 {
+                lo[axis] = lo[axis].min(n[axis * 4 + k]);
+                hi[axis] = hi[axis].max(n[(3 + axis) * 4 + k]);
+            }
+        }
+        (lo, hi)
     }
 
     /// Probability that next-event estimation picks a punctual light rather than an emissive triangle.

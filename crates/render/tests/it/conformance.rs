@@ -117,7 +117,8 @@ fn nvrtc_source_is_the_shared_kernel_with_exact_float_options() {
 }
 
 /// The NVRTC source must be valid CUDA C++. Without a GPU, check it as C++ with the host compiler and
-/// stand-ins for the CUDA keywords (what NVRTC adds: `__device__`, `__global__`, thread indices, `sqrtf`).
+/// stand-ins for the CUDA keywords (what NVRTC adds: `__device__`, `__global__`, `__constant__`, thread
+/// indices, `sqrtf`).
 #[test]
 fn nvrtc_source_compiles_as_cuda_cpp() {
     let cxx = std::env::var("CXX").unwrap_or_else(|_| "g++".into());
@@ -129,7 +130,7 @@ fn nvrtc_source_compiles_as_cuda_cpp() {
         eprintln!("SKIPPED nvrtc_source_compiles_as_cuda_cpp: no C++ compiler ({cxx})");
         return;
     }
-    let prelude = "#define __CUDACC__ 1\n#define __device__\n#define __global__\n\
+    let prelude = "#define __CUDACC__ 1\n#define __device__\n#define __global__\n#define __constant__\n\
         struct ts_dim3_ { unsigned int x, y, z; };\n\
         static ts_dim3_ blockIdx, blockDim, threadIdx;\n\
         static inline float sqrtf(float x) { return __builtin_sqrtf(x); }\n";

@@ -166,6 +166,65 @@ fn kernel_and_host_math_agree_bit_for_bit() {
     }
 }
 
+/// The kernel's sRGB table (`TS_SRGB`) holds IEC 61966-2-1's decoding of each 8-bit code, computed in f64
+/// and rounded to f32: `c / 12.92` up to 0.04045, `((c + 0.055) / 1.055)^2.4` above.
+#[test]
+fn the_kernels_srgb_table_is_the_standards_curve() {
+    let src = tessera_render::cuda_kernel_source();
+    let start = src.find("TS_SRGB[256] = {").expect("table") + 16;
+    let body = &src[start..start + src[start..].find("};").expect("end")];
+    let values: Vec<f32> = body
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.trim_end_matches('f').parse().expect("a number"))
+        .collect();
+    assert_eq!(values.len(), 256);
+    for (code, got) in values.iter().enumerate() {
+        let c = code as f64 / 255.0;
+        let want = if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        } as f32;
+        assert_eq!(
+            got.to_bits(),
+            want.to_bits(),
+            "code {code}: {got} against {want}"
+        );
+    }
+}
+
+/// The kernel's `x^y` (log2 and exp2 from polynomials and float bits, for the sheen lobe) is as accurate
+/// as float rounding of the exponent y log2 x allows, wherever the kernel uses it: bases in (0, 1],
+/// exponents up to the sheen's 102; it gives 0 where the result underflows and for x = 0, and handles
+/// subnormal bases.
+#[test]
+fn the_kernels_pow_is_accurate_without_libm() {
+    let mut worst = 0.0f64;
+    for i in 1..=4000 {
+        let x = i as f32 / 4000.0;
+        for y in [
+            0.16801f32, 0.19823, 0.5, 1.0, 2.5, 7.0, 25.0, 102.0, -0.7, -3.0,
+        ] {
+            let got = f64::from(tessera_render::kernel_pow(x, y));
+            let want = f64::from(x).powf(f64::from(y));
+            if !(1e-30..=1e30).contains(&want) {
+                continue;
+            }
+            // Relative error over what float rounding of e = y log2 x alone allows (|e| 2^-24 ln 2).
+            let e = (f64::from(y) * f64::from(x).log2()).abs();
+            let rel = (got - want).abs() / want / (1e-6 + e * 6e-8);
+            worst = worst.max(rel);
+        }
+    }
+    assert!(worst < 2.0, "worst error {worst} times the allowance");
+    assert_eq!(tessera_render::kernel_pow(0.0, 2.0), 0.0);
+    assert_eq!(tessera_render::kernel_pow(0.5, 200.0), 0.0);
+    let sub = f32::from_bits(0x0040_0000); // 2^-127
+    assert!((f64::from(tessera_render::kernel_pow(sub, 0.5)) - 2f64.powf(-63.5)).abs() < 1e-25);
+}
+
 #[test]
 fn delivered_outputs_check_against_their_leaves_and_root() {
     use tessera_render::output::{check_outputs, leaves_json, raw_bytes};
@@ -230,17 +289,17 @@ fn exr_frames_hold_the_rendered_linear_values() {
 }
 
 /// The renderer id names the bits: the feature scene (every material, texture, alpha and light path of
-/// the kernel) renders to this root under `tessera-pt/0.2`. A change that moves it changes what every
+/// the kernel) renders to this root under `tessera-pt/0.3`. A change that moves it changes what every
 /// cell of some job is, and must come with a new `RENDERER_ID` (and this root): otherwise workers on the
 /// new build and verifiers on the old one disagree on honest work.
 #[test]
 fn the_renderer_id_names_these_bits() {
     let s = settings(32, 24, 4, 4);
     let root = render(&load(&testscenes::features(), &s, [0.3; 3], 0), &s).root;
-    assert_eq!(tessera_render::RENDERER_ID, "tessera-pt/0.2");
+    assert_eq!(tessera_render::RENDERER_ID, "tessera-pt/0.3");
     assert_eq!(
         tessera_common::to_hex(&root),
-        "0x157df071e67dd59e63e3815f04c1e94ba5080c3e3dbf7e2a2ffb88197a0727b0",
+        "0x82f84ab2a2f8f1f662e3d545d0258d5a3b889afff4eb557d78df5b441e955264",
         "the feature scene's cells changed: bump RENDERER_ID and this root together"
     );
 }

@@ -669,6 +669,27 @@ fn a_scenes_look_sets_the_environment_map_and_clock() {
         "{:?}",
         &lit[..3]
     );
+    // A new look replaces the old one, map and all: re-embedding leaves no dead bytes behind, and a look
+    // without a map drops the old map too.
+    let hdr2 = tessera_render::scene::write_hdr(4, 2, &[[1.0f32; 3]; 8]);
+    let again = embed_look(&mapped, 24.0, [1.0; 3], Some(&hdr2), &limits).expect("embed");
+    let fresh = embed_look(&floor, 24.0, [1.0; 3], Some(&hdr2), &limits).expect("embed");
+    assert_eq!(again.len(), fresh.len());
+    let (doc, _) = testscenes::unpack_glb(&again);
+    assert_eq!(
+        doc["bufferViews"].as_array().map(Vec::len),
+        testscenes::unpack_glb(&floor).0["bufferViews"]
+            .as_array()
+            .map(|v| v.len() + 1)
+    );
+    let plain = embed_look(&mapped, 24.0, [2.0; 3], None, &limits).expect("embed");
+    assert_eq!(plain.len(), sky.len());
+    assert!(
+        read_look(&plain, &limits)
+            .expect("look")
+            .environment_map
+            .is_none()
+    );
     // The default look: 24 fps, the dim grey sky.
     assert_eq!(
         read_look(&floor, &limits).expect("look"),
@@ -762,4 +783,391 @@ fn invalid_looks_are_refused_and_foreign_extras_ignored() {
             tessera_render::Look::default()
         );
     }
+}
+
+/// The mean of channel `c` over the centre 8 x 8 pixels of an N x N image (within 4° of the screen's
+/// normal).
+fn centre(img: &[f32], c: usize) -> f64 {
+    let mut sum = 0.0f64;
+    for y in 28..36 {
+        for x in 28..36 {
+            sum += f64::from(img[((y * N + x) * 3) as usize + c]);
+        }
+    }
+    sum / 64.0
+}
+
+/// A screen material that reflects nothing by itself (black, no specular lobe), with `extensions` added.
+fn black_with(extensions: Value) -> Value {
+    let mut e = json!({"KHR_materials_specular": {"specularFactor": 0.0}});
+    for (k, v) in extensions.as_object().into_iter().flatten() {
+        e[k] = v.clone();
+    }
+    json!({"pbrMetallicRoughness": {"baseColorFactor": [0.0, 0.0, 0.0, 1.0], "metallicFactor": 0.0},
+        "extensions": e})
+}
+
+/// KHR_materials_clearcoat: a smooth coat seen head-on under a sky of radiance 1 reflects its Fresnel
+/// weight, F0 = 0.04 (IOR 1.5) times the clearcoat factor, and passes the rest to the layer under it. Over
+/// nothing, the pixel is 0.04 (0.02 at factor 0.5, or at factor 1 with a coat texture whose red channel is
+/// 0.5); over a white Lambertian layer it is 0.04 + 0.96 x 1: the coat neither creates nor loses light.
+#[test]
+fn a_clear_coat_reflects_its_fresnel_weight_and_passes_the_rest() {
+    let coat = |factor: f32, texture: bool, base: f32| -> f64 {
+        let mut cc = json!({"clearcoatFactor": factor, "clearcoatRoughnessFactor": 0.0});
+        let mut images = vec![];
+        if texture {
+            cc["clearcoatTexture"] = json!({"index": 0});
+            images.push(testscenes::png_rgba(1, 1, &[128, 0, 0, 255]));
+        }
+        let mut m = black_with(json!({"KHR_materials_clearcoat": cc}));
+        m["pbrMetallicRoughness"]["baseColorFactor"] = json!([base, base, base, 1.0]);
+        let samplers = if texture {
+            vec![sampler(REPEAT)]
+        } else {
+            vec![]
+        };
+        let glb = testscenes::screen(m, &images, &samplers, &[]);
+        let s = settings(N, N, 64, 4);
+        centre(&render(&load(&glb, &s, [1.0; 3], 0), &s).pixels, 1)
+    };
+    let bare = coat(1.0, false, 0.0);
+    assert!((bare - 0.04).abs() < 0.002, "coat alone: {bare}");
+    let half = coat(0.5, false, 0.0);
+    assert!((half - 0.02).abs() < 0.0015, "coat 0.5: {half}");
+    // 128/255 in the linear red channel (the coat texture holds data, not sRGB).
+    let textured = coat(1.0, true, 0.0);
+    let want = 0.04 * 128.0 / 255.0;
+    assert!(
+        (textured - want).abs() < 0.0015,
+        "coat texture: {textured}, expected {want}"
+    );
+    let over_white = coat(1.0, false, 1.0);
+    assert!(
+        (over_white - 1.0).abs() < 0.01,
+        "coat over white: {over_white}, expected 0.04 + 0.96"
+    );
+}
+
+/// The albedo of the white sheen lobe (Charlie distribution, Charlie visibility clamped to [0, 1]) seen at
+/// cosine `mu` with sheen roughness `r`, by numerical integration in f64: the reference the kernel's
+/// table must meet.
+fn sheen_albedo(mu: f64, r: f64) -> f64 {
+    let a = r.max(0.07).powi(2);
+    let fit = |x: f64| {
+        let t = (1.0 - a) * (1.0 - a);
+        let p: Vec<f64> = [
+            (21.5473, 25.3245),
+            (3.82987, 3.32435),
+            (0.19823, 0.16801),
+            (-1.97760, -1.27393),
+            (-4.32054, -4.85967),
+        ]
+        .iter()
+        .map(|(p1, p0)| p1 + (p0 - p1) * t)
+        .collect();
+        p[0] / (1.0 + p[1] * x.powf(p[2])) + p[3] * x + p[4]
+    };
+    let lambda = |c: f64| {
+        if c < 0.5 {
+            fit(c).exp()
+        } else {
+            (2.0 * fit(0.5) - fit(1.0 - c)).exp()
+        }
+    };
+    let v = [(1.0 - mu * mu).max(0.0).sqrt(), 0.0, mu];
+    let (nt, np) = (400, 200);
+    let mut sum = 0.0;
+    for i in 0..nt {
+        let cl = (i as f64 + 0.5) / nt as f64;
+        let sl = (1.0 - cl * cl).sqrt();
+        for j in 0..np {
+            let ph = (j as f64 + 0.5) / np as f64 * std::f64::consts::TAU;
+            let l = [sl * ph.cos(), sl * ph.sin(), cl];
+            let h = [l[0] + v[0], l[1] + v[1], l[2] + v[2]];
+            let len = (h[0] * h[0] + h[1] * h[1] + h[2] * h[2]).sqrt();
+            let nh = h[2] / len;
+            let d =
+                (2.0 + 1.0 / a) * (1.0 - nh * nh).max(0.0).powf(0.5 / a) / std::f64::consts::TAU;
+            let vis = (1.0 / ((1.0 + lambda(mu) + lambda(cl)) * 4.0 * mu * cl)).clamp(0.0, 1.0);
+            sum += d * vis * cl;
+        }
+    }
+    sum / nt as f64 * std::f64::consts::TAU / np as f64
+}
+
+/// KHR_materials_sheen: under a sky of radiance 1, a white sheen seen head-on over nothing shows the sheen
+/// lobe's albedo E(1, r); over a white Lambertian layer, a red sheen adds E to the red channel and scales
+/// the layer under it by 1 - E or less in every channel (the extension's albedo scaling), so red - green is
+/// E again. The sheen colour texture holds sRGB colour, its roughness texture is read in alpha.
+#[test]
+fn sheen_adds_its_lobe_and_scales_the_layer_under_it() {
+    let s = settings(N, N, 256, 4);
+    let run = |m: Value, images: &[Vec<u8>]| {
+        let samplers: Vec<Value> = images.iter().map(|_| sampler(REPEAT)).collect();
+        let glb = testscenes::screen(m, images, &samplers, &[]);
+        render(&load(&glb, &s, [1.0; 3], 0), &s).pixels
+    };
+    for r in [0.3f32, 0.7] {
+        let want = sheen_albedo(1.0, f64::from(r));
+        let img = run(
+            black_with(json!({"KHR_materials_sheen":
+                {"sheenColorFactor": [1.0, 1.0, 1.0], "sheenRoughnessFactor": r}})),
+            &[],
+        );
+        let got = centre(&img, 0);
+        assert!(
+            (got - want).abs() < 0.01 * want.max(0.1),
+            "white sheen, roughness {r}: {got}, expected E = {want}"
+        );
+    }
+    let r = 0.5;
+    let e = sheen_albedo(1.0, r);
+    // The same sheen from textures: colour (1, 0, 0) in sRGB, roughness 0.5 in alpha (128/255).
+    let mut from_textures = json!({"pbrMetallicRoughness": {"baseColorFactor": [1.0, 1.0, 1.0, 1.0],
+            "metallicFactor": 0.0},
+        "extensions": {"KHR_materials_specular": {"specularFactor": 0.0},
+            "KHR_materials_sheen": {"sheenColorFactor": [1.0, 1.0, 1.0], "sheenRoughnessFactor": 1.0,
+                "sheenColorTexture": {"index": 0}, "sheenRoughnessTexture": {"index": 1}}}});
+    let tex = [
+        testscenes::png_rgba(1, 1, &[255, 0, 0, 255]),
+        testscenes::png_rgba(1, 1, &[0, 0, 0, 128]),
+    ];
+    let textured = run(from_textures.take(), &tex);
+    let e_tex = sheen_albedo(1.0, 128.0 / 255.0);
+    let (red, green) = (centre(&textured, 0), centre(&textured, 1));
+    assert!(
+        (red - green - e_tex).abs() < 0.01,
+        "red - green {} against E {e_tex}",
+        red - green
+    );
+    assert!(
+        green < 1.0 - e_tex + 0.01 && green > 0.3,
+        "the white layer under the sheen, scaled: {green}"
+    );
+    let mut m = black_with(json!({"KHR_materials_sheen":
+        {"sheenColorFactor": [1.0, 0.0, 0.0], "sheenRoughnessFactor": r}}));
+    m["pbrMetallicRoughness"]["baseColorFactor"] = json!([1.0, 1.0, 1.0, 1.0]);
+    let img = run(m, &[]);
+    let (red, green) = (centre(&img, 0), centre(&img, 1));
+    assert!(
+        (red - green - e).abs() < 0.01,
+        "red - green {} against E {e}",
+        red - green
+    );
+}
+
+/// The kernel's sheen albedo table (TS_SHEEN_E, from scripts/sheen-albedo.py) is the integral it claims:
+/// each entry within 1% (or 1e-3) of the f64 integration here.
+#[test]
+fn the_sheen_albedo_table_is_the_lobes_albedo() {
+    let src = tessera_render::cuda_kernel_source();
+    let start = src.find("TS_SHEEN_E[512] = {").expect("table") + 19;
+    let body = &src[start..start + src[start..].find("};").expect("end")];
+    let values: Vec<f64> = body
+        .split(',')
+        .filter_map(|v| {
+            let v = v.rsplit("*/").next()?.trim().trim_end_matches('f');
+            v.parse().ok()
+        })
+        .collect();
+    assert_eq!(values.len(), 512);
+    for (j, i) in [
+        (0usize, 31usize),
+        (3, 5),
+        (7, 20),
+        (10, 31),
+        (15, 0),
+        (15, 16),
+    ] {
+        let (mu, r) = ((i as f64 / 31.0).max(1e-4), j as f64 / 15.0);
+        let want = sheen_albedo(mu, r);
+        let got = values[j * 32 + i];
+        assert!(
+            (got - want).abs() <= (0.01 * want).max(1e-3),
+            "E(mu {mu}, r {r}): table {got}, integral {want}"
+        );
+    }
+}
+
+/// KHR_materials_unlit: the surface shows its base colour (factor x texture x COLOR_0) whatever the
+/// light, ignores emission, and, as Blender imports it (emission for camera rays, transparent to all
+/// others), neither casts shadows nor shows in reflections: a floor lit through an unlit panel renders
+/// exactly as without it.
+#[test]
+fn an_unlit_surface_shows_its_base_colour_and_hides_from_light() {
+    let m = json!({"pbrMetallicRoughness": {"baseColorFactor": [0.2, 0.5, 0.8, 1.0]},
+        "emissiveFactor": [1.0, 1.0, 1.0],
+        "extensions": {"KHR_materials_unlit": {}}});
+    let glb = testscenes::screen(m, &[], &[], &[]);
+    let s = settings(N, N, 4, 4);
+    let img = render(&load(&glb, &s, [3.0; 3], 0), &s);
+    for p in img.pixels.chunks(3) {
+        assert_eq!(p, [0.2, 0.5, 0.8], "unlit pixel");
+    }
+    // A floor of albedo 0.5 lit by a point light 4 units above the image centre, with and without an unlit
+    // panel between the light and the floor (behind the camera, which is 2 units above the floor).
+    let lit = |panel: bool| {
+        let s1 = 1000.0;
+        let mut meshes = vec![testscenes::quad(
+            [-s1, 0.0, s1],
+            [s1, 0.0, s1],
+            [s1, 0.0, -s1],
+            [-s1, 0.0, -s1],
+            0,
+        )];
+        if panel {
+            meshes.push(testscenes::quad(
+                [-2.0, 3.0, -2.0],
+                [2.0, 3.0, -2.0],
+                [2.0, 3.0, 2.0],
+                [-2.0, 3.0, 2.0],
+                1,
+            ));
+        }
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        let glb = testscenes::write_glb(
+            &meshes,
+            &[
+                SimpleMaterial::lambert([0.5; 3]),
+                SimpleMaterial::lambert([1.0; 3]),
+            ],
+            Some(testscenes::SimpleCamera {
+                eye: [0.0, 2.0, 0.0],
+                rotation: [-h, 0.0, 0.0, h],
+                yfov: 0.5,
+            }),
+            &[PointLight {
+                position: [0.0, 4.0, 0.0],
+                intensity: 2000.0,
+            }],
+        );
+        let (mut doc, bin) = testscenes::unpack_glb(&glb);
+        doc["materials"][1]["extensions"]["KHR_materials_unlit"] = json!({});
+        let s = settings(16, 16, 8, 4);
+        render(&load(&testscenes::pack_glb(&doc, bin), &s, [0.0; 3], 0), &s).pixels
+    };
+    let open = lit(false);
+    assert!(open.iter().all(|v| *v > 0.0));
+    assert_eq!(open, lit(true), "the unlit panel changed the lit floor");
+}
+
+/// The coat, sheen and volume extensions' factors are checked like the core ones: outside [0, 1] (or an
+/// attenuation distance not above 0), or a texture index that names no texture, is refused with the
+/// material and the factor named.
+#[test]
+fn coat_and_sheen_factors_outside_their_range_are_refused() {
+    let refused = |ext: Value, what: &str| {
+        let glb = testscenes::screen(black_with(ext), &[], &[], &[]);
+        let opts = tessera_render::LoadOptions {
+            aspect: 1.0,
+            ..tessera_render::LoadOptions::default()
+        };
+        let err = tessera_render::load_glb(&glb, &opts).expect_err("refused");
+        assert!(err.to_string().contains(what), "{err}");
+    };
+    refused(
+        json!({"KHR_materials_clearcoat": {"clearcoatFactor": 1.5}}),
+        "clearcoatFactor",
+    );
+    refused(
+        json!({"KHR_materials_clearcoat": {"clearcoatRoughnessFactor": -0.1}}),
+        "clearcoatRoughnessFactor",
+    );
+    refused(
+        json!({"KHR_materials_sheen": {"sheenColorFactor": [0.5, 2.0, 0.5]}}),
+        "sheenColorFactor",
+    );
+    refused(
+        json!({"KHR_materials_sheen": {"sheenRoughnessFactor": 3.0}}),
+        "sheenRoughnessFactor",
+    );
+    refused(
+        json!({"KHR_materials_clearcoat": {"clearcoatFactor": 1.0, "clearcoatTexture": {"index": 7}}}),
+        "clearcoatTexture names texture 7, which does not exist",
+    );
+    refused(
+        json!({"KHR_materials_sheen": {"sheenColorFactor": "red"}}),
+        "KHR_materials_sheen",
+    );
+    refused(
+        json!({"KHR_materials_volume": {"thicknessFactor": 1.0, "attenuationDistance": 0.0}}),
+        "attenuationDistance",
+    );
+    refused(
+        json!({"KHR_materials_volume": {"thicknessFactor": 1.0, "attenuationColor": [2.0, 0.5, 0.5]}}),
+        "attenuationColor",
+    );
+}
+
+/// KHR_materials_volume's attenuation: a clear glass slab of thickness 1 (two faces bounding a volume) seen
+/// head-on under a sky of radiance 1 passes `T = (1 - F)² c / (1 - F² c²)` and reflects
+/// `R = F + (1 - F)² F c² / (1 - F² c²)` (all orders of reflection between its faces), where F = 0.04 and
+/// `c = attenuationColor^(1 / attenuationDistance)` is what one crossing leaves (Beer-Lambert). With no
+/// attenuation R + T is the sky, 1; with colour (0.5, 0.25, 1) at distance 1 the red channel is 0.5102, the
+/// green 0.2725 and the blue 1; at distance 2 the red channel is the square root's share.
+#[test]
+fn a_volume_attenuates_light_by_beer_lambert() {
+    let look = |color: [f32; 3], distance: Option<f32>| -> Vec<f64> {
+        let s1 = 2.0;
+        let front = testscenes::quad(
+            [-s1, -s1, 0.0],
+            [s1, -s1, 0.0],
+            [s1, s1, 0.0],
+            [-s1, s1, 0.0],
+            0,
+        );
+        let back = testscenes::quad(
+            [-s1, -s1, -1.0],
+            [-s1, s1, -1.0],
+            [s1, s1, -1.0],
+            [s1, -s1, -1.0],
+            0,
+        );
+        let glb = testscenes::write_glb(
+            &[front, back],
+            &[SimpleMaterial::lambert([1.0; 3])],
+            Some(testscenes::SimpleCamera {
+                eye: [0.0, 0.0, 3.0],
+                rotation: [0.0, 0.0, 0.0, 1.0],
+                yfov: 0.5,
+            }),
+            &[],
+        );
+        let (mut doc, bin) = testscenes::unpack_glb(&glb);
+        let mut m = glass([1.0; 3], 1.5, true);
+        m["extensions"]["KHR_materials_volume"]["attenuationColor"] = json!(color);
+        if let Some(d) = distance {
+            m["extensions"]["KHR_materials_volume"]["attenuationDistance"] = json!(d);
+        }
+        doc["materials"][0] = m;
+        let s = settings(N, N, 64, 16);
+        let img = render(&load(&testscenes::pack_glb(&doc, bin), &s, [1.0; 3], 0), &s);
+        (0..3).map(|c| centre(&img.pixels, c)).collect()
+    };
+    let slab = |c: f64| {
+        let f = 0.04;
+        let t = (1.0 - f) * (1.0 - f) * c / (1.0 - f * f * c * c);
+        let r = f + (1.0 - f) * (1.0 - f) * f * c * c / (1.0 - f * f * c * c);
+        r + t
+    };
+    let clear = look([1.0; 3], None);
+    for v in &clear {
+        assert!((v - 1.0).abs() < 0.01, "clear slab: {clear:?}");
+    }
+    let tinted = look([0.5, 0.25, 1.0], Some(1.0));
+    for (c, want) in [(0, slab(0.5)), (1, slab(0.25)), (2, 1.0)] {
+        assert!(
+            (tinted[c] - want).abs() < 0.01,
+            "channel {c}: {}, expected {want}",
+            tinted[c]
+        );
+    }
+    let far = look([0.5, 0.25, 1.0], Some(2.0));
+    assert!(
+        (far[0] - slab(0.5f64.sqrt())).abs() < 0.01,
+        "red at distance 2: {}, expected {}",
+        far[0],
+        slab(0.5f64.sqrt())
+    );
 }

@@ -4,7 +4,9 @@
 
 use super::GetBuffer;
 use crate::math;
-use crate::scene::{AlphaMode, Limits, Material, NONE, SceneError, TexSlot, Texture, Wrap, images};
+use crate::scene::{
+    AlphaMode, Limits, Material, NONE, SLOTS, SceneError, TexSlot, Texture, Wrap, images,
+};
 use std::collections::HashMap;
 
 /// How a material refers to one texture, whichever kind of texture info it is.
@@ -34,7 +36,7 @@ impl<'a> TexUse<'a> {
         }
     }
 
-    /// A normal texture, with its `KHR_texture_transform` from [`normal_transforms`].
+    /// A normal texture, with its `KHR_texture_transform` from [`materials_json`].
     fn normal(
         n: &gltf::material::NormalTexture<'a>,
         transform: Option<&gltf::json::extensions::texture::TextureTransform>,
@@ -42,13 +44,7 @@ impl<'a> TexUse<'a> {
         TexUse {
             texture: n.texture(),
             tex_coord: n.tex_coord(),
-            transform: transform.map(|t| gltf::json::extensions::texture::TextureTransform {
-                offset: t.offset,
-                rotation: t.rotation,
-                scale: t.scale,
-                tex_coord: t.tex_coord,
-                extras: Default::default(),
-            }),
+            transform: transform.map(copy_transform),
         }
     }
 
@@ -61,16 +57,89 @@ impl<'a> TexUse<'a> {
     }
 }
 
-/// `KHR_texture_transform` of each material's normal texture, indexed by material.
-pub(super) type NormalTransforms = Vec<Option<gltf::json::extensions::texture::TextureTransform>>;
+/// A copy of a transform (the type is not `Clone`; its `extras` are not needed).
+fn copy_transform(
+    t: &gltf::json::extensions::texture::TextureTransform,
+) -> gltf::json::extensions::texture::TextureTransform {
+    gltf::json::extensions::texture::TextureTransform {
+        offset: t.offset,
+        rotation: t.rotation,
+        scale: t.scale,
+        tex_coord: t.tex_coord,
+        extras: Default::default(),
+    }
+}
 
-/// Reads [`NormalTransforms`] from the glTF JSON in one typed pass that skips everything else: the `gltf`
-/// crate types the extension only on plain texture infos, and its `extensions` feature, which would keep
-/// it on normal textures, keeps every unknown extension as JSON values at about 30 times their size.
+/// A texture info as the JSON gives it (glTF 2.0 §5.24, with `normalTextureInfo`'s `scale`), for the
+/// extensions the `gltf` crate does not type.
+#[derive(serde::Deserialize)]
+struct JsonTexInfo {
+    index: usize,
+    #[serde(default, rename = "texCoord")]
+    tex_coord: u32,
+    #[serde(default)]
+    scale: Option<f32>,
+    #[serde(default)]
+    extensions: Option<TexInfoExt>,
+}
+
+#[derive(serde::Deserialize)]
+struct TexInfoExt {
+    #[serde(default, rename = "KHR_texture_transform")]
+    transform: Option<gltf::json::extensions::texture::TextureTransform>,
+}
+
+/// `KHR_materials_clearcoat` (defaults from its schema).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Clearcoat {
+    #[serde(default)]
+    clearcoat_factor: f32,
+    #[serde(default)]
+    clearcoat_texture: Option<JsonTexInfo>,
+    #[serde(default)]
+    clearcoat_roughness_factor: f32,
+    #[serde(default)]
+    clearcoat_roughness_texture: Option<JsonTexInfo>,
+    #[serde(default)]
+    clearcoat_normal_texture: Option<JsonTexInfo>,
+}
+
+/// `KHR_materials_sheen` (defaults from its schema).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Sheen {
+    #[serde(default)]
+    sheen_color_factor: [f32; 3],
+    #[serde(default)]
+    sheen_color_texture: Option<JsonTexInfo>,
+    #[serde(default)]
+    sheen_roughness_factor: f32,
+    #[serde(default)]
+    sheen_roughness_texture: Option<JsonTexInfo>,
+}
+
+/// What the loader reads of a material beyond what the `gltf` crate types: the `KHR_texture_transform` of
+/// its normal texture, `KHR_materials_clearcoat`, `KHR_materials_sheen` and `KHR_materials_unlit`.
+#[derive(Default)]
+pub(super) struct MaterialJson {
+    normal_transform: Option<gltf::json::extensions::texture::TextureTransform>,
+    clearcoat: Option<Clearcoat>,
+    sheen: Option<Sheen>,
+    unlit: bool,
+}
+
+/// [`MaterialJson`] of each material, indexed by material.
+pub(super) type MaterialsJson = Vec<MaterialJson>;
+
+/// Reads [`MaterialsJson`] from the glTF JSON in one typed pass that skips everything else: the `gltf`
+/// crate types `KHR_texture_transform` only on plain texture infos and has no types for the coat, sheen
+/// and unlit extensions; its `extensions` feature keeps every unknown extension as JSON values at about 30
+/// times their size.
 ///
-/// Errors: a transform that is not a valid `KHR_texture_transform` object.
-pub(super) fn normal_transforms(json: &[u8]) -> Result<NormalTransforms, SceneError> {
-    use gltf::json::extensions::texture::TextureTransform;
+/// Errors: an extension object of the wrong shape (a factor that is not a number, a texture info without
+/// an index...), with serde's line and column.
+pub(super) fn materials_json(json: &[u8]) -> Result<MaterialsJson, SceneError> {
     #[derive(serde::Deserialize)]
     struct Root {
         #[serde(default)]
@@ -80,44 +149,83 @@ pub(super) fn normal_transforms(json: &[u8]) -> Result<NormalTransforms, SceneEr
     struct Mat {
         #[serde(default, rename = "normalTexture")]
         normal: Option<Normal>,
+        #[serde(default)]
+        extensions: Option<MatExt>,
     }
     #[derive(serde::Deserialize)]
     struct Normal {
         #[serde(default)]
-        extensions: Option<Ext>,
+        extensions: Option<TexInfoExt>,
     }
     #[derive(serde::Deserialize)]
-    struct Ext {
-        #[serde(default, rename = "KHR_texture_transform")]
-        transform: Option<TextureTransform>,
+    struct MatExt {
+        #[serde(default, rename = "KHR_materials_clearcoat")]
+        clearcoat: Option<Clearcoat>,
+        #[serde(default, rename = "KHR_materials_sheen")]
+        sheen: Option<Sheen>,
+        #[serde(default, rename = "KHR_materials_unlit")]
+        unlit: Option<serde::de::IgnoredAny>,
     }
+    // Typed all the way down: what is not named here is skipped, never held.
     let root: Root = serde_json::from_slice(json).map_err(|e| {
         SceneError::Malformed(format!(
-            "a material's normal texture has a malformed KHR_texture_transform: {e}"
+            "a material's normal texture transform, KHR_materials_clearcoat, KHR_materials_sheen or \
+             KHR_materials_unlit is malformed: {e}"
         ))
     })?;
     Ok(root
         .materials
         .into_iter()
         .map(|m| {
-            m.normal
-                .and_then(|n| n.extensions)
-                .and_then(|e| e.transform)
+            let (clearcoat, sheen, unlit) = match m.extensions {
+                Some(e) => (e.clearcoat, e.sheen, e.unlit.is_some()),
+                None => (None, None, false),
+            };
+            MaterialJson {
+                normal_transform: m
+                    .normal
+                    .and_then(|n| n.extensions)
+                    .and_then(|e| e.transform),
+                clearcoat,
+                sheen,
+                unlit,
+            }
         })
         .collect())
 }
 
-/// The texture uses of `mat`, in the kernel's slot order (base colour, metallic-roughness, emissive,
-/// normal, transmission).
+/// The texture uses of `mat`, in the kernel's slot order (`TS_SLOT_*`: base colour, metallic-roughness,
+/// emissive, normal, transmission, clearcoat, clearcoat roughness, clearcoat normal, sheen colour, sheen
+/// roughness).
+///
+/// Errors: a texture index that names no texture.
 fn uses<'a>(
+    doc: &'a gltf::Document,
     mat: &gltf::Material<'a>,
-    normal: &NormalTransforms,
-) -> Result<[Option<TexUse<'a>>; 5], String> {
+    json: &MaterialsJson,
+) -> Result<[Option<TexUse<'a>>; SLOTS], String> {
     let pbr = mat.pbr_metallic_roughness();
-    let xf = mat
-        .index()
-        .and_then(|i| normal.get(i))
-        .and_then(Option::as_ref);
+    let ext = mat.index().and_then(|i| json.get(i));
+    let xf = ext.and_then(|e| e.normal_transform.as_ref());
+    let info = |t: &Option<JsonTexInfo>, what: &str| -> Result<Option<TexUse<'a>>, String> {
+        let Some(t) = t else { return Ok(None) };
+        let texture = doc
+            .textures()
+            .nth(t.index)
+            .ok_or_else(|| format!("{what} names texture {}, which does not exist", t.index))?;
+        Ok(Some(TexUse {
+            texture,
+            tex_coord: t.tex_coord,
+            transform: t
+                .extensions
+                .as_ref()
+                .and_then(|e| e.transform.as_ref())
+                .map(copy_transform),
+        }))
+    };
+    let cc = ext.and_then(|e| e.clearcoat.as_ref());
+    let sh = ext.and_then(|e| e.sheen.as_ref());
+    let none = None;
     Ok([
         pbr.base_color_texture().map(TexUse::info),
         pbr.metallic_roughness_texture().map(TexUse::info),
@@ -126,6 +234,26 @@ fn uses<'a>(
         mat.transmission()
             .and_then(|t| t.transmission_texture())
             .map(TexUse::info),
+        info(
+            cc.map_or(&none, |c| &c.clearcoat_texture),
+            "clearcoatTexture",
+        )?,
+        info(
+            cc.map_or(&none, |c| &c.clearcoat_roughness_texture),
+            "clearcoatRoughnessTexture",
+        )?,
+        info(
+            cc.map_or(&none, |c| &c.clearcoat_normal_texture),
+            "clearcoatNormalTexture",
+        )?,
+        info(
+            sh.map_or(&none, |c| &c.sheen_color_texture),
+            "sheenColorTexture",
+        )?,
+        info(
+            sh.map_or(&none, |c| &c.sheen_roughness_texture),
+            "sheenRoughnessTexture",
+        )?,
     ])
 }
 
@@ -133,13 +261,14 @@ fn uses<'a>(
 /// have that attribute (glTF-Validator, `MESH_PRIMITIVE_TOO_FEW_TEXCOORDS`).
 ///
 /// Errors: a set above 1 (the renderer reads `TEXCOORD_0` and `TEXCOORD_1`), a malformed transform.
-pub(super) fn highest_uv_set(
-    mat: &gltf::Material<'_>,
-    normal: &NormalTransforms,
+pub(super) fn highest_uv_set<'a>(
+    doc: &'a gltf::Document,
+    mat: &gltf::Material<'a>,
+    json: &MaterialsJson,
 ) -> Result<Option<u32>, SceneError> {
     let what = |e: String| SceneError::Malformed(format!("material {}: {e}", index(mat)));
     let mut top = None;
-    for u in uses(mat, normal).map_err(what)?.iter().flatten() {
+    for u in uses(doc, mat, json).map_err(what)?.iter().flatten() {
         let set = u.set();
         if set > 1 {
             return Err(what(format!(
@@ -173,20 +302,29 @@ fn wrap(mode: gltf::texture::WrappingMode) -> Wrap {
     }
 }
 
+/// What [`gather`] gathers.
+pub(super) struct Gathered {
+    pub materials: Vec<Material>,
+    pub textures: Vec<Texture>,
+    /// The textures' texels (linear RGBA), one after the other.
+    pub texels: Vec<f32>,
+}
+
 /// The materials the triangles use (`keys[i]` is the glTF material of our material `i`; `None` is the
-/// default material) and the textures they sample, decoded within `limits` (an image used both as colour
-/// and as data is decoded once for each).
+/// default material), the textures they sample and those textures' texels in one buffer, decoded within
+/// `limits` (an image used both as colour and as data is decoded once for each).
 ///
 /// Errors: non-finite factors or transforms, an alpha cutoff below 0, a texture on a UV set above 1, an
 /// image outside the file or one that does not decode within the limits.
 pub(super) fn gather(
     doc: &gltf::Document,
     keys: &[Option<usize>],
-    normal: &NormalTransforms,
+    json: &MaterialsJson,
     get: &GetBuffer<'_>,
     limits: &Limits,
-) -> Result<(Vec<Material>, Vec<Texture>), SceneError> {
+) -> Result<Gathered, SceneError> {
     let mut textures: Vec<Texture> = Vec::new();
+    let mut texel_data: Vec<f32> = Vec::new();
     let mut texture_of: HashMap<(usize, bool), u32> = HashMap::new();
     let mut texels = 0u64;
     let mut materials = Vec::with_capacity(keys.len());
@@ -224,21 +362,28 @@ pub(super) fn gather(
                     });
                 }
             };
-            let decoded = images::decode(image.index(), data, mime, srgb, limits, &mut texels)?;
+            let decoded = images::decode(
+                image.index(),
+                data,
+                mime,
+                srgb,
+                limits,
+                &mut texels,
+                &mut texel_data,
+            )?;
             let id = u32::try_from(textures.len()).unwrap_or(NONE);
             textures.push(decoded);
             texture_of.insert(k, id);
             Ok(id)
         };
-        let used =
-            uses(&mat, normal).map_err(|e| SceneError::Malformed(format!("material {i}: {e}")))?;
-        let mut slots = [TexSlot::NONE; 5];
-        // Base colour and emissive textures hold sRGB colour; the others hold data.
-        for (k, (u, srgb)) in used
-            .iter()
-            .zip([true, false, true, false, false])
-            .enumerate()
-        {
+        let used = uses(doc, &mat, json)
+            .map_err(|e| SceneError::Malformed(format!("material {i}: {e}")))?;
+        let mut slots = [TexSlot::NONE; SLOTS];
+        // Base colour, emissive and sheen colour textures hold sRGB colour; the others hold data.
+        let srgb = [
+            true, false, true, false, false, false, false, false, true, false,
+        ];
+        for (k, (u, srgb)) in used.iter().zip(srgb).enumerate() {
             let Some(u) = u else { continue };
             let sampler = u.texture.sampler();
             let transform = u
@@ -265,11 +410,20 @@ pub(super) fn gather(
             gltf::material::AlphaMode::Mask => AlphaMode::Mask,
             gltf::material::AlphaMode::Blend => AlphaMode::Blend,
         };
+        let ext = json.get(i);
+        let cc = ext.and_then(|e| e.clearcoat.as_ref());
+        let sheen = ext.and_then(|e| e.sheen.as_ref());
+        // KHR_materials_unlit: only the base colour and alpha count; emission is not light here.
+        let unlit = ext.is_some_and(|e| e.unlit);
         let m = Material {
             base: pbr.base_color_factor(),
             metallic: pbr.metallic_factor(),
             roughness: pbr.roughness_factor(),
-            emissive: [e[0] * strength, e[1] * strength, e[2] * strength],
+            emissive: if unlit {
+                [0.0; 3]
+            } else {
+                [e[0] * strength, e[1] * strength, e[2] * strength]
+            },
             normal_scale: mat.normal_texture().map_or(1.0, |n| n.scale()),
             specular: mat.specular().map_or(1.0, |s| s.specular_factor()),
             alpha_mode,
@@ -278,6 +432,19 @@ pub(super) fn gather(
             transmission: mat.transmission().map_or(0.0, |t| t.transmission_factor()),
             ior: mat.ior().unwrap_or(1.5),
             volume: mat.volume().is_some_and(|v| v.thickness_factor() > 0.0),
+            attenuation_color: mat.volume().map_or([1.0; 3], |v| v.attenuation_color()),
+            attenuation_distance: mat
+                .volume()
+                .map_or(f32::INFINITY, |v| v.attenuation_distance()),
+            unlit,
+            clearcoat: cc.map_or(0.0, |c| c.clearcoat_factor),
+            clearcoat_roughness: cc.map_or(0.0, |c| c.clearcoat_roughness_factor),
+            clearcoat_normal_scale: cc
+                .and_then(|c| c.clearcoat_normal_texture.as_ref())
+                .and_then(|t| t.scale)
+                .unwrap_or(1.0),
+            sheen_color: sheen.map_or([0.0; 3], |s| s.sheen_color_factor),
+            sheen_roughness: sheen.map_or(0.0, |s| s.sheen_roughness_factor),
             slots,
         };
         let scalars = [
@@ -288,10 +455,16 @@ pub(super) fn gather(
             m.alpha_cutoff,
             m.transmission,
             m.ior,
+            m.clearcoat,
+            m.clearcoat_roughness,
+            m.clearcoat_normal_scale,
+            m.sheen_roughness,
         ];
         if m.base
             .iter()
             .chain(&m.emissive)
+            .chain(&m.sheen_color)
+            .chain(&m.attenuation_color)
             .chain(&scalars)
             .any(|v| !v.is_finite())
         {
@@ -307,6 +480,11 @@ pub(super) fn gather(
             ("roughnessFactor", vec![m.roughness]),
             ("emissiveFactor", mat.emissive_factor().to_vec()),
             ("specularFactor", vec![m.specular]),
+            ("clearcoatFactor", vec![m.clearcoat]),
+            ("clearcoatRoughnessFactor", vec![m.clearcoat_roughness]),
+            ("sheenColorFactor", m.sheen_color.to_vec()),
+            ("sheenRoughnessFactor", vec![m.sheen_roughness]),
+            ("attenuationColor", m.attenuation_color.to_vec()),
         ];
         if let Some((name, v)) = unit
             .iter()
@@ -330,6 +508,17 @@ pub(super) fn gather(
                 m.ior
             )));
         }
+        // KHR_materials_volume: "attenuationDistance" is exclusiveMinimum 0 (infinity, its default, means
+        // none), "thicknessFactor" at least 0.
+        let thickness = mat.volume().map_or(0.0, |v| v.thickness_factor());
+        let volume_ok = m.attenuation_distance > 0.0 && thickness >= 0.0; // false for NaN too
+        if !volume_ok {
+            return Err(SceneError::Malformed(format!(
+                "material {i}: KHR_materials_volume attenuationDistance {} must be above 0 and \
+                 thicknessFactor {thickness} at least 0",
+                m.attenuation_distance
+            )));
+        }
         if m.alpha_cutoff < 0.0 {
             return Err(SceneError::Malformed(format!(
                 "material {i}: alphaCutoff {} is below 0 (glTF 2.0 §3.9.4: it must be >= 0)",
@@ -338,5 +527,9 @@ pub(super) fn gather(
         }
         materials.push(m);
     }
-    Ok((materials, textures))
+    Ok(Gathered {
+        materials,
+        textures,
+        texels: texel_data,
+    })
 }

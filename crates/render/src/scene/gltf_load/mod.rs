@@ -83,7 +83,7 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
             limit: limits.max_json_bytes,
         });
     }
-    let normal_transforms = materials::normal_transforms(&json)?;
+    let materials_json = materials::materials_json(&json)?;
     let gltf = parse(bytes)?;
     let doc = &gltf.document;
     let items = |what: &'static str, n: usize| -> Result<(), SceneError> {
@@ -129,7 +129,7 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
     // The UV sets each material reads, resolved once per material (not per instance).
     let uv_sets = doc
         .materials()
-        .map(|m| materials::highest_uv_set(&m, &normal_transforms))
+        .map(|m| materials::highest_uv_set(doc, &m, &materials_json))
         .collect::<Result<Vec<_>, _>>()?;
 
     // Walk the default scene.
@@ -156,8 +156,11 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
     }
 
     // Materials referenced by the triangles, and their textures.
-    let (materials, mut textures) =
-        materials::gather(doc, &walk.materials, &normal_transforms, &get, &opts.limits)?;
+    let materials::Gathered {
+        materials,
+        mut textures,
+        texels: mut texel_data,
+    } = materials::gather(doc, &walk.materials, &materials_json, &get, &opts.limits)?;
 
     let mut environment_texture = NONE;
     if let Some(map) = &opts.environment_map {
@@ -174,8 +177,10 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
         textures.push(Texture {
             width: map.width,
             height: map.height,
-            rgba: map.rgba.clone(),
+            offset: texel_data.len(),
+            format: crate::scene::TexelFormat::Float,
         });
+        texel_data.extend_from_slice(&map.rgba);
     }
     let camera = match walk.camera {
         Some(c) => c,
@@ -187,6 +192,7 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
         extras: walk.extras,
         materials,
         textures,
+        texels: texel_data,
         lights: walk.lights,
         camera,
         degenerate: walk.degenerate,
@@ -204,10 +210,14 @@ const MAX_MESSAGE: usize = 1000;
 /// which it parses (and which the kernel renders).
 pub(crate) const IMPLEMENTED_EXTENSIONS: &[&str] = &[
     "KHR_lights_punctual",
+    "KHR_materials_clearcoat",
     "KHR_materials_emissive_strength",
     "KHR_materials_ior",
+    "KHR_materials_sheen",
     "KHR_materials_specular",
     "KHR_materials_transmission",
+    "KHR_materials_unlit",
+    "KHR_materials_volume",
     "KHR_texture_transform",
 ];
 
