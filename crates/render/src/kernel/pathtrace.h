@@ -50,7 +50,9 @@ typedef int32_t ts_i32;
 
 /* Texel formats: linear RGBA floats (16 bytes a texel; environment maps), or 8-bit RGBA in one 32-bit word
  * (R in the low byte) whose RGB is sRGB-encoded colour (base colour, emissive, sheen colour) or linear data
- * (the others); alpha is always linear. */
+ * (the others); alpha is always linear. The words sit in the float array as raw bits (some are NaN
+ * patterns): they are only ever copied and read back with ts_bits, which x86-64, AArch64 and CUDA loads
+ * and moves preserve. */
 #define TS_TEXF_FLOAT 0u
 #define TS_TEXF_SRGB8 1u
 #define TS_TEXF_UNORM8 2u
@@ -132,10 +134,11 @@ TS_FN ts_u32 ts_pixel_key(const ts_scene *s, ts_u32 pixel) {
     return ts_mix(h ^ s->seed_hi);
 }
 
-/* The key of sample `sample` of the pixel with key `pixel_key`: two more rounds over the pixel's key offset
- * by the sample times an odd constant (distinct samples give distinct inputs). */
+/* The key of sample `sample` of the pixel with key `pixel_key`: two more rounds over the pixel's key xor the
+ * sample times an odd constant (distinct samples give distinct inputs; two pixels whose keys differ share a
+ * sample's input only for sporadic pairs of samples, never for a run of them, as an offset would). */
 TS_FN ts_u32 ts_sample_key(ts_u32 pixel_key, ts_u32 sample) {
-    return ts_mix(ts_mix(pixel_key + sample * 0x85ebca6bu));
+    return ts_mix(ts_mix(pixel_key ^ (sample * 0x85ebca6bu)));
 }
 
 /* The key of dimension `dim` of a sample's stream: two more rounds over the sample's key offset by dim
@@ -628,6 +631,18 @@ TS_FN ts_v3 ts_normal_map(const ts_scene *s, const float *m, ts_u32 slot, float 
     return v3_norm(v3_add(v3_add(v3_scale(t, tn.x), v3_scale(b, tn.y)), v3_scale(n, tn.z)));
 }
 
+/* KHR_materials_clearcoat over emission: what of the emission of material m at uv leaves through its coat
+ * towards a direction at cosine c to the surface (the geometric normal stands for the coat's). */
+TS_FN float ts_coat_over_emission(const ts_scene *s, const float *m, const float uv[4], float c) {
+    float cc = m[TS_MAT_FLAGS + 1];
+    if (!(cc > 0.0f)) return 1.0f;
+    float texel[4];
+    if (ts_tex_slot(s, m, TS_SLOT_CLEARCOAT, uv, texel)) cc = cc * texel[0];
+    float mm = 1.0f - ts_clamp(c, 0.0f, 1.0f);
+    float m5 = mm * mm * mm * mm * mm;
+    return 1.0f - ts_clamp(cc, 0.0f, 1.0f) * (0.04f + 0.96f * m5);
+}
+
 /* A shading normal turned to face the incoming ray with the geometric one (`flip`) and kept in ng's
  * hemisphere. */
 TS_FN ts_v3 ts_facing(ts_v3 n, ts_v3 ng, int flip) {
@@ -682,6 +697,7 @@ TS_HOT void ts_surface_at(const ts_scene *s, const ts_hit *h, ts_v3 o, ts_v3 d, 
     sf->emission = v3(m[6], m[7], m[8]);
     if (ts_tex_slot(s, m, TS_SLOT_EMISSIVE, uv, texel))
         sf->emission = v3_mul(sf->emission, v3(texel[0], texel[1], texel[2]));
+    sf->emission = v3_scale(sf->emission, ts_coat_over_emission(s, m, uv, ts_abs(v3_dot(ng, d))));
     ts_v3 n_mesh = n;
     n = ts_normal_map(s, m, TS_SLOT_NORMAL, m[9], uv, sh, n);
     sf->metallic = ts_clamp(metallic, 0.0f, 1.0f);
@@ -884,14 +900,15 @@ TS_HOT ts_v3 ts_bsdf(const ts_surface *sf, ts_v3 wo, ts_v3 wi, float *pdf) {
         float nvc = v3_dot(sf->ncc, wo), nlc = v3_dot(sf->ncc, wi);
         float wc = ts_coat_weight(sf, nvc);
         val = v3_scale(val, 1.0f - wc);
-        float pdf_c = 0.0f;
+        /* The coat's sampling density counts wherever its sampler can produce wi, whichever side of the
+         * coat's normal wi lies on; its value only where both directions are above the coat. */
+        float nhc = ts_max(v3_dot(sf->ncc, h), 0.0f);
+        float a2c = sf->cc_alpha * sf->cc_alpha;
+        float dc = ts_ggx_d(nhc, a2c);
+        float pdf_c = vh > 0.0f ? dc * nhc / (4.0f * vh) : 0.0f;
         if (nvc > 0.0f && nlc > 0.0f) {
-            float nhc = ts_max(v3_dot(sf->ncc, h), 0.0f);
-            float a2c = sf->cc_alpha * sf->cc_alpha;
-            float dc = ts_ggx_d(nhc, a2c);
             float coat = wc * dc * ts_smith_g1(nlc, a2c) * ts_smith_g1(nvc, a2c) / (4.0f * nvc);
             val = v3_add(val, v3(coat, coat, coat));
-            pdf_c = vh > 0.0f ? dc * nhc / (4.0f * vh) : 0.0f;
         }
         *pdf = wc * pdf_c + (1.0f - wc) * *pdf;
     }
@@ -997,9 +1014,15 @@ TS_FN ts_u32 ts_pick_emitter(const ts_scene *s, float u) {
 /* The emitter slot of triangle `tri`, stored in its shading record (0xffffffff: not an emitter). */
 TS_FN ts_u32 ts_emitter_slot(const ts_scene *s, ts_u32 tri) { return ts_bits(s->shade[tri * TS_SHADE_FLOATS + 24]); }
 
-/* Direct light at sf from one light chosen at random, with MIS against BSDF sampling for area lights. */
+/* Beer-Lambert transmittance over distance t in a medium of absorption sigma. */
+TS_FN ts_v3 ts_transmittance(ts_v3 sigma, float t) {
+    return v3(ts_exp(-sigma.x * t), ts_exp(-sigma.y * t), ts_exp(-sigma.z * t));
+}
+
+/* Direct light at sf from one light chosen at random, with MIS against BSDF sampling for area lights; in a
+ * volume of absorption `medium` (0 outside) attenuated along the way as BSDF-sampled paths are. */
 TS_HOT ts_v3 ts_direct(const ts_scene *s, const ts_surface *sf, ts_v3 wo, float u0, float u1, float u2, ts_u32 key,
-                      ts_u32 *rays) {
+                      ts_v3 medium, ts_u32 *rays) {
     ts_v3 zero = v3(0.0f, 0.0f, 0.0f);
     ts_v3 o = v3_add(sf->p, v3_scale(sf->ng, 1e-4f));
     if (s->light_count == 0 && s->emitter_count == 0) return zero;
@@ -1040,6 +1063,7 @@ TS_HOT ts_v3 ts_direct(const ts_scene *s, const ts_surface *sf, ts_v3 wo, float 
         ts_hit h;
         *rays += 1u;
         if (ts_trace(s, o, wi, dist * 0.9999f, 1, 0, key, &h)) return zero;
+        if (ts_maxc(medium) > 0.0f) color = v3_mul(color, ts_transmittance(medium, dist));
         return v3_scale(v3_mul(f, color), 1.0f / p_punctual * (float)s->light_count);
     }
     /* Emissive triangle, picked by power, point uniform on it. */
@@ -1071,6 +1095,8 @@ TS_HOT ts_v3 ts_direct(const ts_scene *s, const ts_surface *sf, ts_v3 wo, float 
     float uv[4], col[4], texel[4];
     ts_attributes(s, sh, b1, b2, uv, col);
     if (ts_tex_slot(s, m, TS_SLOT_EMISSIVE, uv, texel)) le = v3_mul(le, v3(texel[0], texel[1], texel[2]));
+    le = v3_scale(le, ts_coat_over_emission(s, m, uv, cos_l));
+    if (ts_maxc(medium) > 0.0f) le = v3_mul(le, ts_transmittance(medium, dist));
     float pdf_light = ts_emitter_pdf(s, slot, sh[23], dist, cos_l);
     if (!(pdf_light > 0.0f)) return zero;
     float w = ts_power_heuristic(pdf_light, pdf_bsdf);
@@ -1120,7 +1146,7 @@ TS_FN ts_v3 ts_radiance(const ts_scene *s, const ts_pixel *pix, ts_u32 sample, t
         int found = ts_trace(s, o, d, 1e30f, 0, bounce == 0u, key, &hit);
         if (ts_maxc(medium) > 0.0f) {
             /* Beer-Lambert along the segment inside the volume (nothing escapes an open one). */
-            beta = v3_mul(beta, v3(ts_exp(-medium.x * hit.t), ts_exp(-medium.y * hit.t), ts_exp(-medium.z * hit.t)));
+            beta = v3_mul(beta, ts_transmittance(medium, hit.t));
         }
         if (!found) {
             L = v3_add(L, v3_mul(beta, ts_env(s, d)));
@@ -1145,7 +1171,7 @@ TS_FN ts_v3 ts_radiance(const ts_scene *s, const ts_pixel *pix, ts_u32 sample, t
         /* Every BSDF evaluation and sample at this vertex looks towards wo: its lobe choice once. */
         sf.ps = ts_spec_prob(&sf, v3_dot(sf.n, wo));
         ts_v3 ld = ts_direct(s, &sf, wo, ts_rnd(sk, dim), ts_rnd(sk, dim + 1), ts_rnd(sk, dim + 2),
-                             ts_mix(key ^ 0x5bd1e995u), rays);
+                             ts_mix(key ^ 0x5bd1e995u), medium, rays);
         L = v3_add(L, v3_mul(beta, ld));
         ts_v3 wi, weight;
         int kind = ts_bsdf_sample(&sf, wo, ts_rnd(sk, dim + 3), ts_rnd(sk, dim + 4), ts_rnd(sk, dim + 5), &wi,

