@@ -78,6 +78,7 @@ for i, m in enumerate(gltf.get("materials", [])):
         and m.get("alphaMode", "OPAQUE") == "OPAQUE"
         and "emissiveTexture" not in m
         and not any(m.get("emissiveFactor", [0, 0, 0]))
+        and not any(k in ext for k in ("KHR_materials_clearcoat", "KHR_materials_sheen", "KHR_materials_unlit"))
     )
     nt = mat.node_tree
     for n in list(nt.nodes):

@@ -1,7 +1,8 @@
 //! Writes the fidelity benchmark's scenes (`scripts/bench-fidelity.sh`) into a folder: `complete.glb`, and
 //! one small generated scene per feature the renderer draws — lights of each kind and unit, alpha mask and
 //! blend, the second UV set, texture transforms, wrap modes, vertex colours, a skinned mesh at a posed frame,
-//! morph targets, glass with an IOR, an environment map. Each scene carries its look (sky, frame rate) in
+//! morph targets, glass with an IOR, tinted glass (volume attenuation), a clear coat, sheen, an unlit
+//! material, an environment map. Each scene carries its look (sky, frame rate) in
 //! the GLB, as a job's scene does; `suite.txt` lists `NAME FRAME` a line.
 //!
 //! `cargo run --release -p tessera-render --example fidelity_scenes DIR`
@@ -257,6 +258,69 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?,
         0,
     ));
+    suite.push((
+        "glass-tinted".into(),
+        look(
+            stage(
+                json!({"pbrMetallicRoughness": {"baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.0},
+                    "extensions": {"KHR_materials_transmission": {"transmissionFactor": 1.0},
+                        "KHR_materials_ior": {"ior": 1.5}, "KHR_materials_volume": {"thicknessFactor": 1.0,
+                            "attenuationColor": [0.9, 0.5, 0.3], "attenuationDistance": 0.8}}}),
+                &[],
+            ),
+            0.8,
+            None,
+        )?,
+        0,
+    ));
+    let key_light = [(
+        json!({"type": "point", "intensity": 6000.0}),
+        [1.5, 2.5, 1.5],
+        [0.0, 0.0, 0.0, 1.0],
+    )];
+    suite.push((
+        "clearcoat".into(),
+        look(
+            stage(
+                json!({"pbrMetallicRoughness": {"baseColorFactor": [0.7, 0.15, 0.1, 1.0], "metallicFactor": 0.0,
+                        "roughnessFactor": 0.7},
+                    "extensions": {"KHR_materials_clearcoat": {"clearcoatFactor": 1.0,
+                        "clearcoatRoughnessFactor": 0.05}}}),
+                &key_light,
+            ),
+            0.5,
+            None,
+        )?,
+        0,
+    ));
+    suite.push((
+        "sheen".into(),
+        look(
+            stage(
+                json!({"pbrMetallicRoughness": {"baseColorFactor": [0.1, 0.15, 0.5, 1.0], "metallicFactor": 0.0,
+                        "roughnessFactor": 0.9},
+                    "extensions": {"KHR_materials_sheen": {"sheenColorFactor": [0.9, 0.8, 0.7],
+                        "sheenRoughnessFactor": 0.5}}}),
+                &key_light,
+            ),
+            0.5,
+            None,
+        )?,
+        0,
+    ));
+    suite.push((
+        "unlit".into(),
+        look(
+            stage(
+                json!({"pbrMetallicRoughness": {"baseColorFactor": [0.9, 0.5, 0.1, 1.0]},
+                    "extensions": {"KHR_materials_unlit": {}}}),
+                &key_light,
+            ),
+            0.5,
+            None,
+        )?,
+        0,
+    ));
     // A sky that depends only on latitude (bright and warm above, dark below), so that it reads the same
     // whatever the azimuth convention.
     let (w, h) = (64u32, 32u32);
@@ -320,7 +384,10 @@ fn stage(sphere: Value, lights: &[(Value, [f32; 3], [f32; 4])]) -> Vec<u8> {
         doc["extensionsUsed"] = json!([
             "KHR_materials_transmission",
             "KHR_materials_ior",
-            "KHR_materials_volume"
+            "KHR_materials_volume",
+            "KHR_materials_clearcoat",
+            "KHR_materials_sheen",
+            "KHR_materials_unlit"
         ]);
     }
     let mut glb = testscenes::pack_glb(&doc, bin);
