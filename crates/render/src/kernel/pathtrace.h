@@ -631,6 +631,15 @@ TS_FN ts_v3 ts_normal_map(const ts_scene *s, const float *m, ts_u32 slot, float 
     return v3_norm(v3_add(v3_add(v3_scale(t, tn.x), v3_scale(b, tn.y)), v3_scale(n, tn.z)));
 }
 
+/* KHR_materials_clearcoat's Fresnel weight of a coat of factor cc seen at cosine c to its normal: Schlick at
+ * IOR 1.5 (F0 = 0.04), times the factor: the share of light the coat takes, the rest reaching (or leaving)
+ * the layers under it. */
+TS_FN float ts_coat_fresnel(float cc, float c) {
+    float m = 1.0f - ts_clamp(c, 0.0f, 1.0f);
+    float m5 = m * m * m * m * m;
+    return cc * (0.04f + 0.96f * m5);
+}
+
 /* KHR_materials_clearcoat over emission: what of the emission of material m at uv leaves through its coat
  * towards a direction at cosine c to the surface (the geometric normal stands for the coat's). */
 TS_FN float ts_coat_over_emission(const ts_scene *s, const float *m, const float uv[4], float c) {
@@ -638,9 +647,7 @@ TS_FN float ts_coat_over_emission(const ts_scene *s, const float *m, const float
     if (!(cc > 0.0f)) return 1.0f;
     float texel[4];
     if (ts_tex_slot(s, m, TS_SLOT_CLEARCOAT, uv, texel)) cc = cc * texel[0];
-    float mm = 1.0f - ts_clamp(c, 0.0f, 1.0f);
-    float m5 = mm * mm * mm * mm * mm;
-    return 1.0f - ts_clamp(cc, 0.0f, 1.0f) * (0.04f + 0.96f * m5);
+    return 1.0f - ts_coat_fresnel(ts_clamp(cc, 0.0f, 1.0f), c);
 }
 
 /* A shading normal turned to face the incoming ray with the geometric one (`flip`) and kept in ng's
@@ -814,14 +821,8 @@ TS_FN float ts_sheen(float nh, float nl, float nv, float r) {
     return d * ts_clamp(v, 0.0f, 1.0f) * nl;
 }
 
-/* KHR_materials_clearcoat's Fresnel weight of the coat seen at cosine c to its normal: Schlick at IOR 1.5
- * (F0 = 0.04), times the clearcoat factor: the share of light the coat takes, the rest reaching the layers
- * under it. */
-TS_FN float ts_coat_weight(const ts_surface *sf, float c) {
-    float m = 1.0f - ts_clamp(c, 0.0f, 1.0f);
-    float m5 = m * m * m * m * m;
-    return sf->clearcoat * (0.04f + 0.96f * m5);
-}
+/* The coat's Fresnel weight at surface sf seen at cosine c to the coat's normal (ts_coat_fresnel). */
+TS_FN float ts_coat_weight(const ts_surface *sf, float c) { return ts_coat_fresnel(sf->clearcoat, c); }
 
 TS_FN ts_v3 ts_schlick(ts_v3 f0, float c) {
     float m = 1.0f - ts_clamp(c, 0.0f, 1.0f);

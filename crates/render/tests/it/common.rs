@@ -44,3 +44,18 @@ pub(crate) fn complete_glb() -> Vec<u8> {
     );
     std::fs::read(path).expect("assets/scenes/complete.glb")
 }
+
+/// The values of the kernel's constant table `name` (`TS_TABLE float name[len] = { ... };` in
+/// `pathtrace.h`), comments skipped.
+pub(crate) fn kernel_table(name: &str) -> Vec<f32> {
+    let src = tessera_render::cuda_kernel_source();
+    let start = src.find(&format!("{name}[")).expect("the table");
+    let start = start + src[start..].find('{').expect("its opening brace") + 1;
+    let body = &src[start..start + src[start..].find("};").expect("its end")];
+    body.split(',')
+        .filter_map(|v| v.rsplit("*/").next())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.trim_end_matches('f').parse().expect("a number"))
+        .collect()
+}

@@ -170,15 +170,7 @@ fn kernel_and_host_math_agree_bit_for_bit() {
 /// and rounded to f32: `c / 12.92` up to 0.04045, `((c + 0.055) / 1.055)^2.4` above.
 #[test]
 fn the_kernels_srgb_table_is_the_standards_curve() {
-    let src = tessera_render::cuda_kernel_source();
-    let start = src.find("TS_SRGB[256] = {").expect("table") + 16;
-    let body = &src[start..start + src[start..].find("};").expect("end")];
-    let values: Vec<f32> = body
-        .split(',')
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(|v| v.trim_end_matches('f').parse().expect("a number"))
-        .collect();
+    let values = crate::common::kernel_table("TS_SRGB");
     assert_eq!(values.len(), 256);
     for (code, got) in values.iter().enumerate() {
         let c = code as f64 / 255.0;

@@ -998,15 +998,9 @@ fn sheen_adds_its_lobe_and_scales_the_layer_under_it() {
 /// each entry within 1% (or 1e-3) of the f64 integration here.
 #[test]
 fn the_sheen_albedo_table_is_the_lobes_albedo() {
-    let src = tessera_render::cuda_kernel_source();
-    let start = src.find("TS_SHEEN_E[512] = {").expect("table") + 19;
-    let body = &src[start..start + src[start..].find("};").expect("end")];
-    let values: Vec<f64> = body
-        .split(',')
-        .filter_map(|v| {
-            let v = v.rsplit("*/").next()?.trim().trim_end_matches('f');
-            v.parse().ok()
-        })
+    let values: Vec<f64> = crate::common::kernel_table("TS_SHEEN_E")
+        .into_iter()
+        .map(f64::from)
         .collect();
     assert_eq!(values.len(), 512);
     for (j, i) in [
