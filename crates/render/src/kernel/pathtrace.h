@@ -724,7 +724,8 @@ TS_HOT void ts_surface_at(const ts_scene *s, const ts_hit *h, ts_v3 o, ts_v3 d, 
         float dist = m[TS_MAT_FLAGS + 11];
         for (int c = 0; c < 3; ++c) {
             float col = m[TS_MAT_FLAGS + 8 + c];
-            float sg = col < 1.0f ? -ts_log2(col) * 0.69314718055994530942f / dist : 0.0f;
+            /* A colour of 0 absorbs everything: ts_log2 is not asked about 0. */
+            float sg = col <= 0.0f ? 1e30f : (col < 1.0f ? -ts_log2(col) * 0.69314718055994530942f / dist : 0.0f);
             if (c == 0) sf->sigma.x = sg;
             else if (c == 1) sf->sigma.y = sg;
             else sf->sigma.z = sg;

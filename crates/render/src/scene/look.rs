@@ -110,7 +110,13 @@ pub fn read_look(glb: &[u8], limits: &Limits) -> Result<Look, SceneError> {
             limit: limits.max_json_bytes,
         });
     }
-    let root: Root = serde_json::from_slice(&split.json).map_err(|e| bad(e.to_string()))?;
+    let root: Root = serde_json::from_slice(&split.json).map_err(|e| {
+        // The look is read before the rest of the file: an error of the JSON itself is not the look's.
+        match serde_json::from_slice::<serde::de::IgnoredAny>(&split.json) {
+            Err(syntax) => SceneError::Malformed(format!("invalid glTF JSON: {syntax}")),
+            Ok(_) => bad(e.to_string()),
+        }
+    })?;
     let extras = root.asset.and_then(|a| a.extras);
     let extras = match extras {
         Some(raw) if raw.get().trim_start().starts_with('{') => {

@@ -1125,6 +1125,21 @@ fn coat_and_sheen_factors_outside_their_range_are_refused() {
         json!({"KHR_materials_volume": {"thicknessFactor": 1.0, "attenuationDistance": 0.0}}),
         "attenuationDistance",
     );
+    // 1e39 overflows f32 to infinity: no thickness.
+    refused(
+        json!({"KHR_materials_volume": {"thicknessFactor": 1e39}}),
+        "thicknessFactor",
+    );
+    // An extension is an object: not an array serde would read field by field, not `false`.
+    refused(
+        json!({"KHR_materials_clearcoat": [1.0]}),
+        "KHR_materials_clearcoat",
+    );
+    refused(
+        json!({"KHR_materials_sheen": [[1.0, 0.0, 0.0], null, 0.5]}),
+        "KHR_materials_sheen",
+    );
+    refused(json!({"KHR_materials_unlit": false}), "KHR_materials_unlit");
     refused(
         json!({"KHR_materials_volume": {"thicknessFactor": 1.0, "attenuationColor": [2.0, 0.5, 0.5]}}),
         "attenuationColor",
@@ -1194,6 +1209,14 @@ fn a_volume_attenuates_light_by_beer_lambert() {
             tinted[c]
         );
     }
+    // A colour of 0 absorbs all that enters, at any distance: only the front face's reflection is left.
+    let black = look([0.0, 0.25, 1.0], Some(1000.0));
+    assert!(
+        (black[0] - slab(0.0)).abs() < 0.005,
+        "red through a colour of 0: {}, expected {}",
+        black[0],
+        slab(0.0)
+    );
     let far = look([0.5, 0.25, 1.0], Some(2.0));
     assert!(
         (far[0] - slab(0.5f64.sqrt())).abs() < 0.01,
@@ -1201,4 +1224,35 @@ fn a_volume_attenuates_light_by_beer_lambert() {
         far[0],
         slab(0.5f64.sqrt())
     );
+}
+
+/// An embedded image without the mimeType glTF requires of it (§5.17) is refused by name, not a panic
+/// in the gltf crate; and a file whose JSON does not parse is called invalid glTF JSON, not a bad look,
+/// though the look is read first.
+#[test]
+fn an_image_without_a_mime_type_and_broken_json_are_named() {
+    let glb = testscenes::screen(
+        emissive(json!({"index": 0})),
+        &[testscenes::split_texture(8)],
+        &[sampler(REPEAT)],
+        &[],
+    );
+    let (mut doc, bin) = testscenes::unpack_glb(&glb);
+    doc["images"][0]
+        .as_object_mut()
+        .expect("an image")
+        .remove("mimeType");
+    let opts = tessera_render::LoadOptions {
+        aspect: 1.0,
+        ..tessera_render::LoadOptions::default()
+    };
+    let err =
+        tessera_render::load_glb(&testscenes::pack_glb(&doc, bin), &opts).expect_err("refused");
+    assert!(err.to_string().contains("has no mimeType"), "{err}");
+    let mut broken = glb.clone();
+    let colon = broken.iter().position(|&b| b == b':').expect("JSON");
+    broken[colon] = b';';
+    let err = tessera_render::scene::read_look(&broken, &tessera_render::Limits::default())
+        .expect_err("refused");
+    assert!(err.to_string().contains("invalid glTF JSON"), "{err}");
 }

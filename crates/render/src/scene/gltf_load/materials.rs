@@ -160,11 +160,23 @@ pub(super) fn materials_json(json: &[u8]) -> Result<MaterialsJson, SceneError> {
     #[derive(serde::Deserialize)]
     struct MatExt {
         #[serde(default, rename = "KHR_materials_clearcoat")]
-        clearcoat: Option<Clearcoat>,
+        clearcoat: Option<serde_json::Map<String, serde_json::Value>>,
         #[serde(default, rename = "KHR_materials_sheen")]
-        sheen: Option<Sheen>,
+        sheen: Option<serde_json::Map<String, serde_json::Value>>,
         #[serde(default, rename = "KHR_materials_unlit")]
-        unlit: Option<serde::de::IgnoredAny>,
+        unlit: Option<serde_json::Map<String, serde_json::Value>>,
+    }
+    // An extension is a JSON object (glTF 2.0 §3.12); serde would also read a struct from an array.
+    fn typed<T: serde::de::DeserializeOwned>(
+        v: Option<serde_json::Map<String, serde_json::Value>>,
+        name: &str,
+    ) -> Result<Option<T>, SceneError> {
+        v.map(|m| {
+            serde_json::from_value(serde_json::Value::Object(m)).map_err(|e| {
+                SceneError::Malformed(format!("a material's {name} is malformed: {e}"))
+            })
+        })
+        .transpose()
     }
     // Typed all the way down: what is not named here is skipped, never held.
     let root: Root = serde_json::from_slice(json).map_err(|e| {
@@ -173,15 +185,18 @@ pub(super) fn materials_json(json: &[u8]) -> Result<MaterialsJson, SceneError> {
              KHR_materials_unlit is malformed: {e}"
         ))
     })?;
-    Ok(root
-        .materials
+    root.materials
         .into_iter()
         .map(|m| {
             let (clearcoat, sheen, unlit) = match m.extensions {
-                Some(e) => (e.clearcoat, e.sheen, e.unlit.is_some()),
+                Some(e) => (
+                    typed(e.clearcoat, "KHR_materials_clearcoat")?,
+                    typed(e.sheen, "KHR_materials_sheen")?,
+                    e.unlit.is_some(),
+                ),
                 None => (None, None, false),
             };
-            MaterialJson {
+            Ok(MaterialJson {
                 normal_transform: m
                     .normal
                     .and_then(|n| n.extensions)
@@ -189,9 +204,9 @@ pub(super) fn materials_json(json: &[u8]) -> Result<MaterialsJson, SceneError> {
                 clearcoat,
                 sheen,
                 unlit,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The texture uses of `mat`, in the kernel's slot order (`TS_SLOT_*`: base colour, metallic-roughness,
@@ -342,6 +357,14 @@ pub(super) fn gather(
             let k = (image.index(), srgb);
             if let Some(&id) = texture_of.get(&k) {
                 return Ok(id);
+            }
+            // The gltf crate's `source()` unwraps the mimeType a bufferView image "MUST" have (§5.17).
+            let json_image = &doc.as_json().images[image.index()];
+            if json_image.buffer_view.is_some() && json_image.mime_type.is_none() {
+                return Err(SceneError::Malformed(format!(
+                    "image {} is stored in a bufferView but has no mimeType (glTF 2.0 §5.17)",
+                    image.index()
+                )));
             }
             let (data, mime) = match image.source() {
                 gltf::image::Source::View { view, mime_type } => {
@@ -511,7 +534,8 @@ pub(super) fn gather(
         // KHR_materials_volume: "attenuationDistance" is exclusiveMinimum 0 (infinity, its default, means
         // none), "thicknessFactor" at least 0.
         let thickness = mat.volume().map_or(0.0, |v| v.thickness_factor());
-        let volume_ok = m.attenuation_distance > 0.0 && thickness >= 0.0; // false for NaN too
+        // False for NaN too; an infinite thickness (1e39 in the JSON) is no number either.
+        let volume_ok = m.attenuation_distance > 0.0 && thickness >= 0.0 && thickness.is_finite();
         if !volume_ok {
             return Err(SceneError::Malformed(format!(
                 "material {i}: KHR_materials_volume attenuationDistance {} must be above 0 and \
