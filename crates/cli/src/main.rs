@@ -1,7 +1,9 @@
 //! `tessera`, the artist's command line: keystore wallets, job estimates, the chain-facing commands
 //! (submit, status, fetch, accept, cancel, reclaim, withdraw) in [`market`], and the committees' progress and
-//! appeals in [`verification`]. Results go to stdout, diagnostics to stderr.
+//! appeals in [`verification`]. Results go to stdout, diagnostics to stderr; with `--json` the results are
+//! JSON documents, one per line ([`json`]).
 
+mod json;
 mod market;
 mod verification;
 
@@ -20,6 +22,10 @@ use tessera_wallet::{Password, PasswordSource};
     about = "Tessera: render on a decentralized marketplace"
 )]
 struct Cli {
+    /// Write results (and a failure) to stdout as JSON documents, one per line; diagnostics stay on
+    /// stderr. The documents' shapes are in docs/cli.md.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -343,7 +349,23 @@ fn parse_regions(s: &str) -> Result<(u32, u32), String> {
 }
 
 fn main() {
-    if let Err(e) = run(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Usage errors are failures too: with --json they come as an error document.
+            if e.use_stderr() && std::env::args().any(|a| a == "--json") {
+                json::emit(&json::error(e.render().to_string().trim()));
+            }
+            e.exit()
+        }
+    };
+    if cli.json {
+        json::enable();
+    }
+    if let Err(e) = run(cli) {
+        if json::on() {
+            json::emit(&json::error(&format!("{e:#}")));
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
@@ -375,7 +397,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Wallet(WalletCmd::Address { keystore, password }) => {
             let path = keystore.unwrap_or_else(|| default_keystores().join("default.json"));
             let w = tessera_wallet::open(&path, &password.source())?;
-            println!("{}", w.address());
+            json::say(
+                || w.address().to_string(),
+                || serde_json::json!({"kind": "wallet", "address": lower(w.address())}),
+            );
         }
         Command::Job(JobCmd::Estimate(a)) => estimate(&a)?,
         Command::Job(JobCmd::Submit(a)) => block_on(market::submit(*a))?,
@@ -430,7 +455,11 @@ fn run(cli: Cli) -> Result<()> {
             let expected = root.as_deref().map(parse_root).transpose()?;
             let got = tessera_render::output::check_outputs(&raw_bytes, &doc, expected.as_ref())
                 .context("the outputs do not match their commitment")?;
-            println!("{}", tessera_common::to_hex(&got));
+            let root = tessera_common::to_hex(&got);
+            json::say(
+                || root.clone(),
+                || serde_json::json!({"kind": "outputCheck", "cellRoot": root}),
+            );
         }
     }
     Ok(())
@@ -453,7 +482,21 @@ fn parse_root(s: &str) -> Result<[u8; 32]> {
 /// Where the keystore went (stderr) and its address (stdout).
 fn report(w: &tessera_wallet::Wallet) {
     eprintln!("keystore written to {}", w.path().display());
-    println!("{}", w.address());
+    json::say(
+        || w.address().to_string(),
+        || {
+            serde_json::json!({
+                "kind": "wallet",
+                "address": lower(w.address()),
+                "keystore": w.path().display().to_string(),
+            })
+        },
+    );
+}
+
+/// An address as the JSON documents write it: lowercase 0x-hex.
+pub(crate) fn lower(a: alloy::primitives::Address) -> String {
+    a.to_string().to_lowercase()
 }
 
 fn estimate(a: &EstimateArgs) -> Result<()> {
@@ -530,6 +573,36 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
             (k as f64) / (n as f64) <= 0.02
         })
         .unwrap_or(4);
+    let render_s = total_ms / msps + load_s * tasks as f64;
+    if json::on() {
+        // Exact amounts: the reward and fee are whole, non-negative gwei (the price is checked above); the
+        // cast saturates at u128::MAX for absurd prices.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let gwei = |g: f64| (g as u128).saturating_mul(1_000_000_000);
+        let bounty = (gwei(reward_gwei) + gwei(fee_gwei)).saturating_mul(u128::from(tasks));
+        json::emit(&serde_json::json!({
+            "kind": "estimate",
+            "scene": a.scene.display().to_string(),
+            "triangles": scene.stats.triangles,
+            "loadSeconds": load_s,
+            "tasks": tasks,
+            "frames": a.shape.frames,
+            "regions": [a.shape.regions.0, a.shape.regions.1],
+            "regionSize": [region.width, region.height],
+            "msamples": total_ms,
+            "msamplesPerTask": per_task_ms,
+            "measuredMsamplesPerSecond": msps,
+            "preview": {"width": pw, "height": ph, "spp": preview.samples_per_pixel},
+            "renderSeconds": render_s,
+            "priceGweiPerMsample": a.price_gwei_per_msample,
+            "rewardPerTaskWei": gwei(reward_gwei).to_string(),
+            "verifierFeeBps": a.verifier_fee_bps,
+            "verifierFeePerTaskWei": gwei(fee_gwei).to_string(),
+            "bountyWei": bounty.to_string(),
+            "suggestedCellSize": cell,
+        }));
+        return Ok(());
+    }
     println!(
         "scene               {} ({} triangles, loaded in {load_s:.2}s)",
         a.scene.display(),
@@ -544,10 +617,7 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
         "measured speed      {msps:.2} Msamples/s on this machine's CPU ({}x{} at {} spp preview)",
         pw, ph, preview.samples_per_pixel
     );
-    println!(
-        "render time here    {:.1} s for the whole job",
-        total_ms / msps + load_s * tasks as f64
-    );
+    println!("render time here    {render_s:.1} s for the whole job");
     println!(
         "reward per task     {reward_gwei:.0} gwei at {} gwei per Msample",
         a.price_gwei_per_msample

@@ -3,6 +3,7 @@
 //! decides money (roots, states, balances) is read from the chain.
 
 use crate::PasswordArgs;
+use crate::json;
 use crate::verification;
 use alloy::primitives::utils::{format_ether, parse_ether};
 use alloy::primitives::{Address, B256, U256};
@@ -361,7 +362,7 @@ pub(crate) async fn submit(a: SubmitArgs) -> Result<()> {
     let now = m.now().await?;
     let deadline = u32::try_from(now + a.deadline).context("--deadline too far")?;
     let spec = JobSpec {
-        sceneCid: added.cid,
+        sceneCid: added.cid.clone(),
         rendererId: a.renderer,
         settings: SolSettings {
             width: a.shape.width,
@@ -402,7 +403,24 @@ pub(crate) async fn submit(a: SubmitArgs) -> Result<()> {
         "job {id} posted: {tasks} tasks, {} escrowed, deadline at unix time {deadline}",
         format_ether(escrow)
     );
-    println!("{id}");
+    json::say(
+        || id.to_string(),
+        || {
+            serde_json::json!({
+                "kind": "submitted",
+                "jobId": id,
+                "tasks": tasks,
+                "sceneCid": added.cid,
+                "token": a.token.map(crate::lower),
+                "escrowWei": escrow.to_string(),
+                "rewardPerTaskWei": reward.to_string(),
+                "verifierFeePerTaskWei": fee.to_string(),
+                "deadline": deadline,
+                "transaction": r.transaction_hash.to_string(),
+                "block": r.block_number,
+            })
+        },
+    );
     Ok(())
 }
 
@@ -550,6 +568,26 @@ impl ChainView {
     }
 }
 
+/// A task as `job status --json` writes it (docs/cli.md).
+fn task_json(
+    i: i64,
+    t: &TaskLine,
+    p: Option<&Progress>,
+    terms: Option<&verification::Terms>,
+) -> serde_json::Value {
+    let verification = match (p, terms) {
+        (Some((v, members)), Some(terms)) => verification::to_json(v, members, terms),
+        _ => serde_json::Value::Null,
+    };
+    serde_json::json!({
+        "task": i,
+        "state": t.state,
+        "worker": t.worker,
+        "attempt": t.attempt,
+        "verification": verification,
+    })
+}
+
 fn print_task(
     i: i64,
     t: &TaskLine,
@@ -557,6 +595,14 @@ fn print_task(
     terms: Option<&verification::Terms>,
     now: u64,
 ) {
+    if json::on() {
+        json::emit(&serde_json::json!({
+            "kind": "task",
+            "task": task_json(i, t, p, terms),
+            "chainTime": (now != 0).then_some(now),
+        }));
+        return;
+    }
     println!(
         "  task {i:>4}  {:<9}  attempt {}  {}",
         t.state,
@@ -601,17 +647,33 @@ pub(crate) async fn status(net: NetArgs, id: u64, watch: bool) -> Result<()> {
         }
     }
     let mut chain = None;
+    // The job's line: its fields for --json, printed at once otherwise.
+    let mut header = serde_json::json!({"kind": "status", "jobId": id});
     let tasks = match first {
         Ok((job, tasks)) => {
-            println!(
-                "job {id}: {} tasks, status {}, reward {} wei per task, renderer {}; indexed to block {} (confirmed to {})",
-                job["data"]["job"]["taskCount"],
-                job["data"]["job"]["status"].as_str().unwrap_or("?"),
-                job["data"]["job"]["rewardPerTask"].as_str().unwrap_or("?"),
-                job["data"]["job"]["rendererId"].as_str().unwrap_or("?"),
-                job["meta"]["indexedBlock"],
-                job["meta"]["confirmedBlock"],
-            );
+            let j = &job["data"]["job"];
+            header["source"] = "indexer".into();
+            header["job"] = serde_json::json!({
+                "taskCount": j["taskCount"],
+                "status": j["status"],
+                "rewardPerTaskWei": j["rewardPerTask"],
+                "token": j["token"],
+                "rendererId": j["rendererId"],
+                "sceneCid": j["sceneCid"],
+            });
+            header["indexedBlock"] = job["meta"]["indexedBlock"].clone();
+            header["confirmedBlock"] = job["meta"]["confirmedBlock"].clone();
+            if !json::on() {
+                println!(
+                    "job {id}: {} tasks, status {}, reward {} wei per task, renderer {}; indexed to block {} (confirmed to {})",
+                    job["data"]["job"]["taskCount"],
+                    job["data"]["job"]["status"].as_str().unwrap_or("?"),
+                    job["data"]["job"]["rewardPerTask"].as_str().unwrap_or("?"),
+                    job["data"]["job"]["rendererId"].as_str().unwrap_or("?"),
+                    job["meta"]["indexedBlock"],
+                    job["meta"]["confirmedBlock"],
+                );
+            }
             tasks
         }
         Err(Indexer::NotFound) => {
@@ -626,7 +688,11 @@ pub(crate) async fn status(net: NetArgs, id: u64, watch: bool) -> Result<()> {
             eprintln!("the indexer at {base} is unavailable ({why}); reading the chain");
             let m = net.reader().await?;
             let job = m.job(id).await?;
-            println!("job {id}: {} tasks (from the chain)", job.task_count);
+            header["source"] = "chain".into();
+            header["job"] = serde_json::json!({"taskCount": job.task_count});
+            if !json::on() {
+                println!("job {id}: {} tasks (from the chain)", job.task_count);
+            }
             let tasks = chain_tasks(&m, &job).await?;
             chain = Some(ChainView {
                 terms: verification::terms(&m, id).await?,
@@ -648,8 +714,20 @@ pub(crate) async fn status(net: NetArgs, id: u64, watch: bool) -> Result<()> {
         Some(c) => c.read(id, &tasks).await?,
         None => (BTreeMap::new(), 0),
     };
-    print_tasks(&tasks, &shown, chain.as_ref().map(|c| &c.terms), now);
-    println!("  {:?}", counts(&tasks));
+    if json::on() {
+        let terms = chain.as_ref().map(|c| &c.terms);
+        header["chainTime"] = serde_json::json!((now != 0).then_some(now));
+        header["tasks"] = tasks
+            .iter()
+            .map(|(i, t)| task_json(*i, t, shown.get(i), terms))
+            .collect();
+        header["counts"] = serde_json::json!(counts(&tasks));
+        header["settled"] = settled(&tasks).into();
+        json::emit(&header);
+    } else {
+        print_tasks(&tasks, &shown, chain.as_ref().map(|c| &c.terms), now);
+        println!("  {:?}", counts(&tasks));
+    }
     if watch && !settled(&tasks) {
         if chain.is_none() {
             chain = ChainView::connect(&net, id).await.ok();
@@ -748,7 +826,10 @@ async fn watch_job(
             tasks = now;
             shown = progress;
             if settled(&tasks) {
-                println!("job {id} settled: {:?}", counts(&tasks));
+                json::say(
+                    || format!("job {id} settled: {:?}", counts(&tasks)),
+                    || serde_json::json!({"kind": "settled", "jobId": id, "counts": counts(&tasks)}),
+                );
                 return Ok(());
             }
             if body.is_none() {
@@ -783,6 +864,7 @@ pub(crate) async fn fetch(
     let (w, h) = (settings.width as usize, settings.height as usize);
     let mut frames: BTreeMap<u32, (Vec<f32>, u64)> = BTreeMap::new();
     let mut fetched = 0u64;
+    let mut docs = Vec::new();
     for i in 0..job.task_count {
         let v = m.task(id, i).await?;
         if !matches!(v.state, TaskState::Submitted | TaskState::Paid) {
@@ -831,29 +913,45 @@ pub(crate) async fn fetch(
             v.state.as_str().to_lowercase(),
             v.cell_root
         );
+        docs.push(serde_json::json!({
+            "task": i,
+            "frame": t.frame,
+            "state": v.state.as_str().to_lowercase(),
+            "cellRoot": v.cell_root.to_string(),
+            "outputCid": cid,
+        }));
     }
     let regions = settings.regions();
+    let mut written = Vec::new();
     for (f, (px, n)) in &frames {
         if *n == regions {
             // The frame as a PNG (and OpenEXR), then denoised under the same names with `-denoised`.
-            let write = |stem: String, pixels: &[f32]| -> Result<()> {
+            let mut doc = serde_json::json!({"frame": f});
+            let mut write = |stem: String, pixels: &[f32], key: &str| -> Result<()> {
                 let (w, h) = (settings.width, settings.height);
                 let p = out.join(format!("{stem}.png"));
                 tessera_render::output::write_png(&p, w, h, pixels)?;
-                println!("{}", p.display());
+                doc[format!("{key}png")] = p.display().to_string().into();
+                if !json::on() {
+                    println!("{}", p.display());
+                }
                 if let Some(precision) = exr {
                     let p = out.join(format!("{stem}.exr"));
                     tessera_render::output::write_exr(&p, w, h, pixels, precision)?;
-                    println!("{}", p.display());
+                    doc[format!("{key}exr")] = p.display().to_string().into();
+                    if !json::on() {
+                        println!("{}", p.display());
+                    }
                 }
                 Ok(())
             };
-            write(format!("frame-{f:04}"), px)?;
+            write(format!("frame-{f:04}"), px, "")?;
             if denoise {
                 let clean = tessera_render::denoise::denoise(settings.width, settings.height, px)
                     .with_context(|| format!("denoising frame {f}"))?;
-                write(format!("frame-{f:04}-denoised"), &clean)?;
+                write(format!("frame-{f:04}-denoised"), &clean, "denoised_")?;
             }
+            written.push(doc);
         } else {
             eprintln!("frame {f}: {n} of {regions} regions available; not assembled");
         }
@@ -865,6 +963,18 @@ pub(crate) async fn fetch(
     );
     if fetched == 0 {
         bail!("job {id} has no results yet");
+    }
+    if json::on() {
+        json::emit(&serde_json::json!({
+            "kind": "fetched",
+            "jobId": id,
+            "taskCount": job.task_count,
+            "tasks": docs,
+            "frames": written,
+            "width": settings.width,
+            "height": settings.height,
+            "out": out.display().to_string(),
+        }));
     }
     Ok(())
 }
@@ -879,7 +989,10 @@ pub(crate) async fn act(net: NetArgs, key: KeyArgs, action: Action) -> Result<()
                 &format!("accepting task {task} of job {job}"),
             )
             .await?;
-            println!("task {task} of job {job} accepted and paid");
+            json::say(
+                || format!("task {task} of job {job} accepted and paid"),
+                || serde_json::json!({"kind": "accepted", "jobId": job, "task": task}),
+            );
         }
         Action::Cancel { job } => {
             let (before, token) = credit(&m, job).await?;
@@ -889,9 +1002,16 @@ pub(crate) async fn act(net: NetArgs, key: KeyArgs, action: Action) -> Result<()
             )
             .await?;
             let (after, _) = credit(&m, job).await?;
-            println!(
-                "job {job} cancelled; {} {token} credited for its open tasks (withdraw with `tessera withdraw`)",
-                format_ether(after.saturating_sub(before))
+            let credited = after.saturating_sub(before);
+            json::say(
+                || {
+                    format!(
+                        "job {job} cancelled; {} {token} credited for its open tasks (withdraw with `tessera \
+                         withdraw`)",
+                        format_ether(credited)
+                    )
+                },
+                || serde_json::json!({"kind": "cancelled", "jobId": job, "creditedWei": credited.to_string()}),
             );
         }
         Action::Reclaim { job } => {
@@ -911,11 +1031,24 @@ pub(crate) async fn act(net: NetArgs, key: KeyArgs, action: Action) -> Result<()
                 .await?;
             }
             let (after, _) = credit(&m, job).await?;
-            println!(
-                "open tasks of job {job} reclaimed and {} expired leases ended; {} {token} credited (withdraw \
-                 with `tessera withdraw`)",
-                leased.len(),
-                format_ether(after.saturating_sub(before))
+            let credited = after.saturating_sub(before);
+            json::say(
+                || {
+                    format!(
+                        "open tasks of job {job} reclaimed and {} expired leases ended; {} {token} credited \
+                         (withdraw with `tessera withdraw`)",
+                        leased.len(),
+                        format_ether(credited)
+                    )
+                },
+                || {
+                    serde_json::json!({
+                        "kind": "reclaimed",
+                        "jobId": job,
+                        "leasesEnded": leased.len(),
+                        "creditedWei": credited.to_string(),
+                    })
+                },
             );
         }
         Action::Withdraw { token } => {
@@ -933,7 +1066,16 @@ pub(crate) async fn act(net: NetArgs, key: KeyArgs, action: Action) -> Result<()
                 );
             }
             m.send(m.market.withdraw(token), "withdrawing").await?;
-            println!("withdrew {}", format_ether(bal));
+            json::say(
+                || format!("withdrew {}", format_ether(bal)),
+                || {
+                    serde_json::json!({
+                        "kind": "withdrawn",
+                        "token": (token != Address::ZERO).then(|| crate::lower(token)),
+                        "amountWei": bal.to_string(),
+                    })
+                },
+            );
         }
     }
     Ok(())

@@ -210,6 +210,41 @@ pub(crate) fn describe(
     lines
 }
 
+/// The verification of a submitted task as `job status --json` writes it (docs/cli.md): the same facts as
+/// [`describe`], as fields.
+pub(crate) fn to_json(
+    v: &VerificationState,
+    members: &[Member],
+    terms: &Terms,
+) -> serde_json::Value {
+    let member_state = |s: MemberState| match s {
+        MemberState::Drawn => "drawn",
+        MemberState::Committed => "committed",
+        MemberState::RevealedApprove => "approve",
+        MemberState::RevealedReject => "reject",
+    };
+    serde_json::json!({
+        "phase": phase_label(v, terms.optimistic),
+        "level": v.level,
+        "draw": v.draws,
+        "seats": v.seats,
+        "members": v.members,
+        "committed": v.committed,
+        "revealed": v.revealed,
+        "verdict": verdict_name(v.verdict),
+        "decidedLevel": (v.verdict != Verdict::None).then_some(v.decided_level),
+        "challenged": v.challenged,
+        "phaseEndsAt": (v.phase_ends_at != 0).then_some(v.phase_ends_at),
+        "seedBlock": (v.seed_block != 0).then_some(v.seed_block),
+        "deferrals": v.deferrals,
+        "committee": members.iter().map(|m| serde_json::json!({
+            "verifier": crate::lower(m.verifier),
+            "seats": m.seats,
+            "vote": member_state(m.state),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// Members of the current draw, when a draw is under way or decided.
 pub(crate) async fn current_members(
     m: &Market,
@@ -363,13 +398,28 @@ pub(crate) async fn appeal(
     }
     let paid = m.appeal(job, task).await?;
     let after = m.verification(job, task).await?;
-    println!(
-        "task {task} of job {job} appealed to level {}: {} ETH bond paid; a committee of {} seats will be drawn \
-         from block {}",
-        after.level,
-        format_ether(paid),
-        committee::seats_at(terms.quorum, after.level),
-        after.seed_block
+    let seats = committee::seats_at(terms.quorum, after.level);
+    crate::json::say(
+        || {
+            format!(
+                "task {task} of job {job} appealed to level {}: {} ETH bond paid; a committee of {seats} seats \
+                 will be drawn from block {}",
+                after.level,
+                format_ether(paid),
+                after.seed_block
+            )
+        },
+        || {
+            serde_json::json!({
+                "kind": "appealed",
+                "jobId": job,
+                "task": task,
+                "level": after.level,
+                "bondWei": paid.to_string(),
+                "seats": seats,
+                "seedBlock": after.seed_block,
+            })
+        },
     );
     Ok(())
 }

@@ -219,6 +219,88 @@ fn job_estimate_prints_the_bill_and_a_preview() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The lines of stdout, each parsed as one JSON document.
+fn documents(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?} is not JSON: {e}")))
+        .collect()
+}
+
+#[test]
+fn json_output_is_one_document_per_line_and_failures_are_error_documents() {
+    let dir = tmp("json");
+    let scene = dir.join("cornell.glb");
+    std::fs::write(&scene, tessera_render::testscenes::cornell_box()).expect("scene");
+    let out = tessera()
+        .args(["--json", "job", "estimate"])
+        .arg(&scene)
+        .args(["--width", "320", "--height", "180", "--spp", "8"])
+        .args(["--frames", "3", "--regions", "2x2"])
+        .args(["--verifier-fee-bps", "500"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = documents(&out.stdout);
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    let e = &docs[0];
+    assert_eq!(e["kind"], "estimate");
+    assert_eq!(e["tasks"], 12);
+    assert_eq!(e["frames"], 3);
+    assert_eq!(e["regions"], serde_json::json!([2, 2]));
+    assert_eq!(e["regionSize"], serde_json::json!([160, 90]));
+    // The same bill as the text: 116 gwei per task, a 5% fee of 5 gwei, 12 tasks.
+    assert_eq!(e["rewardPerTaskWei"], "116000000000");
+    assert_eq!(e["verifierFeePerTaskWei"], "5000000000");
+    assert_eq!(e["bountyWei"], (12u64 * 121_000_000_000).to_string());
+    assert!((e["msamples"].as_f64().expect("msamples") - 1.3824).abs() < 1e-9);
+    assert!(e["measuredMsamplesPerSecond"].as_f64().expect("speed") > 0.0);
+    assert!(e["triangles"].as_u64().expect("triangles") > 0);
+    // The flag may also come after the subcommand.
+    let after = tessera()
+        .args(["job", "estimate"])
+        .arg(&scene)
+        .args(["--width", "64", "--height", "36", "--spp", "1", "--json"])
+        .output()
+        .expect("run");
+    assert!(after.status.success());
+    assert_eq!(documents(&after.stdout)[0]["kind"], "estimate");
+    // A failure is an error document with the text message's words, and status 1.
+    std::fs::write(dir.join("bad.glb"), b"nope").expect("write");
+    let bad = tessera()
+        .args(["--json", "job", "estimate"])
+        .arg(dir.join("bad.glb"))
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(1));
+    let docs = documents(&bad.stdout);
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    assert_eq!(docs[0]["kind"], "error");
+    let message = docs[0]["error"].as_str().expect("error text");
+    assert!(message.contains("cannot be rendered"), "{message}");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains(message),
+        "the text error carries the same words"
+    );
+    // A usage error too.
+    let usage = tessera()
+        .args(["--json", "job", "estimate", "--width", "wide"])
+        .output()
+        .expect("run");
+    assert!(!usage.status.success());
+    let docs = documents(&usage.stdout);
+    assert_eq!(docs[0]["kind"], "error");
+    assert!(
+        docs[0]["error"].as_str().expect("text").contains("--width"),
+        "{docs:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn output_check_accepts_genuine_outputs_and_names_a_tampered_cell() {
     let dir = tmp("check");
@@ -555,6 +637,39 @@ async fn job_status_shows_committees_and_the_artist_appeals_a_verdict() -> anyho
             "{out}"
         );
     }
+    // The same facts as fields with --json: one status document (read from the chain: no indexer answers).
+    let (ok, doc, err) = net.run(&["--json", "job", "status", &id]);
+    assert!(ok, "{err}");
+    let docs = documents(doc.as_bytes());
+    assert_eq!(docs.len(), 1, "{doc}");
+    let st = &docs[0];
+    assert_eq!(st["kind"], "status");
+    assert_eq!(st["source"], "chain");
+    assert_eq!(st["job"]["taskCount"], 3);
+    assert_eq!(st["settled"], false);
+    assert_eq!(st["counts"]["submitted"], 2);
+    assert_eq!(st["counts"]["open"], 1);
+    let t0 = &st["tasks"][0];
+    assert_eq!(t0["task"], 0);
+    assert_eq!(t0["state"], "submitted");
+    let v = &t0["verification"];
+    assert_eq!(v["phase"], "commit");
+    assert_eq!(v["level"], 0);
+    assert_eq!(v["seats"], 2);
+    assert_eq!(v["members"], n);
+    assert_eq!(v["committed"], committed);
+    assert_eq!(v["verdict"], "none");
+    assert!(v["phaseEndsAt"].as_u64().expect("a deadline") > 0);
+    assert_eq!(v["committee"].as_array().expect("members").len(), n);
+    assert_eq!(
+        v["committee"][0]["verifier"],
+        members[0].verifier.to_string().to_lowercase()
+    );
+    let t1 = &st["tasks"][1]["verification"];
+    assert_eq!(t1["phase"], "appealable");
+    assert_eq!(t1["verdict"], "approve");
+    assert_eq!(t1["decidedLevel"], 0);
+    assert_eq!(st["tasks"][2]["verification"], serde_json::Value::Null);
     assert!(
         out.contains("verification  appealable, level 0, draw 1:")
             && out.contains("verdict approve (level 0)")
