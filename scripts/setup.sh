@@ -20,6 +20,12 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
+# Blender for the add-on's end-to-end test (tests/e2e/blender.rs; Debian's 3.4), without the recommends.
+if ! need blender; then
+  log "installing Blender (Debian)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends blender >/dev/null
+fi
 need cargo || die "cargo not found: install Rust with rustup (https://rustup.rs), then rerun"
 
 # Foundry (native forge/anvil/cast), solc (solcjs), OpenZeppelin, forge-std: pinned by package-lock.json.

@@ -4,11 +4,13 @@
 //! slashed and replaced, a registry smaller than the committee (`verification.rs`); a worker killed mid-task
 //! whose lease expires; a
 //! worker killed and restarted; cancel, reclaim, accept and the CLI's errors; a malformed scene; IPFS going
-//! away and coming back. The tests run one at a time (they share the machine's two cores).
+//! away and coming back; the Blender add-on driving the CLI from inside Blender (`blender.rs`). The tests
+//! run one at a time (they share the machine's two cores).
 //!
 //! They need the binaries of the workspace (`cargo test --workspace` builds them before running any test).
 
 mod artist;
+mod blender;
 mod faults;
 mod harness;
 mod round_trip;
