@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fidelity benchmark: the suite of scenes of crates/render/examples/fidelity_scenes.rs (complete.glb and one
-# small scene per feature) rendered by tessera-render and by Blender Cycles (Debian's blender, CPU) at the
+# small scene per feature) and a scene made in Blender and exported by the add-on (scripts/bench/blender_scene.py) rendered by tessera-render and by Blender Cycles (Debian's blender, CPU) at the
 # same camera, resolution, samples and bounce limit, compared with NVIDIA FLIP and mean luminance, timed
 # side by side in the same run (each side's time the best of TESSERA_FIDELITY_RUNS renders, 3 by default,
 # alternating the two: one run on a shared machine is at the mercy of its neighbours). Writes the table and
@@ -19,6 +19,12 @@ if ! command -v blender >/dev/null; then
   log "installing blender (Debian) for the Cycles side"
   apt-get install -y -qq --no-install-recommends blender python3-numpy >/dev/null
 fi
+# A scene made in Blender (its lights in W, Principled materials) and exported by the Blender add-on's own
+# export, so that the add-on's path into tessera is held to the same goal.
+log "blender-export: building the scene in Blender and exporting it as the add-on does"
+blender -b --factory-startup --python scripts/bench/blender_scene.py -- "$out/scenes/blender-export.glb" \
+  > "$out/blender-export.log" 2>&1 || die "building blender-export failed: $(tail -20 "$out/blender-export.log")"
+echo "blender-export 0" >> "$out/scenes/suite.txt"
 venv="${TESSERA_FIDELITY_VENV:-$HOME/.cache/tessera/fidelity-venv}"
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import flip_evaluator, PIL" 2>/dev/null; then
   log "installing the comparison's packages into $venv"

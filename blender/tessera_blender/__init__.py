@@ -16,42 +16,32 @@ bl_info = {
     "category": "Render",
 }
 
+import atexit
+
 import bpy
 from bpy.app.handlers import persistent
 
 from . import ops, settings, ui
 
-_stash = {}
-
 
 @persistent
-def _before_save(*_args):
-    # The password lives on the window manager, which a .blend also stores: blank it while saving.
-    wm = bpy.context.window_manager
-    if wm is not None and getattr(wm, "tessera_password", ""):
-        _stash["password"] = wm.tessera_password
-        wm.tessera_password = ""
-
-
-@persistent
-def _after_save(*_args):
-    wm = bpy.context.window_manager
-    if wm is not None and "password" in _stash:
-        wm.tessera_password = _stash.pop("password")
+def _before_load(*_args):
+    # Another file: its scenes are not these, and nothing of this one should keep running.
+    ops.forget_all()
 
 
 def register():
     settings.register()
     ops.register()
     ui.register()
-    bpy.app.handlers.save_pre.append(_before_save)
-    bpy.app.handlers.save_post.append(_after_save)
+    bpy.app.handlers.load_pre.append(_before_load)
+    atexit.register(ops.forget_all)
 
 
 def unregister():
-    for handlers, fn in ((bpy.app.handlers.save_pre, _before_save), (bpy.app.handlers.save_post, _after_save)):
-        if fn in handlers:
-            handlers.remove(fn)
+    if _before_load in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.remove(_before_load)
+    atexit.unregister(ops.forget_all)
     ui.unregister()
     ops.unregister()
     settings.unregister()

@@ -11,7 +11,9 @@ volume that is dropped, a light that is not exported) and stop Submit unless the
 findings are approximations worth knowing.
 """
 
+import json
 import os
+import struct
 
 import bpy
 
@@ -25,7 +27,14 @@ EXPORTED_NODES = {
 
 #: Modifiers whose result changes with time through a simulation or an effect that the export applies once,
 #: at the current frame (glTF animates transforms, skins and shape keys, not modifier stacks).
-SIMULATIONS = {"CLOTH", "SOFT_BODY", "FLUID", "DYNAMIC_PAINT", "OCEAN", "EXPLODE", "WAVE", "COLLISION"}
+SIMULATIONS = {"CLOTH", "SOFT_BODY", "FLUID", "DYNAMIC_PAINT", "OCEAN", "EXPLODE", "WAVE", "MESH_CACHE",
+               "MESH_SEQUENCE_CACHE"}
+
+#: Object types the glTF export leaves out (GPENCIL before 4.3, GREASEPENCIL after; CURVES is hair).
+NOT_EXPORTED = {"VOLUME", "GPENCIL", "GREASEPENCIL", "META", "POINTCLOUD", "CURVES"}
+
+#: Node groups the glTF exporter itself reads (its settings group); every other group is not entered.
+EXPORTER_GROUPS = {"glTF Settings", "glTF Material Output"}
 
 
 class Finding:
@@ -79,7 +88,13 @@ def _material_findings(mat, users):
             found.append(Finding(
                 "note", where, "has displacement; it is not exported (apply it as geometry to keep it)"))
     for node in _linked_nodes(tree):
-        if node.type == "GROUP" and node.node_tree is not None:
+        if node.type == "GROUP":
+            name = node.node_tree.name if node.node_tree is not None else node.name
+            if name not in EXPORTER_GROUPS:
+                found.append(Finding(
+                    "error", where,
+                    f"uses the node group '{name}'; the glTF export does not look inside groups, so what it "
+                    "computes is dropped (ungroup it: Ctrl+Alt+G)"))
             continue
         if node.type not in EXPORTED_NODES:
             found.append(Finding(
@@ -98,6 +113,19 @@ def _world_findings(world):
         volume = out.inputs.get("Volume")
         if volume is not None and volume.is_linked:
             found.append(Finding("error", f"world '{world.name}'", "has a volume shader, which is not rendered"))
+    surface = out.inputs.get("Surface") if out is not None else None
+    if surface is not None and surface.is_linked and _background(world) is None:
+        found.append(Finding(
+            "error", f"world '{world.name}'",
+            f"is lit by a '{surface.links[0].from_node.bl_label}' node; only a Background node (a colour, or an "
+            ".hdr environment texture) is carried with the job, so the sky renders black"))
+    bg = _background(world)
+    color = bg.inputs.get("Color") if bg is not None else None
+    if color is not None and color.is_linked and _world_texture(world) is None:
+        found.append(Finding(
+            "error", f"world '{world.name}'",
+            f"colours its background with a '{color.links[0].from_node.bl_label}' node; only a plain colour or an "
+            ".hdr environment texture is carried with the job, so the sky renders black (bake it to an .hdr)"))
     if look(world)[1] is None and _world_texture(world) is not None:
         found.append(Finding(
             "error", f"world '{world.name}'",
@@ -153,9 +181,35 @@ def look(world):
     return (color[0] * strength, color[1] * strength, color[2] * strength), None
 
 
+def _render_collections(scene):
+    """The collections whose objects render: not hidden from render, not excluded from the view layer,
+    and under such collections only."""
+    visible = set()
+    layer = scene.view_layers[0].layer_collection if scene.view_layers else None
+
+    def walk(collection, lc):
+        visible.add(collection)
+        for child in collection.children:
+            child_lc = lc.children.get(child.name) if lc is not None else None
+            if child.hide_render or (child_lc is not None and child_lc.exclude):
+                continue
+            walk(child, child_lc)
+
+    walk(scene.collection, layer)
+    return visible
+
+
+def renderable(obj, collections):
+    return not obj.hide_render and any(c in collections for c in obj.users_collection)
+
+
 def findings(scene):
     """Everything in `scene` that will not render on Tessera as it does in Cycles."""
     found = []
+    if scene.frame_step != 1:
+        found.append(Finding("error", f"scene '{scene.name}'",
+                             f"renders every {scene.frame_step}th frame; a Tessera job renders every frame of "
+                             "its range (set Frame Step to 1)"))
     if scene.camera is None:
         found.append(Finding("error", f"scene '{scene.name}'", "has no active camera; set one"))
     elif scene.camera.type == "CAMERA":
@@ -168,10 +222,15 @@ def findings(scene):
     if scene.render.use_motion_blur:
         found.append(Finding("note", f"scene '{scene.name}'", "motion blur is not rendered"))
     materials = {}
+    collections = _render_collections(scene)
     for obj in scene.objects:
-        if obj.hide_render:
+        if not renderable(obj, collections):
             continue
         where = f"object '{obj.name}'"
+        if any(c.enabled and not c.mute for c in obj.constraints) and obj.animation_data is None:
+            found.append(Finding("note", where,
+                                 "moves by constraints only; the export keeps its pose at the current frame "
+                                 "(bake the motion: Object > Animation > Bake Action)"))
         if obj.type == "LIGHT":
             light = obj.data
             if light.type == "AREA":
@@ -184,7 +243,7 @@ def findings(scene):
                                      "with sharper shadows than in Cycles"))
             if light.use_nodes:
                 found.append(Finding("note", where, "light nodes are not exported"))
-        elif obj.type in ("VOLUME", "GPENCIL", "META", "POINTCLOUD"):
+        elif obj.type in NOT_EXPORTED:
             found.append(Finding("error", where, f"is a {obj.type.lower()} object, which is not exported"))
         for mod in getattr(obj, "modifiers", []):
             if mod.type == "PARTICLE_SYSTEM":
@@ -231,8 +290,40 @@ def export_options():
         "export_draco_mesh_compression_enable": False,
         "check_existing": False,
     }
-    known = bpy.ops.export_scene.gltf.get_rna_type().properties.keys()
+    known = set(bpy.ops.export_scene.gltf.get_rna_type().properties.keys())
+    dropped = sorted(k for k in wanted if k not in known and k not in _RENAMED)
+    if dropped:
+        print(f"tessera: this Blender's glTF exporter has no option {', '.join(dropped)}; exporting without")
     return {k: v for k, v in wanted.items() if k in known}
+
+
+#: Options known under another name in other Blender releases: one of each pair is always missing.
+_RENAMED = {"convert_lighting_mode", "export_import_convert_lighting_mode"}
+
+
+def exported_fps(path, scene):
+    """The frame rate the export keyed the animation at, read back from the `.glb`: the exporter samples
+    every frame of the range, so the times of a sampler input spanning n frames are n - 1 frame lengths
+    (accessor `min`/`max` are required on sampler inputs by the glTF specification). Blender releases differ
+    on whether `fps_base` counts; this way the job samples frame n where the export put it. Without an
+    animation, the scene's own rate."""
+    fallback = scene.render.fps / scene.render.fps_base
+    with open(path, "rb") as f:
+        head = f.read(20)
+        if len(head) < 20 or head[:4] != b"glTF":
+            return fallback
+        length, kind = struct.unpack_from("<II", head, 12)
+        if kind != 0x4E4F534A:  # JSON
+            return fallback
+        doc = json.loads(f.read(length))
+    best = None
+    for anim in doc.get("animations", []):
+        for sampler in anim.get("samplers", []):
+            acc = doc["accessors"][sampler["input"]]
+            lo, hi, n = acc.get("min", [0])[0], acc.get("max", [0])[0], acc.get("count", 0)
+            if n >= 2 and hi > lo and (best is None or n > best[0]):
+                best = (n, (n - 1) / (hi - lo))
+    return best[1] if best else fallback
 
 
 def export(scene, path):

@@ -24,6 +24,16 @@ NETWORK_ENV = {
 }
 
 
+def resolve(path):
+    """A path as the artist typed or picked it: Blender's `//` (relative to the .blend) made absolute."""
+    try:
+        import bpy
+
+        return bpy.path.abspath(path)
+    except ImportError:
+        return path
+
+
 class CliError(Exception):
     """A CLI that cannot be started, or a command that failed; the message is the CLI's own words."""
 
@@ -35,7 +45,7 @@ def find_cli(configured=""):
     """
     for candidate in (configured, os.environ.get("TESSERA_CLI", "")):
         if candidate:
-            path = os.path.abspath(os.path.expanduser(candidate))
+            path = os.path.abspath(os.path.expanduser(resolve(candidate)))
             if os.path.isfile(path) and os.access(path, os.X_OK):
                 return path
             raise CliError(f"the tessera CLI at {path} does not exist or is not executable")
@@ -59,9 +69,9 @@ def environment(network, keystore="", password=""):
     for key, var in NETWORK_ENV.items():
         value = (network.get(key) or "").strip()
         if value:
-            env[var] = value
+            env[var] = resolve(value) if key == "deployment" else value
     if keystore:
-        env["TESSERA_KEYSTORE"] = os.path.abspath(os.path.expanduser(keystore))
+        env["TESSERA_KEYSTORE"] = os.path.abspath(os.path.expanduser(resolve(keystore)))
     if password:
         env["TESSERA_KEYSTORE_PASSWORD"] = password
         env.pop("TESSERA_KEYSTORE_PASSWORD_FILE", None)
@@ -142,10 +152,17 @@ class Run:
         except ValueError:
             self.log.append(line)
             return
-        if isinstance(doc, dict) and doc.get("kind") == "error":
+        if not isinstance(doc, dict):
+            self.log.append(line)
+            return
+        if doc.get("kind") == "error":
             self.error = str(doc.get("error", "failed"))
             return
-        self.on_doc(doc)
+        try:
+            self.on_doc(doc)
+        except Exception as e:  # a document the add-on cannot use must not stall the other commands
+            self.error = self.error or f"unexpected output from the CLI ({type(e).__name__}: {e}): {line[:200]}"
+            self.stop()
 
     _eofs = 0
     _exit_code = None
@@ -160,7 +177,10 @@ class Run:
             tail = [line for line in self.log if line.startswith("error:")] or self.log[-1:]
             text = tail[-1] if tail else f"exit status {self._exit_code}"
             self.error = text[len("error:"):].strip() if text.startswith("error:") else text
-        self.on_done(self.error)
+        try:
+            self.on_done(self.error)
+        except Exception as e:
+            print(f"tessera: {self.label}: {type(e).__name__}: {e}")
 
     def stop(self):
         """Ends the child process (the command's effect on the chain, if it already sent one, stays)."""
@@ -202,8 +222,21 @@ def _tick():
 
 def poll_all():
     for run in list(RUNS):
-        if run.poll():
+        try:
+            done = run.poll()
+        except Exception as e:  # never let one command stop the timer that polls the others
+            run.error = run.error or f"{type(e).__name__}: {e}"
+            run.stop()
+            done = True
+        if done:
             RUNS.remove(run)
+
+
+def stop_all():
+    """Ends every command in flight (on quit, on loading another file, on disabling the add-on)."""
+    for run in list(RUNS):
+        run.stop()
+    RUNS.clear()
 
 
 def wait(run=None, timeout=600.0):

@@ -6,9 +6,11 @@ UI thread); its documents update the scene's `Session`, which the panel draws.
 
 import math
 import os
+import re
 import shutil
 import tempfile
-from decimal import Decimal
+import time
+from decimal import Decimal, InvalidOperation
 
 import bpy
 
@@ -21,6 +23,8 @@ class Session:
     def __init__(self):
         self.findings = None  # list of check.Finding after Check
         self.glb = None  # the last export
+        self.fps = None  # the frame rate the export keyed the animation at
+        self.job = None  # the job the tasks below belong to
         self.estimate = None  # the `estimate` document
         self.tasks = {}  # task index -> the task document of `job status --json`
         self.task_count = 0
@@ -39,7 +43,23 @@ SESSIONS = {}
 
 
 def session(scene):
-    return SESSIONS.setdefault(scene.name_full, Session())
+    """The scene's Session, keyed by the scene itself (its address: a rename keeps it, another file's scene
+    of the same name does not get it; `SESSIONS` is emptied when a file is loaded)."""
+    return SESSIONS.setdefault(scene.as_pointer(), Session())
+
+
+def scene_by_key(key):
+    """The scene a command was started for, or None when it is gone (deleted, another file loaded)."""
+    for scene in bpy.data.scenes:
+        if scene.as_pointer() == key:
+            return scene
+    return None
+
+
+def forget_all():
+    """Stops every command and forgets every Session (before another file is loaded, on quit)."""
+    cli.stop_all()
+    SESSIONS.clear()
 
 
 def render_shape(scene):
@@ -64,16 +84,30 @@ def reward_per_task(scene):
     """
     t = scene.tessera
     if t.pricing == "REWARD":
-        return t.reward.strip()
+        return decimal_amount(t.reward, "the reward per task")
     width, height, spp, _, _, frames, _ = render_shape(scene)
     tasks = frames * t.regions_x * t.regions_y
     gwei = math.ceil(Decimal(width * height * spp * frames) / Decimal(10**6) / tasks * Decimal(repr(t.price_gwei)))
     return format(Decimal(max(gwei, 1)) / Decimal(10**9), "f")
 
 
-def shape_args(scene):
+def decimal_amount(text, what):
+    """`text` as a positive decimal amount (ether or whole token units), or a ValueError naming `what`."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError(f"{what} {text!r} is not a decimal number (e.g. 0.002)") from None
+    if not value.is_finite() or value <= 0:
+        raise ValueError(f"{what} must be a positive amount, not {text!r}")
+    return format(value, "f")
+
+
+def shape_args(scene, override=None):
+    """The CLI's shape and look flags; `override` is the frame rate the export keyed the animation at."""
     width, height, spp, bounces, _, frames, fps = render_shape(scene)
     t = scene.tessera
+    if override is not None:
+        fps = override
     args = ["--width", str(width), "--height", str(height), "--spp", str(spp), "--bounces", str(bounces),
             "--frames", str(frames), "--regions", f"{t.regions_x}x{t.regions_y}", "--fps", repr(float(fps))]
     rgb, hdr = check.look(scene.world)
@@ -91,18 +125,21 @@ def export_dir(scene):
 def _cli_env(context):
     prefs = settings.preferences(context)
     network = prefs.network() if prefs else {}
-    password = getattr(context.window_manager, "tessera_password", "")
-    return cli.find_cli(prefs.cli if prefs else ""), cli.environment(network, context.scene.tessera.keystore, password)
+    return (cli.find_cli(prefs.cli if prefs else ""),
+            cli.environment(network, context.scene.tessera.keystore, settings.password()))
 
 
 def run_cli(context, label, args, on_doc=None, on_ok=None):
     """Starts `tessera --json ARGS` for the context's scene; the outcome lands in its Session."""
     scene = context.scene
     s = session(scene)
+    if s.busy(label):
+        raise ValueError(f"{label} is already running for this scene")
     exe, env = _cli_env(context)
 
     def done(error):
-        s.runs.pop(label, None)
+        if s.runs.get(label) is run:
+            s.runs.pop(label)
         if error:
             s.error = f"{label}: {error}"
         elif on_ok is not None:
@@ -124,7 +161,9 @@ def do_check(context):
     scene = context.scene
     s = session(scene)
     s.findings = check.findings(scene)
-    s.glb = check.export(scene, os.path.join(export_dir(scene), "scene.glb"))
+    # A file per export: a command still reading the last one (an upload) keeps it.
+    s.glb = check.export(scene, os.path.join(export_dir(scene), f"scene-{time.time_ns()}.glb"))
+    s.fps = check.exported_fps(s.glb, scene)
     errors = sum(f.severity == "error" for f in s.findings)
     s.message = (f"exported {os.path.basename(s.glb)} ({os.path.getsize(s.glb)} bytes); "
                  f"{errors} error(s), {len(s.findings) - errors} note(s)")
@@ -137,7 +176,7 @@ class _Operator(bpy.types.Operator):
     def execute(self, context):
         try:
             return self.run(context)
-        except (cli.CliError, RuntimeError, ValueError) as e:
+        except (cli.CliError, RuntimeError, ValueError, OSError) as e:
             session(context.scene).error = str(e)
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
@@ -170,14 +209,15 @@ class TESSERA_OT_estimate(_Operator):
             # The reward per task as a price, so that the estimate's bounty is the one submitted.
             width, height, spp, _, _, frames, _ = render_shape(scene)
             per_task = width * height * spp * frames / 1e6 / (frames * t.regions_x * t.regions_y)
-            price = float(Decimal(t.reward) * Decimal(10**9)) / max(per_task, 1e-12)
+            reward = Decimal(decimal_amount(t.reward, "the reward per task"))
+            price = float(reward * Decimal(10**9)) / max(per_task, 1e-12)
 
         def on_doc(doc):
             if doc.get("kind") == "estimate":
                 s.estimate = doc
                 s.message = "estimate ready"
 
-        run_cli(context, "Estimate", ["job", "estimate", s.glb, *shape_args(scene),
+        run_cli(context, "Estimate", ["job", "estimate", s.glb, *shape_args(scene, s.fps),
                                       "--price-gwei-per-msample", repr(price),
                                       "--verifier-fee-bps", str(t.verifier_fee_bps)], on_doc)
         return {"FINISHED"}
@@ -201,7 +241,7 @@ class TESSERA_OT_submit(_Operator):
         first = scene.frame_start
         if first < 0:
             raise ValueError(f"the frame range starts at {first}; Tessera's frames start at 0")
-        args = ["job", "submit", s.glb, *shape_args(scene), "--frame-start", str(first),
+        args = ["job", "submit", s.glb, *shape_args(scene, s.fps), "--frame-start", str(first),
                 "--reward", reward_per_task(scene), "--deadline", t.deadline, "--quorum", str(t.quorum),
                 "--verifier-fee-bps", str(t.verifier_fee_bps), "--challenge-window", t.challenge_window,
                 "--stake", t.stake, "--cell-size", str(t.cell_size)]
@@ -209,11 +249,11 @@ class TESSERA_OT_submit(_Operator):
             args += ["--token", t.token.strip()]
         if t.optimistic:
             args.append("--optimistic")
-        scene_name = scene.name_full
+        key = scene.as_pointer()
 
         def on_doc(doc):
             if doc.get("kind") == "submitted":
-                target = bpy.data.scenes.get(scene_name)
+                target = scene_by_key(key)
                 if target is not None:
                     target.tessera.job_id = int(doc["jobId"])
                 s.tasks, s.settled, s.frames = {}, False, []
@@ -221,9 +261,12 @@ class TESSERA_OT_submit(_Operator):
                 s.message = f"job {doc['jobId']} posted: {doc['tasks']} tasks, scene {doc['sceneCid']}"
 
         def on_ok():
-            target = bpy.data.scenes.get(scene_name)
+            target = scene_by_key(key)
             if target is not None and target.tessera.job_id:
-                start_watch(bpy.context, target)
+                try:
+                    start_watch(bpy.context, target)
+                except (cli.CliError, ValueError) as e:
+                    s.error = f"Watch: {e}"
 
         run_cli(context, "Submit", args, on_doc, on_ok)
         return {"FINISHED"}
@@ -233,8 +276,15 @@ def start_watch(context, scene):
     """Follows the scene's job (`job status --watch --json`) into its Session until every task settles."""
     s = session(scene)
     job = scene.tessera.job_id
-    if s.busy("Watch"):
-        return s.runs["Watch"]
+    current = s.runs.get("Watch")
+    if current is not None and not current.finished:
+        if getattr(current, "job", None) == job:
+            return current
+        current.stop()  # another job's watch: this one replaces it
+        s.runs.pop("Watch")
+    if getattr(s, "job", None) != job:
+        s.tasks, s.task_count, s.settled = {}, 0, False
+    s.job = job
 
     def on_doc(doc):
         kind = doc.get("kind")
@@ -251,7 +301,9 @@ def start_watch(context, scene):
 
     # The context may be a timer's, without a scene of its own: run for this scene explicitly.
     override = _SceneContext(context, scene)
-    return run_cli(override, "Watch", ["job", "status", str(job), "--watch"], on_doc)
+    run = run_cli(override, "Watch", ["job", "status", str(job), "--watch"], on_doc)
+    run.job = job
+    return run
 
 
 class _SceneContext:
@@ -276,19 +328,38 @@ class TESSERA_OT_watch(_Operator):
 
 
 def output_path(scene, frame, ext):
-    """Where Blender would write `frame` (the output path with its `#` run or a 4-digit number), as `ext`."""
-    path = scene.render.frame_path(frame=frame)
-    if scene.render.use_file_extension:
-        root, old = os.path.splitext(path)
-        if old:
-            path = root
-    return path + ext
+    """Where Blender writes `frame` of an image sequence, as `ext`: the output path with its last run of `#`
+    replaced by the frame number padded to the run's length, or the 4-digit frame appended when it has none.
+
+    A `//` path needs a saved .blend (it is relative to the file); a ValueError says so.
+    """
+    raw = scene.render.filepath
+    if raw.startswith("//") and not bpy.data.filepath:
+        raise ValueError(f"the output path {raw} is relative to the .blend, which is not saved yet: save it "
+                         "or set an absolute output path")
+    path = bpy.path.abspath(raw)
+    head, tail = os.path.split(path)
+    runs = list(re.finditer(r"#+", tail))
+    if runs:
+        r = runs[-1]
+        tail = f"{tail[:r.start()]}{frame:0{len(r.group())}d}{tail[r.end():]}"
+    else:
+        tail = f"{tail}{frame:04d}"
+    return os.path.join(head, tail) + ext
 
 
 def place_frames(scene, fetched):
-    """Copies the verified frames of a `fetched` document to the scene's output path; returns the paths."""
-    written = []
+    """Copies the frames of a `fetched` document whose every task is paid (verified, or accepted by the
+    artist) to the scene's output path; returns (the paths written, the frames held back as not yet verified).
+
+    `job fetch` checks each task's data against the root its worker committed; only payment says that the
+    verification (or the artist) accepted it, so a frame with a task still submitted stays out."""
+    unpaid = {int(t["frame"]) for t in fetched.get("tasks", []) if t.get("state") != "paid"}
+    written, held = [], []
     for f in fetched.get("frames", []):
+        if int(f["frame"]) in unpaid:
+            held.append(int(f["frame"]))
+            continue
         for key, ext in (("png", ".png"), ("exr", ".exr")):
             src = f.get(key)
             if src:
@@ -296,7 +367,7 @@ def place_frames(scene, fetched):
                 os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
                 shutil.copyfile(src, dst)
                 written.append(dst)
-    return written
+    return written, held
 
 
 def show_image(path):
@@ -324,23 +395,25 @@ class TESSERA_OT_fetch(_Operator):
         if not job:
             raise ValueError("no job: submit one first, or enter its id")
         s = session(scene)
-        tmp = os.path.join(export_dir(scene), f"job-{job}")
+        output_path(scene, scene.frame_start, ".png")  # a relative path on an unsaved file fails here
+        tmp = os.path.join(export_dir(scene), f"job-{job}-{time.time_ns()}")
         args = ["job", "fetch", str(job), "-o", tmp]
         if scene.tessera.exr:
             args.append("--exr")
-        scene_name = scene.name_full
+        key = scene.as_pointer()
 
         def on_doc(doc):
             if doc.get("kind") != "fetched":
                 return
-            target = bpy.data.scenes.get(scene_name)
+            target = scene_by_key(key)
             if target is None:
                 return
-            s.frames = place_frames(target, doc)
+            s.frames, held = place_frames(target, doc)
             pngs = [p for p in s.frames if p.endswith(".png")]
             missing = doc["taskCount"] - len(doc["tasks"])
-            s.message = (f"{len(doc['frames'])} verified frame(s) written to "
-                         f"{os.path.dirname(pngs[0]) if pngs else '-'}"
+            s.message = (f"{len(pngs)} verified frame(s) written to {os.path.dirname(pngs[0]) if pngs else '-'}"
+                         + (f"; frame(s) {', '.join(map(str, held))} not written: a task is still being "
+                            "verified" if held else "")
                          + (f"; {missing} task(s) without a result yet" if missing else ""))
             if pngs:
                 show_image(pngs[0])
@@ -356,9 +429,11 @@ class _Action(_Operator):
         if not job and self.needs_job:
             raise ValueError("no job: submit one first, or enter its id")
         s = session(scene)
+        # The operator's Python object is gone once execute returns: keep the plain function.
+        describe = type(self).describe
 
         def on_doc(doc):
-            s.message = self.describe(doc)
+            s.message = describe(doc)
 
         run_cli(context, self.bl_label, self.args(scene), on_doc)
         return {"FINISHED"}
@@ -378,7 +453,8 @@ class TESSERA_OT_cancel(_Action):
     def args(self, scene):
         return ["job", "cancel", str(scene.tessera.job_id)]
 
-    def describe(self, doc):
+    @staticmethod
+    def describe(doc):
         return f"job {doc['jobId']} cancelled; {_eth(doc['creditedWei'])} credited (Withdraw to collect it)"
 
     def invoke(self, context, event):
@@ -393,7 +469,8 @@ class TESSERA_OT_accept(_Action):
     def args(self, scene):
         return ["job", "accept", str(scene.tessera.job_id), str(scene.tessera.accept_task)]
 
-    def describe(self, doc):
+    @staticmethod
+    def describe(doc):
         return f"task {doc['task']} of job {doc['jobId']} accepted and paid"
 
 
@@ -407,7 +484,8 @@ class TESSERA_OT_withdraw(_Action):
         token = scene.tessera.token.strip()
         return ["withdraw", *(["--token", token] if token else [])]
 
-    def describe(self, doc):
+    @staticmethod
+    def describe(doc):
         return f"withdrew {_eth(doc['amountWei'])}"
 
 
@@ -423,7 +501,4 @@ def register():
 def unregister():
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
-    for s in SESSIONS.values():
-        for run in s.runs.values():
-            run.stop()
-    SESSIONS.clear()
+    forget_all()

@@ -94,10 +94,27 @@ class TesseraSettings(bpy.types.PropertyGroup):
     accept_task: IntProperty(name="Task", default=0, min=0, description="Task index to accept")
 
 
+_password = [""]
+
+
+def password():
+    """The keystore password typed in the panel this session ("" when none)."""
+    return _password[0]
+
+
+def _get_password(_wm):
+    return _password[0]
+
+
+def _set_password(_wm, value):
+    _password[0] = value
+
+
 def register_session_properties():
-    # Held by the window manager, never saved: the add-on also blanks it around every save (__init__).
+    # The value lives in this module, not in an ID property: nothing of it is in a saved .blend, an autosave,
+    # the quit file or an undo step.
     bpy.types.WindowManager.tessera_password = StringProperty(
-        name="Password", subtype="PASSWORD",
+        name="Password", subtype="PASSWORD", get=_get_password, set=_set_password,
         description="Keystore password for this session (never saved; else $TESSERA_KEYSTORE_PASSWORD)")
 
 

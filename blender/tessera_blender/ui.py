@@ -1,5 +1,7 @@
 """The "Tessera" panel in Render Properties."""
 
+import textwrap
+
 import bpy
 
 from . import ops
@@ -14,7 +16,16 @@ STATE_ICONS = {
 }
 
 
-def _gwei_eth(wei):
+def _label(layout, context, text, icon="NONE"):
+    """`text` on as many lines as the panel's width needs (labels do not wrap by themselves)."""
+    scale = context.preferences.system.ui_scale
+    chars = max(24, int(context.region.width / (7.0 * scale)) - 4)
+    col = layout.column(align=True)
+    for i, line in enumerate(textwrap.wrap(text, chars) or [""]):
+        col.label(text=line, icon=icon if i == 0 else "BLANK1")
+
+
+def _eth(wei):
     return f"{int(wei) / 1e18:.9f}".rstrip("0").rstrip(".")
 
 
@@ -76,14 +87,15 @@ class TESSERA_PT_render(bpy.types.Panel):
             if not s.findings:
                 box.label(text="Renders as in Cycles: nothing found", icon="CHECKMARK")
             for f in s.findings:
-                box.label(text=str(f), icon="ERROR" if f.severity == "error" else "INFO")
+                _label(box, context, str(f), "ERROR" if f.severity == "error" else "INFO")
         if s.estimate:
             e = s.estimate
             box = layout.box()
             box.label(text=f"{e['tasks']} tasks, {e['msamples']:.1f} Msamples, "
                            f"~{e['renderSeconds']:.0f} s on this CPU", icon="TIME")
-            box.label(text=f"bounty {_gwei_eth(e['bountyWei'])} (reward {_gwei_eth(e['rewardPerTaskWei'])} "
-                           f"+ fee {_gwei_eth(e['verifierFeePerTaskWei'])} per task)")
+            unit = "tokens" if t.token.strip() else "ETH"
+            box.label(text=f"bounty {_eth(e['bountyWei'])} {unit} (reward {_eth(e['rewardPerTaskWei'])} "
+                           f"+ fee {_eth(e['verifierFeePerTaskWei'])} per task)")
 
         box = layout.box()
         row = box.row(align=True)
@@ -113,9 +125,9 @@ class TESSERA_PT_render(bpy.types.Panel):
         for label in sorted(s.runs):
             layout.label(text=f"{label} running…", icon="SORTTIME")
         if s.message:
-            layout.label(text=s.message, icon="INFO")
+            _label(layout, context, s.message, "INFO")
         if s.error:
-            layout.label(text=s.error, icon="ERROR")
+            _label(layout, context, s.error, "ERROR")
 
 
 CLASSES = (TESSERA_PT_render,)

@@ -235,6 +235,27 @@ def main():
         expect(math.hypot(x - want[0], y - want[1]) < 1.5, f"frame {f}: ball at ({x:.2f}, {y:.2f}), not {want}")
     step("all frames verified, in place and right")
 
+    # Nothing credited yet: Withdraw fails with the CLI's words, shown in the panel.
+    expect(bpy.ops.tessera.withdraw() == {"FINISHED"}, "Withdraw started")
+    cli.wait(timeout=120)
+    expect("nothing to withdraw" in s.error, f"Withdraw says why: {s.error!r}")
+    # A second job, cancelled at once: its open tasks' escrow is credited, then withdrawn.
+    first_job = t.job_id
+    expect(bpy.ops.tessera.submit() == {"FINISHED"}, f"second Submit started: {s.error}")
+    cli.wait(s.runs["Submit"], timeout=300)
+    expect(not s.error and t.job_id > first_job, f"second job: {s.error}")
+    expect(s.runs.get("Watch") is not None and s.runs["Watch"].job == t.job_id, "Watch follows the new job")
+    expect(bpy.ops.tessera.cancel() == {"FINISHED"}, f"Cancel started: {s.error}")
+    cli.wait(s.runs["Cancel job"], timeout=120)
+    expect(not s.error and f"job {t.job_id} cancelled" in s.message, f"cancelled: {s.error!r} {s.message!r}")
+    step(f"Cancel: {s.message}")
+    expect(bpy.ops.tessera.withdraw() == {"FINISHED"}, "Withdraw started")
+    cli.wait(s.runs["Withdraw"], timeout=120)
+    expect(not s.error and s.message.startswith("withdrew "), f"withdrawn: {s.error!r} {s.message!r}")
+    step(f"Withdraw: {s.message}")
+    cli.stop_all()
+    step("done")
+
 
 try:
     main()

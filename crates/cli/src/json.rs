@@ -26,11 +26,14 @@ pub(crate) fn on() -> bool {
 
 /// Writes one document as one line of stdout and flushes it, so that a reader following a pipe sees each
 /// document as soon as it is known (`job status --watch`).
+///
+/// When the reader has gone (the pipe is closed), nobody can learn anything more from this process: it
+/// exits with status 141 (as a shell reports SIGPIPE) instead of watching on for no one.
 pub(crate) fn emit(doc: &Value) {
     let mut out = std::io::stdout().lock();
-    // A reader that went away (a closed pipe) is not an error of the command.
-    let _ = writeln!(out, "{doc}");
-    let _ = out.flush();
+    if writeln!(out, "{doc}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(141);
+    }
 }
 
 /// Prints `text` as a line of stdout unless `--json` is on, in which case `doc` is emitted instead.

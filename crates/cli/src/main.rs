@@ -354,7 +354,10 @@ fn main() {
         Err(e) => {
             // Usage errors are failures too: with --json they come as an error document.
             if e.use_stderr() && std::env::args().any(|a| a == "--json") {
-                json::emit(&json::error(e.render().to_string().trim()));
+                // clap's first line, without its "error: " prefix and the usage lines under it.
+                let text = e.render().to_string();
+                let first = text.lines().next().unwrap_or_default();
+                json::emit(&json::error(first.strip_prefix("error: ").unwrap_or(first)));
             }
             e.exit()
         }

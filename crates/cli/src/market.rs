@@ -923,6 +923,14 @@ pub(crate) async fn fetch(
     }
     let regions = settings.regions();
     let mut written = Vec::new();
+    // `png`, `exr`, `denoisedPng`, `denoisedExr`.
+    let field = |prefix: &str, ext: &str| {
+        if prefix.is_empty() {
+            ext.to_owned()
+        } else {
+            format!("{prefix}{}{}", ext[..1].to_uppercase(), &ext[1..])
+        }
+    };
     for (f, (px, n)) in &frames {
         if *n == regions {
             // The frame as a PNG (and OpenEXR), then denoised under the same names with `-denoised`.
@@ -931,14 +939,14 @@ pub(crate) async fn fetch(
                 let (w, h) = (settings.width, settings.height);
                 let p = out.join(format!("{stem}.png"));
                 tessera_render::output::write_png(&p, w, h, pixels)?;
-                doc[format!("{key}png")] = p.display().to_string().into();
+                doc[field(key, "png")] = p.display().to_string().into();
                 if !json::on() {
                     println!("{}", p.display());
                 }
                 if let Some(precision) = exr {
                     let p = out.join(format!("{stem}.exr"));
                     tessera_render::output::write_exr(&p, w, h, pixels, precision)?;
-                    doc[format!("{key}exr")] = p.display().to_string().into();
+                    doc[field(key, "exr")] = p.display().to_string().into();
                     if !json::on() {
                         println!("{}", p.display());
                     }
@@ -949,7 +957,7 @@ pub(crate) async fn fetch(
             if denoise {
                 let clean = tessera_render::denoise::denoise(settings.width, settings.height, px)
                     .with_context(|| format!("denoising frame {f}"))?;
-                write(format!("frame-{f:04}-denoised"), &clean, "denoised_")?;
+                write(format!("frame-{f:04}-denoised"), &clean, "denoised")?;
             }
             written.push(doc);
         } else {
