@@ -49,12 +49,15 @@ class Finding:
         return f"{self.where}: {self.message}"
 
 
+def _material_output(tree):
+    """The material output that renders: the active one, else the first."""
+    outputs = [n for n in tree.nodes if n.type == "OUTPUT_MATERIAL"]
+    return next((n for n in outputs if n.is_active_output), outputs[0] if outputs else None)
+
+
 def _linked_nodes(tree, socket_names=("Surface",)):
-    """Nodes upstream of the active material output's named inputs, groups entered."""
-    out = next(
-        (n for n in tree.nodes if n.type == "OUTPUT_MATERIAL" and n.is_active_output),
-        next((n for n in tree.nodes if n.type == "OUTPUT_MATERIAL"), None),
-    )
+    """Nodes upstream of the material output's named inputs (a node group counts as one node)."""
+    out = _material_output(tree)
     if out is None:
         return []
     seen, stack = [], [s for s in out.inputs if s.name in socket_names and s.is_linked]
@@ -75,7 +78,7 @@ def _material_findings(mat, users):
     if not mat.use_nodes or mat.node_tree is None:
         return found
     tree = mat.node_tree
-    out = next((n for n in tree.nodes if n.type == "OUTPUT_MATERIAL"), None)
+    out = _material_output(tree)
     if out is not None:
         volume = out.inputs.get("Volume")
         if volume is not None and volume.is_linked:
@@ -308,22 +311,28 @@ def exported_fps(path, scene):
     on whether `fps_base` counts; this way the job samples frame n where the export put it. Without an
     animation, the scene's own rate."""
     fallback = scene.render.fps / scene.render.fps_base
-    with open(path, "rb") as f:
-        head = f.read(20)
-        if len(head) < 20 or head[:4] != b"glTF":
-            return fallback
-        length, kind = struct.unpack_from("<II", head, 12)
-        if kind != 0x4E4F534A:  # JSON
-            return fallback
-        doc = json.loads(f.read(length))
-    best = None
-    for anim in doc.get("animations", []):
-        for sampler in anim.get("samplers", []):
-            acc = doc["accessors"][sampler["input"]]
-            lo, hi, n = acc.get("min", [0])[0], acc.get("max", [0])[0], acc.get("count", 0)
-            if n >= 2 and hi > lo and (best is None or n > best[0]):
-                best = (n, (n - 1) / (hi - lo))
-    return best[1] if best else fallback
+    frames = scene.frame_end - scene.frame_start + 1
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+            if len(head) < 20 or head[:4] != b"glTF":
+                return fallback
+            length, kind = struct.unpack_from("<II", head, 12)
+            if kind != 0x4E4F534A:  # JSON
+                return fallback
+            doc = json.loads(f.read(length))
+        for anim in doc.get("animations", []):
+            for sampler in anim.get("samplers", []):
+                acc = doc["accessors"][sampler["input"]]
+                # Only a channel sampled on every frame of the range (constant channels are cut to two keys).
+                if acc.get("count") != frames or frames < 2 or not acc.get("min") or not acc.get("max"):
+                    continue
+                lo, hi = float(acc["min"][0]), float(acc["max"][0])
+                if hi > lo:
+                    return (frames - 1) / (hi - lo)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, struct.error):
+        pass
+    return fallback
 
 
 def export(scene, path):

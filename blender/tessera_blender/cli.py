@@ -83,7 +83,8 @@ class Run:
 
     `on_doc(doc)` is called on the main thread for each JSON document but error documents, in order;
     `on_done(error)` once at the end, with `None` on success or the CLI's error message. Stdin is closed,
-    so a command that would prompt gets no answer and fails with its own message instead of hanging.
+    and the child has no controlling terminal (a session of its own), so a command that would prompt gets
+    no answer and fails with its own message instead of hanging (under `--json` the CLI never prompts).
     """
 
     def __init__(self, label, argv, env, on_doc=None, on_done=None):
@@ -106,6 +107,8 @@ class Run:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=self.env,
+                # Its own session: no controlling terminal, so nothing can wait on a prompt there.
+                start_new_session=os.name == "posix",
                 text=True,
                 encoding="utf-8",
                 errors="replace",
@@ -227,16 +230,22 @@ def poll_all():
         except Exception as e:  # never let one command stop the timer that polls the others
             run.error = run.error or f"{type(e).__name__}: {e}"
             run.stop()
-            done = True
+            run.finished = done = True
+            try:
+                run.on_done(run.error)
+            except Exception as e2:
+                print(f"tessera: {run.label}: {type(e2).__name__}: {e2}")
         if done:
             RUNS.remove(run)
 
 
-def stop_all():
-    """Ends every command in flight (on quit, on loading another file, on disabling the add-on)."""
+def stop_all(keep=()):
+    """Ends every command in flight but those labelled in `keep` (on quit, on loading another file, on
+    disabling the add-on)."""
     for run in list(RUNS):
-        run.stop()
-    RUNS.clear()
+        if run.label not in keep:
+            run.stop()
+            RUNS.remove(run)
 
 
 def wait(run=None, timeout=600.0):

@@ -56,9 +56,14 @@ def scene_by_key(key):
     return None
 
 
+#: Commands that send transactions: once started they are left to finish (a job posted, a cancel sent),
+#: also when another file is loaded or Blender quits; their outcome is printed to the console as well.
+WRITERS = ("Submit", "Cancel job", "Accept task", "Withdraw")
+
+
 def forget_all():
-    """Stops every command and forgets every Session (before another file is loaded, on quit)."""
-    cli.stop_all()
+    """Stops every read-only command and forgets every Session (before another file is loaded, on quit)."""
+    cli.stop_all(keep=WRITERS)
     SESSIONS.clear()
 
 
@@ -138,21 +143,29 @@ def run_cli(context, label, args, on_doc=None, on_ok=None):
     exe, env = _cli_env(context)
 
     def done(error):
-        if s.runs.get(label) is run:
-            s.runs.pop(label)
+        if s.runs.get(label) is not run:
+            return  # replaced or forgotten: nothing to report to the scene
+        s.runs.pop(label)
         if error:
             s.error = f"{label}: {error}"
         elif on_ok is not None:
             on_ok()
 
+    def doc(d):
+        if label in WRITERS:
+            print(f"tessera: {label}: {d}")
+        # A run that was replaced (a Watch of another job) no longer speaks for the scene.
+        if s.runs.get(label) is run and on_doc is not None:
+            on_doc(d)
+
     s.error = ""
-    run = cli.Run(label, [exe, "--json", *args], env, on_doc=on_doc, on_done=done)
+    run = cli.Run(label, [exe, "--json", *args], env, on_doc=doc, on_done=done)
     s.runs[label] = run
     try:
         cli.start(run)
-    except cli.CliError:
+    except Exception as e:
         s.runs.pop(label, None)
-        raise
+        raise cli.CliError(f"{label} could not start: {e}") from e
     return run
 
 
@@ -204,21 +217,15 @@ class TESSERA_OT_estimate(_Operator):
         scene = context.scene
         s = do_check(context)
         t = scene.tessera
-        price = t.price_gwei
-        if t.pricing == "REWARD":
-            # The reward per task as a price, so that the estimate's bounty is the one submitted.
-            width, height, spp, _, _, frames, _ = render_shape(scene)
-            per_task = width * height * spp * frames / 1e6 / (frames * t.regions_x * t.regions_y)
-            reward = Decimal(decimal_amount(t.reward, "the reward per task"))
-            price = float(reward * Decimal(10**9)) / max(per_task, 1e-12)
+        bill = (["--reward", decimal_amount(t.reward, "the reward per task")] if t.pricing == "REWARD"
+                else ["--price-gwei-per-msample", repr(float(t.price_gwei))])
 
         def on_doc(doc):
             if doc.get("kind") == "estimate":
                 s.estimate = doc
                 s.message = "estimate ready"
 
-        run_cli(context, "Estimate", ["job", "estimate", s.glb, *shape_args(scene, s.fps),
-                                      "--price-gwei-per-msample", repr(price),
+        run_cli(context, "Estimate", ["job", "estimate", s.glb, *shape_args(scene, s.fps), *bill,
                                       "--verifier-fee-bps", str(t.verifier_fee_bps)], on_doc)
         return {"FINISHED"}
 
@@ -339,6 +346,11 @@ def output_path(scene, frame, ext):
                          "or set an absolute output path")
     path = bpy.path.abspath(raw)
     head, tail = os.path.split(path)
+    if scene.render.use_file_extension:
+        # Blender writes the format's extension in place of any image extension the path ends with.
+        stem, old = os.path.splitext(tail)
+        if old.lower() in IMAGE_EXTENSIONS:
+            tail = stem
     runs = list(re.finditer(r"#+", tail))
     if runs:
         r = runs[-1]
@@ -346,6 +358,10 @@ def output_path(scene, frame, ext):
     else:
         tail = f"{tail}{frame:04d}"
     return os.path.join(head, tail) + ext
+
+
+IMAGE_EXTENSIONS = {".png", ".exr", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".tga", ".hdr", ".webp", ".jp2",
+                    ".j2c", ".dpx", ".cin", ".rgb", ".sgi"}
 
 
 def place_frames(scene, fetched):

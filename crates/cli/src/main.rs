@@ -7,6 +7,7 @@ mod json;
 mod market;
 mod verification;
 
+use alloy::primitives::U256;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -255,6 +256,10 @@ struct EstimateArgs {
     /// Price in gwei per million path samples.
     #[arg(long, default_value_t = 1000.0)]
     price_gwei_per_msample: f64,
+    /// Reward per task in ether (or whole token units), as `job submit --reward` takes it: the bill is then
+    /// this reward instead of one from --price-gwei-per-msample.
+    #[arg(long)]
+    reward: Option<String>,
     /// Verifier fee in basis points of the reward.
     #[arg(long, default_value_t = 500)]
     verifier_fee_bps: u32,
@@ -353,7 +358,7 @@ fn main() {
         Ok(c) => c,
         Err(e) => {
             // Usage errors are failures too: with --json they come as an error document.
-            if e.use_stderr() && std::env::args().any(|a| a == "--json") {
+            if e.use_stderr() && std::env::args_os().any(|a| a == "--json") {
                 // clap's first line, without its "error: " prefix and the usage lines under it.
                 let text = e.render().to_string();
                 let first = text.lines().next().unwrap_or_default();
@@ -563,9 +568,20 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
         * f64::from(a.shape.frames)
         / 1e6;
     let per_task_ms = total_ms / tasks as f64;
-    let reward_gwei = (per_task_ms * a.price_gwei_per_msample).ceil();
-    let fee_gwei = (reward_gwei * f64::from(a.verifier_fee_bps) / 10_000.0).floor();
-    let escrow_eth = (reward_gwei + fee_gwei) * tasks as f64 / 1e9;
+    // The bill in wei, as `job submit` computes its escrow: the verifier fee is reward x bps / 10^4, rounded
+    // down; the reward is --reward, or the price of a task's samples rounded up to whole gwei.
+    let reward = match &a.reward {
+        Some(r) => alloy::primitives::utils::parse_ether(r)
+            .with_context(|| format!("--reward {r:?} is not an amount in ether"))?,
+        None => {
+            // Non-negative and finite (checked above); the cast saturates for absurd prices.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let gwei = (per_task_ms * a.price_gwei_per_msample).ceil() as u128;
+            U256::from(gwei) * U256::from(1_000_000_000u64)
+        }
+    };
+    let fee = reward * U256::from(a.verifier_fee_bps) / U256::from(10_000u32);
+    let bounty = (reward + fee) * U256::from(tasks);
     // Cell size keeping 99.9% detection of a 10% forgery at <= 2% verification cost.
     let cell = [32u32, 16, 8, 4]
         .into_iter()
@@ -578,11 +594,6 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
         .unwrap_or(4);
     let render_s = total_ms / msps + load_s * tasks as f64;
     if json::on() {
-        // Exact amounts: the reward and fee are whole, non-negative gwei (the price is checked above); the
-        // cast saturates at u128::MAX for absurd prices.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let gwei = |g: f64| (g as u128).saturating_mul(1_000_000_000);
-        let bounty = (gwei(reward_gwei) + gwei(fee_gwei)).saturating_mul(u128::from(tasks));
         json::emit(&serde_json::json!({
             "kind": "estimate",
             "scene": a.scene.display().to_string(),
@@ -598,9 +609,9 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
             "preview": {"width": pw, "height": ph, "spp": preview.samples_per_pixel},
             "renderSeconds": render_s,
             "priceGweiPerMsample": a.price_gwei_per_msample,
-            "rewardPerTaskWei": gwei(reward_gwei).to_string(),
+            "rewardPerTaskWei": reward.to_string(),
             "verifierFeeBps": a.verifier_fee_bps,
-            "verifierFeePerTaskWei": gwei(fee_gwei).to_string(),
+            "verifierFeePerTaskWei": fee.to_string(),
             "bountyWei": bounty.to_string(),
             "suggestedCellSize": cell,
         }));
@@ -622,16 +633,35 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
     );
     println!("render time here    {render_s:.1} s for the whole job");
     println!(
-        "reward per task     {reward_gwei:.0} gwei at {} gwei per Msample",
-        a.price_gwei_per_msample
+        "reward per task     {} gwei{}",
+        gwei(reward),
+        if a.reward.is_some() {
+            String::new()
+        } else {
+            format!(" at {} gwei per Msample", a.price_gwei_per_msample)
+        }
     );
     println!(
-        "verifier fee        {} bps = {fee_gwei:.0} gwei per task",
-        a.verifier_fee_bps
+        "verifier fee        {} bps = {} gwei per task",
+        a.verifier_fee_bps,
+        gwei(fee)
     );
-    println!("bounty to escrow    {escrow_eth:.9} ETH");
+    println!(
+        "bounty to escrow    {} ETH",
+        alloy::primitives::utils::format_ether(bounty)
+    );
     println!(
         "suggested cell size {cell} px (99.9% detection of a 10% forgery within 2% verification cost)"
     );
     Ok(())
+}
+
+/// Wei as gwei, without trailing zeros (`116`, `50.05`).
+fn gwei(wei: alloy::primitives::U256) -> String {
+    let s = alloy::primitives::utils::format_units(wei, "gwei").unwrap_or_else(|_| wei.to_string());
+    match s.split_once('.') {
+        Some((whole, frac)) if frac.trim_end_matches('0').is_empty() => whole.to_owned(),
+        Some((whole, frac)) => format!("{whole}.{}", frac.trim_end_matches('0')),
+        None => s,
+    }
 }

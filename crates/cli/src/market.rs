@@ -19,6 +19,7 @@ use tessera_bindings::IDistributedRenderTypes::{JobSpec, RenderSettings as SolSe
 use tessera_bindings::market::{JobInfo, Market, Member, VerificationState};
 use tessera_bindings::{Deployment, TaskState, TestToken};
 use tessera_common::task::RenderSettings;
+use tessera_wallet::PasswordSource;
 
 /// Where the network is.
 #[derive(Debug, Clone, clap::Args)]
@@ -74,7 +75,15 @@ impl NetArgs {
             .keystore
             .clone()
             .unwrap_or_else(|| crate::default_keystores().join("default.json"));
-        let w = tessera_wallet::open(&path, &key.password.source())
+        let source = key.password.source();
+        if source == PasswordSource::Prompt && json::on() {
+            bail!(
+                "no password for keystore {}: set TESSERA_KEYSTORE_PASSWORD or TESSERA_KEYSTORE_PASSWORD_FILE \
+                 (with --json the CLI never prompts)",
+                path.display()
+            );
+        }
+        let w = tessera_wallet::open(&path, &source)
             .with_context(|| format!("opening keystore {}", path.display()))?;
         Market::connect(&self.rpc_url, self.deployment()?, w.signer().clone()).await
     }
@@ -653,11 +662,15 @@ pub(crate) async fn status(net: NetArgs, id: u64, watch: bool) -> Result<()> {
         Ok((job, tasks)) => {
             let j = &job["data"]["job"];
             header["source"] = "indexer".into();
+            let eth = j["token"].as_str().is_none_or(|t| {
+                t.parse::<Address>()
+                    .is_ok_and(|a: Address| a == Address::ZERO)
+            });
             header["job"] = serde_json::json!({
                 "taskCount": j["taskCount"],
                 "status": j["status"],
                 "rewardPerTaskWei": j["rewardPerTask"],
-                "token": j["token"],
+                "token": if eth { serde_json::Value::Null } else { j["token"].clone() },
                 "rendererId": j["rendererId"],
                 "sceneCid": j["sceneCid"],
             });
@@ -689,7 +702,14 @@ pub(crate) async fn status(net: NetArgs, id: u64, watch: bool) -> Result<()> {
             let m = net.reader().await?;
             let job = m.job(id).await?;
             header["source"] = "chain".into();
-            header["job"] = serde_json::json!({"taskCount": job.task_count});
+            header["job"] = serde_json::json!({
+                "taskCount": job.task_count,
+                "status": if job.cancelled { "cancelled" } else { "active" },
+                "rewardPerTaskWei": job.spec.rewardPerTask.to_string(),
+                "token": (job.token != Address::ZERO).then(|| crate::lower(job.token)),
+                "rendererId": job.spec.rendererId,
+                "sceneCid": job.spec.sceneCid,
+            });
             if !json::on() {
                 println!("job {id}: {} tasks (from the chain)", job.task_count);
             }

@@ -253,13 +253,33 @@ fn json_output_is_one_document_per_line_and_failures_are_error_documents() {
     assert_eq!(e["frames"], 3);
     assert_eq!(e["regions"], serde_json::json!([2, 2]));
     assert_eq!(e["regionSize"], serde_json::json!([160, 90]));
-    // The same bill as the text: 116 gwei per task, a 5% fee of 5 gwei, 12 tasks.
+    // The same bill as the text: 116 gwei per task, a 5% fee of 5.8 gwei (in wei, as submit computes it),
+    // 12 tasks.
     assert_eq!(e["rewardPerTaskWei"], "116000000000");
-    assert_eq!(e["verifierFeePerTaskWei"], "5000000000");
-    assert_eq!(e["bountyWei"], (12u64 * 121_000_000_000).to_string());
+    assert_eq!(e["verifierFeePerTaskWei"], "5800000000");
+    assert_eq!(e["bountyWei"], (12u64 * 121_800_000_000).to_string());
     assert!((e["msamples"].as_f64().expect("msamples") - 1.3824).abs() < 1e-9);
     assert!(e["measuredMsamplesPerSecond"].as_f64().expect("speed") > 0.0);
     assert!(e["triangles"].as_u64().expect("triangles") > 0);
+    // A reward given as submit takes it: the fee in wei exactly as submit escrows it (1001 gwei x 5%).
+    let rewarded = tessera()
+        .args(["--json", "job", "estimate"])
+        .arg(&scene)
+        .args([
+            "--width", "64", "--height", "36", "--spp", "1", "--frames", "2",
+        ])
+        .args(["--reward", "0.000001001"])
+        .output()
+        .expect("run");
+    assert!(
+        rewarded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rewarded.stderr)
+    );
+    let r = &documents(&rewarded.stdout)[0];
+    assert_eq!(r["rewardPerTaskWei"], "1001000000000");
+    assert_eq!(r["verifierFeePerTaskWei"], "50050000000");
+    assert_eq!(r["bountyWei"], (2u64 * 1_051_050_000_000).to_string());
     // The flag may also come after the subcommand.
     let after = tessera()
         .args(["job", "estimate"])
