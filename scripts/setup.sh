@@ -41,6 +41,14 @@ done
 forge --version | head -1 >&2
 node scripts/solc-shim.cjs --version | tail -1 >&2
 
+# The web app's toolchain and dependencies (web/package-lock.json).
+web_hash="$(sha256sum web/package-lock.json | cut -d' ' -f1)"
+if [ "$(cat web/node_modules/.tessera-lock 2>/dev/null)" != "$web_hash" ]; then
+  log "installing the web app's packages (npm ci in web/)"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$web_hash" > web/node_modules/.tessera-lock
+fi
+
 # The local IPFS node for tests and the local network (js-ipfs serving the Kubo RPC API on loopback).
 # `npm install`, not `npm ci`: an optional dependency fetched from a tarball URL makes `ci` reject the lock.
 ipfs_dir=scripts/ipfs-devnode

@@ -21,6 +21,12 @@ log "contracts: committed bindings artifacts match the sources"
 forge build >/dev/null
 node scripts/gen-bindings.cjs --check
 
+log "web: generated API types match web/openapi.json (which the indexer's tests hold to the served document)"
+(cd web && npx openapi-typescript openapi.json -o src/generated/api.ts --check >/dev/null) \
+  || die "web/src/generated/api.ts is stale: run npm run gen:api in web/ and commit it"
+log "web: type check, lint, unit tests (Vitest), build"
+(cd web && npx tsc --noEmit && npx eslint . && npx vitest run --reporter=dot && npx vite build --logLevel warn)
+
 log "contracts: unit and fuzz tests"
 forge_test --no-match-contract Invariant -q
 log "contracts: gas snapshots (snapshots/DistributedRender.json) unchanged"

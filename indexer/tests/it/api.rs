@@ -266,6 +266,19 @@ async fn every_endpoint_answers_with_finality_and_rejects_bad_input() -> Result<
         "{metrics}"
     );
     let doc = get_json(r, "/openapi.json", 200).await?;
+    // The web app's API types are generated from a committed copy of this document (web/openapi.json;
+    // scripts/test.sh checks web/src/generated/api.ts against the copy): the copy must be what is served.
+    // TESSERA_UPDATE_OPENAPI=1 rewrites it.
+    let copy = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/openapi.json");
+    if std::env::var_os("TESSERA_UPDATE_OPENAPI").is_some() {
+        std::fs::write(copy, serde_json::to_string_pretty(&doc)? + "\n")?;
+    }
+    let committed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(copy)?)?;
+    assert!(
+        committed == doc,
+        "web/openapi.json is not the document the indexer serves: run `TESSERA_UPDATE_OPENAPI=1 cargo test -p \
+         tessera-indexer --test it`, then `npm run gen:api` in web/, and commit both"
+    );
     for path in [
         "/v1/jobs",
         "/v1/jobs/{job_id}",

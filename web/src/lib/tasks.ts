@@ -1,0 +1,154 @@
+// A job's tasks as tiles of the mosaic, kept current from the indexer's event stream.
+//
+// `reduce` applies one stream event to the tiles at once (a tile changes the moment its event arrives) and
+// names the tasks whose record the page should re-read from the API, which stays the truth: events removed
+// by a reorg, events that change more than one tile, and every change, so that finality (`confirmed`) and
+// the verification details follow the indexer's own view. Events already applied (a resumed stream may
+// repeat the last ones) are skipped by their feed position.
+
+import type { components } from '../generated/api';
+
+export type ApiTask = components['schemas']['Task'];
+export type TaskState = components['schemas']['TaskStatus'];
+
+/** What the mosaic draws for one task. */
+export interface Tile {
+  task: number;
+  state: TaskState;
+  worker: string | null;
+  attempt: number;
+  /** Where the verification stands: `none`, `awaiting_draw`, `commit`, `reveal`, `data_challenge`, `appealable` (the API's words). */
+  phase: string | null;
+  /** Appeal level of the current or next committee. */
+  level: number;
+  /** The standing verdict of the current submission. */
+  verdict: 'approve' | 'reject' | null;
+  /** Whether the last rejection of this task was its last change. */
+  rejected: boolean;
+  /** Whether the last change is in a confirmed block. */
+  confirmed: boolean;
+  /** Feed position of the last event applied (0: from the API). */
+  seq: number;
+}
+
+/** An event of the indexer's stream (`Event` of the OpenAPI document). */
+export type StreamEvent = components['schemas']['Event'];
+
+function num(v: unknown, fallback = 0): number {
+  const n = typeof v === 'string' ? Number(v) : typeof v === 'number' ? v : NaN;
+  return Number.isFinite(n) ? n : fallback;
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' ? v.toLowerCase() : null;
+}
+
+/** The tile of a task record from the API. */
+export function tileFromApi(t: ApiTask): Tile {
+  const verdict = str(t.verdict);
+  return {
+    task: t.taskIndex,
+    state: t.state,
+    worker: t.worker ?? null,
+    attempt: t.attempt,
+    phase: t.state === 'submitted' ? (t.verificationPhase ?? null) : null,
+    level: t.verificationLevel,
+    verdict: verdict === 'approve' || verdict === 'reject' ? verdict : null,
+    rejected: false,
+    confirmed: t.confirmed,
+    seq: 0,
+  };
+}
+
+/** The outcome of one event: the new tiles and the tasks to re-read from the API. */
+export interface Reduction {
+  tiles: Map<number, Tile>;
+  refetch: number[];
+}
+
+/**
+ * Applies `ev` to the tiles of `job`. Events about other jobs change nothing. A removal notice (a reorg)
+ * and a job-wide event (cancel, reclaim) name every affected task for re-reading.
+ */
+export function reduce(tiles: ReadonlyMap<number, Tile>, ev: StreamEvent, job: number): Reduction {
+  const next = new Map(tiles);
+  if (ev.jobId !== job) return { tiles: next, refetch: [] };
+  const all = [...tiles.keys()];
+  if (!ev.live) {
+    return { tiles: next, refetch: ev.taskIndex == null ? all : [ev.taskIndex] };
+  }
+  if (ev.taskIndex == null) {
+    // JobCancelled, OpenTasksReclaimed: open tasks become refunded; re-read them all.
+    return { tiles: next, refetch: all };
+  }
+  const i = ev.taskIndex;
+  const old = tiles.get(i);
+  if (old === undefined) return { tiles: next, refetch: [i] };
+  if (ev.seq <= old.seq) return { tiles: next, refetch: [] };
+  const a = ev.args as Record<string, unknown>;
+  let t: Tile = { ...old, seq: ev.seq, confirmed: ev.confirmed };
+  switch (ev.event) {
+    case 'TaskClaimed':
+      t = { ...t, state: 'claimed', worker: str(a.worker), phase: null, verdict: null, rejected: false };
+      break;
+    case 'ResultSubmitted':
+      t = { ...t, state: 'submitted', worker: str(a.worker) ?? t.worker, attempt: num(a.attempt, t.attempt),
+        phase: 'awaiting_draw', level: 0, verdict: null };
+      break;
+    case 'CommitteeDrawn':
+      t = { ...t, phase: 'commit', level: num(a.level, t.level) };
+      break;
+    case 'DrawDeferred':
+      t = { ...t, phase: 'awaiting_draw' };
+      break;
+    case 'RevealStarted':
+      t = { ...t, phase: 'reveal' };
+      break;
+    case 'DataChallenged':
+      t = { ...t, phase: 'data_challenge' };
+      break;
+    case 'RoundTallied': {
+      const v = num(a.verdict, -1);
+      const verdict = str(a.verdict) === 'approve' || v === 1 ? 'approve' : str(a.verdict) === 'reject' || v === 2 ? 'reject' : null;
+      t = { ...t, phase: 'appealable', verdict, level: num(a.level, t.level) };
+      break;
+    }
+    case 'VerdictAppealed':
+      t = { ...t, phase: 'awaiting_draw', level: num(a.level, t.level + 1) };
+      break;
+    case 'TaskPaid':
+      t = { ...t, state: 'paid', phase: null };
+      break;
+    case 'TaskRefunded':
+      t = { ...t, state: 'refunded', phase: null };
+      break;
+    case 'TaskRejected':
+      t = { ...t, state: 'open', worker: null, phase: null, verdict: 'reject', rejected: true };
+      break;
+    case 'TaskReopened':
+      t = { ...t, state: 'open', worker: null, attempt: num(a.attempt, t.attempt + 1), phase: null, verdict: null };
+      break;
+    default:
+      // Votes, data answers, settlements: the tile's state stands; its details come from the API.
+      break;
+  }
+  next.set(i, t);
+  return { tiles: next, refetch: [i] };
+}
+
+/** Tasks per state, for the summary line. */
+export function counts(tiles: Iterable<Tile>): Record<TaskState, number> {
+  const c: Record<TaskState, number> = { open: 0, claimed: 0, submitted: 0, paid: 0, refunded: 0 };
+  for (const t of tiles) c[t.state] += 1;
+  return c;
+}
+
+/**
+ * Seconds until every task is settled at the observed rate: tasks settled since `since` (unix seconds)
+ * over the time elapsed, applied to the tasks left; null before anything settled.
+ */
+export function eta(settledAt: number[], remaining: number, since: number, now: number): number | null {
+  const done = settledAt.filter((t) => t >= since).length;
+  if (done === 0 || now <= since) return remaining === 0 ? 0 : null;
+  return Math.round((remaining * (now - since)) / done);
+}

@@ -1,0 +1,116 @@
+import { useEffect, useState } from 'preact/hooks';
+import { formatAmount } from '../lib/amount';
+import type { Api, Job, JobStatus, Meta } from '../lib/api';
+import { Head } from './Head';
+import { shortAddress } from './format';
+
+const ETH = '0x0000000000000000000000000000000000000000';
+
+/** Jobs, newest first, filtered by status and artist, a page at a time. */
+export function JobsPage({ api }: { api: Api }) {
+  const [status, setStatus] = useState<JobStatus | ''>('');
+  const [artist, setArtist] = useState('');
+  const [jobs, setJobs] = useState<Job[] | null>(null);
+  const [meta, setMeta] = useState<Meta | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState('');
+  const artistOk = artist === '' || /^0x[0-9a-fA-F]{40}$/.test(artist);
+
+  const load = async (more: boolean) => {
+    setError('');
+    try {
+      const page = await api.jobs({
+        status: status || undefined,
+        artist: artistOk && artist ? artist : undefined,
+        limit: 50,
+        cursor: more && cursor ? cursor : undefined,
+      });
+      setJobs((prev) => (more && prev ? [...prev, ...page.data] : page.data));
+      setMeta(page.meta);
+      setCursor(page.nextCursor ?? null);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  useEffect(() => {
+    if (artistOk) void load(false);
+  }, [status, artist]);
+
+  return (
+    <section aria-labelledby="jobs-title">
+      <h1 id="jobs-title">Jobs</h1>
+      <form class="filters" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          Status
+          <select value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value as JobStatus | '')}>
+            <option value="">any</option>
+            <option value="active">active</option>
+            <option value="finished">finished</option>
+            <option value="cancelled">cancelled</option>
+          </select>
+        </label>
+        <label>
+          Artist
+          <input
+            value={artist}
+            placeholder="0x…"
+            aria-invalid={!artistOk}
+            aria-describedby={artistOk ? undefined : 'artist-error'}
+            onInput={(e) => setArtist((e.target as HTMLInputElement).value.trim())}
+          />
+        </label>
+        {!artistOk && (
+          <span id="artist-error" class="error">
+            not an address (0x and 40 hex digits)
+          </span>
+        )}
+      </form>
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
+      {jobs === null && !error && <p>Loading…</p>}
+      {jobs !== null && jobs.length === 0 && <p>No jobs match.</p>}
+      {jobs !== null && jobs.length > 0 && (
+        <table class="jobs">
+          <caption class="sr-only">Jobs, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Job</th>
+              <th scope="col">Status</th>
+              <th scope="col">Tasks paid</th>
+              <th scope="col">Reward per task</th>
+              <th scope="col">Artist</th>
+              <th scope="col">Finality</th>
+            </tr>
+          </thead>
+          <tbody>
+            {jobs.map((j) => (
+              <tr key={j.jobId}>
+                <td>
+                  <a href={`#/jobs/${j.jobId}`}>#{j.jobId}</a>
+                </td>
+                <td>{j.status}</td>
+                <td>
+                  {j.tasks.paid} / {j.taskCount}
+                </td>
+                <td>
+                  {formatAmount(BigInt(j.rewardPerTask), 18, 6)} {j.token === ETH ? 'ETH' : shortAddress(j.token)}
+                </td>
+                <td title={j.artist}>{shortAddress(j.artist)}</td>
+                <td>{j.confirmed ? 'confirmed' : 'unconfirmed'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {cursor && (
+        <button type="button" onClick={() => void load(true)}>
+          More jobs
+        </button>
+      )}
+      <Head meta={meta} />
+    </section>
+  );
+}
