@@ -14,7 +14,7 @@ function ev(event: string, task: number | null, args: Record<string, unknown> = 
     blockTimestamp: 0,
     txHash: '0x',
     logIndex: 0,
-    args,
+    args: args as StreamEvent['args'],
     confirmed: false,
     jobId: JOB,
     taskIndex: task,

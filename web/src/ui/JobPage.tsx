@@ -104,7 +104,8 @@ export function JobPage({ api, id }: { api: Api; config: Config; id: number }) {
       <h1 id="job-title">Job #{job.jobId}</h1>
       <p>
         {job.status}, {job.taskCount} tasks ({s.frameCount} frames × {s.regionsX}×{s.regionsY} regions of a {s.width}×
-        {s.height} image, {s.samplesPerPixel} spp), reward {formatAmount(BigInt(job.rewardPerTask), 18, 6)} per task,
+        {s.height} image, {s.samplesPerPixel} spp), reward {formatAmount(BigInt(job.rewardPerTask), 18, 6)}{' '}
+        {job.token === '0x0000000000000000000000000000000000000000' ? 'ETH' : shortAddress(job.token)} per task,
         committees of {job.quorum}
         {job.optimistic ? ', optimistic' : ''}; posted by <span title={job.artist}>{shortAddress(job.artist)}</span>{' '}
         ({job.confirmed ? 'confirmed' : 'unconfirmed'})
