@@ -509,12 +509,13 @@ CLASSES = (TESSERA_OT_check, TESSERA_OT_estimate, TESSERA_OT_submit, TESSERA_OT_
            TESSERA_OT_cancel, TESSERA_OT_accept, TESSERA_OT_withdraw)
 
 
+_register, _unregister = bpy.utils.register_classes_factory(CLASSES)
+
+
 def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
+    _register()
 
 
 def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+    _unregister()
     forget_all()

@@ -125,9 +125,11 @@ def unregister_session_properties():
 CLASSES = (TesseraPreferences, TesseraSettings)
 
 
+_register, _unregister = bpy.utils.register_classes_factory(CLASSES)
+
+
 def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
+    _register()
     bpy.types.Scene.tessera = PointerProperty(type=TesseraSettings)
     register_session_properties()
 
@@ -135,5 +137,4 @@ def register():
 def unregister():
     unregister_session_properties()
     del bpy.types.Scene.tessera
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+    _unregister()

@@ -133,11 +133,4 @@ class TESSERA_PT_render(bpy.types.Panel):
 CLASSES = (TESSERA_PT_render,)
 
 
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)
