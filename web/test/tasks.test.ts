@@ -26,7 +26,7 @@ function tiles(n: number): Map<number, Tile> {
   return new Map(
     Array.from({ length: n }, (_, i) => [
       i,
-      { task: i, state: 'open', worker: null, attempt: 0, phase: null, level: 0, verdict: null, rejected: false, confirmed: true, seq: 0 } as Tile,
+      { task: i, state: 'open', worker: null, attempt: 0, phase: null, level: 0, verdict: null, rejected: false, confirmed: true, block: 1, seq: 0 } as Tile,
     ]),
   );
 }
@@ -51,9 +51,9 @@ describe('task states from the event stream', () => {
       ev('CommitteeDrawn', 2, { level: 0 }),
       ev('VoteCommitted', 2),
       ev('RevealStarted', 2),
-      ev('RoundTallied', 2, { verdict: 1, level: 0 }),
+      ev('RoundTallied', 2, { verdict: 'approve', level: '0', appealEndsAt: '1800000000' }),
     ]);
-    expect(t.get(2)).toMatchObject({ state: 'submitted', worker: w.toLowerCase(), phase: 'appealable', verdict: 'approve', confirmed: false });
+    expect(t.get(2)).toMatchObject({ state: 'submitted', worker: w.toLowerCase(), phase: 'appealable', verdict: 'approve', confirmed: false, block: seq });
     expect(t.get(1)?.state).toBe('open');
     expect([...refetch]).toEqual([2]);
     const paid = reduce(t, ev('TaskPaid', 2, { worker: w }), JOB).tiles;
@@ -65,7 +65,7 @@ describe('task states from the event stream', () => {
     const { tiles: t } = play(tiles(1), [
       ev('TaskClaimed', 0, { worker: '0x01' }),
       ev('ResultSubmitted', 0, { attempt: 0 }),
-      ev('RoundTallied', 0, { verdict: 'reject', level: 1 }),
+      ev('RoundTallied', 0, { verdict: 'reject', level: '1', appealEndsAt: '1800000000' }),
       ev('TaskRejected', 0, { reason: 1 }),
     ]);
     expect(t.get(0)).toMatchObject({ state: 'open', worker: null, verdict: 'reject', rejected: true });
@@ -76,7 +76,7 @@ describe('task states from the event stream', () => {
   it('ignores other jobs and events already applied (a resumed stream repeats them)', () => {
     const start = tiles(2);
     const other = reduce(start, ev('TaskClaimed', 0, {}, { jobId: JOB + 1 }), JOB);
-    expect(other.tiles.get(0)?.state).toBe('open');
+    expect(other.tiles).toBe(start); // nothing to draw again
     expect(other.refetch).toEqual([]);
     const claim = ev('TaskClaimed', 0, { worker: '0x01' });
     const paid = ev('TaskPaid', 0);
@@ -89,8 +89,26 @@ describe('task states from the event stream', () => {
   it('re-reads what a reorg removed and what a job-wide event changed', () => {
     const start = tiles(3);
     expect(reduce(start, ev('TaskClaimed', 1, {}, { live: false, removedSeq: 5 }), JOB).refetch).toEqual([1]);
-    expect(reduce(start, ev('JobCancelled', null), JOB).refetch).toEqual([0, 1, 2]);
+    expect(reduce(start, ev('JobCancelled', null), JOB)).toMatchObject({ refetch: [0, 1, 2], jobWide: true });
     expect(reduce(new Map(), ev('TaskClaimed', 9), JOB).refetch).toEqual([9]);
+  });
+
+  it('follows optimistic results, escalations without a majority and answered data challenges', () => {
+    const opt = reduce(tiles(1), ev('ResultSubmitted', 0, { attempt: '0' }), JOB, true).tiles;
+    expect(opt.get(0)?.phase).toBe('none');
+    const { tiles: t } = play(tiles(1), [
+      ev('ResultSubmitted', 0, { attempt: '0' }),
+      ev('RoundTallied', 0, { verdict: 'approve', level: '0', appealEndsAt: '1800000000' }),
+      ev('VerdictAppealed', 0, { level: '1' }),
+      ev('CommitteeDrawn', 0, { level: '1' }),
+      ev('DataChallenged', 0),
+    ]);
+    expect(t.get(0)).toMatchObject({ phase: 'data_challenge', level: 1, verdict: 'approve' });
+    const answered = reduce(t, ev('DataProvided', 0), JOB).tiles;
+    expect(answered.get(0)?.phase).toBe('commit');
+    // A tie: no majority, no appeal window; the verdict of level 0 stands while level 2 is drawn.
+    const tie = reduce(answered, ev('RoundTallied', 0, { verdict: 'none', level: '1', appealEndsAt: '0' }), JOB).tiles;
+    expect(tie.get(0)).toMatchObject({ phase: 'awaiting_draw', level: 2, verdict: 'approve' });
   });
 
   it('reads a task record from the API', () => {
@@ -99,7 +117,7 @@ describe('task states from the event stream', () => {
       deferrals: 0, phaseOver: false, timesRejected: 1, timesExpired: 0, updatedBlock: 10, confirmed: true,
       verificationPhase: 'reveal', verdict: 'approve', worker: '0x09',
     });
-    expect(t).toMatchObject({ task: 3, state: 'submitted', attempt: 2, level: 1, phase: 'reveal', verdict: 'approve', confirmed: true });
+    expect(t).toMatchObject({ task: 3, state: 'submitted', attempt: 2, level: 1, phase: 'reveal', verdict: 'approve', confirmed: true, block: 10 });
   });
 
   it('estimates the time left from the observed rate', () => {

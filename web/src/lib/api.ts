@@ -28,7 +28,8 @@ export class Api {
   constructor(readonly base: string) {}
 
   private async get<T>(path: string, query: Record<string, string | number | undefined> = {}): Promise<T> {
-    const url = new URL(path, this.base);
+    // Relative to the base, so that an indexer served under a path (https://host/indexer) works.
+    const url = new URL(path.replace(/^\//, ''), `${this.base}/`);
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
     let resp: Response;
     try {

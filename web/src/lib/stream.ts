@@ -7,23 +7,31 @@ import type { StreamEvent } from './tasks';
 
 export interface StreamHandle {
   close(): void;
+  /** Settles when the first connection is open (the server has chosen where the stream starts). */
+  opened: Promise<void>;
 }
 
 /**
  * Follows the stream from `after` (the current end when null), calling `onEvent` for every event in feed
- * order and `onState` with `true` while connected.
+ * order and `onState` with `true` while connected. When a connection is lost before any event gave a
+ * position to resume from, the new one starts at the feed's end again: `onGap` is called, so that the
+ * caller re-reads what it shows.
  */
 export function follow(
   indexerUrl: string,
   after: number | null,
   onEvent: (ev: StreamEvent) => void,
   onState: (connected: boolean) => void,
+  onGap: () => void = () => {},
 ): StreamHandle {
   let last = after;
   let source: EventSource | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let closed = false;
   let pause = 500;
+  let opens = 0;
+  let resolveOpened: () => void = () => {};
+  const opened = new Promise<void>((r) => (resolveOpened = r));
 
   const handle = (e: MessageEvent<string>) => {
     let ev: StreamEvent;
@@ -38,12 +46,16 @@ export function follow(
   };
 
   const open = () => {
-    const url = new URL('/v1/stream', indexerUrl);
+    const url = new URL('v1/stream', `${indexerUrl}/`);
     if (last !== null) url.searchParams.set('after', String(last));
+    const resumable = last !== null;
     source = new EventSource(url);
     source.addEventListener('open', () => {
       pause = 500;
+      opens += 1;
       onState(true);
+      resolveOpened();
+      if (opens > 1 && !resumable && last === null) onGap();
     });
     source.addEventListener('log', handle);
     source.addEventListener('removed', handle);
@@ -58,6 +70,7 @@ export function follow(
   };
   open();
   return {
+    opened,
     close() {
       closed = true;
       if (timer) clearTimeout(timer);

@@ -27,6 +27,8 @@ export interface Tile {
   rejected: boolean;
   /** Whether the last change is in a confirmed block. */
   confirmed: boolean;
+  /** Block of the last change (to re-read the tile once the indexer confirms it). */
+  block: number;
   /** Feed position of the last event applied (0: from the API). */
   seq: number;
 }
@@ -56,6 +58,7 @@ export function tileFromApi(t: ApiTask): Tile {
     verdict: verdict === 'approve' || verdict === 'reject' ? verdict : null,
     rejected: false,
     confirmed: t.confirmed,
+    block: t.updatedBlock,
     seq: 0,
   };
 }
@@ -64,36 +67,40 @@ export function tileFromApi(t: ApiTask): Tile {
 export interface Reduction {
   tiles: Map<number, Tile>;
   refetch: number[];
+  /** Whether the job's own record changed (a cancel, a reclaim, a reorg of one of those). */
+  jobWide?: boolean;
 }
 
 /**
- * Applies `ev` to the tiles of `job`. Events about other jobs change nothing. A removal notice (a reorg)
- * and a job-wide event (cancel, reclaim) name every affected task for re-reading.
+ * Applies `ev` to the tiles of `job` (`optimistic`: whether its results are paid unless disputed). Events
+ * about other jobs change nothing and return the same map. A removal notice (a reorg) and a job-wide event
+ * (cancel, reclaim) name every affected task for re-reading; `jobWide` says the job itself changed.
  */
-export function reduce(tiles: ReadonlyMap<number, Tile>, ev: StreamEvent, job: number): Reduction {
-  const next = new Map(tiles);
-  if (ev.jobId !== job) return { tiles: next, refetch: [] };
+export function reduce(tiles: ReadonlyMap<number, Tile>, ev: StreamEvent, job: number, optimistic = false): Reduction {
+  const same = tiles as Map<number, Tile>;
+  if (ev.jobId !== job) return { tiles: same, refetch: [] };
   const all = [...tiles.keys()];
   if (!ev.live) {
-    return { tiles: next, refetch: ev.taskIndex == null ? all : [ev.taskIndex] };
+    return { tiles: same, refetch: ev.taskIndex == null ? all : [ev.taskIndex], jobWide: ev.taskIndex == null };
   }
   if (ev.taskIndex == null) {
-    // JobCancelled, OpenTasksReclaimed: open tasks become refunded; re-read them all.
-    return { tiles: next, refetch: all };
+    // JobCancelled, OpenTasksReclaimed: open tasks become refunded; re-read them all, and the job.
+    return { tiles: same, refetch: all, jobWide: true };
   }
   const i = ev.taskIndex;
   const old = tiles.get(i);
-  if (old === undefined) return { tiles: next, refetch: [i] };
-  if (ev.seq <= old.seq) return { tiles: next, refetch: [] };
+  if (old === undefined) return { tiles: same, refetch: [i] };
+  if (ev.seq <= old.seq) return { tiles: same, refetch: [] };
   const a = ev.args as Record<string, unknown>;
-  let t: Tile = { ...old, seq: ev.seq, confirmed: ev.confirmed };
+  let t: Tile = { ...old, seq: ev.seq, confirmed: ev.confirmed, block: ev.blockNumber };
   switch (ev.event) {
     case 'TaskClaimed':
       t = { ...t, state: 'claimed', worker: str(a.worker), phase: null, verdict: null, rejected: false };
       break;
     case 'ResultSubmitted':
+      // An optimistic result is open to dispute (`none`); any other awaits its first committee.
       t = { ...t, state: 'submitted', worker: str(a.worker) ?? t.worker, attempt: num(a.attempt, t.attempt),
-        phase: 'awaiting_draw', level: 0, verdict: null };
+        phase: optimistic ? 'none' : 'awaiting_draw', level: 0, verdict: null };
       break;
     case 'CommitteeDrawn':
       t = { ...t, phase: 'commit', level: num(a.level, t.level) };
@@ -108,11 +115,19 @@ export function reduce(tiles: ReadonlyMap<number, Tile>, ev: StreamEvent, job: n
       t = { ...t, phase: 'data_challenge' };
       break;
     case 'RoundTallied': {
-      const v = num(a.verdict, -1);
-      const verdict = str(a.verdict) === 'approve' || v === 1 ? 'approve' : str(a.verdict) === 'reject' || v === 2 ? 'reject' : null;
-      t = { ...t, phase: 'appealable', verdict, level: num(a.level, t.level) };
+      // The indexer names the verdict (`approve`, `reject`, `none`); a round without a majority keeps the
+      // standing verdict. No appeal window (`appealEndsAt` 0) means the round escalates to the next level.
+      const v = str(a.verdict);
+      const verdict = v === 'approve' || v === 'reject' ? v : t.verdict;
+      const level = num(a.level, t.level);
+      t = num(a.appealEndsAt, 1) === 0
+        ? { ...t, phase: 'awaiting_draw', verdict, level: level + 1 }
+        : { ...t, phase: 'appealable', verdict, level };
       break;
     }
+    case 'DataProvided':
+      t = { ...t, phase: 'commit' };
+      break;
     case 'VerdictAppealed':
       t = { ...t, phase: 'awaiting_draw', level: num(a.level, t.level + 1) };
       break;
@@ -129,9 +144,10 @@ export function reduce(tiles: ReadonlyMap<number, Tile>, ev: StreamEvent, job: n
       t = { ...t, state: 'open', worker: null, attempt: num(a.attempt, t.attempt + 1), phase: null, verdict: null };
       break;
     default:
-      // Votes, data answers, settlements: the tile's state stands; its details come from the API.
+      // Votes, settlements: the tile's state stands; its details come from the API.
       break;
   }
+  const next = new Map(tiles);
   next.set(i, t);
   return { tiles: next, refetch: [i] };
 }

@@ -38,9 +38,9 @@ export function App({ config }: { config: Config }) {
         </nav>
       </header>
       <main>
-        {r.page === 'jobs' && <JobsPage api={api} />}
-        {r.page === 'job' && <JobPage api={api} config={config} id={r.id} />}
-        {r.page === 'network' && <NetworkPage api={api} />}
+        {r.page === 'jobs' && <JobsPage api={api} config={config} />}
+        {r.page === 'job' && <JobPage key={r.id} api={api} config={config} id={r.id} />}
+        {r.page === 'network' && <NetworkPage api={api} config={config} />}
       </main>
     </>
   );

@@ -1,27 +1,68 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Config } from '../config';
-import { formatAmount } from '../lib/amount';
 import type { Api, Job, Meta, TaskDetail } from '../lib/api';
 import { follow } from '../lib/stream';
-import { counts, eta, reduce, tileFromApi, type Tile } from '../lib/tasks';
+import { counts, reduce, tileFromApi, type Tile } from '../lib/tasks';
+import { Amount } from './Amount';
 import { Head } from './Head';
 import { PHASE_WORDS, shortAddress, span } from './format';
 
+/** Above this many tasks to re-read at once, the whole list is read instead (pages of 500). */
+const BULK = 50;
+
 /** A job: its frames as mosaics of their tasks, live from the indexer's stream. */
-export function JobPage({ api, id }: { api: Api; config: Config; id: number }) {
+export function JobPage({ api, config, id }: { api: Api; config: Config; id: number }) {
   const [job, setJob] = useState<Job | null>(null);
   const [meta, setMeta] = useState<Meta | null>(null);
   const [tiles, setTiles] = useState<Map<number, Tile>>(new Map());
   const [connected, setConnected] = useState(false);
   const [error, setError] = useState('');
   const [selected, setSelected] = useState<number | null>(null);
-  const settled = useRef<{ since: number; at: number[] }>({ since: Date.now() / 1000, at: [] });
+  const [now, setNow] = useState(Date.now() / 1000);
+  // The settled count when the page first knew the tasks, for the rate behind the ETA.
+  const start = useRef<{ at: number; settled: number } | null>(null);
+  const tilesRef = useRef(tiles);
+  tilesRef.current = tiles;
 
   useEffect(() => {
     let stop = false;
+    // A counter per task: only the newest read of a task is applied, whatever order answers come in.
+    const version = new Map<number, number>();
+    const bump = (t: number) => {
+      const v = (version.get(t) ?? 0) + 1;
+      version.set(t, v);
+      return v;
+    };
+    const apply = (read: Tile, v: number) => {
+      if (stop || version.get(read.task) !== v) return;
+      setTiles((prev) => {
+        const next = new Map(prev);
+        const old = prev.get(read.task);
+        next.set(read.task, { ...read, seq: old?.seq ?? 0, rejected: old?.rejected ?? false });
+        return next;
+      });
+    };
+    const readJob = async () => {
+      const d = await api.job(id);
+      if (!stop) setJob(d.data.job);
+    };
+    const readAll = async (which: number[] | null) => {
+      const started = new Map((which ?? [...tilesRef.current.keys()]).map((t) => [t, bump(t)]));
+      const all = await api.tasks(id);
+      if (stop) return;
+      setMeta(all.meta);
+      for (const t of all.tasks) {
+        const v = started.get(t.taskIndex) ?? bump(t.taskIndex);
+        apply(tileFromApi(t), v);
+      }
+      if (!start.current) {
+        const c = counts(all.tasks.map(tileFromApi));
+        start.current = { at: Date.now() / 1000, settled: c.paid + c.refunded };
+      }
+    };
     const pending = new Set<number>();
     let timer: ReturnType<typeof setTimeout> | null = null;
-    // Re-read the tasks an event touched (the API is the truth: finality, verification), a batch at a time.
+    // Re-read the tasks events touched (the API is the truth: finality, verification), a batch at a time.
     const refetch = (tasks: number[]) => {
       tasks.forEach((t) => pending.add(t));
       if (timer) return;
@@ -29,62 +70,69 @@ export function JobPage({ api, id }: { api: Api; config: Config; id: number }) {
         timer = null;
         const batch = [...pending];
         pending.clear();
-        for (const t of batch) {
-          try {
-            const r = await api.task(id, t);
-            if (stop) return;
-            setMeta(r.meta);
-            setTiles((prev) => {
-              const next = new Map(prev);
-              const old = prev.get(t);
-              next.set(t, { ...tileFromApi(r.data.task), seq: old?.seq ?? 0, rejected: old?.rejected ?? false });
-              return next;
-            });
-          } catch (e) {
-            setError((e as Error).message);
+        try {
+          if (batch.length > BULK) {
+            await readAll(batch);
+            return;
           }
+          await Promise.all(
+            batch.map(async (t) => {
+              const v = bump(t);
+              const r = await api.task(id, t);
+              if (stop) return;
+              setMeta(r.meta);
+              apply(tileFromApi(r.data.task), v);
+            }),
+          );
+        } catch (e) {
+          if (!stop) setError((e as Error).message);
         }
       }, 250);
     };
-    let handle: { close(): void } | null = null;
+    const handle = follow(
+      api.base,
+      null,
+      (ev) => {
+        const optimistic = jobRef.current?.optimistic ?? false;
+        const r = reduce(tilesRef.current, ev, id, optimistic);
+        if (r.tiles !== tilesRef.current) {
+          tilesRef.current = r.tiles;
+          setTiles(r.tiles);
+        }
+        if (r.refetch.length) refetch(r.refetch);
+        if (r.jobWide) void readJob().catch((e: Error) => setError(e.message));
+      },
+      setConnected,
+      // A reconnection that could not resume: re-read everything.
+      () => void Promise.all([readJob(), readAll(null)]).catch((e: Error) => setError(e.message)),
+    );
     (async () => {
       try {
-        // The stream first (from its current end, buffered by the browser), then the snapshot: nothing
-        // that happens between the two is missed, and what the snapshot already holds is re-read anyway.
-        handle = follow(
-          api.base,
-          null,
-          (ev) => {
-            setTiles((prev) => {
-              const r = reduce(prev, ev, id);
-              for (const t of r.tiles.values()) {
-                const was = prev.get(t.task);
-                if (was && was.state !== t.state && (t.state === 'paid' || t.state === 'refunded')) {
-                  settled.current.at.push(Date.now() / 1000);
-                }
-              }
-              if (r.refetch.length) refetch(r.refetch);
-              return r.tiles;
-            });
-          },
-          setConnected,
-        );
-        const detail = await api.job(id);
-        const all = await api.tasks(id);
-        if (stop) return;
-        setJob(detail.data.job);
-        setMeta(all.meta);
-        setTiles(new Map(all.tasks.map((t) => [t.taskIndex, tileFromApi(t)])));
+        // The stream is open first (the server has fixed where it starts), then the snapshot is read: an event
+        // in between is both in the stream and, if it landed before the read, in the snapshot; a read started
+        // for it afterwards wins over the snapshot by its version.
+        await Promise.race([handle.opened, new Promise((r) => setTimeout(r, 5000))]);
+        await Promise.all([readJob(), readAll(null)]);
       } catch (e) {
-        setError((e as Error).message);
+        if (!stop) setError((e as Error).message);
       }
     })();
+    // Finality: tiles whose block the indexer has since confirmed are re-read (and the job while unconfirmed).
+    const poll = setInterval(() => {
+      setNow(Date.now() / 1000);
+      const unconfirmed = [...tilesRef.current.values()].filter((t) => !t.confirmed).map((t) => t.task);
+      if (unconfirmed.length) refetch(unconfirmed);
+      if (jobRef.current && !jobRef.current.confirmed) void readJob().catch(() => {});
+    }, 5000);
     return () => {
       stop = true;
-      handle?.close();
+      handle.close();
+      clearInterval(poll);
       if (timer) clearTimeout(timer);
     };
   }, [api, id]);
+  const jobRef = useRef<Job | null>(null);
+  jobRef.current = job;
 
   if (error && !job) {
     return (
@@ -98,23 +146,28 @@ export function JobPage({ api, id }: { api: Api; config: Config; id: number }) {
   const regions = s.regionsX * s.regionsY;
   const c = counts(tiles.values());
   const remaining = c.open + c.claimed + c.submitted;
-  const left = eta(settled.current.at, remaining, settled.current.since, Date.now() / 1000);
+  let left: number | null = null;
+  if (start.current && now > start.current.at) {
+    const done = c.paid + c.refunded - start.current.settled;
+    if (done > 0) left = (remaining * (now - start.current.at)) / done;
+  }
   return (
     <section aria-labelledby="job-title">
       <h1 id="job-title">Job #{job.jobId}</h1>
       <p>
         {job.status}, {job.taskCount} tasks ({s.frameCount} frames × {s.regionsX}×{s.regionsY} regions of a {s.width}×
-        {s.height} image, {s.samplesPerPixel} spp), reward {formatAmount(BigInt(job.rewardPerTask), 18, 6)}{' '}
-        {job.token === '0x0000000000000000000000000000000000000000' ? 'ETH' : shortAddress(job.token)} per task,
-        committees of {job.quorum}
+        {s.height} image, {s.samplesPerPixel} spp), reward <Amount value={job.rewardPerTask} token={job.token} rpcUrl={config.rpcUrl} />{' '}
+        per task, committees of {job.quorum}
         {job.optimistic ? ', optimistic' : ''}; posted by <span title={job.artist}>{shortAddress(job.artist)}</span>{' '}
         ({job.confirmed ? 'confirmed' : 'unconfirmed'})
       </p>
-      <p aria-live="polite">
+      <p>
         {c.paid} paid, {c.submitted} submitted, {c.claimed} claimed, {c.open} open, {c.refunded} refunded
-        {remaining > 0 && left !== null ? `; about ${span(left)} left at the observed rate` : ''}
+        {remaining > 0 && left !== null ? `; about ${span(left)} left at the rate observed here` : ''}
         {' · '}
-        <span class={connected ? 'live' : 'offline'}>{connected ? 'live' : 'reconnecting…'}</span>
+        <span role="status" class={connected ? 'live' : 'offline'}>
+          {connected ? 'live' : 'reconnecting…'}
+        </span>
       </p>
       {error && (
         <p role="alert" class="error">
@@ -141,6 +194,7 @@ export function JobPage({ api, id }: { api: Api; config: Config; id: number }) {
                   aria-label={label}
                   title={label}
                   aria-pressed={selected === i}
+                  aria-controls="task-panel"
                   onClick={() => setSelected(selected === i ? null : i)}
                 >
                   <span>{i}</span>
@@ -152,7 +206,7 @@ export function JobPage({ api, id }: { api: Api; config: Config; id: number }) {
         </figure>
       ))}
       {selected !== null && <TaskPanel api={api} job={id} task={selected} tile={tiles.get(selected)} />}
-      <Head meta={meta} />
+      <Head meta={meta} config={config} />
     </section>
   );
 }
@@ -161,18 +215,33 @@ export function JobPage({ api, id }: { api: Api; config: Config; id: number }) {
 function TaskPanel({ api, job, task, tile }: { api: Api; job: number; task: number; tile: Tile | undefined }) {
   const [detail, setDetail] = useState<TaskDetail | null>(null);
   const [error, setError] = useState('');
+  const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
+    heading.current?.focus();
+  }, [task]);
+  useEffect(() => {
+    let live = true;
+    setError('');
     api
       .task(job, task)
-      .then((r) => setDetail(r.data))
-      .catch((e: Error) => setError(e.message));
-    // Re-read when the tile changes (an event about this task).
-  }, [api, job, task, tile?.seq, tile?.state]);
+      .then((r) => live && setDetail(r.data))
+      .catch((e: Error) => live && setError(e.message));
+    return () => {
+      live = false;
+    };
+    // Re-read when the tile changes (an event about this task, or its confirmation).
+  }, [api, job, task, tile?.seq, tile?.state, tile?.confirmed]);
   return (
-    <aside class="task" aria-labelledby="task-title">
-      <h2 id="task-title">Task {task}</h2>
-      {error && <p class="error">{error}</p>}
-      {detail && (
+    <aside id="task-panel" class="task" aria-labelledby="task-title">
+      <h2 id="task-title" tabIndex={-1} ref={heading}>
+        Task {task}
+      </h2>
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
+      {detail && detail.task.taskIndex === task && (
         <>
           <p>
             {detail.task.state}, attempt {detail.task.attempt}, worker{' '}

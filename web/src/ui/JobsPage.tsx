@@ -1,13 +1,12 @@
-import { useEffect, useState } from 'preact/hooks';
-import { formatAmount } from '../lib/amount';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { Config } from '../config';
 import type { Api, Job, JobStatus, Meta } from '../lib/api';
+import { Amount } from './Amount';
 import { Head } from './Head';
 import { shortAddress } from './format';
 
-const ETH = '0x0000000000000000000000000000000000000000';
-
 /** Jobs, newest first, filtered by status and artist, a page at a time. */
-export function JobsPage({ api }: { api: Api }) {
+export function JobsPage({ api, config }: { api: Api; config: Config }) {
   const [status, setStatus] = useState<JobStatus | ''>('');
   const [artist, setArtist] = useState('');
   const [jobs, setJobs] = useState<Job[] | null>(null);
@@ -15,9 +14,12 @@ export function JobsPage({ api }: { api: Api }) {
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState('');
   const artistOk = artist === '' || /^0x[0-9a-fA-F]{40}$/.test(artist);
+  // Only the newest request's answer is shown (a slow answer to an older filter is dropped).
+  const request = useRef(0);
 
   const load = async (more: boolean) => {
     setError('');
+    const mine = ++request.current;
     try {
       const page = await api.jobs({
         status: status || undefined,
@@ -25,14 +27,16 @@ export function JobsPage({ api }: { api: Api }) {
         limit: 50,
         cursor: more && cursor ? cursor : undefined,
       });
+      if (mine !== request.current) return;
       setJobs((prev) => (more && prev ? [...prev, ...page.data] : page.data));
       setMeta(page.meta);
       setCursor(page.nextCursor ?? null);
     } catch (e) {
-      setError((e as Error).message);
+      if (mine === request.current) setError((e as Error).message);
     }
   };
   useEffect(() => {
+    setCursor(null);
     if (artistOk) void load(false);
   }, [status, artist]);
 
@@ -96,7 +100,7 @@ export function JobsPage({ api }: { api: Api }) {
                   {j.tasks.paid} / {j.taskCount}
                 </td>
                 <td>
-                  {formatAmount(BigInt(j.rewardPerTask), 18, 6)} {j.token === ETH ? 'ETH' : shortAddress(j.token)}
+                  <Amount value={j.rewardPerTask} token={j.token} rpcUrl={config.rpcUrl} />
                 </td>
                 <td title={j.artist}>{shortAddress(j.artist)}</td>
                 <td>{j.confirmed ? 'confirmed' : 'unconfirmed'}</td>
@@ -110,7 +114,7 @@ export function JobsPage({ api }: { api: Api }) {
           More jobs
         </button>
       )}
-      <Head meta={meta} />
+      <Head meta={meta} config={config} />
     </section>
   );
 }

@@ -1,10 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import { formatAmount } from '../lib/amount';
+import type { Config } from '../config';
 import type { Api, Meta, Network } from '../lib/api';
 import { Head } from './Head';
 
 /** The network as the indexer counts it. */
-export function NetworkPage({ api }: { api: Api }) {
+export function NetworkPage({ api, config }: { api: Api; config: Config }) {
   const [net, setNet] = useState<Network | null>(null);
   const [meta, setMeta] = useState<Meta | null>(null);
   const [error, setError] = useState('');
@@ -49,7 +50,7 @@ export function NetworkPage({ api }: { api: Api }) {
           <dd>{net.paused ? 'paused' : 'open'}</dd>
         </dl>
       )}
-      <Head meta={meta} />
+      <Head meta={meta} config={config} />
     </section>
   );
 }

@@ -1,0 +1,32 @@
+// What a job's payment token is called and how many decimals its amounts have: ETH for the zero address,
+// else the ERC-20's own `symbol()` and `decimals()` read over the configured RPC (viem), cached per token.
+
+import { createPublicClient, erc20Abi, http, type Address } from 'viem';
+
+export const ETH_ADDRESS = '0x0000000000000000000000000000000000000000';
+
+export interface TokenInfo {
+  symbol: string;
+  decimals: number;
+}
+
+const cache = new Map<string, Promise<TokenInfo>>();
+
+/** The token's symbol and decimals. For a token that does not answer the promise rejects (and is not
+ * cached): callers show its amounts in smallest units. */
+export function tokenInfo(rpcUrl: string, token: string): Promise<TokenInfo> {
+  const key = token.toLowerCase();
+  if (key === ETH_ADDRESS) return Promise.resolve({ symbol: 'ETH', decimals: 18 });
+  let p = cache.get(key);
+  if (!p) {
+    const client = createPublicClient({ transport: http(rpcUrl) });
+    const address = key as Address;
+    p = Promise.all([
+      client.readContract({ address, abi: erc20Abi, functionName: 'symbol' }),
+      client.readContract({ address, abi: erc20Abi, functionName: 'decimals' }),
+    ]).then(([symbol, decimals]) => ({ symbol: String(symbol).slice(0, 12), decimals: Number(decimals) }));
+    p.catch(() => cache.delete(key));
+    cache.set(key, p);
+  }
+  return p;
+}

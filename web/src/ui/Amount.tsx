@@ -1,0 +1,34 @@
+import { useEffect, useState } from 'preact/hooks';
+import { formatAmount } from '../lib/amount';
+import type { TokenInfo } from '../lib/tokens';
+import { shortAddress } from './format';
+
+/** An amount of `token` in its own units (its decimals and symbol), or in smallest units until known. */
+export function Amount({ value, token, rpcUrl }: { value: string; token: string; rpcUrl: string }) {
+  const [info, setInfo] = useState<TokenInfo | null>(null);
+  useEffect(() => {
+    let live = true;
+    // ETH needs no RPC; an ERC-20's reader (viem's client) is loaded only when a token is shown.
+    const read: Promise<TokenInfo> = /^0x0{40}$/i.test(token)
+      ? Promise.resolve({ symbol: 'ETH', decimals: 18 })
+      : import('../lib/tokens').then((m) => m.tokenInfo(rpcUrl, token));
+    read
+      .then((i) => live && setInfo(i))
+      .catch(() => live && setInfo(null));
+    return () => {
+      live = false;
+    };
+  }, [rpcUrl, token]);
+  if (!info) {
+    return (
+      <span title={token}>
+        {value} units of {shortAddress(token)}
+      </span>
+    );
+  }
+  return (
+    <span title={`${value} in the token's smallest unit`}>
+      {formatAmount(BigInt(value), info.decimals, 6)} {info.symbol}
+    </span>
+  );
+}
