@@ -301,10 +301,15 @@ pub async fn feed(db: impl PgExecutor<'_>, after: i64, limit: i64) -> Result<Vec
     .collect())
 }
 
-/// The newest feed position.
+/// The newest feed position a reader can see: the highest `seq` of a stored log or removal notice (0 for
+/// an empty feed). Not the sequence's `last_value`: that also counts the numbers a batch still being written
+/// has taken, and a stream starting after those would skip the batch once it commits.
 pub async fn feed_head(db: impl PgExecutor<'_>) -> Result<i64> {
     Ok(sqlx::query_scalar!(
-        r#"SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS "v!" FROM feed_seq"#
+        r#"SELECT GREATEST(
+               COALESCE((SELECT max(seq) FROM logs), 0),
+               COALESCE((SELECT max(seq) FROM removed_logs), 0)
+           ) AS "v!""#
     )
     .fetch_one(db)
     .await?)

@@ -378,3 +378,34 @@ async fn a_replayed_batch_changes_nothing_and_its_new_logs_go_in() -> Result<()>
     );
     Ok(())
 }
+
+/// A live stream without a position starts after the newest position a reader can see. The numbers a batch
+/// still being written has taken from the feed's sequence are not that: a stream starting after them would
+/// skip the batch once it commits.
+#[tokio::test]
+async fn a_new_stream_starts_at_the_newest_stored_event_not_at_numbers_in_flight() -> Result<()> {
+    let net = Net::start().await?;
+    history::generate(&net).await?;
+    let db = Db::fresh().await?;
+    let ix = Indexer::start(&db, &net.rpc_url(), &net, Options::default()).await?;
+    synced(&db.pool, &net).await?;
+    ix.stop().await?;
+    let head = tessera_indexer::store::read::feed_head(&db.pool).await?;
+    let newest: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM logs")
+        .fetch_one(&db.pool)
+        .await?;
+    assert_eq!(Some(head), newest);
+    // A batch in flight: its numbers are taken, its rows are not visible yet.
+    let mut batch = db.pool.begin().await?;
+    let taken: i64 = sqlx::query_scalar("SELECT nextval('feed_seq')")
+        .fetch_one(&mut *batch)
+        .await?;
+    assert!(taken > head);
+    assert_eq!(
+        tessera_indexer::store::read::feed_head(&db.pool).await?,
+        head,
+        "the head counts a number whose row is not committed"
+    );
+    batch.rollback().await?;
+    Ok(())
+}
