@@ -20,6 +20,12 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
+# Chromium for the web app's browser test (tests/e2e/web.rs, driven by playwright-core), without the recommends.
+if ! need chromium; then
+  log "installing Chromium (Debian)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 # Blender for the add-on's end-to-end test (tests/e2e/blender.rs; Debian's 3.4), without the recommends.
 if ! need blender; then
   log "installing Blender (Debian)"

@@ -4,7 +4,8 @@
 //! slashed and replaced, a registry smaller than the committee (`verification.rs`); a worker killed mid-task
 //! whose lease expires; a
 //! worker killed and restarted; cancel, reclaim, accept and the CLI's errors; a malformed scene; IPFS going
-//! away and coming back; the Blender add-on driving the CLI from inside Blender (`blender.rs`). The tests
+//! away and coming back; the Blender add-on driving the CLI from inside Blender (`blender.rs`); the web app in headless Chromium
+//! with an injected wallet (`web.rs`). The tests
 //! run one at a time (they share the machine's two cores).
 //!
 //! They need the binaries of the workspace (`cargo test --workspace` builds them before running any test).
@@ -15,3 +16,4 @@ mod faults;
 mod harness;
 mod round_trip;
 mod verification;
+mod web;

@@ -360,6 +360,9 @@ impl Localnet {
                 format!("127.0.0.1:{port}"),
                 "--poll-interval-ms".into(),
                 "200".into(),
+                // The web app is served from another local origin (the demo's, the browser tests').
+                "--cors-origins".into(),
+                "*".into(),
             ],
             vec![("TESSERA_DATABASE_URL".into(), db.clone())],
             &self.dir.join("logs"),

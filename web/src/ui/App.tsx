@@ -1,6 +1,9 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Config } from '../config';
+import type { Address } from 'viem';
 import { Api } from '../lib/api';
+import type { Connection } from '../lib/wallet';
+import { WalletBar, WalletContext, type WalletState } from './Wallet';
 import { JobPage } from './JobPage';
 import { JobsPage } from './JobsPage';
 import { NetworkPage } from './NetworkPage';
@@ -22,8 +25,21 @@ export function App({ config }: { config: Config }) {
     return () => removeEventListener('hashchange', on);
   }, []);
   const r = route(hash);
+  // The market's address (config.json's, else the one the indexer follows) and the indexer's confirmations.
+  const [conn, setConn] = useState<Connection | null>(null);
+  const [chain, setChain] = useState<{ market: Address | null; confirmations: number }>({
+    market: (config.market || null) as Address | null,
+    confirmations: 0,
+  });
+  useEffect(() => {
+    api
+      .network()
+      .then((n) => setChain({ market: (config.market || n.meta.contract) as Address, confirmations: n.meta.confirmations }))
+      .catch(() => {});
+  }, [api]);
+  const state: WalletState = { conn, ...chain };
   return (
-    <>
+    <WalletContext.Provider value={state}>
       <header>
         <a class="brand" href="#/">
           Tessera
@@ -36,12 +52,13 @@ export function App({ config }: { config: Config }) {
             Network
           </a>
         </nav>
+        <WalletBar config={config} state={state} onConnect={setConn} />
       </header>
       <main>
         {r.page === 'jobs' && <JobsPage api={api} config={config} />}
         {r.page === 'job' && <JobPage key={r.id} api={api} config={config} id={r.id} />}
         {r.page === 'network' && <NetworkPage api={api} config={config} />}
       </main>
-    </>
+    </WalletContext.Provider>
   );
 }

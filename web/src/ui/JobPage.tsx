@@ -4,7 +4,10 @@ import type { Api, Job, Meta, TaskDetail } from '../lib/api';
 import { follow } from '../lib/stream';
 import { counts, reduce, tileFromApi, type Tile } from '../lib/tasks';
 import { Amount } from './Amount';
+import type { TxStage } from '../lib/wallet';
+import { send } from '../lib/wallet';
 import { Head } from './Head';
+import { TxStatus, useWallet } from './Wallet';
 import { PHASE_WORDS, shortAddress, span } from './format';
 
 /** Above this many tasks to re-read at once, the whole list is read instead (pages of 500). */
@@ -133,6 +136,8 @@ export function JobPage({ api, config, id }: { api: Api; config: Config; id: num
   }, [api, id]);
   const jobRef = useRef<Job | null>(null);
   jobRef.current = job;
+  const wallet = useWallet();
+  const [tx, setTx] = useState<TxStage | null>(null);
 
   if (error && !job) {
     return (
@@ -174,6 +179,22 @@ export function JobPage({ api, config, id }: { api: Api; config: Config; id: num
           {error}
         </p>
       )}
+      {wallet.conn && wallet.market && wallet.conn.account.toLowerCase() === job.artist.toLowerCase() && job.status === 'active' && c.open > 0 && (
+        <p class="actions">
+          <button
+            type="button"
+            disabled={tx?.stage === 'signing' || tx?.stage === 'sent'}
+            onClick={() => {
+              const { conn, market } = wallet;
+              if (conn && market) void send(conn, config, market, 'cancelJob', [BigInt(job.jobId)], wallet.confirmations, setTx);
+            }}
+          >
+            Cancel job
+          </button>{' '}
+          <span class="muted">the escrow of its open tasks is credited back; withdraw it from the header</span>
+        </p>
+      )}
+      <TxStatus tx={tx} />
       {Array.from({ length: s.frameCount }, (_, f) => (
         <figure class="frame" key={f}>
           <figcaption>Frame {s.frameStart + f}</figcaption>
