@@ -2,7 +2,9 @@
 //! IPFS node, the contracts, the indexer, two workers and three verifiers), posts the bundled demo scene as a
 //! multi-task job with the artist's CLI, shows its progress live, prints how each task was verified (the
 //! committees drawn, their revealed votes and verdicts), fetches and checks the frames, prints the indexer's
-//! view of the job, and shuts everything down.
+//! view of the job, and shuts everything down. The built web app (`web/dist`) is served beside it, with a
+//! `config.json` for this network, and its address printed; `--keep` leaves the network running for a person
+//! to use it until Ctrl-C.
 
 use alloy::primitives::Address;
 use alloy::sol_types::SolEvent;
@@ -49,6 +51,12 @@ struct Cli {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
+    /// The built web app to serve (`npm run build` in web/; `scripts/demo.sh` builds it).
+    #[arg(long, default_value_os_t = repo_root().join("web/dist"))]
+    web: PathBuf,
+    /// After the demo, keep the network (and the web app) running until Ctrl-C.
+    #[arg(long)]
+    keep: bool,
 }
 
 fn main() {
@@ -96,10 +104,34 @@ async fn run(cli: Cli) -> Result<()> {
             net.indexer_url
         ),
     );
-    let outcome = tokio::select! {
+    let web = serve_web(&net, &cli.web).await?;
+    match &web {
+        Some(url) => step(t0, &format!("the web app is at {url}")),
+        None => step(
+            t0,
+            &format!(
+                "the web app is not built ({} has no index.html: npm run build in web/); not served",
+                cli.web.display()
+            ),
+        ),
+    }
+    let mut outcome = tokio::select! {
         r = demo(&mut net, &cli, t0) => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
+    if cli.keep && outcome.is_ok() {
+        step(
+            t0,
+            &format!(
+                "the network keeps running{}; Ctrl-C stops it",
+                web.as_deref()
+                    .map_or_else(String::new, |u| format!(" (web app at {u})"))
+            ),
+        );
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            outcome = Err(e.into());
+        }
+    }
     step(t0, "shutting down (SIGTERM to every process)");
     let logs = net.dir.join("logs");
     let down = net.shutdown().await;
@@ -110,6 +142,41 @@ async fn run(cli: Cli) -> Result<()> {
     down?;
     step(t0, "done");
     Ok(())
+}
+
+/// Serves the built web app at `dist` on a free loopback port, with a `config.json` naming this network; its
+/// URL, or `None` when the app is not built.
+async fn serve_web(net: &Localnet, dist: &std::path::Path) -> Result<Option<String>> {
+    if !dist.join("index.html").is_file() {
+        return Ok(None);
+    }
+    let config = serde_json::json!({
+        "indexerUrl": net.indexer_url,
+        "rpcUrl": net.dev.endpoint(),
+        "ipfsApi": net.ipfs.api,
+        "ipfsGateway": "",
+        "chainId": net.deployment.chain_id,
+        "market": net.deployment.distributed_render.to_string(),
+    });
+    let app = axum::Router::new()
+        .route(
+            "/config.json",
+            axum::routing::get(move || {
+                let c = config.clone();
+                async move { axum::Json(c) }
+            }),
+        )
+        .fallback_service(tower_http::services::ServeDir::new(dist));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the web app's port")?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("the web app's server stopped: {e}");
+        }
+    });
+    Ok(Some(url))
 }
 
 async fn demo(net: &mut Localnet, cli: &Cli, t0: Instant) -> Result<()> {
