@@ -48,15 +48,21 @@ async fn the_web_app_connects_watches_a_job_paid_cancels_another_and_withdraws()
         .env("TESSERA_INDEXER_URL", get("TESSERA_INDEXER_URL")?)
         .env("TESSERA_RPC_URL", get("TESSERA_RPC_URL")?)
         .env("TESSERA_IPFS_API", get("TESSERA_IPFS_API")?)
-        .env("TESSERA_CHAIN_ID", "31337")
+        .env("TESSERA_CHAIN_ID", net.ln.deployment.chain_id.to_string())
         .env("TESSERA_ARTIST", artist.to_string())
         .env("TESSERA_PAID_JOB", paid.to_string())
         .env("TESSERA_CANCEL_JOB", open.to_string())
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    let run = tokio::time::timeout(Duration::from_secs(600), cmd.output())
-        .await
-        .context("the browser test did not finish in 10 minutes")??;
+    let run = match tokio::time::timeout(Duration::from_secs(600), cmd.output()).await {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(net.with_logs(anyhow::anyhow!(
+                "the browser test did not finish in 10 minutes (screenshots so far in {})",
+                out.display()
+            )));
+        }
+    };
     let stdout = String::from_utf8_lossy(&run.stdout);
     eprintln!("{stdout}");
     if !run.status.success() {

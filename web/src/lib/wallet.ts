@@ -8,6 +8,7 @@ import {
   createPublicClient,
   createWalletClient,
   custom,
+  defineChain,
   http,
   type Address,
   type EIP1193Provider,
@@ -56,9 +57,43 @@ export async function connect(wallet: WalletInfo): Promise<Connection> {
   return { wallet, account, chainId, client };
 }
 
-/** Asks the wallet to switch to the configured chain. */
-export async function switchChain(c: Connection, chainId: number): Promise<void> {
-  await c.client.switchChain({ id: chainId });
+/** The configured chain as viem describes one (its RPC for a wallet that does not know it yet). */
+export function chainOf(config: Config) {
+  return defineChain({
+    id: config.chainId,
+    name: `Tessera market chain ${config.chainId}`,
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [config.rpcUrl] } },
+  });
+}
+
+/** Asks the wallet to switch to the configured chain, adding it first when the wallet does not know it
+ * (EIP-3326 error 4902, then EIP-3085); returns the chain the wallet is on afterwards. */
+export async function switchChain(c: Connection, config: Config): Promise<number> {
+  try {
+    await c.client.switchChain({ id: config.chainId });
+  } catch (e) {
+    const unknown = e instanceof BaseError && e.walk((x) => (x as { code?: number }).code === 4902);
+    if (!unknown) throw e;
+    await c.client.addChain({ chain: chainOf(config) });
+  }
+  return c.client.getChainId();
+}
+
+/** Follows the wallet's account and chain (EIP-1193 `accountsChanged`, `chainChanged`); returns a stop. */
+export function watch(
+  c: Connection,
+  onChange: (change: { account?: Address | null; chainId?: number }) => void,
+): () => void {
+  const p = c.wallet.provider;
+  const accounts = (list: string[]) => onChange({ account: (list[0] as Address | undefined) ?? null });
+  const chain = (id: string) => onChange({ chainId: Number(id) });
+  p.on?.('accountsChanged', accounts);
+  p.on?.('chainChanged', chain);
+  return () => {
+    p.removeListener?.('accountsChanged', accounts);
+    p.removeListener?.('chainChanged', chain);
+  };
 }
 
 export function reader(config: Config): PublicClient {
@@ -67,10 +102,12 @@ export function reader(config: Config): PublicClient {
 
 /** Where a transaction stands, for the page to show from signature to finality. */
 export type TxStage =
+  | { stage: 'checking' }
   | { stage: 'signing' }
   | { stage: 'sent'; hash: Hash }
   | { stage: 'included'; hash: Hash; block: bigint }
   | { stage: 'final'; hash: Hash; block: bigint }
+  | { stage: 'unfinal'; hash: Hash; block: bigint; message: string }
   | { stage: 'failed'; message: string };
 
 type MarketWrite = 'cancelJob' | 'withdraw' | 'acceptTask' | 'reclaimOpenTasks';
@@ -90,11 +127,14 @@ export async function send(
   onStage: (s: TxStage) => void,
 ): Promise<boolean> {
   const pub = reader(config);
+  let included: { hash: Hash; block: bigint } | null = null;
   try {
-    if (c.chainId !== config.chainId) {
-      throw new Error(`the wallet is on chain ${c.chainId}; the market is on chain ${config.chainId}: switch chains`);
+    onStage({ stage: 'checking' });
+    // The chain the wallet is on now (it may have been switched since the page connected).
+    const on = await c.client.getChainId();
+    if (on !== config.chainId) {
+      throw new Error(`the wallet is on chain ${on}; the market is on chain ${config.chainId}: switch chains`);
     }
-    onStage({ stage: 'signing' });
     // Simulated first: a call the contract would refuse is refused here with its reason, before signing.
     const { request } = await pub.simulateContract({
       address: market,
@@ -103,17 +143,25 @@ export async function send(
       args: args as never,
       account: c.account,
     });
-    const hash = await c.client.writeContract({ ...request, account: c.account, chain: null });
+    onStage({ stage: 'signing' });
+    // With the chain named, viem checks it again and the wallet signs for it (the chain id is in the request).
+    const hash = await c.client.writeContract({ ...request, account: c.account, chain: chainOf(config) });
     onStage({ stage: 'sent', hash });
-    const receipt = await pub.waitForTransactionReceipt({ hash });
+    const receipt = await pub.waitForTransactionReceipt({ hash, timeout: 600_000 });
     if (receipt.status !== 'success') throw new Error(`the transaction ${hash} reverted`);
-    onStage({ stage: 'included', hash, block: receipt.blockNumber });
+    included = { hash, block: receipt.blockNumber };
+    onStage({ stage: 'included', ...included });
     if (confirmations > 0) {
-      await pub.waitForTransactionReceipt({ hash, confirmations: confirmations + 1 });
+      // Up to a minute a block before calling it not final yet (a slow chain is not a failed transaction).
+      await pub.waitForTransactionReceipt({ hash, confirmations: confirmations + 1, timeout: (confirmations + 2) * 60_000 });
     }
-    onStage({ stage: 'final', hash, block: receipt.blockNumber });
+    onStage({ stage: 'final', ...included });
     return true;
   } catch (e) {
+    if (included) {
+      onStage({ stage: 'unfinal', ...included, message: explain(e) });
+      return true;
+    }
     onStage({ stage: 'failed', message: explain(e) });
     return false;
   }

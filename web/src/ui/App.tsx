@@ -27,15 +27,27 @@ export function App({ config }: { config: Config }) {
   const r = route(hash);
   // The market's address (config.json's, else the one the indexer follows) and the indexer's confirmations.
   const [conn, setConn] = useState<Connection | null>(null);
-  const [chain, setChain] = useState<{ market: Address | null; confirmations: number }>({
-    market: (config.market || null) as Address | null,
-    confirmations: 0,
+  const [chain, setChain] = useState<{ market: Address | null; confirmations: number | null }>({
+    market: null,
+    confirmations: null,
   });
+  // Actions wait for the indexer's answer (its contract, and the confirmations that make a block final);
+  // retried until it answers.
   useEffect(() => {
-    api
-      .network()
-      .then((n) => setChain({ market: (config.market || n.meta.contract) as Address, confirmations: n.meta.confirmations }))
-      .catch(() => {});
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const ask = () =>
+      api
+        .network()
+        .then((n) => live && setChain({ market: (config.market || n.meta.contract) as Address, confirmations: n.meta.confirmations }))
+        .catch(() => {
+          if (live) timer = setTimeout(ask, 3000);
+        });
+    void ask();
+    return () => {
+      live = false;
+      if (timer) clearTimeout(timer);
+    };
   }, [api]);
   const state: WalletState = { conn, ...chain };
   return (

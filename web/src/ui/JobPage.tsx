@@ -7,7 +7,7 @@ import { Amount } from './Amount';
 import type { TxStage } from '../lib/wallet';
 import { send } from '../lib/wallet';
 import { Head } from './Head';
-import { TxStatus, useWallet } from './Wallet';
+import { Credit, TxStatus, busy, useWallet } from './Wallet';
 import { PHASE_WORDS, shortAddress, span } from './format';
 
 /** Above this many tasks to re-read at once, the whole list is read instead (pages of 500). */
@@ -179,19 +179,28 @@ export function JobPage({ api, config, id }: { api: Api; config: Config; id: num
           {error}
         </p>
       )}
-      {wallet.conn && wallet.market && wallet.conn.account.toLowerCase() === job.artist.toLowerCase() && job.status === 'active' && c.open > 0 && (
+      {wallet.conn && wallet.market && wallet.conn.account.toLowerCase() === job.artist.toLowerCase() && (
         <p class="actions">
-          <button
-            type="button"
-            disabled={tx?.stage === 'signing' || tx?.stage === 'sent'}
-            onClick={() => {
-              const { conn, market } = wallet;
-              if (conn && market) void send(conn, config, market, 'cancelJob', [BigInt(job.jobId)], wallet.confirmations, setTx);
-            }}
-          >
-            Cancel job
-          </button>{' '}
-          <span class="muted">the escrow of its open tasks is credited back; withdraw it from the header</span>
+          {job.status === 'active' && remaining > 0 && (
+            <>
+              <button
+                type="button"
+                disabled={busy(tx) || wallet.confirmations === null}
+                onClick={() => {
+                  const { conn, market, confirmations } = wallet;
+                  if (conn && market && confirmations !== null) {
+                    void send(conn, config, market, 'cancelJob', [BigInt(job.jobId)], confirmations, setTx);
+                  }
+                }}
+              >
+                Cancel job
+              </button>{' '}
+              <span class="muted">the open tasks' escrow is credited to you (expired leases' later); withdraw your credit</span>
+            </>
+          )}{' '}
+          {job.token !== '0x0000000000000000000000000000000000000000' && (
+            <Credit config={config} state={wallet} token={job.token as `0x${string}`} symbol="token" />
+          )}
         </p>
       )}
       <TxStatus tx={tx} />

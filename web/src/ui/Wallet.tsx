@@ -4,34 +4,54 @@ import type { Address } from 'viem';
 import type { Config } from '../config';
 import { formatAmount } from '../lib/amount';
 import { distributedRenderAbi } from '../generated/abi';
-import { connect, discover, explain, reader, send, switchChain, type Connection, type TxStage, type WalletInfo } from '../lib/wallet';
+import { connect, discover, explain, reader, send, switchChain, watch, type Connection, type TxStage, type WalletInfo } from '../lib/wallet';
 import { shortAddress } from './format';
 
 export interface WalletState {
   conn: Connection | null;
   market: Address | null;
-  confirmations: number;
+  /** The indexer's confirmation count ("final"); null until the indexer answered: no action before. */
+  confirmations: number | null;
 }
 
-export const WalletContext = createContext<WalletState>({ conn: null, market: null, confirmations: 0 });
+export const WalletContext = createContext<WalletState>({ conn: null, market: null, confirmations: null });
 
 export function useWallet() {
   return useContext(WalletContext);
 }
 
+/** Whether a transaction is under way (no second one from the same control until it is final). */
+export function busy(tx: TxStage | null): boolean {
+  return tx !== null && ['checking', 'signing', 'sent', 'included'].includes(tx.stage);
+}
+
 /** A transaction's progress in words, announced to screen readers. */
 export function TxStatus({ tx }: { tx: TxStage | null }) {
   if (!tx) return null;
-  const text =
-    tx.stage === 'signing'
-      ? 'Confirm in your wallet…'
-      : tx.stage === 'sent'
-        ? `Sent (${shortAddress(tx.hash)}), waiting for a block…`
-        : tx.stage === 'included'
-          ? `Included in block ${tx.block}, waiting for finality…`
-          : tx.stage === 'final'
-            ? `Final: included in block ${tx.block} and confirmed.`
-            : `Failed: ${tx.message}`;
+  let text: string;
+  switch (tx.stage) {
+    case 'checking':
+      text = 'Checking the call against the contract…';
+      break;
+    case 'signing':
+      text = 'Confirm in your wallet…';
+      break;
+    case 'sent':
+      text = `Sent (${shortAddress(tx.hash)}), waiting for a block…`;
+      break;
+    case 'included':
+      text = `Included in block ${tx.block}, waiting for finality…`;
+      break;
+    case 'final':
+      text = `Final: included in block ${tx.block} and confirmed.`;
+      break;
+    case 'unfinal':
+      text = `Included in block ${tx.block}, not final yet (${tx.message}).`;
+      break;
+    case 'failed':
+      text = `Failed: ${tx.message}`;
+      break;
+  }
   return (
     <p role={tx.stage === 'failed' ? 'alert' : 'status'} class={tx.stage === 'failed' ? 'error tx' : 'tx'}>
       {text}
@@ -39,32 +59,83 @@ export function TxStatus({ tx }: { tx: TxStage | null }) {
   );
 }
 
-/** The header's wallet: discovered wallets to connect, the account, the chain check and the credit. */
-export function WalletBar({ config, state, onConnect }: { config: Config; state: WalletState; onConnect: (c: Connection) => void }) {
-  const [wallets, setWallets] = useState<WalletInfo[]>([]);
-  const [error, setError] = useState('');
+const ETH = '0x0000000000000000000000000000000000000000';
+
+/** The connected account's credit in `token` on the market and a Withdraw button for it. */
+export function Credit({ config, state, token, symbol }: { config: Config; state: WalletState; token: Address; symbol: string }) {
   const [credit, setCredit] = useState<bigint | null>(null);
   const [tx, setTx] = useState<TxStage | null>(null);
+  const [error, setError] = useState('');
+  const { conn, market, confirmations } = state;
+  const account = conn?.account;
+  useEffect(() => {
+    if (!account || !market) return;
+    let live = true;
+    const read = () =>
+      reader(config)
+        .readContract({ address: market, abi: distributedRenderAbi, functionName: 'balanceOf', args: [account, token] })
+        .then((v) => {
+          if (!live) return;
+          setCredit(v as bigint);
+          setError('');
+        })
+        .catch((e) => live && setError(explain(e)));
+    void read();
+    const t = setInterval(read, 5000);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+  }, [account, market, token, tx?.stage]);
+  if (!conn || !market || credit === null) {
+    return error ? (
+      <span role="alert" class="error">
+        {error}
+      </span>
+    ) : null;
+  }
+  return (
+    <>
+      <span aria-label={token === ETH ? 'Credited balance' : `Credited ${symbol}`}>
+        credit {formatAmount(credit, 18, 6)} {symbol}
+      </span>
+      <button
+        type="button"
+        disabled={credit === 0n || busy(tx) || confirmations === null}
+        onClick={() => void send(conn, config, market, 'withdraw', [token], confirmations ?? 0, setTx)}
+      >
+        {token === ETH ? 'Withdraw' : `Withdraw ${symbol}`}
+      </button>
+      <TxStatus tx={tx} />
+    </>
+  );
+}
+
+/** The header's wallet: discovered wallets to connect, the account, the chain check and the ETH credit. */
+export function WalletBar({
+  config,
+  state,
+  onConnect,
+}: {
+  config: Config;
+  state: WalletState;
+  onConnect: (c: Connection | null) => void;
+}) {
+  const [wallets, setWallets] = useState<WalletInfo[]>([]);
+  const [error, setError] = useState('');
   useEffect(
     () => discover((w) => setWallets((prev) => (prev.some((p) => p.uuid === w.uuid) ? prev : [...prev, w]))),
     [],
   );
-  const { conn, market } = state;
-  const readCredit = async () => {
-    if (!conn || !market) return;
-    const v = await reader(config).readContract({
-      address: market,
-      abi: distributedRenderAbi,
-      functionName: 'balanceOf',
-      args: [conn.account, '0x0000000000000000000000000000000000000000'],
-    });
-    setCredit(v as bigint);
-  };
+  const { conn } = state;
+  // The wallet may change account or chain at any time: follow it (no account left: disconnected).
   useEffect(() => {
-    readCredit().catch((e) => setError(explain(e)));
-    const t = setInterval(() => readCredit().catch(() => {}), 5000);
-    return () => clearInterval(t);
-  }, [conn?.account, market]);
+    if (!conn) return;
+    return watch(conn, (ch) => {
+      if (ch.account === null) onConnect(null);
+      else onConnect({ ...conn, ...(ch.account ? { account: ch.account } : {}), ...(ch.chainId ? { chainId: ch.chainId } : {}) });
+    });
+  }, [conn]);
 
   if (!conn) {
     return (
@@ -76,7 +147,10 @@ export function WalletBar({ config, state, onConnect }: { config: Config; state:
             key={w.uuid}
             onClick={() =>
               connect(w)
-                .then(onConnect)
+                .then((c) => {
+                  setError('');
+                  onConnect(c);
+                })
                 .catch((e) => setError(explain(e)))
             }
           >
@@ -103,8 +177,11 @@ export function WalletBar({ config, state, onConnect }: { config: Config; state:
           <button
             type="button"
             onClick={() =>
-              switchChain(conn, config.chainId)
-                .then(() => onConnect({ ...conn, chainId: config.chainId }))
+              switchChain(conn, config)
+                .then((chainId) => {
+                  setError('');
+                  onConnect({ ...conn, chainId });
+                })
                 .catch((e) => setError(explain(e)))
             }
           >
@@ -112,25 +189,8 @@ export function WalletBar({ config, state, onConnect }: { config: Config; state:
           </button>
         </span>
       ) : (
-        credit !== null &&
-        market && (
-          <>
-            <span aria-label="Credited balance">credit {formatAmount(credit, 18, 6)} ETH</span>
-            <button
-              type="button"
-              disabled={credit === 0n || tx?.stage === 'signing' || tx?.stage === 'sent'}
-              onClick={() =>
-                send(conn, config, market, 'withdraw', ['0x0000000000000000000000000000000000000000'], state.confirmations, setTx).then(
-                  () => readCredit().catch(() => {}),
-                )
-              }
-            >
-              Withdraw
-            </button>
-          </>
-        )
+        <Credit config={config} state={state} token={ETH} symbol="ETH" />
       )}
-      <TxStatus tx={tx} />
       {error && (
         <span role="alert" class="error">
           {error}

@@ -11,8 +11,8 @@
 // TESSERA_CHAIN_ID, TESSERA_ARTIST, TESSERA_PAID_JOB, TESSERA_CANCEL_JOB, CHROMIUM (default /usr/bin/chromium).
 
 import { createServer } from 'node:http';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { extname, join, normalize } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { extname, join, normalize, sep } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const env = (k) => {
@@ -22,6 +22,7 @@ const env = (k) => {
 };
 const dist = env('TESSERA_WEB_DIST');
 const out = env('TESSERA_WEB_OUT');
+rmSync(out, { recursive: true, force: true }); // this run's screenshots only
 mkdirSync(out, { recursive: true });
 if (!existsSync(join(dist, 'index.html'))) throw new Error(`${dist} has no index.html: run npm run build in web/`);
 const config = {
@@ -37,19 +38,25 @@ const paidJob = env('TESSERA_PAID_JOB');
 const cancelJob = env('TESSERA_CANCEL_JOB');
 
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.map': 'application/json' };
+const root = normalize(dist) + sep;
 const server = createServer((req, res) => {
-  const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-  if (path === '/config.json') {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    return res.end(JSON.stringify(config));
+  try {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    if (path === '/config.json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify(config));
+    }
+    const file = normalize(join(dist, path === '/' ? 'index.html' : path));
+    if (!file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404);
+      return res.end();
+    }
+    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+    res.end(readFileSync(file));
+  } catch {
+    res.writeHead(400);
+    res.end();
   }
-  const file = normalize(join(dist, path === '/' ? 'index.html' : path));
-  if (!file.startsWith(normalize(dist)) || !existsSync(file)) {
-    res.writeHead(404);
-    return res.end();
-  }
-  res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
-  res.end(readFileSync(file));
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}`;

@@ -119,7 +119,8 @@ async fn run(cli: Cli) -> Result<()> {
         r = demo(&mut net, &cli, t0) => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
-    if cli.keep && outcome.is_ok() {
+    // Kept also when the demo failed: that is when one wants to look at it.
+    if cli.keep {
         step(
             t0,
             &format!(
@@ -152,7 +153,8 @@ async fn serve_web(net: &Localnet, dist: &std::path::Path) -> Result<Option<Stri
     }
     let config = serde_json::json!({
         "indexerUrl": net.indexer_url,
-        "rpcUrl": net.dev.endpoint(),
+        // The address anvil listens on (a browser resolving `localhost` may try ::1 first).
+        "rpcUrl": net.dev.endpoint().replacen("localhost", "127.0.0.1", 1),
         "ipfsApi": net.ipfs.api,
         "ipfsGateway": "",
         "chainId": net.deployment.chain_id,
