@@ -121,8 +121,8 @@ describe('task states from the event stream', () => {
   });
 
   it('estimates the time left from the observed rate', () => {
-    expect(eta([], 4, 0, 100)).toBeNull();
-    expect(eta([10, 20], 4, 0, 40)).toBe(80);
-    expect(eta([10], 0, 0, 40)).toBe(0);
+    expect(eta(0, 4, 0, 100)).toBeNull();
+    expect(eta(2, 4, 0, 40)).toBe(80);
+    expect(eta(1, 0, 0, 40)).toBe(0);
   });
 });

@@ -227,17 +227,12 @@ fn documents(stdout: &[u8]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[test]
-fn json_output_is_one_document_per_line_and_failures_are_error_documents() {
-    let dir = tmp("json");
-    let scene = dir.join("cornell.glb");
-    std::fs::write(&scene, tessera_render::testscenes::cornell_box()).expect("scene");
+/// `tessera --json job estimate SCENE ARGS`, which must succeed with exactly one document: that document.
+fn estimate_json(scene: &std::path::Path, args: &[&str]) -> serde_json::Value {
     let out = tessera()
         .args(["--json", "job", "estimate"])
-        .arg(&scene)
-        .args(["--width", "320", "--height", "180", "--spp", "8"])
-        .args(["--frames", "3", "--regions", "2x2"])
-        .args(["--verifier-fee-bps", "500"])
+        .arg(scene)
+        .args(args)
         .output()
         .expect("run");
     assert!(
@@ -245,9 +240,33 @@ fn json_output_is_one_document_per_line_and_failures_are_error_documents() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let docs = documents(&out.stdout);
+    let mut docs = documents(&out.stdout);
     assert_eq!(docs.len(), 1, "{docs:?}");
-    let e = &docs[0];
+    docs.remove(0)
+}
+
+#[test]
+fn json_output_is_one_document_per_line_and_failures_are_error_documents() {
+    let dir = tmp("json");
+    let scene = dir.join("cornell.glb");
+    std::fs::write(&scene, tessera_render::testscenes::cornell_box()).expect("scene");
+    let e = &estimate_json(
+        &scene,
+        &[
+            "--width",
+            "320",
+            "--height",
+            "180",
+            "--spp",
+            "8",
+            "--frames",
+            "3",
+            "--regions",
+            "2x2",
+            "--verifier-fee-bps",
+            "500",
+        ],
+    );
     assert_eq!(e["kind"], "estimate");
     assert_eq!(e["tasks"], 12);
     assert_eq!(e["frames"], 3);
@@ -262,21 +281,21 @@ fn json_output_is_one_document_per_line_and_failures_are_error_documents() {
     assert!(e["measuredMsamplesPerSecond"].as_f64().expect("speed") > 0.0);
     assert!(e["triangles"].as_u64().expect("triangles") > 0);
     // A reward given as submit takes it: the fee in wei exactly as submit escrows it (1001 gwei x 5%).
-    let rewarded = tessera()
-        .args(["--json", "job", "estimate"])
-        .arg(&scene)
-        .args([
-            "--width", "64", "--height", "36", "--spp", "1", "--frames", "2",
-        ])
-        .args(["--reward", "0.000001001"])
-        .output()
-        .expect("run");
-    assert!(
-        rewarded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rewarded.stderr)
+    let r = &estimate_json(
+        &scene,
+        &[
+            "--width",
+            "64",
+            "--height",
+            "36",
+            "--spp",
+            "1",
+            "--frames",
+            "2",
+            "--reward",
+            "0.000001001",
+        ],
     );
-    let r = &documents(&rewarded.stdout)[0];
     assert_eq!(r["rewardPerTaskWei"], "1001000000000");
     assert_eq!(r["verifierFeePerTaskWei"], "50050000000");
     assert_eq!(r["bountyWei"], (2u64 * 1_051_050_000_000).to_string());

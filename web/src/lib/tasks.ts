@@ -160,11 +160,11 @@ export function counts(tiles: Iterable<Tile>): Record<TaskState, number> {
 }
 
 /**
- * Seconds until every task is settled at the observed rate: tasks settled since `since` (unix seconds)
- * over the time elapsed, applied to the tasks left; null before anything settled.
+ * Seconds until every task is settled at the observed rate: `done` tasks settled since `since` (unix
+ * seconds) over the time elapsed, applied to the `remaining` ones; null before anything settled.
  */
-export function eta(settledAt: number[], remaining: number, since: number, now: number): number | null {
-  const done = settledAt.filter((t) => t >= since).length;
-  if (done === 0 || now <= since) return remaining === 0 ? 0 : null;
+export function eta(done: number, remaining: number, since: number, now: number): number | null {
+  if (remaining === 0) return 0;
+  if (done <= 0 || now <= since) return null;
   return Math.round((remaining * (now - since)) / done);
 }

@@ -1,7 +1,8 @@
 // What a job's payment token is called and how many decimals its amounts have: ETH for the zero address,
 // else the ERC-20's own `symbol()` and `decimals()` read over the configured RPC (viem), cached per token.
 
-import { createPublicClient, erc20Abi, http, type Address } from 'viem';
+import { erc20Abi, type Address } from 'viem';
+import { readerAt } from './wallet';
 
 export const ETH_ADDRESS = '0x0000000000000000000000000000000000000000';
 
@@ -19,7 +20,7 @@ export function tokenInfo(rpcUrl: string, token: string): Promise<TokenInfo> {
   if (key === ETH_ADDRESS) return Promise.resolve({ symbol: 'ETH', decimals: 18 });
   let p = cache.get(key);
   if (!p) {
-    const client = createPublicClient({ transport: http(rpcUrl) });
+    const client = readerAt(rpcUrl);
     const address = key as Address;
     p = Promise.all([
       client.readContract({ address, abi: erc20Abi, functionName: 'symbol' }),

@@ -96,8 +96,20 @@ export function watch(
   };
 }
 
+const readers = new Map<string, PublicClient>();
+
+/** The read client of `rpcUrl` (one per URL, shared by every read of the page). */
+export function readerAt(rpcUrl: string): PublicClient {
+  let r = readers.get(rpcUrl);
+  if (!r) {
+    r = createPublicClient({ transport: http(rpcUrl) });
+    readers.set(rpcUrl, r);
+  }
+  return r;
+}
+
 export function reader(config: Config): PublicClient {
-  return createPublicClient({ transport: http(config.rpcUrl) });
+  return readerAt(config.rpcUrl);
 }
 
 /** Where a transaction stands, for the page to show from signature to finality. */

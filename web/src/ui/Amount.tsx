@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { formatAmount } from '../lib/amount';
-import type { TokenInfo } from '../lib/tokens';
+import { tokenInfo, type TokenInfo } from '../lib/tokens';
 import { shortAddress } from './format';
 
 /** An amount of `token` in its own units (its decimals and symbol), or in smallest units until known. */
@@ -8,11 +8,7 @@ export function Amount({ value, token, rpcUrl }: { value: string; token: string;
   const [info, setInfo] = useState<TokenInfo | null>(null);
   useEffect(() => {
     let live = true;
-    // ETH needs no RPC; an ERC-20's reader (viem's client) is loaded only when a token is shown.
-    const read: Promise<TokenInfo> = /^0x0{40}$/i.test(token)
-      ? Promise.resolve({ symbol: 'ETH', decimals: 18 })
-      : import('../lib/tokens').then((m) => m.tokenInfo(rpcUrl, token));
-    read
+    tokenInfo(rpcUrl, token)
       .then((i) => live && setInfo(i))
       .catch(() => live && setInfo(null));
     return () => {

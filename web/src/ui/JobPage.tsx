@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Config } from '../config';
 import type { Api, Job, Meta, TaskDetail } from '../lib/api';
 import { follow } from '../lib/stream';
-import { counts, reduce, tileFromApi, type Tile } from '../lib/tasks';
+import { counts, eta, reduce, tileFromApi, type Tile } from '../lib/tasks';
 import { Amount } from './Amount';
 import type { TxStage } from '../lib/wallet';
 import { send } from '../lib/wallet';
@@ -151,11 +151,7 @@ export function JobPage({ api, config, id }: { api: Api; config: Config; id: num
   const regions = s.regionsX * s.regionsY;
   const c = counts(tiles.values());
   const remaining = c.open + c.claimed + c.submitted;
-  let left: number | null = null;
-  if (start.current && now > start.current.at) {
-    const done = c.paid + c.refunded - start.current.settled;
-    if (done > 0) left = (remaining * (now - start.current.at)) / done;
-  }
+  const left = start.current ? eta(c.paid + c.refunded - start.current.settled, remaining, start.current.at, now) : null;
   return (
     <section aria-labelledby="job-title">
       <h1 id="job-title">Job #{job.jobId}</h1>
