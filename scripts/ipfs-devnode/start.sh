@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Start a loopback-only js-ipfs daemon with the Kubo RPC API.
 # Env: IPFS_PATH (repo dir), IPFS_API_PORT (default 5001), IPFS_GATEWAY_PORT (default 8080),
-#      IPFS_RPC_PORT (js-ipfs gRPC-over-websocket API, default 5003)
+#      IPFS_RPC_PORT (js-ipfs gRPC-over-websocket API, default 5003), IPFS_CORS_ORIGINS (comma-separated
+#      origins whose pages may call the RPC API, e.g. the web app's; `*` for any; default none, and then
+#      the node refuses every browser POST, as Kubo does)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 export IPFS_PATH="${IPFS_PATH:-$HERE/.repo}"
@@ -17,7 +19,7 @@ if [ ! -f "$IPFS_PATH/config" ]; then
 fi
 # Loopback only, no peers, no discovery: edited in the config file in one step (each `jsipfs config` call
 # starts node, ~2 s). Rewritten on every start so that the ports can change between runs.
-API_PORT="$API_PORT" GW_PORT="$GW_PORT" RPC_PORT="$RPC_PORT" node -e '
+API_PORT="$API_PORT" GW_PORT="$GW_PORT" RPC_PORT="$RPC_PORT" CORS="${IPFS_CORS_ORIGINS:-}" node -e '
   const fs = require("fs"), f = process.env.IPFS_PATH + "/config";
   const c = JSON.parse(fs.readFileSync(f, "utf8"));
   const e = process.env;
@@ -26,6 +28,11 @@ API_PORT="$API_PORT" GW_PORT="$GW_PORT" RPC_PORT="$RPC_PORT" node -e '
     RPC: `/ip4/127.0.0.1/tcp/${e.RPC_PORT}/ws`, Swarm: ["/ip4/127.0.0.1/tcp/0"], Delegates: [],
     Announce: [], NoAnnounce: [] });
   c.Bootstrap = [];
+  // The browser app uploads scenes and reads outputs through the RPC API: its origin must be allowed
+  // (API.HTTPHeaders, the same setting as in Kubo).
+  const origins = e.CORS.split(",").map((o) => o.trim()).filter(Boolean);
+  c.API = Object.assign(c.API || {}, { HTTPHeaders: origins.length
+    ? { "Access-Control-Allow-Origin": origins, "Access-Control-Allow-Methods": ["POST"] } : {} });
   c.Discovery = Object.assign(c.Discovery || {}, { MDNS: { Enabled: false, Interval: 10 }, webRTCStar: { Enabled: false } });
   fs.writeFileSync(f, JSON.stringify(c, null, 2));
 '

@@ -1,7 +1,10 @@
 //! The web app in a real browser against the whole network: `web/test/browser/flow.mjs` (headless Chromium
 //! driven by playwright-core, a wallet injected as an EIP-6963 provider sending to anvil as the artist)
-//! connects, watches a job's mosaic fill until every task is paid, cancels a second job and withdraws the
-//! refund, saving a screenshot of each step in web/test-results/; the chain is then checked here. Needs the built app (`npm run build` in web/, which
+//! connects, posts a 4-task job in ETH and a 1-task job in an ERC-20 from the page (scene uploaded to IPFS,
+//! approval first), sees a revert in words, watches both paid (the ETH job's frame verified in the browser
+//! and downloaded), cancels a third job while its event stream is cut and checks that the resumed stream
+//! delivers every event recorded meanwhile, and withdraws the refund, saving a screenshot of each step in
+//! web/test-results/; the chain is then checked here. Needs the built app (`npm run build` in web/, which
 //! `scripts/test.sh` runs first) and Chromium (`scripts/setup.sh` installs Debian's).
 
 use crate::harness::{Net, SERIAL, check};
@@ -12,7 +15,8 @@ use tessera_bindings::DistributedRender::JobCancelled;
 use tessera_localnet::Account;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_web_app_connects_watches_a_job_paid_cancels_another_and_withdraws() -> Result<()> {
+async fn the_web_app_posts_jobs_in_eth_and_a_token_watches_them_paid_cancels_another_and_withdraws()
+-> Result<()> {
     let _one = SERIAL.lock().await;
     let root = tessera_localnet::repo_root();
     let web = root.join("web");
@@ -23,7 +27,20 @@ async fn the_web_app_connects_watches_a_job_paid_cancels_another_and_withdraws()
     let mut net = Net::start("web", true).await?;
     net.ln.spawn_daemon("w1", "run", Account::Worker, &[])?;
     net.verifiers().await?;
-    let paid = net.post(1, "2x2", 4, &[])?;
+    // The artist's tokens for the ERC-20 job the page posts.
+    let token = net.ln.deployment.test_token;
+    let artist = net.ln.address(Account::Artist)?;
+    let erc20 = tessera_bindings::TestToken::new(token, net.ln.dev.artist.provider.clone());
+    erc20
+        .mint(
+            artist,
+            alloy::primitives::U256::from(10u64).pow(alloy::primitives::U256::from(18u64)),
+        )
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let tokens_before = erc20.balanceOf(artist).call().await?;
     // A job no worker takes (a renderer nobody runs): it stays open until the artist cancels it.
     let open = net.post(1, "1x1", 4, &["--renderer", "tessera-pt/unclaimed"])?;
     // The screenshots outlive the network's folder: web/test-results/ (not committed).
@@ -39,7 +56,6 @@ async fn the_web_app_connects_watches_a_job_paid_cancels_another_and_withdraws()
             .map(|(_, v)| v.clone())
             .with_context(|| format!("{k} is not in the CLI's environment"))
     };
-    let artist = net.ln.address(Account::Artist)?;
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg("test/browser/flow.mjs")
         .current_dir(&web)
@@ -50,7 +66,8 @@ async fn the_web_app_connects_watches_a_job_paid_cancels_another_and_withdraws()
         .env("TESSERA_IPFS_API", get("TESSERA_IPFS_API")?)
         .env("TESSERA_CHAIN_ID", net.ln.deployment.chain_id.to_string())
         .env("TESSERA_ARTIST", artist.to_string())
-        .env("TESSERA_PAID_JOB", paid.to_string())
+        .env("TESSERA_SCENE", crate::harness::scene())
+        .env("TESSERA_TOKEN", token.to_string())
         .env("TESSERA_CANCEL_JOB", open.to_string())
         .stdin(Stdio::null())
         .kill_on_drop(true);
@@ -77,10 +94,55 @@ async fn the_web_app_connects_watches_a_job_paid_cancels_another_and_withdraws()
         "the browser test ran to its end",
     )?;
     // What the page did, as the chain has it.
+    let posted = |kind: &str| -> Result<u64> {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("[web-test] posted {kind} job ")))
+            .with_context(|| format!("the browser test posted no {kind} job"))?
+            .trim()
+            .parse()
+            .context("a job id")
+    };
+    let (eth_job, token_job) = (posted("eth")?, posted("token")?);
+    let eth = net.market.job(eth_job).await?;
+    check(
+        eth.artist == artist && eth.token.is_zero() && eth.task_count == 4,
+        "the page's ETH job: the artist's, in ETH, 4 tasks",
+    )?;
+    check(
+        eth.spec.rendererId == tessera_render::RENDERER_ID && eth.spec.settings.cellSize == 8,
+        "the page's job names the renderer and the cell size it was given",
+    )?;
+    for i in 0..4 {
+        check(
+            net.task(eth_job, i).await?.state == tessera_bindings::TaskState::Paid,
+            &format!("task {i} of job {eth_job} paid"),
+        )?;
+    }
+    let tj = net.market.job(token_job).await?;
+    let reward = alloy::primitives::U256::from(tj.spec.rewardPerTask);
+    // One task of 0.002 tokens and a 5% verifier fee.
+    let escrow = reward
+        + reward * alloy::primitives::U256::from(tj.spec.verifierFeeBps)
+            / alloy::primitives::U256::from(10_000u32);
+    check(
+        tj.token == token
+            && tj.task_count == 1
+            && reward == alloy::primitives::U256::from(2_000_000_000_000_000u64),
+        "the page's token job: in the ERC-20, 1 task of 0.002",
+    )?;
+    check(
+        net.task(token_job, 0).await?.state == tessera_bindings::TaskState::Paid,
+        &format!("the task of job {token_job} paid"),
+    )?;
+    check(
+        erc20.balanceOf(artist).call().await? == tokens_before - escrow,
+        "the token escrow (approved from the page) left the artist",
+    )?;
     let cancelled = net.events::<JobCancelled>(open).await?;
     check(
         cancelled.len() == 1 && cancelled[0].artist == artist,
-        "the second job was cancelled by the artist",
+        "the third job was cancelled by the artist",
     )?;
     let credit = net
         .market
@@ -92,18 +154,16 @@ async fn the_web_app_connects_watches_a_job_paid_cancels_another_and_withdraws()
         credit.is_zero(),
         &format!("the refund was withdrawn ({credit} wei left)"),
     )?;
-    for i in 0..4 {
-        check(
-            net.task(paid, i).await?.state == tessera_bindings::TaskState::Paid,
-            &format!("task {i} of job {paid} paid"),
-        )?;
-    }
     for f in [
         "1-jobs-connected",
-        "2-job-paid",
-        "3-task-committee",
-        "4-job-cancelled",
-        "5-withdrawn",
+        "2-posted-eth",
+        "3-posted-token",
+        "4-revert-in-words",
+        "5-token-job-paid",
+        "6-job-paid-frame",
+        "7-task-committee",
+        "8-job-cancelled-stream-resumed",
+        "9-withdrawn",
     ] {
         check(
             out.join(format!("{f}.png")).is_file(),

@@ -188,6 +188,9 @@ impl IpfsNode {
             ("IPFS_API_PORT".into(), api_port.to_string()),
             ("IPFS_GATEWAY_PORT".into(), free_port()?.to_string()),
             ("IPFS_RPC_PORT".into(), free_port()?.to_string()),
+            // The web app (served by the demo or a test on a port of its own) uploads scenes and reads
+            // outputs from the browser: any origin may call this loopback-only dev node.
+            ("IPFS_CORS_ORIGINS".into(), "*".into()),
         ];
         let proc = Proc::spawn(
             "ipfs",

@@ -9,6 +9,7 @@ export type Meta = components['schemas']['Meta'];
 export type Network = components['schemas']['Network'];
 export type JobStatus = components['schemas']['JobStatus'];
 export type TaskDetail = components['schemas']['TaskDetail'];
+export type Event = components['schemas']['Event'];
 
 type Get<P extends keyof paths> = paths[P] extends { get: { responses: { 200: { content: { 'application/json': infer R } } } } }
   ? R
@@ -70,6 +71,11 @@ export class Api {
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     return { tasks, meta };
+  }
+
+  /** The job's first `limit` events, oldest first (a page of `/v1/jobs/{id}/events`). */
+  events(id: number, limit = 500) {
+    return this.get<Get<'/v1/jobs/{job_id}/events'>>(`/v1/jobs/${id}/events`, { limit });
   }
 
   task(id: number, index: number) {

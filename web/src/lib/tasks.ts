@@ -31,6 +31,8 @@ export interface Tile {
   block: number;
   /** Feed position of the last event applied (0: from the API). */
   seq: number;
+  /** The current result: its output's CID and the cell root committed on-chain (none while open or claimed). */
+  output?: { cid: string; root: `0x${string}` } | null;
 }
 
 /** An event of the indexer's stream (`Event` of the OpenAPI document). */
@@ -60,6 +62,7 @@ export function tileFromApi(t: ApiTask): Tile {
     confirmed: t.confirmed,
     block: t.updatedBlock,
     seq: 0,
+    output: t.outputCid && t.cellRoot ? { cid: t.outputCid, root: t.cellRoot as `0x${string}` } : null,
   };
 }
 
@@ -95,12 +98,13 @@ export function reduce(tiles: ReadonlyMap<number, Tile>, ev: StreamEvent, job: n
   let t: Tile = { ...old, seq: ev.seq, confirmed: ev.confirmed, block: ev.blockNumber };
   switch (ev.event) {
     case 'TaskClaimed':
-      t = { ...t, state: 'claimed', worker: str(a.worker), phase: null, verdict: null, rejected: false };
+      t = { ...t, state: 'claimed', worker: str(a.worker), phase: null, verdict: null, rejected: false, output: null };
       break;
     case 'ResultSubmitted':
       // An optimistic result is open to dispute (`none`); any other awaits its first committee.
       t = { ...t, state: 'submitted', worker: str(a.worker) ?? t.worker, attempt: num(a.attempt, t.attempt),
-        phase: optimistic ? 'none' : 'awaiting_draw', level: 0, verdict: null };
+        phase: optimistic ? 'none' : 'awaiting_draw', level: 0, verdict: null,
+        output: typeof a.outputCid === 'string' && typeof a.cellRoot === 'string' ? { cid: a.outputCid, root: a.cellRoot as `0x${string}` } : null };
       break;
     case 'CommitteeDrawn':
       t = { ...t, phase: 'commit', level: num(a.level, t.level) };
@@ -138,10 +142,10 @@ export function reduce(tiles: ReadonlyMap<number, Tile>, ev: StreamEvent, job: n
       t = { ...t, state: 'refunded', phase: null };
       break;
     case 'TaskRejected':
-      t = { ...t, state: 'open', worker: null, phase: null, verdict: 'reject', rejected: true };
+      t = { ...t, state: 'open', worker: null, phase: null, verdict: 'reject', rejected: true, output: null };
       break;
     case 'TaskReopened':
-      t = { ...t, state: 'open', worker: null, attempt: num(a.attempt, t.attempt + 1), phase: null, verdict: null };
+      t = { ...t, state: 'open', worker: null, attempt: num(a.attempt, t.attempt + 1), phase: null, verdict: null, output: null };
       break;
     default:
       // Votes, settlements: the tile's state stands; its details come from the API.

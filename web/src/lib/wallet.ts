@@ -11,13 +11,16 @@ import {
   defineChain,
   http,
   type Address,
+  type Abi,
   type EIP1193Provider,
   type Hash,
   type PublicClient,
+  type TransactionReceipt,
   type WalletClient,
 } from 'viem';
 import type { Config } from '../config';
 import { distributedRenderAbi } from '../generated/abi';
+import { errorInWords } from './errors';
 
 /** An announced wallet (EIP-6963 `EIP6963ProviderDetail`). */
 export interface WalletInfo {
@@ -122,24 +125,33 @@ export type TxStage =
   | { stage: 'unfinal'; hash: Hash; block: bigint; message: string }
   | { stage: 'failed'; message: string };
 
-type MarketWrite = 'cancelJob' | 'withdraw' | 'acceptTask' | 'reclaimOpenTasks';
+type MarketWrite = 'cancelJob' | 'withdraw' | 'acceptTask' | 'reclaimOpenTasks' | 'appealVerdict' | 'submitRenderJob';
+
+/** A contract call to send: the market's (typed by its ABI) or another contract's, such as a token's approve. */
+export interface Call {
+  address: Address;
+  abi: Abi;
+  functionName: string;
+  args: readonly unknown[];
+  /** Wei attached. */
+  value?: bigint;
+}
 
 /**
- * Sends a call to the market from the connected account and reports each stage: signing, sent, included,
- * and final once `confirmations` blocks are on top (the indexer's own count). A wallet's refusal and a
- * contract revert end in `failed` with the reason in words.
+ * Sends `call` from the connected account and reports each stage: signing, sent, included, and final once
+ * `confirmations` blocks are on top (the indexer's own count). The call is simulated first, so a call the
+ * contract would refuse is refused before signing, with its reason. A wallet's refusal and a revert end in
+ * `failed` with the reason in words. Returns the receipt once included (null when it failed before).
  */
-export async function send(
+export async function sendCall(
   c: Connection,
   config: Config,
-  market: Address,
-  functionName: MarketWrite,
-  args: readonly unknown[],
+  call: Call,
   confirmations: number,
   onStage: (s: TxStage) => void,
-): Promise<boolean> {
+): Promise<TransactionReceipt | null> {
   const pub = reader(config);
-  let included: { hash: Hash; block: bigint } | null = null;
+  let included: TransactionReceipt | null = null;
   try {
     onStage({ stage: 'checking' });
     // The chain the wallet is on now (it may have been switched since the page connected).
@@ -149,45 +161,66 @@ export async function send(
     }
     // Simulated first: a call the contract would refuse is refused here with its reason, before signing.
     const { request } = await pub.simulateContract({
-      address: market,
-      abi: distributedRenderAbi,
-      functionName,
-      args: args as never,
+      address: call.address,
+      abi: call.abi,
+      functionName: call.functionName,
+      args: call.args as never,
+      value: call.value,
       account: c.account,
-    });
+    } as never);
     onStage({ stage: 'signing' });
     // With the chain named, viem checks it again and the wallet signs for it (the chain id is in the request).
-    const hash = await c.client.writeContract({ ...request, account: c.account, chain: chainOf(config) });
+    const hash = await c.client.writeContract({ ...(request as object), account: c.account, chain: chainOf(config) } as never);
     onStage({ stage: 'sent', hash });
     const receipt = await pub.waitForTransactionReceipt({ hash, timeout: 600_000 });
     if (receipt.status !== 'success') throw new Error(`the transaction ${hash} reverted`);
-    included = { hash, block: receipt.blockNumber };
-    onStage({ stage: 'included', ...included });
+    included = receipt;
+    onStage({ stage: 'included', hash, block: receipt.blockNumber });
     if (confirmations > 0) {
       // Up to a minute a block before calling it not final yet (a slow chain is not a failed transaction).
       await pub.waitForTransactionReceipt({ hash, confirmations: confirmations + 1, timeout: (confirmations + 2) * 60_000 });
     }
-    onStage({ stage: 'final', ...included });
-    return true;
+    onStage({ stage: 'final', hash, block: receipt.blockNumber });
+    return receipt;
   } catch (e) {
     if (included) {
-      onStage({ stage: 'unfinal', ...included, message: explain(e) });
-      return true;
+      onStage({ stage: 'unfinal', hash: included.transactionHash, block: included.blockNumber, message: explain(e) });
+      return included;
     }
     onStage({ stage: 'failed', message: explain(e) });
-    return false;
+    return null;
   }
 }
 
-/** A wallet or contract error in words: the contract's custom error by name and arguments, a refusal. */
+/** `sendCall` of one of the market's functions; whether it was included. */
+export async function send(
+  c: Connection,
+  config: Config,
+  market: Address,
+  functionName: MarketWrite,
+  args: readonly unknown[],
+  confirmations: number,
+  onStage: (s: TxStage) => void,
+  value?: bigint,
+): Promise<boolean> {
+  const call = { address: market, abi: distributedRenderAbi, functionName, args, value };
+  return (await sendCall(c, config, call, confirmations, onStage)) !== null;
+}
+
+/** A wallet or contract error in words: the contract's custom error in the bindings' words (src/lib/errors.ts), a refusal. */
 export function explain(e: unknown): string {
   if (e instanceof BaseError) {
     const rejected = e.walk((x) => x instanceof UserRejectedRequestError);
     if (rejected) return 'you declined the request in your wallet';
     const revert = e.walk((x) => x instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null;
     if (revert?.data?.errorName) {
+      const words = errorInWords(
+        revert.data.errorName,
+        'inputs' in revert.data.abiItem ? revert.data.abiItem.inputs : [],
+        revert.data.args ?? [],
+      );
       const args = (revert.data.args ?? []).map((a) => String(a)).join(', ');
-      return `the contract refused: ${revert.data.errorName}(${args})`;
+      return `the contract refused: ${words ?? `${revert.data.errorName}(${args})`}`;
     }
     if (revert?.reason) return `the contract refused: ${revert.reason}`;
     return e.shortMessage;

@@ -7,12 +7,14 @@ import { WalletBar, WalletContext, type WalletState } from './Wallet';
 import { JobPage } from './JobPage';
 import { JobsPage } from './JobsPage';
 import { NetworkPage } from './NetworkPage';
+import { PostPage } from './PostPage';
 
-/** The page the location's hash names: `#/`, `#/jobs/7`, `#/network`. */
-function route(hash: string): { page: 'jobs' } | { page: 'job'; id: number } | { page: 'network' } {
+/** The page the location's hash names: `#/`, `#/jobs/7`, `#/network`, `#/post`. */
+function route(hash: string): { page: 'jobs' } | { page: 'job'; id: number } | { page: 'network' } | { page: 'post' } {
   const m = /^#\/jobs\/(\d+)$/.exec(hash);
   if (m) return { page: 'job', id: Number(m[1]) };
   if (hash === '#/network') return { page: 'network' };
+  if (hash === '#/post') return { page: 'post' };
   return { page: 'jobs' };
 }
 
@@ -60,6 +62,9 @@ export function App({ config }: { config: Config }) {
           <a href="#/" aria-current={r.page === 'jobs' ? 'page' : undefined}>
             Jobs
           </a>
+          <a href="#/post" aria-current={r.page === 'post' ? 'page' : undefined}>
+            Post a job
+          </a>
           <a href="#/network" aria-current={r.page === 'network' ? 'page' : undefined}>
             Network
           </a>
@@ -70,6 +75,7 @@ export function App({ config }: { config: Config }) {
         {r.page === 'jobs' && <JobsPage api={api} config={config} />}
         {r.page === 'job' && <JobPage key={r.id} api={api} config={config} id={r.id} />}
         {r.page === 'network' && <NetworkPage api={api} config={config} />}
+        {r.page === 'post' && <PostPage api={api} config={config} />}
       </main>
     </WalletContext.Provider>
   );

@@ -5,7 +5,10 @@ import { follow } from '../lib/stream';
 import { counts, eta, reduce, tileFromApi, type Tile } from '../lib/tasks';
 import { Amount } from './Amount';
 import type { TxStage } from '../lib/wallet';
-import { send } from '../lib/wallet';
+import { explain, reader, send } from '../lib/wallet';
+import { distributedRenderAbi } from '../generated/abi';
+import { formatAmount } from '../lib/amount';
+import { Frames } from './Frames';
 import { Head } from './Head';
 import { Credit, TxStatus, busy, useWallet } from './Wallet';
 import { PHASE_WORDS, shortAddress, span } from './format';
@@ -194,6 +197,23 @@ export function JobPage({ api, config, id }: { api: Api; config: Config; id: num
               <span class="muted">the open tasks' escrow is credited to you (expired leases' later); withdraw your credit</span>
             </>
           )}{' '}
+          {job.status === 'active' && c.open > 0 && now > job.deadline && (
+            <>
+              <button
+                type="button"
+                disabled={busy(tx) || wallet.confirmations === null}
+                onClick={() => {
+                  const { conn, market, confirmations } = wallet;
+                  if (conn && market && confirmations !== null) {
+                    void send(conn, config, market, 'reclaimOpenTasks', [BigInt(job.jobId)], confirmations, setTx);
+                  }
+                }}
+              >
+                Reclaim open tasks
+              </button>{' '}
+              <span class="muted">the deadline passed: the {c.open} open tasks' escrow is credited to you</span>
+            </>
+          )}{' '}
           {job.token !== '0x0000000000000000000000000000000000000000' && (
             <Credit config={config} state={wallet} token={job.token as `0x${string}`} symbol="token" />
           )}
@@ -231,16 +251,49 @@ export function JobPage({ api, config, id }: { api: Api; config: Config; id: num
           </div>
         </figure>
       ))}
-      {selected !== null && <TaskPanel api={api} job={id} task={selected} tile={tiles.get(selected)} />}
+      {selected !== null && <TaskPanel api={api} config={config} job={job} task={selected} tile={tiles.get(selected)} />}
+      <Frames job={job} tiles={tiles} config={config} />
       <Head meta={meta} config={config} />
     </section>
   );
 }
 
-/** One task's verification: committees, votes, appeals and data challenges, from the API. */
-function TaskPanel({ api, job, task, tile }: { api: Api; job: number; task: number; tile: Tile | undefined }) {
+/** One task's verification: committees, votes, appeals and data challenges, from the API; and what the
+ * connected account may do about it (accept, appeal), offered only while the contract would take it. */
+function TaskPanel({ api, config, job: jobRecord, task, tile }: { api: Api; config: Config; job: Job; task: number; tile: Tile | undefined }) {
+  const job = jobRecord.jobId;
   const [detail, setDetail] = useState<TaskDetail | null>(null);
   const [error, setError] = useState('');
+  const wallet = useWallet();
+  const [tx, setTx] = useState<TxStage | null>(null);
+  const [bond, setBond] = useState<{ level: number; wei: bigint } | null>(null);
+  const t = detail?.task.taskIndex === task ? detail.task : null;
+  const me = wallet.conn?.account.toLowerCase();
+  const isArtist = me !== undefined && me === jobRecord.artist.toLowerCase();
+  const isWorker = me !== undefined && me === t?.worker?.toLowerCase();
+  const now = Date.now() / 1000;
+  // An appeal goes to the next level of an appealable verdict, or disputes an optimistic result (level 0),
+  // while its window is open (the CLI's `appeal_refusal`).
+  const appealLevel =
+    t?.state === 'submitted' && t.phaseEndsAt && now < t.phaseEndsAt
+      ? t.verificationPhase === 'appealable'
+        ? t.verificationLevel + 1
+        : t.verificationPhase === 'none' && jobRecord.optimistic
+          ? 0
+          : null
+      : null;
+  useEffect(() => {
+    setBond(null);
+    if (appealLevel === null || !wallet.market) return;
+    let live = true;
+    reader(config)
+      .readContract({ address: wallet.market, abi: distributedRenderAbi, functionName: 'appealBond', args: [BigInt(job), BigInt(appealLevel)] })
+      .then((wei) => live && setBond({ level: appealLevel, wei: wei as bigint }))
+      .catch((e) => live && setError(explain(e)));
+    return () => {
+      live = false;
+    };
+  }, [appealLevel, wallet.market]);
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     heading.current?.focus();
@@ -256,7 +309,7 @@ function TaskPanel({ api, job, task, tile }: { api: Api; job: number; task: numb
       live = false;
     };
     // Re-read when the tile changes (an event about this task, or its confirmation).
-  }, [api, job, task, tile?.seq, tile?.state, tile?.confirmed]);
+  }, [api, job, task, tile?.seq, tile?.state, tile?.confirmed, tx?.stage]);
   return (
     <aside id="task-panel" class="task" aria-labelledby="task-title">
       <h2 id="task-title" tabIndex={-1} ref={heading}>
@@ -299,6 +352,48 @@ function TaskPanel({ api, job, task, tile }: { api: Api; job: number; task: numb
               </ul>
             </div>
           ))}
+          {wallet.conn && wallet.market && wallet.confirmations !== null && (isArtist || isWorker) && t && (
+            <p class="actions">
+              {isArtist && t.state === 'submitted' && (
+                <>
+                  <button
+                    type="button"
+                    disabled={busy(tx)}
+                    onClick={() => {
+                      const { conn, market, confirmations } = wallet;
+                      if (conn && market && confirmations !== null) {
+                        void send(conn, config, market, 'acceptTask', [BigInt(job), BigInt(task)], confirmations, setTx);
+                      }
+                    }}
+                  >
+                    Accept result
+                  </button>{' '}
+                  <span class="muted">pays the worker now, without waiting for the verdict</span>{' '}
+                </>
+              )}
+              {bond && bond.level === appealLevel && (
+                <>
+                  <button
+                    type="button"
+                    disabled={busy(tx)}
+                    onClick={() => {
+                      const { conn, market, confirmations } = wallet;
+                      if (conn && market && confirmations !== null) {
+                        void send(conn, config, market, 'appealVerdict', [BigInt(job), BigInt(task)], confirmations, setTx, bond.wei);
+                      }
+                    }}
+                  >
+                    {appealLevel === 0 ? 'Dispute result' : 'Appeal verdict'} (bond {formatAmount(bond.wei, 18, 6)} ETH)
+                  </button>{' '}
+                  <span class="muted">
+                    a committee of level {bond.level} is drawn; the bond comes back unless the final verdict goes against the appeal; open until{' '}
+                    {new Date((t.phaseEndsAt ?? 0) * 1000).toLocaleTimeString()}
+                  </span>
+                </>
+              )}
+            </p>
+          )}
+          <TxStatus tx={tx} />
           {detail.verification.appeals.length > 0 && <p>{detail.verification.appeals.length} appeal(s)</p>}
           {detail.verification.dataChallenges.length > 0 && <p>{detail.verification.dataChallenges.length} data challenge(s)</p>}
         </>
