@@ -157,13 +157,14 @@ async fn the_web_app_posts_jobs_in_eth_and_a_token_watches_them_paid_cancels_ano
     for f in [
         "1-jobs-connected",
         "2-posted-eth",
-        "3-posted-token",
-        "4-revert-in-words",
-        "5-token-job-paid",
-        "6-job-paid-frame",
-        "7-task-committee",
-        "8-job-cancelled-stream-resumed",
-        "9-withdrawn",
+        "3-job-paid-frame",
+        "4-task-committee",
+        "5-posted-token",
+        "6-revert-in-words",
+        "7-token-job-paid",
+        "8-network-workers",
+        "9-job-cancelled-stream-resumed",
+        "10-withdrawn",
     ] {
         check(
             out.join(format!("{f}.png")).is_file(),

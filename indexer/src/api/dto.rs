@@ -662,6 +662,19 @@ pub struct JobsPage {
     pub meta: Meta,
 }
 
+/// A page of workers.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkersPage {
+    /// Workers (accounts that ever claimed a task), most tasks completed first, then by address.
+    pub data: Vec<Worker>,
+    /// Pass as `cursor` for the next page; absent on the last page. A position in the order, so a page can
+    /// repeat or skip a worker whose count changed in between.
+    pub next_cursor: Option<String>,
+    /// Finality.
+    pub meta: Meta,
+}
+
 /// One job with its first tasks and latest events.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

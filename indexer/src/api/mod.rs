@@ -172,7 +172,7 @@ pub(crate) async fn meta(state: &AppState) -> Result<(Meta, SyncState), ApiError
     info(title = "Tessera indexer API", version = "1", description = "The Tessera render marketplace as indexed from the DistributedRender contract. Amounts are decimal strings (uint256), addresses and hashes lowercase 0x-hex. Every answer carries `meta` (indexed and confirmed heads); every record says whether it is `confirmed`."),
     paths(
         jobs::list_jobs, jobs::get_job, jobs::job_tasks, jobs::get_task, jobs::job_events, jobs::open_tasks,
-        workers::worker, workers::verifier, ops::network, ops::health, ops::ready, ops::metrics, stream::stream,
+        workers::list_workers, workers::worker, workers::verifier, ops::network, ops::health, ops::ready, ops::metrics, stream::stream,
     ),
     tags((name = "jobs"), (name = "tasks"), (name = "accounts"), (name = "network"), (name = "ops"))
 )]

@@ -367,6 +367,26 @@ pub async fn account(db: impl PgExecutor<'_>, address: &str) -> Result<Option<Ac
     Ok(super::load_accounts(db, &[address.to_owned()]).await?.pop())
 }
 
+/// Workers (accounts that ever claimed a task), most tasks completed first, then by address; `limit` of them
+/// from position `offset` of that order.
+pub async fn workers(db: impl PgExecutor<'_>, offset: i64, limit: i64) -> Result<Vec<AccountRow>> {
+    let r = sqlx::query!(
+        r#"SELECT r.key AS "key!", r.row AS "row!"
+           FROM account_rows r JOIN accounts a ON a.address = r.address
+           WHERE a.tasks_claimed > 0
+           ORDER BY a.tasks_completed DESC, a.address
+           LIMIT $1 OFFSET $2"#,
+        limit,
+        offset
+    )
+    .fetch_all(db)
+    .await?;
+    rows(
+        entity::ACCOUNT,
+        r.into_iter().map(|r| (r.key, r.row)).collect(),
+    )
+}
+
 /// An account's balances.
 pub async fn balances(db: impl PgExecutor<'_>, address: &str) -> Result<Vec<BalanceRow>> {
     let r = sqlx::query!(

@@ -218,6 +218,37 @@ async fn every_endpoint_answers_with_finality_and_rejects_bad_input() -> Result<
         rep > 0.0 && rep < 0.5,
         "1 success in 3: low Wilson bound, got {rep}"
     );
+    // The worker list: accounts that claimed a task, most completed first, each with the record its own
+    // endpoint gives; a page of one, then the rest from its cursor.
+    let all = get_json(r, "/v1/workers?limit=100", 200).await?;
+    let all = all["data"].as_array().context("data")?.clone();
+    assert!(
+        all.contains(&w["data"]),
+        "the worker is listed as its endpoint shows it"
+    );
+    assert!(all.iter().all(|x| x["tasksClaimed"].as_i64() > Some(0)));
+    let done: Vec<i64> = all
+        .iter()
+        .filter_map(|x| x["tasksCompleted"].as_i64())
+        .collect();
+    assert!(
+        done.windows(2).all(|p| p[0] >= p[1]),
+        "most completed first: {done:?}"
+    );
+    let first = get_json(r, "/v1/workers?limit=1", 200).await?;
+    assert_eq!(first["data"][0], all[0]);
+    let rest = get_json(
+        r,
+        &format!(
+            "/v1/workers?cursor={}",
+            first["nextCursor"].as_str().context("a next page")?
+        ),
+        200,
+    )
+    .await?;
+    assert_eq!(rest["data"].as_array().context("data")?[..], all[1..]);
+    get_json(r, "/v1/workers?limit=101", 400).await?;
+    get_json(r, "/v1/workers?cursor=-1", 400).await?;
     let v = get_json(
         r,
         &format!("/v1/verifiers/{}", addr(&net.verifier.address)),
@@ -284,6 +315,7 @@ async fn every_endpoint_answers_with_finality_and_rejects_bad_input() -> Result<
         "/v1/jobs/{job_id}",
         "/v1/tasks/open",
         "/v1/stream",
+        "/v1/workers",
         "/v1/workers/{address}",
         "/v1/verifiers/{address}",
         "/v1/jobs/{job_id}/tasks/{task_index}",

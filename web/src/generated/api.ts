@@ -217,6 +217,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists workers with their stake, track record, reputation and balances, most tasks completed first. */
+        get: operations["list_workers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/workers/{address}": {
         parameters: {
             query?: never;
@@ -1276,6 +1293,18 @@ export interface components {
             /** @description Finality. */
             meta: components["schemas"]["Meta"];
         };
+        /** @description A page of workers. */
+        WorkersPage: {
+            /** @description Workers (accounts that ever claimed a task), most tasks completed first, then by address. */
+            data: components["schemas"]["Worker"][];
+            /** @description Finality. */
+            meta: components["schemas"]["Meta"];
+            /**
+             * @description Pass as `cursor` for the next page; absent on the last page. A position in the order, so a page can
+             *     repeat or skip a worker whose count changed in between.
+             */
+            nextCursor?: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -1748,6 +1777,46 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_workers: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=100 (default 50). */
+                limit?: number;
+                /** @description `nextCursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkersPage"];
+                };
+            };
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -7,6 +7,7 @@ export type Job = components['schemas']['Job'];
 export type Task = components['schemas']['Task'];
 export type Meta = components['schemas']['Meta'];
 export type Network = components['schemas']['Network'];
+export type Worker = components['schemas']['Worker'];
 export type JobStatus = components['schemas']['JobStatus'];
 export type TaskDetail = components['schemas']['TaskDetail'];
 export type Event = components['schemas']['Event'];
@@ -80,6 +81,11 @@ export class Api {
 
   task(id: number, index: number) {
     return this.get<Get<'/v1/jobs/{job_id}/tasks/{task_index}'>>(`/v1/jobs/${id}/tasks/${index}`);
+  }
+
+  /** Workers, most tasks completed first: a page of `limit` (1..=100) from `cursor`. */
+  workers(query: { limit?: number; cursor?: string } = {}) {
+    return this.get<Get<'/v1/workers'>>('/v1/workers', query);
   }
 
   network() {

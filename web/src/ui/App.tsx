@@ -72,7 +72,7 @@ export function App({ config }: { config: Config }) {
         <WalletBar config={config} state={state} onConnect={setConn} />
       </header>
       <main>
-        {r.page === 'jobs' && <JobsPage api={api} config={config} />}
+        {r.page === 'jobs' && <JobsPage key={hash} api={api} config={config} />}
         {r.page === 'job' && <JobPage key={r.id} api={api} config={config} id={r.id} />}
         {r.page === 'network' && <NetworkPage api={api} config={config} />}
         {r.page === 'post' && <PostPage api={api} config={config} />}

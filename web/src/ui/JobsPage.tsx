@@ -8,12 +8,17 @@ import { shortAddress } from './format';
 /** Jobs, newest first, filtered by status and artist, a page at a time. */
 export function JobsPage({ api, config }: { api: Api; config: Config }) {
   const [status, setStatus] = useState<JobStatus | ''>('');
-  const [artist, setArtist] = useState('');
+  // Filters can come with the link (`#/?worker=0x…`, from the network page's workers).
+  const linked = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  const [artist, setArtist] = useState(linked.get('artist') ?? '');
+  const [worker, setWorker] = useState(linked.get('worker') ?? '');
   const [jobs, setJobs] = useState<Job[] | null>(null);
   const [meta, setMeta] = useState<Meta | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState('');
-  const artistOk = artist === '' || /^0x[0-9a-fA-F]{40}$/.test(artist);
+  const isAddress = (a: string) => a === '' || /^0x[0-9a-fA-F]{40}$/.test(a);
+  const artistOk = isAddress(artist);
+  const workerOk = isAddress(worker);
   // Only the newest request's answer is shown (a slow answer to an older filter is dropped).
   const request = useRef(0);
 
@@ -24,6 +29,7 @@ export function JobsPage({ api, config }: { api: Api; config: Config }) {
       const page = await api.jobs({
         status: status || undefined,
         artist: artistOk && artist ? artist : undefined,
+        worker: workerOk && worker ? worker : undefined,
         limit: 50,
         cursor: more && cursor ? cursor : undefined,
       });
@@ -37,8 +43,8 @@ export function JobsPage({ api, config }: { api: Api; config: Config }) {
   };
   useEffect(() => {
     setCursor(null);
-    if (artistOk) void load(false);
-  }, [status, artist]);
+    if (artistOk && workerOk) void load(false);
+  }, [status, artist, worker]);
 
   return (
     <section aria-labelledby="jobs-title">
@@ -65,6 +71,21 @@ export function JobsPage({ api, config }: { api: Api; config: Config }) {
         </label>
         {!artistOk && (
           <span id="artist-error" class="error">
+            not an address (0x and 40 hex digits)
+          </span>
+        )}
+        <label>
+          Worker
+          <input
+            value={worker}
+            placeholder="0x…"
+            aria-invalid={!workerOk}
+            aria-describedby={workerOk ? undefined : 'worker-error'}
+            onInput={(e) => setWorker((e.target as HTMLInputElement).value.trim())}
+          />
+        </label>
+        {!workerOk && (
+          <span id="worker-error" class="error">
             not an address (0x and 40 hex digits)
           </span>
         )}

@@ -255,33 +255,21 @@ try {
   await named('the post page');
   step(`posted job ${ethJob} in ETH from the page: scene uploaded to IPFS, 4 tasks, followed to finality`);
   await shot('2-posted-eth');
-  const tokenJob = await postJob({ regions: [1, 1], tokenAddress: token });
-  step(`posted job ${tokenJob} in an ERC-20 after approving the escrow`);
-  await shot('3-posted-token');
-  // A phase shorter than the market's minimum (10 s on the local network): the contract's InvalidJobField.
-  await postJob({ regions: [1, 1], window: '5s', expect: /Failed: the contract refused: invalid job field ChallengeWindow \(value 5\)/ });
-  step('a revert is shown in the bindings\' words (a phase shorter than the market allows)');
-  await shot('4-revert-in-words');
-
-  // The token job, paid in its token.
-  await page.goto(`${base}/#/jobs/${tokenJob}`);
-  await page.locator('button.tile.paid').first().waitFor({ timeout: 300_000 });
-  await page.getByText(/reward 0\.002 TTT per task/).waitFor();
-  step(`job ${tokenJob}: its task paid, the reward shown in the token's own symbol`);
-  await shot('5-token-job-paid');
-
-  await page.goto(`${base}/#/jobs/${ethJob}`);
+  // Watched from the moment it is posted (the page's link), until every tile is paid.
+  await page.getByRole('link', { name: `job #${ethJob}` }).click();
   await page.locator('.mosaic').first().waitFor();
   const tiles = page.locator('button.tile');
   const n = await tiles.count();
   const seen = new Set();
+  const unpaidAtFirst = n - (await page.locator('button.tile.paid').count());
+  if (unpaidAtFirst === 0) throw new Error(`job ${ethJob} was paid before its page showed it: nothing to watch live`);
   t0 = Date.now();
   while ((await page.locator('button.tile.paid').count()) < n) {
     for (const s of ['claimed', 'submitted', 'paid']) if (await page.locator(`button.tile.${s}`).count()) seen.add(s);
     if (Date.now() - t0 > 300_000) throw new Error(`job ${ethJob}: not every tile paid after 300 s`);
     await page.waitForTimeout(250);
   }
-  step(`job ${ethJob}: all ${n} tiles paid, live (states seen on the way: ${[...seen].join(', ') || 'none, it was paid before the page opened'})`);
+  step(`job ${ethJob}: all ${n} tiles paid, live (${unpaidAtFirst} unpaid when the page opened; states seen on the way: ${[...seen].join(', ')})`);
   // The frame: fetched from IPFS, checked against the cell roots, shown as verified, downloadable.
   const img = page.getByRole('img', { name: `Frame 0 of job ${ethJob}, verified` });
   await img.waitFor({ timeout: 60_000 });
@@ -294,12 +282,40 @@ try {
   if (pngBytes.readUInt32BE(0) !== 0x89504e47) throw new Error(`${png.suggestedFilename()} is not a PNG`);
   if (exrBytes.readUInt32LE(0) !== 20000630) throw new Error(`${exrFile.suggestedFilename()} is not an OpenEXR file`);
   step(`frame 0 verified in the browser and downloaded (${png.suggestedFilename()} ${pngBytes.length} B, ${exrFile.suggestedFilename()} ${exrBytes.length} B)`);
-  await shot('6-job-paid-frame');
+  await shot('3-job-paid-frame');
   await tiles.first().click();
   await page.getByRole('heading', { name: /^Task 0$/ }).waitFor();
   await page.getByText(/Committee 1/).first().waitFor();
   step('a task shows its committee and votes');
-  await shot('7-task-committee');
+  await shot('4-task-committee');
+
+  const tokenJob = await postJob({ regions: [1, 1], tokenAddress: token });
+  step(`posted job ${tokenJob} in an ERC-20 after approving the escrow`);
+  await shot('5-posted-token');
+  // A phase shorter than the market's minimum (10 s on the local network): the contract's InvalidJobField.
+  await postJob({ regions: [1, 1], window: '5s', expect: /Failed: the contract refused: invalid job field ChallengeWindow \(value 5\)/ });
+  step('a revert is shown in the bindings\' words (a phase shorter than the market allows)');
+  await shot('6-revert-in-words');
+
+  // The token job, paid in its token.
+  await page.goto(`${base}/#/jobs/${tokenJob}`);
+  await page.locator('button.tile.paid').first().waitFor({ timeout: 300_000 });
+  await page.getByText(/reward 0\.002 TTT per task/).waitFor();
+  step(`job ${tokenJob}: its task paid, the reward shown in the token's own symbol`);
+  await shot('7-token-job-paid');
+
+  // The network: workers with their stake, completed tasks and reputation; one worker's jobs.
+  await page.goto(`${base}/#/network`);
+  const row = page.locator('section[aria-labelledby="workers-title"] tbody tr').first();
+  await row.waitFor({ timeout: 30_000 });
+  const completed = Number(await row.locator('td').nth(2).textContent());
+  if (!(completed >= 5)) throw new Error(`the worker shows ${completed} completed tasks; it completed at least 5`);
+  await named('the network page');
+  await contrast('the network page');
+  await shot('8-network-workers');
+  await row.getByRole('link').click();
+  for (const j of [ethJob, tokenJob]) await page.getByRole('link', { name: `#${j}`, exact: true }).waitFor({ timeout: 30_000 });
+  step(`the network page lists the worker (${completed} tasks completed, its stake and reputation); its link lists the jobs it worked on`);
 
   // Cancelling, through a dropped stream: once the page's stream has delivered an event (a position to resume
   // from), the stream is cut and its reconnection held while the page cancels the job; once the indexer has
@@ -350,7 +366,7 @@ try {
   if (!missed.length || lost.length) throw new Error(`the resumed stream lost events ${lost.join(', ')} of ${missed.join(', ')} (asked: ${asked}; got ${resumed.ids.join(', ')})`);
   dropped = false;
   step(`job ${cancelJob} cancelled from the page while its stream was down (cut after event ${from}); resumed with ${asked}, the ${missed.length} events recorded meanwhile all arrived; tiles refunded`);
-  await shot('8-job-cancelled-stream-resumed');
+  await shot('9-job-cancelled-stream-resumed');
   const withdraw = page.getByRole('button', { name: 'Withdraw' });
   await page.waitForFunction(() => {
     const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Withdraw');
@@ -361,7 +377,7 @@ try {
   await page.locator('.wallet').getByText(/^Final: included in block \d+ and confirmed\.$/).waitFor({ timeout: 60_000 });
   await page.waitForFunction(() => document.querySelector('[aria-label="Credited balance"]')?.textContent === 'credit 0 ETH', null, { timeout: 20_000 });
   step(`refund withdrawn (${credit} before, 0 after)`);
-  await shot('9-withdrawn');
+  await shot('10-withdrawn');
 
   // Accessibility basics: every control has an accessible name; focus is visible (an outline on :focus-visible).
   await named('the job page');
