@@ -26,11 +26,21 @@ pub(crate) fn scene() -> PathBuf {
 
 impl Net {
     pub(crate) async fn start(tag: &str, indexer: bool) -> Result<Self> {
+        Self::start_for(tag, indexer, Vec::new()).await
+    }
+
+    /// `start`, with the IPFS node open to the pages of `web_origins` (the web app's test server).
+    pub(crate) async fn start_for(
+        tag: &str,
+        indexer: bool,
+        web_origins: Vec<String>,
+    ) -> Result<Self> {
         let dir = std::env::temp_dir().join(format!("tessera-e2e-{tag}-{}", std::process::id()));
         let ln = Localnet::start(Options {
             dir,
             indexer,
             poll_ms: 100,
+            web_origins,
         })
         .await?;
         let market = Market::read_only(&ln.dev.endpoint(), ln.deployment.clone()).await?;

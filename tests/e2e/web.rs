@@ -24,7 +24,11 @@ async fn the_web_app_posts_jobs_in_eth_and_a_token_watches_them_paid_cancels_ano
         web.join("dist/index.html").is_file(),
         "web/dist is missing: run `npm ci && npm run build` in web/ (scripts/test.sh does)"
     );
-    let mut net = Net::start("web", true).await?;
+    // The page's server listens on a port chosen here, so that the IPFS node lets that origin in.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut net = Net::start_for("web", true, vec![format!("http://127.0.0.1:{port}")]).await?;
     net.ln.spawn_daemon("w1", "run", Account::Worker, &[])?;
     net.verifiers().await?;
     // The artist's tokens for the ERC-20 job the page posts.
@@ -61,6 +65,7 @@ async fn the_web_app_posts_jobs_in_eth_and_a_token_watches_them_paid_cancels_ano
         .current_dir(&web)
         .env("TESSERA_WEB_DIST", web.join("dist"))
         .env("TESSERA_WEB_OUT", &out)
+        .env("TESSERA_WEB_PORT", port.to_string())
         .env("TESSERA_INDEXER_URL", get("TESSERA_INDEXER_URL")?)
         .env("TESSERA_RPC_URL", get("TESSERA_RPC_URL")?)
         .env("TESSERA_IPFS_API", get("TESSERA_IPFS_API")?)
@@ -68,6 +73,10 @@ async fn the_web_app_posts_jobs_in_eth_and_a_token_watches_them_paid_cancels_ano
         .env("TESSERA_ARTIST", artist.to_string())
         .env("TESSERA_SCENE", crate::harness::scene())
         .env("TESSERA_TOKEN", token.to_string())
+        .env(
+            "TESSERA_MARKET",
+            net.ln.deployment.distributed_render.to_string(),
+        )
         .env("TESSERA_CANCEL_JOB", open.to_string())
         .stdin(Stdio::null())
         .kill_on_drop(true);
@@ -94,17 +103,25 @@ async fn the_web_app_posts_jobs_in_eth_and_a_token_watches_them_paid_cancels_ano
         "the browser test ran to its end",
     )?;
     // What the page did, as the chain has it.
-    let posted = |kind: &str| -> Result<u64> {
-        stdout
+    // `[web-test] posted <kind> job <id> scene <cid>`: the job and the CID the page showed.
+    let posted = |kind: &str| -> Result<(u64, String)> {
+        let line = stdout
             .lines()
             .find_map(|l| l.strip_prefix(&format!("[web-test] posted {kind} job ")))
-            .with_context(|| format!("the browser test posted no {kind} job"))?
-            .trim()
-            .parse()
-            .context("a job id")
+            .with_context(|| format!("the browser test posted no {kind} job"))?;
+        let (id, cid) = line.split_once(" scene ").context("a scene CID")?;
+        Ok((
+            id.trim().parse().context("a job id")?,
+            cid.trim().to_owned(),
+        ))
     };
-    let (eth_job, token_job) = (posted("eth")?, posted("token")?);
+    let ((eth_job, eth_cid), (token_job, token_cid)) = (posted("eth")?, posted("token")?);
     let eth = net.market.job(eth_job).await?;
+    let tj = net.market.job(token_job).await?;
+    check(
+        eth.spec.sceneCid == eth_cid && tj.spec.sceneCid == token_cid,
+        "the jobs name the scene CIDs the page showed after its upload",
+    )?;
     check(
         eth.artist == artist && eth.token.is_zero() && eth.task_count == 4,
         "the page's ETH job: the artist's, in ETH, 4 tasks",
@@ -119,7 +136,6 @@ async fn the_web_app_posts_jobs_in_eth_and_a_token_watches_them_paid_cancels_ano
             &format!("task {i} of job {eth_job} paid"),
         )?;
     }
-    let tj = net.market.job(token_job).await?;
     let reward = alloy::primitives::U256::from(tj.spec.rewardPerTask);
     // One task of 0.002 tokens and a 5% verifier fee.
     let escrow = reward

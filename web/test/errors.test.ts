@@ -28,9 +28,13 @@ describe('the contract errors in words', () => {
     for (const e of errors) {
       const t = errorWords[e.name];
       expect(t, e.name).toBeTypeOf('string');
-      for (const m of (t as string).matchAll(/\{(\w+)(?::\w+)?\}/g)) {
+      for (const m of (t as string).matchAll(/\{(\w+)(?::(\w+))?\}/g)) {
         expect(getAbiItem({ abi: distributedRenderAbi, name: e.name as never }), e.name).toBeTruthy();
-        expect(e.inputs.map((p) => p.name), `${e.name}: {${m[1]}}`).toContain(m[1]);
+        const input = e.inputs.find((p) => p.name === m[1]);
+        expect(input, `${e.name}: {${m[1]}} is one of its arguments`).toBeTruthy();
+        // An argument read as an enum is a uint8 (the ABI's form of a Solidity enum); times are uint256.
+        if (m[2] && m[2] !== 'time') expect(input?.type, `${e.name}: {${m[1]}:${m[2]}}`).toBe('uint8');
+        if (m[2]) expect(['taskState', 'phase', 'memberState', 'jobField', 'time']).toContain(m[2]);
       }
     }
   });

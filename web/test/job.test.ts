@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bill, observedRate, parseDuration, regionOf, settingsProblems, taskCount, taskOf, type RenderSettings } from '../src/lib/job';
+import { bill, observedRate, specProblems, parseDuration, regionOf, settingsProblems, taskCount, taskOf, type RenderSettings } from '../src/lib/job';
 
 const base: RenderSettings = {
   width: 128, height: 72, samplesPerPixel: 4, maxBounces: 2, frameStart: 10, frameCount: 2,
@@ -48,13 +48,37 @@ describe('a job as the contract and the CLI take it', () => {
   });
 
   it('measures the network rate from claims to results', () => {
-    const ev = (event: string, taskIndex: number, t: number) => ({ event, taskIndex, blockTimestamp: t });
-    // Two 64×36 tasks of 4 spp (9,216 samples each), 2 s and 4 s from claim to result; a task never submitted.
-    const rate = observedRate([
-      { settings: base, events: [ev('TaskClaimed', 0, 100), ev('TaskClaimed', 1, 100), ev('ResultSubmitted', 0, 102), ev('ResultSubmitted', 1, 104), ev('TaskClaimed', 2, 100)] },
-    ]);
+    let seq = 0;
+    const ev = (event: string, taskIndex: number, t: number) => ({ seq: ++seq, event, taskIndex, blockTimestamp: t });
+    // Two 64×36 tasks of 4 spp (9,216 samples each), 2 s and 4 s from claim to result; a task never submitted;
+    // task 0 claimed again after its result (a rejection): the new claim pairs with no earlier result.
+    const events = [
+      ev('TaskClaimed', 0, 100), ev('TaskClaimed', 1, 100), ev('ResultSubmitted', 0, 102), ev('ResultSubmitted', 1, 104),
+      ev('TaskClaimed', 2, 100), ev('TaskClaimed', 0, 110),
+    ];
+    // Listed newest first, as the API does.
+    const rate = observedRate([{ settings: base, events: events.reverse() }]);
     expect(rate?.tasks).toBe(2);
     expect(rate?.msamplesPerSecond).toBeCloseTo((2 * 9216) / 1e6 / 6);
     expect(observedRate([{ settings: base, events: [] }])).toBeNull();
+  });
+
+  it('names the terms the contract would refuse, before anything is signed', () => {
+    const spec = {
+      rendererId: 'tessera-pt/0.3', settings: base, token: '0x0000000000000000000000000000000000000000' as const,
+      rewardPerTask: 10n ** 15n, verifierFeeBps: 500, workerStakePerTask: 10n ** 15n, deadline: 2000, leaseDuration: 3600,
+      challengeWindow: 20, quorum: 3, optimistic: false,
+    };
+    const market = { minChallengeWindow: 10, activeTickets: 12, paused: false };
+    expect(specProblems(spec, market, 1000)).toEqual([]);
+    expect(specProblems({ ...spec, challengeWindow: 5 }, market, 1000)).toEqual(['a verification phase lasts 10 s (this market\'s minimum) to 30 days']);
+    expect(specProblems({ ...spec, quorum: 7 }, { ...market, activeTickets: 4 }, 1000)[0]).toMatch(/registry has 4 active tickets/);
+    expect(specProblems(spec, { ...market, paused: true }, 1000)).toEqual(['the market is paused: no new jobs for now']);
+    expect(specProblems({ ...spec, deadline: 1000 }, market, 1000)[0]).toMatch(/after now/);
+    expect(specProblems({ ...spec, workerStakePerTask: 10n ** 15n + 1n }, market, 1000)).toEqual(['the worker stake is a whole number of gwei']);
+    // 99 wei at 100 bps: a fee that rounds to zero, refused unless optimistic.
+    expect(specProblems({ ...spec, rewardPerTask: 99n, verifierFeeBps: 100 }, market, 1000)[0]).toMatch(/does not round to zero/);
+    expect(specProblems({ ...spec, rewardPerTask: 99n, verifierFeeBps: 100, optimistic: true }, market, 1000)).toEqual([]);
+    expect(specProblems({ ...spec, settings: { ...base, frameCount: 250_001, regionsX: 2, regionsY: 2 } }, market, 1000)[0]).toMatch(/at most 1,000,000/);
   });
 });

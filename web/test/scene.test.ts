@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SceneError, packGltf, parseGlb, sceneStats, writeGlb, type Gltf } from '../src/lib/scene';
+import { SceneError, packGltf, parseGlb, sceneFromFiles, sceneStats, writeGlb, type Gltf } from '../src/lib/scene';
 
 const complete = new Uint8Array(readFileSync(new URL('../../assets/scenes/complete.glb', import.meta.url)));
 
@@ -29,7 +29,7 @@ describe('scenes as the artist picks them', () => {
   // file: packed into one .glb whose buffer views point at the same bytes.
   const positions = new Float32Array([0, 0, 0, 1, 0, 0, 0, 1, 0]);
   const indices = new Uint16Array([0, 1, 2, 0]);
-  const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+  const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
   const gltf: Gltf = {
     asset: { version: '2.0' },
     buffers: [
@@ -55,12 +55,13 @@ describe('scenes as the artist picks them', () => {
     const { glb, packed } = packGltf(gltf, files);
     expect(packed).toEqual([
       ['tri angle.bin', 36],
-      ['tex.png', 7],
+      ['tex.png', 11],
     ]);
     const { json, bin } = parseGlb(glb);
-    // The BIN chunk is the buffer padded to 4 bytes.
-    expect(json.buffers).toEqual([{ byteLength: 55 }]);
-    expect(bin!.length).toBe(56);
+    // Positions at 0, indices at 48 (buffers 16-byte aligned), the image at 56 (4-byte): 67 bytes, the BIN
+    // chunk padded to 68.
+    expect(json.buffers).toEqual([{ byteLength: 67 }]);
+    expect(bin!.length).toBe(68);
     const view = (i: number) => {
       const v = json.bufferViews![i]!;
       expect(v.buffer).toBe(0);
@@ -70,8 +71,8 @@ describe('scenes as the artist picks them', () => {
     expect(new Uint16Array(view(1).slice().buffer)).toEqual(indices.subarray(0, 3));
     expect(json.images).toEqual([{ bufferView: 2, mimeType: 'image/png' }]);
     expect(view(2)).toEqual(png);
-    // Each buffer starts 8-byte aligned; the mesh is used twice in the node tree.
-    expect(json.bufferViews!.every((v) => (v.byteOffset ?? 0) % 8 === 0)).toBe(true);
+    // As crates/render packs: buffers 16-byte aligned, images 4-byte; the mesh is used twice in the node tree.
+    expect(json.bufferViews!.map((v) => v.byteOffset)).toEqual([0, 48, 56]);
     expect(sceneStats(json, glb.length).triangles).toBe(2);
     // The input document is left as it was.
     expect(gltf.images).toEqual([{ uri: 'tex.png' }]);
@@ -83,8 +84,31 @@ describe('scenes as the artist picks them', () => {
     expect(() => packGltf(outside, files)).toThrow('points outside the scene');
     const remote = { ...gltf, images: [{ uri: 'https://example.com/a.png' }] };
     expect(() => packGltf(remote, files)).toThrow('points outside the scene');
+    const encoded = { ...gltf, images: [{ uri: '%2e%2e/secret.png' }] };
+    expect(() => packGltf(encoded, files)).toThrow('points outside the scene');
+    const webp = new Map(files).set('tex.png', new TextEncoder().encode('RIFF....WEBPVP8 '));
+    expect(() => packGltf(gltf, webp)).toThrow('is not a PNG or JPEG image (by its content)');
+    const twoDirs = { ...gltf, images: [{ uri: 'a/tex.png' }, { uri: 'b/tex.png' }] };
+    expect(() => packGltf(twoDirs, files)).toThrow('"a/tex.png" and "b/tex.png" would both be the chosen file tex.png');
+    expect(() => packGltf({ ...gltf, meshes: [{ primitives: 'x' } as never] }, files)).toThrow("mesh 0's primitives are not objects");
     const short = new Map(files).set('tri angle.bin', new Uint8Array(10));
     expect(() => packGltf(gltf, short)).toThrow('buffer 0 (tri%20angle.bin) has 10 bytes; the document says 36');
+  });
+
+  it('refuses a .glb that points at files beside it, and a scene past the renderer\'s limits', async () => {
+    const withUri = writeGlb({ asset: { version: '2.0' }, images: [{ uri: 'tex.png' }] }, null);
+    await expect(sceneFromFiles([new File([withUri as Uint8Array<ArrayBuffer>], 'a.glb')])).rejects.toThrow('side file "tex.png", which workers cannot fetch');
+    await expect(sceneFromFiles([new File([complete as Uint8Array<ArrayBuffer>], 'c.glb')])).resolves.toMatchObject({ name: 'c.glb', packed: [] });
+    await expect(sceneFromFiles([])).rejects.toThrow('choose a .glb');
+    await expect(sceneFromFiles([new File([complete as Uint8Array<ArrayBuffer>], 'a.glb'), new File([complete as Uint8Array<ArrayBuffer>], 'b.glb')])).rejects.toThrow('choose one scene; 2 were chosen');
+    const hugeJson = new Uint8Array(20 + 8);
+    const v = new DataView(hugeJson.buffer);
+    v.setUint32(0, 0x46546c67, true);
+    v.setUint32(4, 2, true);
+    v.setUint32(8, 28, true);
+    v.setUint32(12, 33 << 20, true);
+    v.setUint32(16, 0x4e4f534a, true);
+    expect(() => parseGlb(hugeJson)).toThrow(SceneError);
   });
 
   it('writes a .glb whose chunks are 4-byte aligned', () => {

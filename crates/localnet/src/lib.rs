@@ -174,7 +174,7 @@ pub struct IpfsNode {
 }
 
 impl IpfsNode {
-    fn start(dir: &Path, logs: &Path) -> Result<Self> {
+    fn start(dir: &Path, logs: &Path, web_origins: &[String]) -> Result<Self> {
         let script = repo_root().join("scripts/ipfs-devnode/start.sh");
         ensure!(
             repo_root()
@@ -188,9 +188,9 @@ impl IpfsNode {
             ("IPFS_API_PORT".into(), api_port.to_string()),
             ("IPFS_GATEWAY_PORT".into(), free_port()?.to_string()),
             ("IPFS_RPC_PORT".into(), free_port()?.to_string()),
-            // The web app (served by the demo or a test on a port of its own) uploads scenes and reads
-            // outputs from the browser: any origin may call this loopback-only dev node.
-            ("IPFS_CORS_ORIGINS".into(), "*".into()),
+            // The web app uploads scenes and reads outputs from the browser: its origin, and only it, may
+            // call the node (a page open elsewhere in the same browser may not).
+            ("IPFS_CORS_ORIGINS".into(), web_origins.join(",")),
         ];
         let proc = Proc::spawn(
             "ipfs",
@@ -230,6 +230,9 @@ pub struct Options {
     pub indexer: bool,
     /// Poll interval of the daemons, ms.
     pub poll_ms: u64,
+    /// Origins of the web pages that may call the IPFS node's RPC API (the web app's: uploads and reads);
+    /// none, and browsers are refused, as a Kubo node refuses them by default.
+    pub web_origins: Vec<String>,
 }
 
 /// The verifiers a local network runs by default: three accounts with `TICKETS` registry tickets each, so
@@ -315,7 +318,7 @@ impl Localnet {
         let logs = dir.join("logs");
         std::fs::create_dir_all(&logs)?;
         // The IPFS node takes seconds to start: let it, while the chain and the indexer come up.
-        let ipfs = IpfsNode::start(&dir.join("ipfs"), &logs)?;
+        let ipfs = IpfsNode::start(&dir.join("ipfs"), &logs, &opts.web_origins)?;
         // Blocks every second besides one per transaction: committees are drawn from the hash of the block
         // after a result's, and verification phases end by the clock, both of which need blocks to keep
         // coming when nobody sends a transaction.

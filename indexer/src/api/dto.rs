@@ -668,8 +668,8 @@ pub struct JobsPage {
 pub struct WorkersPage {
     /// Workers (accounts that ever claimed a task), most tasks completed first, then by address.
     pub data: Vec<Worker>,
-    /// Pass as `cursor` for the next page; absent on the last page. A position in the order, so a page can
-    /// repeat or skip a worker whose count changed in between.
+    /// Pass as `cursor` for the next page; absent on the last page (the last worker's completed tasks and
+    /// address: a worker whose count changes between two pages can appear on both or on neither).
     pub next_cursor: Option<String>,
     /// Finality.
     pub meta: Meta,

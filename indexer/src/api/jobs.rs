@@ -56,7 +56,7 @@ fn id(name: &str, v: i64) -> Result<i64, ApiError> {
     }
 }
 
-pub(crate) fn cursor_int(v: Option<&str>) -> Result<Option<i64>, ApiError> {
+fn cursor_int(v: Option<&str>) -> Result<Option<i64>, ApiError> {
     v.map(digits).transpose()
 }
 

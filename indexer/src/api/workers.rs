@@ -1,6 +1,6 @@
 //! Workers' and verifiers' records.
 
-use super::jobs::{address, cursor_int};
+use super::jobs::address;
 use super::{
     ApiError, AppState, P, Q, Verifier, VerifierResponse, Worker, WorkerResponse, WorkersPage, meta,
 };
@@ -27,14 +27,27 @@ pub(crate) struct WorkersQuery {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// `nextCursor` of the previous page.
-    #[param(pattern = "^[0-9]+$")]
+    #[param(pattern = "^[0-9]+-0x[0-9a-f]{40}$")]
     cursor: Option<String>,
 }
 
 /// Largest page of workers (each carries its balances).
 const MAX_WORKERS: i64 = 100;
 
-/// Lists workers with their stake, track record, reputation and balances, most tasks completed first.
+/// A worker-list cursor this API issued: `<tasks completed>-<address>`, the last worker of a page.
+fn worker_cursor(c: &str) -> Result<(i64, String), ApiError> {
+    let bad = || ApiError::BadRequest(format!("cursor {c:?} is not a cursor this API issued"));
+    let (done, addr) = c.split_once('-').ok_or_else(bad)?;
+    if done.is_empty() || !done.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let addr = address("cursor", addr).map_err(|_| bad())?;
+    Ok((done.parse::<i64>().unwrap_or(i64::MAX), addr))
+}
+
+/// Lists workers (accounts that claimed a task) with their stake, track record, reputation and balances, most
+/// tasks completed first, then by address. Pages are keyed by the last worker's count and address: a worker
+/// whose count changes between two pages can appear on both or on neither.
 #[utoipa::path(get, path = "/v1/workers", tag = "accounts", params(WorkersQuery),
     responses((status = 200, body = WorkersPage), (status = 400, body = super::ErrorBody), (status = 503, body = super::ErrorBody)))]
 pub(crate) async fn list_workers(
@@ -50,22 +63,41 @@ pub(crate) async fn list_workers(
             )));
         }
     };
-    let offset = cursor_int(q.cursor.as_deref())?.unwrap_or(0);
+    let after = q.cursor.as_deref().map(worker_cursor).transpose()?;
     let (meta, st) = meta(&s).await?;
-    let rows = read::workers(&s.pool, offset, limit).await?;
+    let rows = read::workers(
+        &s.pool,
+        after.as_ref().map(|(d, a)| (*d, a.as_str())),
+        limit,
+    )
+    .await?;
     let next_cursor = (rows.len() == usize::try_from(limit).unwrap_or(0))
-        .then(|| offset.saturating_add(limit).to_string());
+        .then(|| {
+            rows.last()
+                .map(|w| format!("{}-{}", w.tasks_completed, lower(&w.address)))
+        })
+        .flatten();
+    let keys: Vec<String> = rows.iter().map(|w| lower(&w.address)).collect();
+    let mut balances = read::balances_of(&s.pool, &keys).await?;
     let confirmed = st.confirmed_block();
-    let mut data = Vec::with_capacity(rows.len());
-    for acct in rows {
-        let balances = read::balances(&s.pool, &acct.address.to_string().to_lowercase()).await?;
-        data.push(Worker::new(acct, balances, confirmed));
-    }
+    let data = rows
+        .into_iter()
+        .map(|acct| {
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                balances.drain(..).partition(|b| b.account == acct.address);
+            balances = rest;
+            Worker::new(acct, mine, confirmed)
+        })
+        .collect();
     Ok(Json(WorkersPage {
         data,
         next_cursor,
         meta,
     }))
+}
+
+fn lower(a: &alloy::primitives::Address) -> String {
+    format!("{a:#x}")
 }
 
 /// A worker's stake, track record, reputation and balances.

@@ -368,21 +368,43 @@ pub async fn account(db: impl PgExecutor<'_>, address: &str) -> Result<Option<Ac
 }
 
 /// Workers (accounts that ever claimed a task), most tasks completed first, then by address; `limit` of them
-/// from position `offset` of that order.
-pub async fn workers(db: impl PgExecutor<'_>, offset: i64, limit: i64) -> Result<Vec<AccountRow>> {
+/// after `after` (the last of the previous page: its completed tasks and address).
+pub async fn workers(
+    db: impl PgExecutor<'_>,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> Result<Vec<AccountRow>> {
+    let (done, addr) = after.map_or((None, None), |(d, a)| (Some(d), Some(a)));
     let r = sqlx::query!(
         r#"SELECT r.key AS "key!", r.row AS "row!"
-           FROM account_rows r JOIN accounts a ON a.address = r.address
+           FROM accounts a JOIN account_rows r ON r.address = a.address
            WHERE a.tasks_claimed > 0
+             AND ($1::BIGINT IS NULL OR a.tasks_completed < $1
+                  OR (a.tasks_completed = $1 AND a.address > $2::TEXT))
            ORDER BY a.tasks_completed DESC, a.address
-           LIMIT $1 OFFSET $2"#,
-        limit,
-        offset
+           LIMIT $3"#,
+        done,
+        addr,
+        limit
     )
     .fetch_all(db)
     .await?;
     rows(
         entity::ACCOUNT,
+        r.into_iter().map(|r| (r.key, r.row)).collect(),
+    )
+}
+
+/// The balances of `accounts`, in one query.
+pub async fn balances_of(db: impl PgExecutor<'_>, accounts: &[String]) -> Result<Vec<BalanceRow>> {
+    let r = sqlx::query!(
+        r#"SELECT key AS "key!", row AS "row!" FROM balance_rows WHERE account = ANY($1) ORDER BY account, token"#,
+        accounts
+    )
+    .fetch_all(db)
+    .await?;
+    rows(
+        entity::BALANCE,
         r.into_iter().map(|r| (r.key, r.row)).collect(),
     )
 }

@@ -248,7 +248,14 @@ async fn every_endpoint_answers_with_finality_and_rejects_bad_input() -> Result<
     .await?;
     assert_eq!(rest["data"].as_array().context("data")?[..], all[1..]);
     get_json(r, "/v1/workers?limit=101", 400).await?;
-    get_json(r, "/v1/workers?cursor=-1", 400).await?;
+    for bad in [
+        "-1",
+        "12",
+        "3-0x12",
+        "x-0x0000000000000000000000000000000000000000",
+    ] {
+        get_json(r, &format!("/v1/workers?cursor={bad}"), 400).await?;
+    }
     let v = get_json(
         r,
         &format!("/v1/verifiers/{}", addr(&net.verifier.address)),

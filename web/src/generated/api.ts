@@ -224,7 +224,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists workers with their stake, track record, reputation and balances, most tasks completed first. */
+        /**
+         * Lists workers (accounts that claimed a task) with their stake, track record, reputation and balances, most
+         *     tasks completed first, then by address. Pages are keyed by the last worker's count and address: a worker
+         *     whose count changes between two pages can appear on both or on neither.
+         */
         get: operations["list_workers"];
         put?: never;
         post?: never;
@@ -1300,8 +1304,8 @@ export interface components {
             /** @description Finality. */
             meta: components["schemas"]["Meta"];
             /**
-             * @description Pass as `cursor` for the next page; absent on the last page. A position in the order, so a page can
-             *     repeat or skip a worker whose count changed in between.
+             * @description Pass as `cursor` for the next page; absent on the last page (the last worker's completed tasks and
+             *     address: a worker whose count changes between two pages can appear on both or on neither).
              */
             nextCursor?: string | null;
         };

@@ -74,7 +74,7 @@ export class Api {
     return { tasks, meta };
   }
 
-  /** The job's first `limit` events, oldest first (a page of `/v1/jobs/{id}/events`). */
+  /** The job's latest `limit` events, newest first (the first page of `/v1/jobs/{id}/events`). */
   events(id: number, limit = 500) {
     return this.get<Get<'/v1/jobs/{job_id}/events'>>(`/v1/jobs/${id}/events`, { limit });
   }

@@ -56,7 +56,8 @@ export function place(frames: Map<number, Frame>, s: RenderSettings, index: numb
   return f;
 }
 
-/** The preview tone map of one linear value to 8-bit sRGB (crates/render/src/output.rs `tonemap`). */
+/** The preview tone map of one linear value to 8-bit sRGB: the curve of crates/render/src/output.rs `tonemap`
+ * (computed here in double precision, so a value can land one step from the renderer's f32 PNG). */
 export function tonemap(v: number): number {
   const x = Math.max(v, 0) * 0.8;
   const y = Math.min(Math.max((x * (2.51 * x + 0.03)) / (x * (2.43 * x + 0.59) + 0.14), 0), 1);

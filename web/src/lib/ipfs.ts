@@ -3,6 +3,12 @@
 // else the RPC API's `POST /api/v0/cat`. Reads are capped: an answer larger than the caller expects is refused
 // before it is held in memory. The node must allow the app's origin (Kubo: `API.HTTPHeaders`, see docs/web.md).
 
+/** Whether `cid` is a CID as workers publish them: CIDv0 (`Qm…`, base58btc) or CIDv1 in base32 (`b…`). A
+ * worker chooses its output's CID: nothing else (a path, a query, `..`) may reach a request URL. */
+export function isCid(cid: string): boolean {
+  return /^Qm[1-9A-HJ-NP-Za-km-z]{44}$/.test(cid) || /^b[a-z2-7]{20,120}$/.test(cid);
+}
+
 /** An IPFS request that failed, with the node's words when it gave some. */
 export class IpfsError extends Error {}
 

@@ -116,6 +116,59 @@ export function settingsProblems(s: RenderSettings): string[] {
   return out;
 }
 
+/** The contract's bounds on a job's terms (`DistributedRenderBase`). */
+export const MAX_TASKS = 1_000_000;
+export const MAX_QUORUM = 7;
+export const MIN_VERIFIER_FEE_BPS = 100;
+export const MAX_STAKE_GWEI = 2n ** 48n - 1n;
+export const MAX_LEASE_DURATION = 30 * 86_400;
+export const MAX_CHALLENGE_WINDOW = 30 * 86_400;
+
+/** What the market says about itself when a job is posted. */
+export interface MarketState {
+  /** `MIN_CHALLENGE_WINDOW`, seconds (set at deployment). */
+  minChallengeWindow: number;
+  /** `registry().activeTickets`: the largest first committee a job may ask for now. */
+  activeTickets: number;
+  paused: boolean;
+}
+
+/**
+ * What the contract's `_validate` (and `submitRenderJob`'s other checks) would refuse in `spec`, in words,
+ * given the market's state: the settings' rules, at most 1,000,000 tasks, a non-zero reward, the verifier fee
+ * (at most 10,000 bps; a job that is not optimistic pays at least 100 bps and a fee that does not round to
+ * zero), the stake in whole gwei below 2^48 gwei, a lease of 1 s to 30 days, a deadline after `now` that
+ * fits 32 bits, a phase of the market's minimum to 30 days, a committee of 1 to 7 seats and at most the
+ * registry's active tickets, and a market that is not paused. Checked before anything is uploaded or signed.
+ */
+export function specProblems(spec: Omit<JobSpec, 'sceneCid'>, market: MarketState | null, now: number): string[] {
+  const out = settingsProblems(spec.settings);
+  const tasks = taskCount(spec.settings);
+  if (tasks > MAX_TASKS) out.push(`${tasks.toLocaleString('en')} tasks; a job has at most ${MAX_TASKS.toLocaleString('en')}`);
+  if (!spec.rendererId) out.push('name the renderer');
+  if (spec.rewardPerTask === 0n) out.push('the reward per task must be above zero');
+  const bps = spec.verifierFeeBps;
+  if (!Number.isInteger(bps) || bps < 0 || bps > 10_000) out.push('the verifier fee is 0 to 10,000 basis points');
+  else if (!spec.optimistic && (bps < MIN_VERIFIER_FEE_BPS || spec.rewardPerTask * BigInt(bps) < 10_000n)) {
+    out.push(`a job that is not optimistic pays its committee: a verifier fee of at least ${MIN_VERIFIER_FEE_BPS} basis points that does not round to zero`);
+  }
+  if (spec.workerStakePerTask % 1_000_000_000n !== 0n) out.push('the worker stake is a whole number of gwei');
+  else if (spec.workerStakePerTask / 1_000_000_000n > MAX_STAKE_GWEI) out.push('the worker stake is below 2^48 gwei');
+  if (!(spec.leaseDuration >= 1 && spec.leaseDuration <= MAX_LEASE_DURATION)) out.push('a lease lasts 1 s to 30 days');
+  if (!(spec.deadline > now && spec.deadline <= 0xffff_ffff)) out.push('the deadline must be after now and before 2106');
+  if (!(spec.quorum >= 1 && spec.quorum <= MAX_QUORUM)) out.push(`a first committee has 1 to ${MAX_QUORUM} seats`);
+  if (market) {
+    if (!(spec.challengeWindow >= market.minChallengeWindow && spec.challengeWindow <= MAX_CHALLENGE_WINDOW)) {
+      out.push(`a verification phase lasts ${market.minChallengeWindow} s (this market's minimum) to 30 days`);
+    }
+    if (spec.quorum > market.activeTickets) {
+      out.push(`a first committee of ${spec.quorum} seats, but the verifier registry has ${market.activeTickets} active tickets`);
+    }
+    if (market.paused) out.push('the market is paused: no new jobs for now');
+  }
+  return out;
+}
+
 /** An observed render rate: camera samples a second from claim to result, over the tasks seen. */
 export interface Rate {
   msamplesPerSecond: number;
@@ -123,12 +176,15 @@ export interface Rate {
 }
 
 /**
- * The network's rate from recent jobs' events: for each task, the time from its `TaskClaimed` to its
- * `ResultSubmitted` (block timestamps), against its samples (its region's pixels × spp). Null when no task
+ * The network's rate from recent jobs' events (in any order): for each task, the time from its `TaskClaimed`
+ * to the `ResultSubmitted` that follows it (block timestamps), against its samples (its region's pixels × spp). Null when no task
  * was seen from claim to result.
  */
 export function observedRate(
-  jobs: { settings: Pick<RenderSettings, 'width' | 'height' | 'regionsX' | 'regionsY' | 'samplesPerPixel'>; events: { event: string; taskIndex?: number | null; blockTimestamp: number }[] }[],
+  jobs: {
+    settings: Pick<RenderSettings, 'width' | 'height' | 'regionsX' | 'regionsY' | 'samplesPerPixel'>;
+    events: { seq: number; event: string; taskIndex?: number | null; blockTimestamp: number }[];
+  }[],
 ): Rate | null {
   let samples = 0;
   let seconds = 0;
@@ -136,7 +192,8 @@ export function observedRate(
   for (const j of jobs) {
     const claimed = new Map<number, number>();
     const regions = j.settings.regionsX * j.settings.regionsY;
-    for (const e of j.events) {
+    // In feed order (the API lists a job's events newest first): a result pairs with the claim before it.
+    for (const e of [...j.events].sort((a, b) => a.seq - b.seq)) {
       if (e.taskIndex === null || e.taskIndex === undefined) continue;
       if (e.event === 'TaskClaimed') claimed.set(e.taskIndex, e.blockTimestamp);
       if (e.event === 'ResultSubmitted') {

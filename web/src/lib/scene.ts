@@ -9,6 +9,11 @@
 /** A scene that cannot be read or packed, with the reason in words. */
 export class SceneError extends Error {}
 
+/** The renderer's limits on what a scene file may be (crates/render `Limits::default()`): 512 MiB a file,
+ * 32 MiB of JSON. A scene past them is refused here, before anything is uploaded or paid. */
+export const MAX_FILE_BYTES = 512 << 20;
+export const MAX_JSON_BYTES = 32 << 20;
+
 const MAGIC = 0x46546c67; // "glTF"
 const JSON_CHUNK = 0x4e4f534a; // "JSON"
 const BIN_CHUNK = 0x004e4942; // "BIN\0"
@@ -54,6 +59,7 @@ export function parseGlb(bytes: Uint8Array): { json: Gltf; bin: Uint8Array | nul
     const data = bytes.subarray(start, start + size);
     if (json === null) {
       if (type !== JSON_CHUNK) throw new SceneError('the first chunk of a .glb must be its JSON');
+      if (size > MAX_JSON_BYTES) throw new SceneError(`the JSON chunk is ${size} bytes; the renderer reads at most ${MAX_JSON_BYTES}`);
       try {
         json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data)) as Gltf;
       } catch (e) {
@@ -66,7 +72,35 @@ export function parseGlb(bytes: Uint8Array): { json: Gltf; bin: Uint8Array | nul
     at = start + ((size + 3) & ~3);
   }
   if (json === null) throw new SceneError('the .glb has no JSON chunk');
+  checkShape(json);
   return { json, bin };
+}
+
+/** The document's parts read here have the types the specification gives them; throws `SceneError` naming
+ * the first that does not (a hostile file must not reach the counting code as something else). */
+export function checkShape(json: Gltf): void {
+  const arrays = ['buffers', 'bufferViews', 'accessors', 'meshes', 'materials', 'textures', 'images', 'nodes', 'cameras', 'animations', 'skins'];
+  for (const k of arrays) {
+    const v = json[k];
+    if (v !== undefined && (!Array.isArray(v) || v.some((x) => typeof x !== 'object' || x === null || Array.isArray(x)))) {
+      throw new SceneError(`"${k}" is not an array of objects`);
+    }
+  }
+  for (const [i, m] of (json.meshes ?? []).entries()) {
+    if (!Array.isArray(m.primitives) || m.primitives.some((p) => typeof p !== 'object' || p === null || typeof p.attributes !== 'object' || p.attributes === null)) {
+      throw new SceneError(`mesh ${i}'s primitives are not objects with attributes`);
+    }
+  }
+  for (const [i, a] of (json.accessors ?? []).entries()) {
+    if (!Number.isSafeInteger(a.count) || a.count < 0) throw new SceneError(`accessor ${i} has no count`);
+  }
+  for (const [i, b] of (json.bufferViews ?? []).entries()) {
+    if (!Number.isSafeInteger(b.byteLength) || !Number.isSafeInteger(b.buffer)) throw new SceneError(`buffer view ${i} has no buffer or byteLength`);
+  }
+  for (const k of ['extensionsRequired', 'extensionsUsed']) {
+    const v = json[k];
+    if (v !== undefined && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) throw new SceneError(`"${k}" is not a list of names`);
+  }
 }
 
 /** A `.glb` of `json` and `bin` (padded as the specification asks). */
@@ -93,7 +127,12 @@ export function writeGlb(json: Gltf, bin: Uint8Array | null): Uint8Array {
   return out;
 }
 
-const MIME: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp', ktx2: 'image/ktx2' };
+/** An image's type by its content: PNG or JPEG, the two the renderer decodes (crates/render `images.rs`). */
+export function imageType(bytes: Uint8Array): 'image/png' | 'image/jpeg' | null {
+  if (bytes.length >= 8 && [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a].every((b, i) => bytes[i] === b)) return 'image/png';
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
+  return null;
+}
 
 function dataUri(uri: string): Uint8Array | null {
   const m = /^data:[^,]*?(;base64)?,(.*)$/s.exec(uri);
@@ -107,30 +146,48 @@ function dataUri(uri: string): Uint8Array | null {
 
 /**
  * A `.gltf` document with its side files (`files`, by the name the document's relative URIs give, URI-decoded)
- * packed into one `.glb`: every buffer into the BIN chunk (each 8-byte aligned, the buffer views re-pointed)
- * and every image file into a buffer view with its MIME type. Data URIs are decoded in place. Throws
+ * packed into one `.glb` as crates/render's packer does: every buffer into the BIN chunk (each 16-byte aligned,
+ * the buffer views re-pointed) and every image file into a buffer view with its MIME type read from its
+ * content (PNG or JPEG only). Data URIs are decoded in place. Throws
  * `SceneError` naming a missing side file, an absolute or parent-relative URI, or a buffer shorter than its
  * `byteLength`. Returns the `.glb` and the side files it packed, with their sizes.
  */
 export function packGltf(gltf: Gltf, files: Map<string, Uint8Array>): { glb: Uint8Array; packed: [string, number][] } {
+  checkShape(gltf);
   const doc = JSON.parse(JSON.stringify(gltf)) as Gltf;
   const packed: [string, number][] = [];
+  // A file picker gives names without folders: `textures/a.png` is found as the chosen `a.png`, and two
+  // different URIs may not both land on one chosen file.
+  const byFile = new Map<string, string>();
   const read = (uri: string, what: string): Uint8Array => {
     const inline = dataUri(uri);
     if (inline) return inline;
-    if (/^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.startsWith('/') || uri.split('/').includes('..')) {
-      throw new SceneError(`${what} points outside the scene's folder (${uri}); only relative side files are packed`);
+    let name: string;
+    try {
+      name = decodeURIComponent(uri);
+    } catch {
+      throw new SceneError(`${what} has a malformed URI (${uri.slice(0, 200)})`);
     }
-    const name = decodeURIComponent(uri);
-    const bytes = files.get(name) ?? files.get(name.split('/').pop() ?? name);
+    if (/^[a-z][a-z0-9+.-]*:/i.test(name) || name.startsWith('/') || name.startsWith('\\') || name.split(/[/\\]/).includes('..')) {
+      throw new SceneError(`${what} points outside the scene's folder (${uri.slice(0, 200)}); only relative side files are packed`);
+    }
+    const base = name.split('/').pop() ?? name;
+    const file = files.has(name) ? name : base;
+    const bytes = files.get(file);
     if (!bytes) throw new SceneError(`${what} is the side file "${name}", which was not chosen with the .gltf`);
+    const other = byFile.get(file);
+    if (other !== undefined && other !== name) throw new SceneError(`"${other}" and "${name}" would both be the chosen file ${file}`);
+    byFile.set(file, name);
+    if (bytes.length > MAX_FILE_BYTES) throw new SceneError(`${name} is ${bytes.length} bytes; the renderer reads at most ${MAX_FILE_BYTES} a file`);
     packed.push([name, bytes.length]);
     return bytes;
   };
   const parts: Uint8Array[] = [];
   let size = 0;
-  const append = (b: Uint8Array): number => {
-    const at = (size + 7) & ~7;
+  // Buffers start 16-byte aligned (every accessor keeps its alignment, §3.6.2.4), images 4-byte, as
+  // crates/render's packer lays them out.
+  const append = (b: Uint8Array, align: number): number => {
+    const at = Math.ceil(size / align) * align;
     if (at > size) parts.push(new Uint8Array(at - size));
     parts.push(b);
     size = at + b.length;
@@ -140,7 +197,7 @@ export function packGltf(gltf: Gltf, files: Map<string, Uint8Array>): { glb: Uin
     if (b.uri === undefined) throw new SceneError(`buffer ${i} has no URI: a .gltf's buffers name their files`);
     const bytes = read(b.uri, `buffer ${i}`);
     if (bytes.length < b.byteLength) throw new SceneError(`buffer ${i} (${b.uri}) has ${bytes.length} bytes; the document says ${b.byteLength}`);
-    return append(bytes.subarray(0, b.byteLength));
+    return append(bytes.subarray(0, b.byteLength), 16);
   });
   for (const [i, view] of (doc.bufferViews ?? []).entries()) {
     const at = offsets[view.buffer];
@@ -152,10 +209,9 @@ export function packGltf(gltf: Gltf, files: Map<string, Uint8Array>): { glb: Uin
   for (const [i, img] of (doc.images ?? []).entries()) {
     if (img.uri === undefined) continue;
     const bytes = read(img.uri, `image ${i}`);
-    const ext = (img.uri.split('.').pop() ?? '').toLowerCase();
-    const mimeType = img.mimeType ?? /^data:([^;,]+)/.exec(img.uri)?.[1] ?? MIME[ext];
-    if (!mimeType) throw new SceneError(`image ${i} (${img.uri}) has no MIME type and its extension is not a known image type`);
-    const at = append(bytes);
+    const mimeType = imageType(bytes);
+    if (!mimeType) throw new SceneError(`image ${i} (${img.uri.slice(0, 200)}) is not a PNG or JPEG image (by its content): the renderer decodes only those`);
+    const at = append(bytes, 4);
     doc.bufferViews.push({ buffer: 0, byteOffset: at, byteLength: bytes.length });
     delete img.uri;
     img.bufferView = doc.bufferViews.length - 1;
@@ -247,9 +303,25 @@ export async function sceneFromFiles(chosen: File[]): Promise<{ glb: Uint8Array;
     );
   }
   const scene = scenes[0] as File;
+  const big = chosen.find((f) => f.size > MAX_FILE_BYTES);
+  if (big) throw new SceneError(`${big.name} is ${big.size} bytes; the renderer reads at most ${MAX_FILE_BYTES} a file`);
+  if (/\.gltf$/i.test(scene.name) && scene.size > MAX_JSON_BYTES) {
+    throw new SceneError(`${scene.name} is ${scene.size} bytes of JSON; the renderer reads at most ${MAX_JSON_BYTES}`);
+  }
   const bytes = new Uint8Array(await scene.arrayBuffer());
   if (/\.glb$/i.test(scene.name)) {
-    parseGlb(bytes);
+    const { json } = parseGlb(bytes);
+    // Workers fetch only the .glb: it may not point at files beside it.
+    for (const [what, list] of [
+      ['buffer', json.buffers ?? []],
+      ['image', json.images ?? []],
+    ] as const) {
+      for (const [i, x] of list.entries()) {
+        if (x.uri !== undefined && !x.uri.startsWith('data:')) {
+          throw new SceneError(`${scene.name}'s ${what} ${i} is the side file "${x.uri.slice(0, 200)}", which workers cannot fetch: choose the .gltf with its files so that they are packed`);
+        }
+      }
+    }
     return { glb: bytes, name: scene.name, packed: [] };
   }
   let gltf: Gltf;
@@ -260,6 +332,7 @@ export async function sceneFromFiles(chosen: File[]): Promise<{ glb: Uint8Array;
   }
   const files = new Map<string, Uint8Array>();
   for (const f of chosen) if (f !== scene) files.set(f.name, new Uint8Array(await f.arrayBuffer()));
+  if (typeof gltf !== 'object' || gltf === null || Array.isArray(gltf)) throw new SceneError(`${scene.name} is not a glTF object`);
   const { glb, packed } = packGltf(gltf, files);
   return { glb, name: scene.name.replace(/\.gltf$/i, '.glb'), packed };
 }

@@ -252,7 +252,7 @@ export function JobPage({ api, config, id }: { api: Api; config: Config; id: num
         </figure>
       ))}
       {selected !== null && <TaskPanel api={api} config={config} job={job} task={selected} tile={tiles.get(selected)} />}
-      <Frames job={job} tiles={tiles} config={config} />
+      <Frames job={job} tiles={tiles} config={config} market={(config.market || wallet.market) as `0x${string}` | null} />
       <Head meta={meta} config={config} />
     </section>
   );
@@ -274,11 +274,14 @@ function TaskPanel({ api, config, job: jobRecord, task, tile }: { api: Api; conf
   const now = Date.now() / 1000;
   // An appeal goes to the next level of an appealable verdict, or disputes an optimistic result (level 0),
   // while its window is open (the CLI's `appeal_refusal`).
+  // Offered only against the side the account lost: the artist against an approval (or an optimistic
+  // result), the worker against a rejection (an appeal asks for the verdict the standing one is not).
+  const verdict = String(t?.verdict ?? '').toLowerCase();
   const appealLevel =
     t?.state === 'submitted' && t.phaseEndsAt && now < t.phaseEndsAt
-      ? t.verificationPhase === 'appealable'
+      ? t.verificationPhase === 'appealable' && ((isArtist && verdict === 'approve') || (isWorker && verdict === 'reject'))
         ? t.verificationLevel + 1
-        : t.verificationPhase === 'none' && jobRecord.optimistic
+        : t.verificationPhase === 'none' && jobRecord.optimistic && isArtist
           ? 0
           : null
       : null;

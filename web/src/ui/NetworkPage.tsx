@@ -22,14 +22,22 @@ export function NetworkPage({ api, config }: { api: Api; config: Config }) {
       .catch((e: Error) => setError(e.message));
     void more(null);
   }, [api]);
-  const more = (from: string | null) =>
-    api
+  const [loading, setLoading] = useState(false);
+  const more = (from: string | null) => {
+    setLoading(true);
+    return api
       .workers({ limit: 50, cursor: from ?? undefined })
       .then((r) => {
-        setWorkers((prev) => (from && prev ? [...prev, ...r.data] : r.data));
+        // A worker whose count changed between pages can come twice: listed once.
+        setWorkers((prev) => {
+          const list = from && prev ? [...prev, ...r.data] : r.data;
+          return list.filter((w, i) => list.findIndex((x) => x.address === w.address) === i);
+        });
         setCursor(r.nextCursor ?? null);
       })
-      .catch((e: Error) => setError(e.message));
+      .catch((e: Error) => setError(e.message))
+      .finally(() => setLoading(false));
+  };
   return (
     <section aria-labelledby="net-title">
       <h1 id="net-title">Network</h1>
@@ -103,7 +111,7 @@ export function NetworkPage({ api, config }: { api: Api; config: Config }) {
             </table>
           )}
           {cursor && (
-            <button type="button" onClick={() => void more(cursor)}>
+            <button type="button" disabled={loading} onClick={() => void more(cursor)}>
               More workers
             </button>
           )}

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { erc20Abi, parseEventLogs, type Address } from 'viem';
 import type { Config } from '../config';
 import { distributedRenderAbi } from '../generated/abi';
@@ -6,18 +6,16 @@ import { RENDERER_ID } from '../generated/words';
 import type { Api } from '../lib/api';
 import { AmountError, formatAmount, parseAmount } from '../lib/amount';
 import { add } from '../lib/ipfs';
-import { bill, msamples, observedRate, parseDuration, settingsProblems, taskCount, type JobSpec, type Rate, type RenderSettings } from '../lib/job';
+import { MAX_QUORUM, bill, msamples, observedRate, parseDuration, specProblems, taskCount, type JobSpec, type MarketState, type Rate, type RenderSettings } from '../lib/job';
 import { parseGlb, sceneFromFiles, sceneStats, type SceneStats } from '../lib/scene';
 import { ETH_ADDRESS, tokenInfo, type TokenInfo } from '../lib/tokens';
-import { reader, sendCall, type TxStage } from '../lib/wallet';
+import { explain, reader, sendCall, type TxStage } from '../lib/wallet';
 import { span } from './format';
-import { TxStatus, busy, useWallet } from './Wallet';
+import { TxStatus, useWallet } from './Wallet';
 
-/** The largest first committee (the contract's `MAX_QUORUM`) and the smallest fee of a verified job
- * (`MIN_VERIFIER_FEE_BPS`). */
-const MAX_QUORUM = 7;
-const MIN_VERIFIER_FEE_BPS = 100;
 const UINT96_MAX = (1n << 96n) - 1n;
+/** A placeholder scene CID for the check before the upload (the contract asks only for a non-empty one). */
+const PENDING_CID = 'bafkqaaa';
 
 /** The form's fields as typed, with `tessera job submit`'s defaults. */
 const DEFAULTS = {
@@ -63,6 +61,16 @@ export function PostPage({ api, config }: { api: Api; config: Config }) {
   const [funds, setFunds] = useState<{ balance: bigint; allowance: bigint } | null>(null);
   const [rate, setRate] = useState<Rate | null>(null);
   const [upload, setUpload] = useState<Step>({ stage: 'idle' });
+  // The CID of the scene as uploaded, with the bytes it is the CID of (a new scene is uploaded anew).
+  const uploaded = useRef<{ glb: Uint8Array; cid: string } | null>(null);
+  // One posting at a time, from the click to its end (not only while a transaction is under way).
+  const [submitting, setSubmitting] = useState(false);
+  const inFlight = useRef(false);
+  // What the last successful post was of: the same form and scene are not posted twice by a second click.
+  const [postedKey, setPostedKey] = useState('');
+  const [failure, setFailure] = useState('');
+  const [marketState, setMarketState] = useState<MarketState | null>(null);
+  const sceneRequest = useRef(0);
   const [approveTx, setApproveTx] = useState<TxStage | null>(null);
   const [postTx, setPostTx] = useState<TxStage | null>(null);
   const [posted, setPosted] = useState<number | null>(null);
@@ -106,6 +114,25 @@ export function PostPage({ api, config }: { api: Api; config: Config }) {
     };
   }, [api]);
 
+  // The market's minimum phase, active tickets and pause, as the contract will check them (re-read after
+  // each post); only a market config.json names is posted to (an indexer could name any contract).
+  const market = config.market ? (config.market as Address) : null;
+  useEffect(() => {
+    if (!market) return;
+    let live = true;
+    const r = reader(config);
+    const read = (functionName: 'MIN_CHALLENGE_WINDOW' | 'paused') =>
+      r.readContract({ address: market, abi: distributedRenderAbi, functionName });
+    Promise.all([read('MIN_CHALLENGE_WINDOW'), r.readContract({ address: market, abi: distributedRenderAbi, functionName: 'registry' }), read('paused')])
+      .then(([min, reg, paused]) => {
+        if (live) setMarketState({ minChallengeWindow: Number(min), activeTickets: Number((reg as readonly [bigint, bigint])[1]), paused: Boolean(paused) });
+      })
+      .catch((e) => live && setFailure(`the market at ${market} cannot be read: ${explain(e)}`));
+    return () => {
+      live = false;
+    };
+  }, [market, postTx?.stage === 'final']);
+
   const num = (v: string) => (/^\d+$/.test(v.trim()) ? Number(v) : NaN);
   const settings: RenderSettings = {
     width: num(form.width),
@@ -119,7 +146,7 @@ export function PostPage({ api, config }: { api: Api; config: Config }) {
     cellSize: num(form.cellSize),
     seed: /^\d+$/.test(form.seed.trim()) ? BigInt(form.seed.trim()) : -1n,
   };
-  const problems = settingsProblems(settings);
+  const problems: string[] = [];
   if (settings.seed < 0n || settings.seed >= 1n << 64n) problems.push('the seed must be a whole number below 2^64');
   const amount = (text: string, what: string, dec: number | null): bigint | null => {
     if (dec === null) return null;
@@ -132,11 +159,8 @@ export function PostPage({ api, config }: { api: Api; config: Config }) {
   };
   const reward = amount(form.reward, 'reward per task', decimals);
   const stake = amount(form.stake, 'worker stake', 18);
-  if (stake !== null && stake % 1_000_000_000n !== 0n) problems.push('worker stake: a whole number of gwei');
   const feeBps = num(form.feeBps);
   const quorum = num(form.quorum);
-  if (!(feeBps >= 0 && feeBps <= 10_000)) problems.push('verifier fee: 0 to 10,000 basis points');
-  if (!(quorum >= 1 && quorum <= MAX_QUORUM)) problems.push(`committee: 1 to ${MAX_QUORUM} seats`);
   const deadline = parseDuration(form.deadline);
   const lease = parseDuration(form.lease);
   const window = parseDuration(form.window);
@@ -145,25 +169,37 @@ export function PostPage({ api, config }: { api: Api; config: Config }) {
     [lease, 'lease'],
     [window, 'verification phase'],
   ] as const) {
-    if (v === null || v <= 0) problems.push(`${what}: a duration like 90m, 2h or 1d`);
+    if (v === null) problems.push(`${what}: a duration like 90m, 2h or 1d`);
   }
   if (!tokenValid) problems.push(`token: "${tokenAddress}" is not an address (leave it empty to pay in ETH)`);
   if (token && 'error' in token) problems.push(token.error);
   if (token && 'info' in token && !token.allowed) {
     problems.push(`the market does not accept ${token.info.symbol} (${tokenAddress}) for new jobs: pay in ETH or an allowed token`);
   }
-  if (!form.renderer.trim()) problems.push('renderer id: name the renderer, e.g. ' + RENDERER_ID);
+  const now = Math.floor(Date.now() / 1000);
+  // The terms as the contract will check them (the deadline is counted from the chain's time when sent).
+  const terms: Omit<JobSpec, 'sceneCid'> = {
+    rendererId: form.renderer.trim(),
+    settings,
+    token: (isEth ? ETH_ADDRESS : tokenAddress) as Address,
+    rewardPerTask: reward ?? 1n,
+    verifierFeeBps: feeBps,
+    workerStakePerTask: stake ?? 0n,
+    deadline: now + (deadline ?? 0),
+    leaseDuration: lease ?? 0,
+    challengeWindow: window ?? 0,
+    quorum,
+    optimistic: form.optimistic,
+  };
+  problems.push(...specProblems(terms, marketState, now - 60));
+  if (!market) problems.push('config.json names no market: this page posts escrow only to the market its configuration names');
   const count = taskCount(settings);
   const tasks = Number.isSafeInteger(count) && count > 0 ? count : 0;
   const money = reward !== null && Number.isInteger(feeBps) && tasks > 0 ? bill(tasks, reward, feeBps) : null;
-  if (reward !== null && !form.optimistic && (feeBps < MIN_VERIFIER_FEE_BPS || money?.fee === 0n)) {
-    problems.push(`a verified (not optimistic) job pays its committee: a fee of at least ${MIN_VERIFIER_FEE_BPS} basis points and above zero`);
-  }
   const escrow = money?.escrow ?? null;
 
   // What the account holds and has approved, for the bill's check and the approval step.
   const account = wallet.conn?.account;
-  const busyNow = busy(approveTx) || busy(postTx) || upload.stage === 'uploading';
   useEffect(() => {
     setFunds(null);
     if (!account || !wallet.market || !tokenValid) return;
@@ -192,67 +228,76 @@ export function PostPage({ api, config }: { api: Api; config: Config }) {
     return msamples(settings) / rate.msamplesPerSecond;
   }, [rate, problems.length, form]);
 
+  // What a post would be of: a second click on the same form and scene after success posts nothing.
+  const key = JSON.stringify({ form, scene: scene?.name, bytes: scene?.glb.length });
+
   const post = async () => {
-    const { conn, market, confirmations } = wallet;
-    if (!conn || !market || confirmations === null || !scene || escrow === null || reward === null || stake === null) return;
+    const { conn, confirmations } = wallet;
+    if (inFlight.current || !conn || !market || confirmations === null || !scene || escrow === null || reward === null || stake === null) return;
+    inFlight.current = true;
+    setSubmitting(true);
     setPosted(null);
     setPostTx(null);
     setApproveTx(null);
-    // 1. The scene on IPFS (before anything is signed: its CID goes into the job).
-    let cid: string;
-    if (upload.stage === 'uploaded') {
-      cid = upload.cid;
-    } else {
-      setUpload({ stage: 'uploading' });
-      try {
-        cid = (await add(config.ipfsApi, 'scene.glb', scene.glb)).cid;
-        setUpload({ stage: 'uploaded', cid });
-      } catch (e) {
-        setUpload({ stage: 'failed', message: (e as Error).message });
-        return;
+    setFailure('');
+    const glb = scene.glb;
+    try {
+      const chainNow = async () => Number((await reader(config).getBlock()).timestamp);
+      const specAt = (cid: string, t: number): JobSpec => ({ ...terms, sceneCid: cid, deadline: t + (deadline ?? 0) });
+      const value = isEth ? escrow : 0n;
+      const submit = (cid: string, t: number) => ({
+        address: market,
+        abi: distributedRenderAbi,
+        functionName: 'submitRenderJob',
+        args: [specAt(cid, t)],
+        value,
+      });
+      // 0. An ETH job is checked against the contract before the upload (a token job needs its approval
+      //    first): a refusal is said before anything is published or signed.
+      if (isEth) {
+        await reader(config).simulateContract({ ...submit(PENDING_CID, await chainNow()), account: conn.account } as never);
       }
-    }
-    // 2. An ERC-20 escrow is approved first; a non-zero allowance is cleared before it is changed (tokens in
-    //    the USDT mould refuse to move one non-zero allowance to another), as the CLI does.
-    const value = isEth ? escrow : 0n;
-    if (!isEth) {
-      const t = tokenAddress as Address;
-      const have = await reader(config).readContract({ address: t, abi: erc20Abi, functionName: 'allowance', args: [conn.account, market] });
-      if (have < escrow) {
-        if (have > 0n) {
-          const cleared = await sendCall(conn, config, { address: t, abi: erc20Abi, functionName: 'approve', args: [market, 0n] }, confirmations, setApproveTx);
-          if (!cleared) return;
+      // 1. The scene on IPFS (its CID goes into the job); uploaded once per scene.
+      let cid: string;
+      if (uploaded.current?.glb === glb) {
+        cid = uploaded.current.cid;
+      } else {
+        setUpload({ stage: 'uploading' });
+        try {
+          cid = (await add(config.ipfsApi, 'scene.glb', glb, AbortSignal.timeout(300_000))).cid;
+        } catch (e) {
+          setUpload({ stage: 'failed', message: (e as Error).message });
+          return;
         }
-        const ok = await sendCall(conn, config, { address: t, abi: erc20Abi, functionName: 'approve', args: [market, escrow] }, confirmations, setApproveTx);
-        if (!ok) return;
+        uploaded.current = { glb, cid };
+        setUpload({ stage: 'uploaded', cid });
       }
+      // 2. An ERC-20 escrow is approved first; a non-zero allowance is cleared before it is changed (tokens in
+      //    the USDT mould refuse to move one non-zero allowance to another), as the CLI does.
+      if (!isEth) {
+        const t = tokenAddress as Address;
+        const have = await reader(config).readContract({ address: t, abi: erc20Abi, functionName: 'allowance', args: [conn.account, market] });
+        if (have < escrow) {
+          if (have > 0n) {
+            const cleared = await sendCall(conn, config, { address: t, abi: erc20Abi, functionName: 'approve', args: [market, 0n] }, confirmations, setApproveTx);
+            if (!cleared) return;
+          }
+          const ok = await sendCall(conn, config, { address: t, abi: erc20Abi, functionName: 'approve', args: [market, escrow] }, confirmations, setApproveTx);
+          if (!ok) return;
+        }
+      }
+      // 3. The job, its deadline counted from the chain's time.
+      const receipt = await sendCall(conn, config, submit(cid, await chainNow()), confirmations, setPostTx);
+      if (!receipt) return;
+      const [ev] = parseEventLogs({ abi: distributedRenderAbi, logs: receipt.logs, eventName: 'JobSubmitted' });
+      if (ev) setPosted(Number((ev.args as { jobId: bigint }).jobId));
+      setPostedKey(key);
+    } catch (e) {
+      setFailure(explain(e));
+    } finally {
+      inFlight.current = false;
+      setSubmitting(false);
     }
-    // 3. The job, its deadline counted from the chain's time.
-    const now = Number((await reader(config).getBlock()).timestamp);
-    const spec: JobSpec = {
-      sceneCid: cid,
-      rendererId: form.renderer.trim(),
-      settings,
-      token: (isEth ? ETH_ADDRESS : tokenAddress) as Address,
-      rewardPerTask: reward,
-      verifierFeeBps: feeBps,
-      workerStakePerTask: stake,
-      deadline: now + (deadline ?? 0),
-      leaseDuration: lease ?? 0,
-      challengeWindow: window ?? 0,
-      quorum,
-      optimistic: form.optimistic,
-    };
-    const receipt = await sendCall(
-      conn,
-      config,
-      { address: market, abi: distributedRenderAbi, functionName: 'submitRenderJob', args: [spec], value },
-      confirmations,
-      setPostTx,
-    );
-    if (!receipt) return;
-    const [ev] = parseEventLogs({ abi: distributedRenderAbi, logs: receipt.logs, eventName: 'JobSubmitted' });
-    if (ev) setPosted(Number((ev.args as { jobId: bigint }).jobId));
   };
 
   const field = (k: keyof Form, label: string, hint?: string, numeric = false) => (
@@ -285,18 +330,22 @@ export function PostPage({ api, config }: { api: Api; config: Config }) {
           <input
             type="file"
             multiple
-            accept=".glb,.gltf,.bin,.png,.jpg,.jpeg,.webp,.ktx2"
+            accept=".glb,.gltf,.bin,.png,.jpg,.jpeg"
+            disabled={submitting}
             onChange={async (e) => {
               const files = Array.from((e.currentTarget as HTMLInputElement).files ?? []);
+              // Only the latest choice counts (a slow earlier one must not replace it).
+              const mine = ++sceneRequest.current;
               setScene(null);
               setUpload({ stage: 'idle' });
               setSceneError('');
               if (!files.length) return;
               try {
                 const s = await sceneFromFiles(files);
-                setScene({ ...s, stats: sceneStats(parseGlb(s.glb).json, s.glb.length) });
+                const stats = sceneStats(parseGlb(s.glb).json, s.glb.length);
+                if (mine === sceneRequest.current) setScene({ ...s, stats });
               } catch (err) {
-                setSceneError((err as Error).message);
+                if (mine === sceneRequest.current) setSceneError((err as Error).message);
               }
             }}
           />
@@ -366,9 +415,20 @@ export function PostPage({ api, config }: { api: Api; config: Config }) {
           </ul>
         )}
         {!ready && <p class="muted">Connect a wallet on chain {config.chainId} to post.</p>}
-        <button type="button" disabled={!ready || problems.length > 0 || busyNow} onClick={() => void post()}>
+        {market && (
+          <p class="muted">
+            The escrow goes to the market <code>{market}</code> named by this page's configuration.
+          </p>
+        )}
+        <button type="button" disabled={!ready || problems.length > 0 || submitting || postedKey === key} onClick={() => void post()}>
           {isEth ? 'Upload scene and post job' : `Upload scene, approve ${symbol} and post job`}
         </button>
+        {postedKey === key && <span class="muted"> posted; change the scene or a setting to post another</span>}
+        {failure && (
+          <p role="alert" class="error">
+            Not posted: {failure}
+          </p>
+        )}
       </section>
       <ol class="steps" aria-label="Progress">
         {upload.stage !== 'idle' && (

@@ -15,14 +15,15 @@
 //
 // Environment: TESSERA_WEB_DIST, TESSERA_WEB_OUT, TESSERA_INDEXER_URL, TESSERA_RPC_URL, TESSERA_IPFS_API,
 // TESSERA_CHAIN_ID, TESSERA_ARTIST, TESSERA_SCENE (a .glb), TESSERA_TOKEN (an allowed ERC-20 the artist
-// holds), TESSERA_CANCEL_JOB, CHROMIUM (default /usr/bin/chromium). Prints `[web-test] posted <kind> job <id>`
-// for the Rust side to check on-chain.
+// holds), TESSERA_MARKET, TESSERA_CANCEL_JOB, TESSERA_WEB_PORT (the port the IPFS node lets in), CHROMIUM
+// (default /usr/bin/chromium). Prints `[web-test] posted <kind> job <id> scene <cid>` for the Rust side to check
+// on-chain.
 
 import { createServer, request as httpRequest } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
 import { chromium } from 'playwright-core';
-import { toFunctionSelector } from 'viem';
+import { decodeFunctionResult, encodeFunctionData, parseAbi, toFunctionSelector } from 'viem';
 
 const env = (k) => {
   const v = process.env[k];
@@ -39,6 +40,7 @@ const artist = env('TESSERA_ARTIST').toLowerCase();
 const scene = env('TESSERA_SCENE');
 const token = env('TESSERA_TOKEN');
 const cancelJob = env('TESSERA_CANCEL_JOB');
+const market = env('TESSERA_MARKET');
 
 // The indexer, reached through this server under /indexer: the test can cut the live stream and hold its
 // reconnection, and sees what the resumed stream delivers.
@@ -80,7 +82,8 @@ const config = {
   ipfsApi: env('TESSERA_IPFS_API'),
   ipfsGateway: '',
   chainId: Number(env('TESSERA_CHAIN_ID')),
-  market: '',
+  // Posting sends escrow only to a market the configuration names.
+  market,
 };
 
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.map': 'application/json' };
@@ -105,7 +108,8 @@ const server = createServer((req, res) => {
     res.end();
   }
 });
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
+// On the port the IPFS node expects the page's origin at (TESSERA_WEB_PORT), else any.
+await new Promise((r) => server.listen(Number(process.env.TESSERA_WEB_PORT ?? 0), '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}`;
 config.indexerUrl = `${base}/indexer`;
 const api = async (path) => {
@@ -210,9 +214,14 @@ try {
   step('wallet connected through EIP-6963');
   await shot('1-jobs-connected');
 
+  const rpc = async (method, params) => {
+    const r = await (await fetch(config.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })).json();
+    if (r.error) throw new Error(`${method}: ${r.error.message}`);
+    return r.result;
+  };
   // Posting: the scene as a file, the job's terms, the bill; upload, transaction, finality.
   const FINAL = /Final: included in block \d+ and confirmed\./;
-  const postJob = async ({ regions, tokenAddress, window = '20s', expect: outcome = 'posted' }) => {
+  const postJob = async ({ regions, tokenAddress, window = '20s', problem, refused, before }) => {
     // Through another page, so that the form starts afresh (the wallet stays connected).
     await page.goto(`${base}/#/network`);
     await page.goto(`${base}/#/post`);
@@ -236,18 +245,27 @@ try {
     // The bill: tasks × (0.002 + 5% fee).
     await page.locator('.estimate strong').getByText(`${(tasks * 0.0021).toFixed(4).replace(/0+$/, '')} ${tokenAddress ? 'TTT' : 'ETH'}`).waitFor();
     const button = page.getByRole('button', { name: /^Upload scene/ });
-    await page.waitForFunction((b) => !b.disabled, await button.elementHandle(), { timeout: 20_000 });
-    await button.click();
-    await page.getByLabel('Scene CID').waitFor({ timeout: 60_000 });
-    if (outcome !== 'posted') {
-      await page.getByText(outcome).waitFor({ timeout: 30_000 });
+    if (problem) {
+      // Refused by the page's own check of the contract's rules: named, and nothing to click.
+      await page.getByRole('list', { name: 'What to fix before posting' }).getByText(problem).waitFor({ timeout: 20_000 });
+      if (!(await button.isDisabled())) throw new Error('the post button is enabled for terms the contract refuses');
       return null;
     }
+    await page.waitForFunction((b) => !b.disabled, await button.elementHandle(), { timeout: 20_000 });
+    if (before) await before();
+    await button.click();
+    if (refused) {
+      await page.getByRole('alert').getByText(refused).waitFor({ timeout: 30_000 });
+      if (await page.getByLabel('Scene CID').count()) throw new Error('the scene was uploaded for a job the contract refused');
+      return null;
+    }
+    await page.getByLabel('Scene CID').waitFor({ timeout: 60_000 });
     if (tokenAddress) await page.locator('ol.steps li', { hasText: 'Approval:' }).getByText(FINAL).waitFor({ timeout: 60_000 });
     await page.locator('ol.steps li', { hasText: 'Job:' }).getByText(FINAL).waitFor({ timeout: 60_000 });
     const link = page.getByRole('link', { name: /^job #\d+$/ });
     const id = Number((await link.textContent()).replace('job #', ''));
-    console.log(`[web-test] posted ${tokenAddress ? 'token' : 'eth'} job ${id}`);
+    const cid = (await page.getByLabel('Scene CID').textContent()).trim();
+    console.log(`[web-test] posted ${tokenAddress ? 'token' : 'eth'} job ${id} scene ${cid}`);
     return id;
   };
   const ethJob = await postJob({ regions: [2, 2] });
@@ -292,10 +310,22 @@ try {
   const tokenJob = await postJob({ regions: [1, 1], tokenAddress: token });
   step(`posted job ${tokenJob} in an ERC-20 after approving the escrow`);
   await shot('5-posted-token');
-  // A phase shorter than the market's minimum (10 s on the local network): the contract's InvalidJobField.
-  await postJob({ regions: [1, 1], window: '5s', expect: /Failed: the contract refused: invalid job field ChallengeWindow \(value 5\)/ });
-  step('a revert is shown in the bindings\' words (a phase shorter than the market allows)');
+  // A phase shorter than the market's minimum (10 s on the local network): named by the page from the
+  // contract's own minimum, before anything is uploaded or signed.
+  await postJob({ regions: [1, 1], window: '5s', problem: "a verification phase lasts 10 s (this market's minimum) to 30 days" });
+  // The market paused by its owner while the form was open: the contract's refusal, in the bindings' words,
+  // before the scene is uploaded.
+  const abi = parseAbi(['function owner() view returns (address)', 'function setPaused(bool)']);
+  const owner = decodeFunctionResult({ abi, functionName: 'owner', data: await rpc('eth_call', [{ to: market, data: encodeFunctionData({ abi, functionName: 'owner' }) }, 'latest']) });
+  const pause = (on) => rpc('eth_sendTransaction', [{ from: owner, to: market, data: encodeFunctionData({ abi, functionName: 'setPaused', args: [on] }) }]);
+  await postJob({
+    regions: [1, 1],
+    before: () => pause(true),
+    refused: 'Not posted: the contract refused: the market is paused: no new jobs or claims for now',
+  });
   await shot('6-revert-in-words');
+  await pause(false);
+  step("the page names terms the contract refuses (a phase below the market's minimum); a revert is shown in the bindings' words (the market paused with the form open), nothing uploaded");
 
   // The token job, paid in its token.
   await page.goto(`${base}/#/jobs/${tokenJob}`);
@@ -322,12 +352,6 @@ try {
   // recorded the cancellation the stream may resume, and every event recorded meanwhile must arrive on it.
   await page.goto(`${base}/#/jobs/${cancelJob}`);
   await page.getByRole('status').getByText('live', { exact: true }).waitFor({ timeout: 30_000 });
-  const market = (await api('/v1/network')).meta.contract;
-  const rpc = async (method, params) => {
-    const r = await (await fetch(config.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })).json();
-    if (r.error) throw new Error(`${method}: ${r.error.message}`);
-    return r.result;
-  };
   lastDelivered = null;
   // An event for the stream to deliver: the artist bonds 1 gwei of stake (`Staked`).
   await rpc('eth_sendTransaction', [{ from: artist, to: market, data: toFunctionSelector('stake()'), value: '0x3b9aca00' }]);

@@ -87,10 +87,16 @@ async fn run(cli: Cli) -> Result<()> {
         t0,
         "starting anvil, the local IPFS node, Postgres and the indexer; deploying the contracts",
     );
+    // The web app's port first: the IPFS node lets that origin (and only it) call its RPC API.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the web app's port")?;
+    let origin = format!("http://{}", listener.local_addr()?);
     let mut net = Localnet::start(Options {
         dir: cli.dir.clone(),
         indexer: true,
         poll_ms: 200,
+        web_origins: vec![origin],
     })
     .await?;
     step(
@@ -104,7 +110,7 @@ async fn run(cli: Cli) -> Result<()> {
             net.indexer_url
         ),
     );
-    let web = serve_web(&net, &cli.web).await?;
+    let web = serve_web(&net, &cli.web, listener).await?;
     match &web {
         Some(url) => step(t0, &format!("the web app is at {url}")),
         None => step(
@@ -147,7 +153,11 @@ async fn run(cli: Cli) -> Result<()> {
 
 /// Serves the built web app at `dist` on a free loopback port, with a `config.json` naming this network; its
 /// URL, or `None` when the app is not built.
-async fn serve_web(net: &Localnet, dist: &std::path::Path) -> Result<Option<String>> {
+async fn serve_web(
+    net: &Localnet,
+    dist: &std::path::Path,
+    listener: tokio::net::TcpListener,
+) -> Result<Option<String>> {
     if !dist.join("index.html").is_file() {
         return Ok(None);
     }
@@ -169,9 +179,6 @@ async fn serve_web(net: &Localnet, dist: &std::path::Path) -> Result<Option<Stri
             }),
         )
         .fallback_service(tower_http::services::ServeDir::new(dist));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding the web app's port")?;
     let url = format!("http://{}/", listener.local_addr()?);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
