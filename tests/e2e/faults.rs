@@ -2,7 +2,7 @@
 //! scene no node provides, a scene whose loads ended the worker, IPFS going away and coming back, and an older job no worker takes in front of a
 //! newer one. Cheating workers and lying verifiers are in `verification.rs`.
 
-use crate::harness::{Net, SERIAL, check};
+use crate::harness::{Net, check};
 use alloy::primitives::U256;
 use std::time::Duration;
 use tessera_bindings::DistributedRender::{ResultSubmitted, TaskClaimed, TaskReopened};
@@ -17,7 +17,7 @@ const LONG: Duration = Duration::from_secs(120);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_task_loses_the_lease_to_another_that_completes_it()
 -> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let mut net = Net::start("lease", false).await?;
     net.verifier("v", Account::Verifier, 1, 1).await?;
     // Heavy enough (~1 s) that the kill lands during the render.
@@ -57,7 +57,7 @@ async fn a_worker_killed_mid_task_loses_the_lease_to_another_that_completes_it()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_and_restarted_resumes_without_claiming_or_submitting_twice()
 -> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let mut net = Net::start("restart", true).await?;
     net.verifier("v", Account::Verifier, 1, 1).await?;
     let job = net.post(2, "1x1", 512, &[])?;
@@ -104,7 +104,7 @@ async fn a_worker_killed_and_restarted_resumes_without_claiming_or_submitting_tw
 /// tasks, while a good job posted after it is done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_scene_is_never_claimed() -> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let mut net = Net::start("malformed", true).await?;
     net.verifier("v", Account::Verifier, 1, 1).await?;
     let junk = net.ln.dir.join("junk.glb");
@@ -199,7 +199,7 @@ async fn post_direct(net: &Net, cid: String) -> anyhow::Result<u64> {
 /// (Before, each candidate task's fetch held the worker for its 120 s timeout and four retries.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scene_nobody_provides_does_not_stall_the_worker() -> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let mut net = Net::start("noscene", true).await?;
     net.verifier("v", Account::Verifier, 1, 1).await?;
     // CIDv1, raw, SHA2-256 of "tessera: a scene no node has\n".
@@ -236,7 +236,7 @@ async fn a_scene_nobody_provides_does_not_stall_the_worker() -> anyhow::Result<(
 /// completes once it is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ipfs_down_then_back_up_delays_but_does_not_lose_the_job() -> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let mut net = Net::start("ipfs", true).await?;
     net.verifier("v", Account::Verifier, 1, 1).await?;
     let job = net.post(2, "1x1", 4, &[])?;
@@ -245,7 +245,7 @@ async fn ipfs_down_then_back_up_delays_but_does_not_lose_the_job() -> anyhow::Re
     wait_for("the worker to notice IPFS is down", LONG, || async {
         Ok(net.ln.daemons["w"]
             .log()
-            .contains("scene unavailable")
+            .contains("scene unavailable: the IPFS node is unreachable")
             .then_some(()))
     })
     .await
@@ -265,7 +265,7 @@ async fn ipfs_down_then_back_up_delays_but_does_not_lose_the_job() -> anyhow::Re
 /// paid; the cheap job's tasks are never claimed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_finds_work_behind_an_older_job_it_will_not_take() -> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let mut net = Net::start("starved", true).await?;
     net.verifier("v", Account::Verifier, 1, 1).await?;
     // 1 gwei a task of 9,216 samples: about 108 gwei per million samples, under the floor below; the job
@@ -292,7 +292,7 @@ async fn a_worker_finds_work_behind_an_older_job_it_will_not_take() -> anyhow::R
 /// and clears the mark.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scene_whose_loads_ended_the_worker_twice_is_refused() -> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let mut net = Net::start("crashes", true).await?;
     net.verifier("v", Account::Verifier, 1, 1).await?;
     let job = net.post(1, "1x1", 4, &[])?;

@@ -214,6 +214,7 @@ impl SceneSource {
             Err(IpfsError::TooLarge { .. }) => Err(SceneFetch::Refused(format!(
                 "scene {cid} is larger than {max_bytes} bytes"
             ))),
+            Err(e @ IpfsError::Unreachable { .. }) => Err(SceneFetch::NodeDown(e.to_string())),
             Err(e) => Err(SceneFetch::Unavailable(e.to_string())),
         }
     }
@@ -294,8 +295,11 @@ impl SceneCache {
 pub enum SceneFetch {
     /// It will never do (too large, not a CID): refuse the job.
     Refused(String),
-    /// IPFS is unreachable or slow: try again later.
+    /// The content could not be fetched (slow, truncated, not found in time): try again later.
     Unavailable(String),
+    /// The IPFS node itself could not be reached: nothing is wrong with the scene; try again as soon as the
+    /// node answers.
+    NodeDown(String),
 }
 
 /// Render progress: a live line on a terminal, a log line per quarter otherwise.

@@ -253,7 +253,9 @@ async fn render(
         Ok(glb) => glb,
         // A fetch that failed is not a verdict on the scene, only one too large for the protocol is.
         Err(SceneFetch::Refused(_)) => return Ok(Rendered::Unloadable),
-        Err(SceneFetch::Unavailable(e)) => return Ok(Rendered::Unfetched(e)),
+        Err(SceneFetch::Unavailable(e) | SceneFetch::NodeDown(e)) => {
+            return Ok(Rendered::Unfetched(e));
+        }
     };
     let permit = match slot.queue {
         Queue::Wait => slot

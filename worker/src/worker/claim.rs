@@ -18,6 +18,9 @@ const PASS_S: u64 = 60;
 const MAX_FETCHES: usize = 4;
 /// Wait after a scene's first failed fetch, doubled for each further failure up to `UNAVAILABLE_MAX_S`.
 const UNAVAILABLE_S: u64 = 60;
+/// Seconds before a scene is tried again when the IPFS node itself was unreachable (no backoff: the scene is
+/// not at fault, and a node that comes back should be used at once; a refused connection costs nothing).
+const NODE_DOWN_S: u64 = 5;
 const UNAVAILABLE_MAX_S: u64 = 3600;
 /// The longest a probe (load and a small render) may take before its scene is refused. The loader's budgets
 /// bound the work; this bounds what they cannot foresee. The probe's thread cannot be stopped and finishes in
@@ -78,7 +81,8 @@ impl Worker {
     /// Takes in every scene fetch that has finished, whether or not a job still wants its scene (a
     /// finished fetch left in the map would hold one of the `MAX_FETCHES` slots for good): a scene too large
     /// is refused for good; one whose fetch failed is not tried again for a while (doubling from a minute to
-    /// an hour). Only a refusal is persisted, never a failed fetch.
+    /// an hour), or for a few seconds when the IPFS node itself was unreachable. Only a refusal is persisted,
+    /// never a failed fetch.
     async fn collect_fetches(&mut self, now: u64) -> Result<()> {
         let done: Vec<String> = self
             .fetching
@@ -92,6 +96,15 @@ impl Worker {
                 Ok(Ok(())) => None,
                 Ok(Err(SceneFetch::Refused(why))) => {
                     self.refuse_scene(&cid, "size", &why)?;
+                    continue;
+                }
+                Ok(Err(SceneFetch::NodeDown(e))) => {
+                    // The scene's own record of failures stands; it is tried again shortly.
+                    let failures = self.unavailable.get(&cid).map_or(0, |&(_, n)| n);
+                    self.unavailable
+                        .insert(cid.clone(), (now + NODE_DOWN_S, failures));
+                    Metrics::inc(&self.ctx.metrics.errors, "ipfs");
+                    tracing::warn!(scene = %cid, error = %e, retry_in_s = NODE_DOWN_S, "scene unavailable: the IPFS node is unreachable; retrying soon");
                     continue;
                 }
                 Ok(Err(SceneFetch::Unavailable(e))) => Some(e),
@@ -129,7 +142,7 @@ impl Worker {
                 self.refuse_scene(cid, "size", &why)?;
                 return Ok(None);
             }
-            Err(SceneFetch::Unavailable(_)) => {}
+            Err(SceneFetch::Unavailable(_) | SceneFetch::NodeDown(_)) => {}
         }
         if self.fetching.len() < MAX_FETCHES {
             let c = cid.to_owned();

@@ -23,7 +23,7 @@ impl Worker {
             .await
         {
             Ok(b) => b,
-            Err(SceneFetch::Unavailable(e)) => {
+            Err(SceneFetch::Unavailable(e) | SceneFetch::NodeDown(e)) => {
                 tracing::warn!(job = r.job, error = %e, "scene unavailable; retrying");
                 return Ok(());
             }
