@@ -1,7 +1,7 @@
 //! The artist's commands that move escrow (cancel, reclaim, accept, withdraw) and the errors the CLI gives
 //! for the usual mistakes.
 
-use crate::harness::{Net, SERIAL, check, ether};
+use crate::harness::{Net, check, ether};
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use std::time::Duration;
@@ -28,7 +28,7 @@ fn fails_with(net: &Net, args: &[&str], needle: &str) -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_reclaim_and_accept_return_or_pay_escrow_and_mistakes_are_named()
 -> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let net = Net::start("artist", true).await?;
     // Jobs need a registry that can seat their committee (one seat here); nobody needs to vote.
     net.register_key(3, 1).await?;

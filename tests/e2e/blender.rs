@@ -3,7 +3,7 @@
 //! with bpy: Check naming a volume shader, then Check, Estimate, Submit, Watch and Fetch, the frames checked
 //! against the scene's own animation), with a worker and three verifiers behind it.
 
-use crate::harness::{Net, SERIAL};
+use crate::harness::Net;
 use anyhow::{Context, Result, ensure};
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use tessera_localnet::Account;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_blender_add_on_checks_estimates_submits_watches_and_fetches() -> Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let blender = std::env::var_os("BLENDER").unwrap_or_else(|| "blender".into());
     let version = std::process::Command::new(&blender)
         .arg("--version")

@@ -12,8 +12,25 @@ use tessera_localnet::{Localnet, Options, wait_for};
 /// Length of each verification phase of the tests' jobs (commit, reveal, appeal window).
 pub(crate) const PHASE: &str = "20s";
 
-/// The tests share two cores: one at a time.
-pub(crate) static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// How many networks run at once: the tests mostly wait on the chain's clock (leases, verification phases),
+/// so two share two cores well; `TESSERA_E2E_PARALLEL` sets another number (1: one at a time).
+pub(crate) static SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| {
+        let n = std::env::var("TESSERA_E2E_PARALLEL")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(2);
+        tokio::sync::Semaphore::new(n)
+    });
+
+/// A slot to run a network in, held for the whole test.
+pub(crate) async fn slot() -> tokio::sync::SemaphorePermit<'static> {
+    SLOTS
+        .acquire()
+        .await
+        .expect("the semaphore is never closed")
+}
 
 pub(crate) struct Net {
     pub(crate) ln: Localnet,

@@ -1,7 +1,7 @@
 //! A multi-task job from submit to every task paid, with two workers, three verifiers drawn into committees
 //! of three seats, and the indexer, and the artist's fetch checking every output against the roots on-chain.
 
-use crate::harness::{Net, SERIAL, check};
+use crate::harness::{Net, check};
 use std::time::Duration;
 use tessera_bindings::DistributedRender::{CommitteeDrawn, TaskClaimed, TaskPaid, VoteRevealed};
 use tessera_bindings::PayReason;
@@ -9,7 +9,7 @@ use tessera_localnet::Account;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multi_task_job_is_rendered_verified_paid_and_fetched() -> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let mut net = Net::start("round-trip", true).await?;
     // Withdraw every credit at once, so that withdrawals are exercised too.
     let metrics = format!("127.0.0.1:{}", tessera_localnet::free_port()?);

@@ -11,7 +11,7 @@
 //! (d) The registry shrinks below the job's committee size after the job is posted: the task still ends,
 //!     judged by the committee the registry can seat.
 
-use crate::harness::{Net, SERIAL, check, ether, scene};
+use crate::harness::{Net, check, ether, scene};
 use alloy::primitives::{Address, B256, U256};
 use std::time::Duration;
 use tessera_bindings::DistributedRender::{
@@ -169,7 +169,7 @@ async fn rerendered(mut net: Net, job: u64, reason: ReopenReason) -> anyhow::Res
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_result_approved_by_the_workers_second_key_is_appealed_overturned_and_rerendered()
 -> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let mut net = Net::start("collusion", false).await?;
     // The worker's second key is the whole registry when the job is posted and the result submitted.
     let liar = net.register_key(SECOND_KEY, 1).await?;
@@ -234,7 +234,7 @@ async fn a_forged_result_approved_by_the_workers_second_key_is_appealed_overturn
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn honest_work_rejected_by_the_artists_second_key_is_restored_on_appeal_and_paid()
 -> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let mut net = Net::start("robbery", false).await?;
     let liar = net.register_key(SECOND_KEY, 1).await?;
     let job = net.post(1, "1x1", 4, &["--challenge-window", WINDOW])?;
@@ -279,7 +279,7 @@ async fn honest_work_rejected_by_the_artists_second_key_is_restored_on_appeal_an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_withholding_its_leaves_is_challenged_slashed_and_the_task_rerendered()
 -> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let mut net = Net::start("withheld", false).await?;
     net.verifiers().await?;
     let job = net.post(
@@ -313,7 +313,7 @@ async fn a_worker_withholding_its_leaves_is_challenged_slashed_and_the_task_rere
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registry_smaller_than_the_committee_still_takes_every_task_to_an_end()
 -> anyhow::Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let mut net = Net::start("small-registry", false).await?;
     net.verifier("v", Account::Verifier, 1, 1).await?;
     let others = [net.register_key(7, 1).await?, net.register_key(8, 1).await?];

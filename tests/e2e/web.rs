@@ -7,7 +7,7 @@
 //! web/test-results/; the chain is then checked here. Needs the built app (`npm run build` in web/, which
 //! `scripts/test.sh` runs first) and Chromium (`scripts/setup.sh` installs Debian's).
 
-use crate::harness::{Net, SERIAL, check};
+use crate::harness::{Net, check};
 use anyhow::{Context, Result, ensure};
 use std::process::Stdio;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use tessera_localnet::Account;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_app_posts_jobs_in_eth_and_a_token_watches_them_paid_cancels_another_and_withdraws()
 -> Result<()> {
-    let _one = SERIAL.lock().await;
+    let _slot = crate::harness::slot().await;
     let root = tessera_localnet::repo_root();
     let web = root.join("web");
     ensure!(
