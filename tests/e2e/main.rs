@@ -5,8 +5,8 @@
 //! whose lease expires; a
 //! worker killed and restarted; cancel, reclaim, accept and the CLI's errors; a malformed scene; IPFS going
 //! away and coming back; the Blender add-on driving the CLI from inside Blender (`blender.rs`); the web app in headless Chromium
-//! with an injected wallet (`web.rs`). The tests
-//! run one at a time (they share the machine's two cores).
+//! with an injected wallet (`web.rs`). Two networks run at a time (`TESSERA_E2E_PARALLEL`, see
+//! `harness::slot`): the tests mostly wait on the chain's clock.
 //!
 //! They need the binaries of the workspace (`cargo test --workspace` builds them before running any test).
 
