@@ -31,6 +31,14 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import flip_evaluator
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/bench/fidelity-requirements.txt
 fi
+# The same renders with current Blender (4.5 LTS, PyPI's `bpy` module, ~1 GB, in a virtualenv): its Principled
+# BSDF's diffuse is Lambert's (Burley's until 4.0), glTF's model. TESSERA_FIDELITY_CYCLES4=0 leaves it out.
+bpy4="${TESSERA_BPY4_VENV:-$HOME/.cache/tessera/bpy45}"
+if [ "${TESSERA_FIDELITY_CYCLES4:-1}" = 1 ] && { [ ! -x "$bpy4/bin/python" ] || ! "$bpy4/bin/python" -c "import bpy" 2>/dev/null; }; then
+  log "installing bpy 4.5 into $bpy4"
+  python3 -m venv "$bpy4"
+  "$bpy4/bin/pip" install -q --disable-pip-version-check "bpy>=4.5,<4.6"
+fi
 results="$out/results.tsv"
 : > "$results"
 while read -r name frame; do
@@ -59,9 +67,18 @@ while read -r name frame; do
   blender -b --factory-startup --python scripts/bench/fidelity.py -- "$scene" "$frame" "$w" "$h" "$spp" \
     "$bounces" "$out/$name-lambert.exr" lambert 2>&1 | grep -q CYCLES_RENDER_SECONDS \
     || die "Cycles (Lambert control) failed on $name"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$frame" "$out/$name-tessera.exr" "$out/$name-cycles.exr" \
-    "$ours_s" "$cycles_s" "$out/$name-lambert.exr" >> "$results"
+  cycles4="-"
+  if [ "${TESSERA_FIDELITY_CYCLES4:-1}" = 1 ]; then
+    log "$name: Cycles 4.5"
+    c4_log="$("$bpy4/bin/python" scripts/bench/fidelity.py -- "$scene" "$frame" "$w" "$h" "$spp" "$bounces" \
+      "$out/$name-cycles4.exr" 2>&1)"
+    t4="$(printf '%s\n' "$c4_log" | awk '/CYCLES_RENDER_SECONDS/ {print $2}')"
+    [ -n "$t4" ] || die "Cycles 4.5 failed on $name: $(printf '%s\n' "$c4_log" | tail -20)"
+    cycles4="$out/$name-cycles4.exr:$t4"
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$frame" "$out/$name-tessera.exr" "$out/$name-cycles.exr" \
+    "$ours_s" "$cycles_s" "$out/$name-lambert.exr" "$cycles4" >> "$results"
 done < "$out/scenes/suite.txt"
 "$venv/bin/python" scripts/bench/fidelity_compare.py "$results" docs \
-  "${w}x${h}, ${spp} spp, ${bounces} bounces, CPU, $(nproc) threads, times the best of $runs; $(blender --version 2>/dev/null | head -1)"
+  "${w}x${h}, ${spp} spp, ${bounces} bounces, CPU, $(nproc) threads, times the best of $runs; $(blender --version 2>/dev/null | head -1); Cycles 4.5 by $("$bpy4/bin/python" -c 'import bpy; print("bpy", bpy.app.version_string)' 2>/dev/null | tail -1)"
 echo "renders in $out"

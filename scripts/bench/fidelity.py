@@ -2,6 +2,7 @@
 linear OpenEXR, and print the time of the render call.
 
 blender -b --factory-startup --python scripts/bench/fidelity.py -- SCENE.glb FRAME WIDTH HEIGHT SPP BOUNCES OUT.exr [MODE]
+python -- scripts/bench/fidelity.py -- ...   (the same, with PyPI's `bpy` module: Blender 4.5 LTS)
 
 MODE "import" (default) renders the scene as Blender's glTF importer makes it; "lambert" is the control run:
 every material the glTF model makes a pure Lambertian (dielectric, opaque, not emissive, no transmission,
@@ -16,9 +17,11 @@ both sides render the same scene:
   mode: point and spot 4πI/683 W, sun E/683 W/m²), as tessera converts them;
 - punctual lights are points: radius and sun angle 0;
 - KHR_materials_specular's factor, which Debian's Blender 3.4 importer ignores, becomes the Principled
-  BSDF's Specular (0.5 x factor: Blender's 0.5 is glTF's F0 of 0.04);
+  BSDF's Specular (0.5 x factor: Blender's 0.5 is glTF's F0 of 0.04); Blender 4.x's importer reads the
+  extension itself (into "Specular IOR Level");
 - a box pixel filter one pixel wide, no sample clamping, no denoising, the bounce limit on every kind.
 """
+import importlib.util
 import os
 import sys
 import tempfile
@@ -26,12 +29,21 @@ import time
 
 import numpy
 
-numpy.bool = numpy.bool_  # Debian's Blender 3.4 glTF importer still uses numpy.bool
+if not hasattr(numpy, "bool"):
+    numpy.bool = numpy.bool_  # Debian's Blender 3.4 glTF importer still uses numpy.bool
+
+# Run as a script by Python (the bpy module), this folder is first on sys.path, and its cycles.py would
+# shadow the Cycles add-on: it is taken off before bpy loads its add-ons.
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 
 import bpy  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import glb  # noqa: E402
+# Loaded by path, not through sys.path: this folder's cycles.py would shadow the Cycles add-on (the bpy
+# module enables add-ons when the factory settings are read, after the script starts).
+_spec = importlib.util.spec_from_file_location("glb", os.path.join(_here, "glb.py"))
+glb = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(glb)
 
 args = sys.argv[sys.argv.index("--") + 1 :]
 scene_path, frame, width, height, spp, bounces, out = args[:7]
@@ -84,7 +96,8 @@ for i, m in enumerate(gltf.get("materials", [])):
     for n in list(nt.nodes):
         if n.type != "BSDF_PRINCIPLED":
             continue
-        n.inputs["Specular"].default_value = 0.5 * factor
+        if "Specular" in n.inputs:  # Blender 3.x; 4.x's importer sets "Specular IOR Level" from the file
+            n.inputs["Specular"].default_value = 0.5 * factor
         if mode == "lambert" and lambertian:
             d = nt.nodes.new("ShaderNodeBsdfDiffuse")
             d.inputs["Roughness"].default_value = 0.0
@@ -123,8 +136,8 @@ else:
     background.inputs[0].default_value = (env[0], env[1], env[2], 1.0)
 scene.world = world
 
-c = scene.cycles
 scene.render.engine = "CYCLES"
+c = scene.cycles
 c.device = "CPU"
 c.samples = spp
 c.use_adaptive_sampling = False
