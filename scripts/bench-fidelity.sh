@@ -70,8 +70,10 @@ while read -r name frame; do
   cycles4="-"
   if [ "${TESSERA_FIDELITY_CYCLES4:-1}" = 1 ]; then
     log "$name: Cycles 4.5"
-    c4_log="$("$bpy4/bin/python" scripts/bench/fidelity.py -- "$scene" "$frame" "$w" "$h" "$spp" "$bounces" \
-      "$out/$name-cycles4.exr" 2>&1)"
+    if ! c4_log="$("$bpy4/bin/python" scripts/bench/fidelity.py -- "$scene" "$frame" "$w" "$h" "$spp" "$bounces" \
+      "$out/$name-cycles4.exr" 2>&1)"; then
+      die "Cycles 4.5 failed on $name: $(printf '%s\n' "$c4_log" | tail -20)"
+    fi
     t4="$(printf '%s\n' "$c4_log" | awk '/CYCLES_RENDER_SECONDS/ {print $2}')"
     [ -n "$t4" ] || die "Cycles 4.5 failed on $name: $(printf '%s\n' "$c4_log" | tail -20)"
     cycles4="$out/$name-cycles4.exr:$t4"
@@ -80,5 +82,6 @@ while read -r name frame; do
     "$ours_s" "$cycles_s" "$out/$name-lambert.exr" "$cycles4" >> "$results"
 done < "$out/scenes/suite.txt"
 "$venv/bin/python" scripts/bench/fidelity_compare.py "$results" docs \
-  "${w}x${h}, ${spp} spp, ${bounces} bounces, CPU, $(nproc) threads, times the best of $runs; $(blender --version 2>/dev/null | head -1); Cycles 4.5 by $("$bpy4/bin/python" -c 'import bpy; print("bpy", bpy.app.version_string)' 2>/dev/null | tail -1)"
+  "${w}x${h}, ${spp} spp, ${bounces} bounces, CPU, $(nproc) threads, times the best of $runs; $(blender --version 2>/dev/null | head -1)$(
+  [ "${TESSERA_FIDELITY_CYCLES4:-1}" = 1 ] && "$bpy4/bin/python" -c 'import bpy; print("; Cycles 4.5 by bpy", bpy.app.version_string)' 2>/dev/null | tail -1)"
 echo "renders in $out"

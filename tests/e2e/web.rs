@@ -24,10 +24,11 @@ async fn the_web_app_posts_jobs_in_eth_and_a_token_watches_them_paid_cancels_ano
         web.join("dist/index.html").is_file(),
         "web/dist is missing: run `npm ci && npm run build` in web/ (scripts/test.sh does)"
     );
-    // The page's server listens on a port chosen here, so that the IPFS node lets that origin in.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    // The page's server listens on a port chosen here, so that the IPFS node lets that origin in; the port
+    // stays bound until the browser test is about to take it (another network starting meanwhile could
+    // otherwise be given it).
+    let holder = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = holder.local_addr()?.port();
     let mut net = Net::start_for("web", true, vec![format!("http://127.0.0.1:{port}")]).await?;
     net.ln.spawn_daemon("w1", "run", Account::Worker, &[])?;
     net.verifiers().await?;
@@ -80,6 +81,7 @@ async fn the_web_app_posts_jobs_in_eth_and_a_token_watches_them_paid_cancels_ano
         .env("TESSERA_CANCEL_JOB", open.to_string())
         .stdin(Stdio::null())
         .kill_on_drop(true);
+    drop(holder);
     let run = match tokio::time::timeout(Duration::from_secs(600), cmd.output()).await {
         Ok(r) => r?,
         Err(_) => {
@@ -121,6 +123,14 @@ async fn the_web_app_posts_jobs_in_eth_and_a_token_watches_them_paid_cancels_ano
     check(
         eth.spec.sceneCid == eth_cid && tj.spec.sceneCid == token_cid,
         "the jobs name the scene CIDs the page showed after its upload",
+    )?;
+    // And the CID is the chosen file's: the node gives back its bytes.
+    let ipfs =
+        tessera_ipfs::IpfsClient::new(tessera_ipfs::ClientConfig::new(net.ln.ipfs.api.clone()))?;
+    let scene = std::fs::read(crate::harness::scene())?;
+    check(
+        ipfs.cat(&eth_cid, 1 << 30).await? == scene,
+        "the uploaded scene is the file chosen in the page",
     )?;
     check(
         eth.artist == artist && eth.token.is_zero() && eth.task_count == 4,

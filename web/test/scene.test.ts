@@ -101,14 +101,16 @@ describe('scenes as the artist picks them', () => {
     await expect(sceneFromFiles([new File([complete as Uint8Array<ArrayBuffer>], 'c.glb')])).resolves.toMatchObject({ name: 'c.glb', packed: [] });
     await expect(sceneFromFiles([])).rejects.toThrow('choose a .glb');
     await expect(sceneFromFiles([new File([complete as Uint8Array<ArrayBuffer>], 'a.glb'), new File([complete as Uint8Array<ArrayBuffer>], 'b.glb')])).rejects.toThrow('choose one scene; 2 were chosen');
-    const hugeJson = new Uint8Array(20 + 8);
+    // A whole, well-formed .glb whose JSON chunk is 33 MiB: refused before it is parsed.
+    const size = 33 << 20;
+    const hugeJson = new Uint8Array(20 + size).fill(0x20, 20);
     const v = new DataView(hugeJson.buffer);
     v.setUint32(0, 0x46546c67, true);
     v.setUint32(4, 2, true);
-    v.setUint32(8, 28, true);
-    v.setUint32(12, 33 << 20, true);
+    v.setUint32(8, 20 + size, true);
+    v.setUint32(12, size, true);
     v.setUint32(16, 0x4e4f534a, true);
-    expect(() => parseGlb(hugeJson)).toThrow(SceneError);
+    expect(() => parseGlb(hugeJson)).toThrow(`the JSON chunk is ${size} bytes; the renderer reads at most ${32 << 20}`);
   });
 
   it('writes a .glb whose chunks are 4-byte aligned', () => {

@@ -214,7 +214,11 @@ impl SceneSource {
             Err(IpfsError::TooLarge { .. }) => Err(SceneFetch::Refused(format!(
                 "scene {cid} is larger than {max_bytes} bytes"
             ))),
-            Err(e @ IpfsError::Unreachable { .. }) => Err(SceneFetch::NodeDown(e.to_string())),
+            // Only a refused or failed connection says the node is down; a timeout or a broken download
+            // may be this scene's doing (a slow provider, a node choking on it) and backs off as usual.
+            Err(e @ IpfsError::Unreachable { .. }) if matches!(&e, IpfsError::Unreachable { source, .. } if source.is_connect()) => {
+                Err(SceneFetch::NodeDown(e.to_string()))
+            }
             Err(e) => Err(SceneFetch::Unavailable(e.to_string())),
         }
     }

@@ -368,7 +368,8 @@ pub async fn account(db: impl PgExecutor<'_>, address: &str) -> Result<Option<Ac
 }
 
 /// Workers (accounts that ever claimed a task), most tasks completed first, then by address; `limit` of them
-/// after `after` (the last of the previous page: its completed tasks and address).
+/// after `after` (the last of the previous page: its completed tasks and address). The `<=` bound is the
+/// keyset's condition in a form the partial index `accounts_worker_list` can start its scan from.
 pub async fn workers(
     db: impl PgExecutor<'_>,
     after: Option<(i64, &str)>,
@@ -379,6 +380,7 @@ pub async fn workers(
         r#"SELECT r.key AS "key!", r.row AS "row!"
            FROM accounts a JOIN account_rows r ON r.address = a.address
            WHERE a.tasks_claimed > 0
+             AND a.tasks_completed <= COALESCE($1::BIGINT, 9223372036854775807)
              AND ($1::BIGINT IS NULL OR a.tasks_completed < $1
                   OR (a.tasks_completed = $1 AND a.address > $2::TEXT))
            ORDER BY a.tasks_completed DESC, a.address

@@ -334,5 +334,6 @@ export async function sceneFromFiles(chosen: File[]): Promise<{ glb: Uint8Array;
   for (const f of chosen) if (f !== scene) files.set(f.name, new Uint8Array(await f.arrayBuffer()));
   if (typeof gltf !== 'object' || gltf === null || Array.isArray(gltf)) throw new SceneError(`${scene.name} is not a glTF object`);
   const { glb, packed } = packGltf(gltf, files);
+  if (glb.length > MAX_FILE_BYTES) throw new SceneError(`the packed scene is ${glb.length} bytes; the renderer reads at most ${MAX_FILE_BYTES}`);
   return { glb, name: scene.name.replace(/\.gltf$/i, '.glb'), packed };
 }

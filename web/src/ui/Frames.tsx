@@ -18,7 +18,7 @@ interface Finished {
 
 /** A frame as the page shows it: its preview (only the PNG is kept: the linear pixels are rebuilt for an EXR
  * download), or why it could not be checked. */
-type Shown = { url: string; width: number; height: number } | { error: string };
+type Shown = ({ url: string; width: number; height: number } | { error: string }) & { key: string };
 
 /** Frames checked without asking; the others on request (each frame's pixels are held while it is built). */
 const AUTO_FRAMES = 4;
@@ -66,7 +66,11 @@ export function Frames({ job, tiles, config, market }: { job: Job; tiles: Map<nu
   const abort = useRef(new AbortController());
   const shownRef = useRef(shown);
   shownRef.current = shown;
+  // Checks under way (frame → the outputs' key): one at a time.
   const started = useRef(new Map<number, string>());
+  const inFlight = useRef(new Set<number>());
+  // Bumped when a check ends, so that the next one starts.
+  const [tick, setTick] = useState(0);
   const done: Finished[] = [];
   for (let f = 0; f < s.frameCount; f++) {
     const tasks = [];
@@ -79,15 +83,18 @@ export function Frames({ job, tiles, config, market }: { job: Job; tiles: Map<nu
   }
   // A frame is checked again when any of its results changes (a reorg), keyed by its outputs and roots.
   const keyOf = (d: Finished) => d.tasks.map((t) => `${t.cid}:${t.root}`).join(',');
-  const queue = done.filter((d, i) => i < AUTO_FRAMES || wanted.has(d.frame));
-  const queueKey = queue.map((d) => `${d.frame}=${keyOf(d)}`).join(';') + `/${[...shown.keys()].join(',')}`;
+  const queue = done.filter((d, i) => i < AUTO_FRAMES || wanted.has(d.frame) || started.current.has(d.frame));
+  const queueKey = queue.map((d) => `${d.frame}=${keyOf(d)}`).join(';') + `/${tick}/${shown.size}`;
   useEffect(() => {
     if (!market) return;
     const signal = abort.current.signal;
-    // One frame at a time: the next starts when this one is shown.
+    // One frame at a time: the next starts when this one is done.
+    if (inFlight.current.size) return;
     const next = queue.find((d) => started.current.get(d.frame) !== keyOf(d));
-    if (!next || [...started.current.keys()].some((f) => !shownRef.current.has(f))) return;
-    started.current.set(next.frame, keyOf(next));
+    if (!next) return;
+    const key = keyOf(next);
+    started.current.set(next.frame, key);
+    inFlight.current.add(next.frame);
     (async () => {
       const frame = await assemble(config, market, job.jobId, settings, next, signal);
       const canvas = document.createElement('canvas');
@@ -96,7 +103,7 @@ export function Frames({ job, tiles, config, market }: { job: Job; tiles: Map<nu
       canvas.getContext('2d')?.putImageData(new ImageData(previewRgba(frame), frame.width, frame.height), 0, 0);
       const blob = await new Promise<Blob | null>((r) => canvas.toBlob(r, 'image/png'));
       if (!blob) throw new Error('the browser could not encode the frame as PNG');
-      return { url: URL.createObjectURL(blob), width: frame.width, height: frame.height };
+      return { url: URL.createObjectURL(blob), width: frame.width, height: frame.height, key };
     })()
       .then((v) =>
         setShown((m) => {
@@ -106,7 +113,11 @@ export function Frames({ job, tiles, config, market }: { job: Job; tiles: Map<nu
         }),
       )
       .catch((e: Error) => {
-        if (!signal.aborted) setShown((m) => new Map(m).set(next.frame, { error: e.message }));
+        if (!signal.aborted) setShown((m) => new Map(m).set(next.frame, { error: e.message, key }));
+      })
+      .finally(() => {
+        inFlight.current.delete(next.frame);
+        setTick((t) => t + 1);
       });
   }, [queueKey, market]);
   // Leaving the page stops the fetches and frees the previews.
@@ -129,16 +140,23 @@ export function Frames({ job, tiles, config, market }: { job: Job; tiles: Map<nu
   return (
     <section aria-labelledby="frames-title" class="frames">
       <h2 id="frames-title">Finished frames</h2>
-      {!market && <p class="muted">The market's address is not known yet: frames are checked against it once it is.</p>}
+      {!market && (
+        <p class="muted">
+          config.json names no market: frames are checked only against the contract the page's configuration names, not one an
+          indexer reports.
+        </p>
+      )}
       {exrError && (
         <p role="alert" class="error">
           {exrError}
         </p>
       )}
       {done.map((d, i) => {
-        const v = shown.get(d.frame);
+        // What was checked for other outputs (before a reorg changed them) is not shown as this frame's.
+        const seen = shown.get(d.frame);
+        const v = seen && seen.key === keyOf(d) ? seen : undefined;
         const name = `job-${job.jobId}-frame-${String(d.frame).padStart(4, '0')}`;
-        if (!v && i >= AUTO_FRAMES && !wanted.has(d.frame)) {
+        if (!v && i >= AUTO_FRAMES && !wanted.has(d.frame) && !started.current.has(d.frame)) {
           return (
             <p key={d.frame}>
               Frame {d.frame}: {d.tasks.length} outputs paid.{' '}

@@ -252,7 +252,7 @@ export function JobPage({ api, config, id }: { api: Api; config: Config; id: num
         </figure>
       ))}
       {selected !== null && <TaskPanel api={api} config={config} job={job} task={selected} tile={tiles.get(selected)} />}
-      <Frames job={job} tiles={tiles} config={config} market={(config.market || wallet.market) as `0x${string}` | null} />
+      <Frames job={job} tiles={tiles} config={config} market={(config.market || null) as `0x${string}` | null} />
       <Head meta={meta} config={config} />
     </section>
   );

@@ -14,6 +14,8 @@ import { span } from './format';
 import { TxStatus, useWallet } from './Wallet';
 
 const UINT96_MAX = (1n << 96n) - 1n;
+/** A worker's default scene limit (`max_scene_bytes`, worker/src/config.rs): larger scenes need operators who raised it. */
+const WORKER_DEFAULT_MAX_SCENE = 256 << 20;
 /** A placeholder scene CID for the check before the upload (the contract asks only for a non-empty one). */
 const PENDING_CID = 'bafkqaaa';
 
@@ -71,6 +73,8 @@ export function PostPage({ api, config }: { api: Api; config: Config }) {
   const [failure, setFailure] = useState('');
   const [marketState, setMarketState] = useState<MarketState | null>(null);
   const sceneRequest = useRef(0);
+  // Which choice of scene file the form holds (a new choice is a new scene, whatever its name and size).
+  const [sceneChoice, setSceneChoice] = useState(0);
   const [approveTx, setApproveTx] = useState<TxStage | null>(null);
   const [postTx, setPostTx] = useState<TxStage | null>(null);
   const [posted, setPosted] = useState<number | null>(null);
@@ -191,7 +195,8 @@ export function PostPage({ api, config }: { api: Api; config: Config }) {
     quorum,
     optimistic: form.optimistic,
   };
-  problems.push(...specProblems(terms, marketState, now - 60));
+  problems.push(...specProblems(terms, marketState, now));
+  if (market && !marketState) problems.push(`reading the market's terms (its minimum phase, active tickets, pause) from ${market}…`);
   if (!market) problems.push('config.json names no market: this page posts escrow only to the market its configuration names');
   const count = taskCount(settings);
   const tasks = Number.isSafeInteger(count) && count > 0 ? count : 0;
@@ -229,7 +234,7 @@ export function PostPage({ api, config }: { api: Api; config: Config }) {
   }, [rate, problems.length, form]);
 
   // What a post would be of: a second click on the same form and scene after success posts nothing.
-  const key = JSON.stringify({ form, scene: scene?.name, bytes: scene?.glb.length });
+  const key = JSON.stringify({ form, scene: sceneChoice });
 
   const post = async () => {
     const { conn, confirmations } = wallet;
@@ -343,7 +348,10 @@ export function PostPage({ api, config }: { api: Api; config: Config }) {
               try {
                 const s = await sceneFromFiles(files);
                 const stats = sceneStats(parseGlb(s.glb).json, s.glb.length);
-                if (mine === sceneRequest.current) setScene({ ...s, stats });
+                if (mine === sceneRequest.current) {
+                  setScene({ ...s, stats });
+                  setSceneChoice(mine);
+                }
               } catch (err) {
                 if (mine === sceneRequest.current) setSceneError((err as Error).message);
               }
@@ -489,6 +497,11 @@ function SceneSummary({ scene }: { scene: Scene }) {
         )}
       </dl>
       {scene.packed.length > 0 && <p class="muted">Packed into one .glb with {scene.packed.map(([n, b]) => `${n} (${b} bytes)`).join(', ')}.</p>}
+      {s.bytes > WORKER_DEFAULT_MAX_SCENE && (
+        <p class="problems">
+          {(s.bytes / 2 ** 20).toFixed(0)} MiB: workers with the default scene limit (256 MiB, their `max_scene_bytes`) will not take it.
+        </p>
+      )}
       {s.cameras === 0 && <p class="muted">No camera in the scene: workers frame it from a default camera (45° looking down −Z at its bounds).</p>}
     </>
   );
