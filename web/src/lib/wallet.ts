@@ -125,7 +125,7 @@ export type TxStage =
   | { stage: 'unfinal'; hash: Hash; block: bigint; message: string }
   | { stage: 'failed'; message: string };
 
-type MarketWrite = 'cancelJob' | 'withdraw' | 'acceptTask' | 'reclaimOpenTasks' | 'appealVerdict' | 'submitRenderJob';
+export type MarketWrite = 'cancelJob' | 'withdraw' | 'acceptTask' | 'reclaimOpenTasks' | 'appealVerdict' | 'submitRenderJob';
 
 /** A contract call to send: the market's (typed by its ABI) or another contract's, such as a token's approve. */
 export interface Call {

@@ -5,12 +5,12 @@ import { follow } from '../lib/stream';
 import { counts, eta, reduce, tileFromApi, type Tile } from '../lib/tasks';
 import { Amount } from './Amount';
 import type { TxStage } from '../lib/wallet';
-import { explain, reader, send } from '../lib/wallet';
+import { explain, reader } from '../lib/wallet';
 import { distributedRenderAbi } from '../generated/abi';
 import { formatAmount } from '../lib/amount';
 import { Frames } from './Frames';
 import { Head } from './Head';
-import { Credit, TxStatus, busy, useWallet } from './Wallet';
+import { Credit, MarketAction, TxStatus, useWallet } from './Wallet';
 import { PHASE_WORDS, shortAddress, span } from './format';
 
 /** Above this many tasks to re-read at once, the whole list is read instead (pages of 500). */
@@ -182,35 +182,17 @@ export function JobPage({ api, config, id }: { api: Api; config: Config; id: num
         <p class="actions">
           {job.status === 'active' && remaining > 0 && (
             <>
-              <button
-                type="button"
-                disabled={busy(tx) || wallet.confirmations === null}
-                onClick={() => {
-                  const { conn, market, confirmations } = wallet;
-                  if (conn && market && confirmations !== null) {
-                    void send(conn, config, market, 'cancelJob', [BigInt(job.jobId)], confirmations, setTx);
-                  }
-                }}
-              >
+              <MarketAction config={config} fn="cancelJob" args={[BigInt(job.jobId)]} tx={tx} setTx={setTx}>
                 Cancel job
-              </button>{' '}
+              </MarketAction>{' '}
               <span class="muted">the open tasks' escrow is credited to you (expired leases' later); withdraw your credit</span>
             </>
           )}{' '}
           {job.status === 'active' && c.open > 0 && now > job.deadline && (
             <>
-              <button
-                type="button"
-                disabled={busy(tx) || wallet.confirmations === null}
-                onClick={() => {
-                  const { conn, market, confirmations } = wallet;
-                  if (conn && market && confirmations !== null) {
-                    void send(conn, config, market, 'reclaimOpenTasks', [BigInt(job.jobId)], confirmations, setTx);
-                  }
-                }}
-              >
+              <MarketAction config={config} fn="reclaimOpenTasks" args={[BigInt(job.jobId)]} tx={tx} setTx={setTx}>
                 Reclaim open tasks
-              </button>{' '}
+              </MarketAction>{' '}
               <span class="muted">the deadline passed: the {c.open} open tasks' escrow is credited to you</span>
             </>
           )}{' '}
@@ -359,35 +341,17 @@ function TaskPanel({ api, config, job: jobRecord, task, tile }: { api: Api; conf
             <p class="actions">
               {isArtist && t.state === 'submitted' && (
                 <>
-                  <button
-                    type="button"
-                    disabled={busy(tx)}
-                    onClick={() => {
-                      const { conn, market, confirmations } = wallet;
-                      if (conn && market && confirmations !== null) {
-                        void send(conn, config, market, 'acceptTask', [BigInt(job), BigInt(task)], confirmations, setTx);
-                      }
-                    }}
-                  >
+                  <MarketAction config={config} fn="acceptTask" args={[BigInt(job), BigInt(task)]} tx={tx} setTx={setTx}>
                     Accept result
-                  </button>{' '}
+                  </MarketAction>{' '}
                   <span class="muted">pays the worker now, without waiting for the verdict</span>{' '}
                 </>
               )}
               {bond && bond.level === appealLevel && (
                 <>
-                  <button
-                    type="button"
-                    disabled={busy(tx)}
-                    onClick={() => {
-                      const { conn, market, confirmations } = wallet;
-                      if (conn && market && confirmations !== null) {
-                        void send(conn, config, market, 'appealVerdict', [BigInt(job), BigInt(task)], confirmations, setTx, bond.wei);
-                      }
-                    }}
-                  >
+                  <MarketAction config={config} fn="appealVerdict" args={[BigInt(job), BigInt(task)]} value={bond.wei} tx={tx} setTx={setTx}>
                     {appealLevel === 0 ? 'Dispute result' : 'Appeal verdict'} (bond {formatAmount(bond.wei, 18, 6)} ETH)
-                  </button>{' '}
+                  </MarketAction>{' '}
                   <span class="muted">
                     a committee of level {bond.level} is drawn; the bond comes back unless the final verdict goes against the appeal; open until{' '}
                     {new Date((t.phaseEndsAt ?? 0) * 1000).toLocaleTimeString()}

@@ -1,10 +1,10 @@
-import { createContext } from 'preact';
+import { createContext, type ComponentChildren } from 'preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
 import type { Address } from 'viem';
 import type { Config } from '../config';
 import { formatAmount } from '../lib/amount';
 import { distributedRenderAbi } from '../generated/abi';
-import { connect, discover, explain, reader, send, switchChain, watch, type Connection, type TxStage, type WalletInfo } from '../lib/wallet';
+import { connect, discover, explain, reader, send, switchChain, watch, type Connection, type MarketWrite, type TxStage, type WalletInfo } from '../lib/wallet';
 import { shortAddress } from './format';
 
 export interface WalletState {
@@ -56,6 +56,42 @@ export function TxStatus({ tx }: { tx: TxStage | null }) {
     <p role={tx.stage === 'failed' ? 'alert' : 'status'} class={tx.stage === 'failed' ? 'error tx' : 'tx'}>
       {text}
     </p>
+  );
+}
+
+/**
+ * A button that sends one of the market's functions from the connected account (simulated first, then
+ * followed to finality into `setTx`); disabled while a transaction of its control is under way or before the
+ * wallet and the indexer's confirmation count are known.
+ */
+export function MarketAction({
+  config,
+  fn,
+  args,
+  value,
+  tx,
+  setTx,
+  children,
+}: {
+  config: Config;
+  fn: MarketWrite;
+  args: readonly unknown[];
+  value?: bigint;
+  tx: TxStage | null;
+  setTx: (s: TxStage) => void;
+  children: ComponentChildren;
+}) {
+  const { conn, market, confirmations } = useWallet();
+  return (
+    <button
+      type="button"
+      disabled={busy(tx) || !conn || !market || confirmations === null}
+      onClick={() => {
+        if (conn && market && confirmations !== null) void send(conn, config, market, fn, args, confirmations, setTx, value);
+      }}
+    >
+      {children}
+    </button>
   );
 }
 
