@@ -26,11 +26,16 @@ pub(crate) const MAX_LIMIT: i64 = 500;
 const DEFAULT_LIMIT: i64 = 50;
 
 pub(crate) fn limit(v: Option<i64>) -> Result<i64, ApiError> {
+    limit_within(v, MAX_LIMIT)
+}
+
+/// A page size of 1..=`max`, 50 when none is given.
+pub(crate) fn limit_within(v: Option<i64>, max: i64) -> Result<i64, ApiError> {
     match v {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        None => Ok(DEFAULT_LIMIT.min(max)),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
         Some(n) => Err(ApiError::BadRequest(format!(
-            "limit must be between 1 and {MAX_LIMIT}, got {n}"
+            "limit must be between 1 and {max}, got {n}"
         ))),
     }
 }

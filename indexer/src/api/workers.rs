@@ -1,6 +1,6 @@
 //! Workers' and verifiers' records.
 
-use super::jobs::address;
+use super::jobs::{address, limit_within};
 use super::{
     ApiError, AppState, P, Q, Verifier, VerifierResponse, Worker, WorkerResponse, WorkersPage, meta,
 };
@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
+use std::collections::HashMap;
 use utoipa::IntoParams;
 
 pub(super) fn router() -> Router<AppState> {
@@ -54,15 +55,7 @@ pub(crate) async fn list_workers(
     State(s): State<AppState>,
     Q(q): Q<WorkersQuery>,
 ) -> Result<Json<WorkersPage>, ApiError> {
-    let limit = match q.limit {
-        None => 50,
-        Some(n) if (1..=MAX_WORKERS).contains(&n) => n,
-        Some(n) => {
-            return Err(ApiError::BadRequest(format!(
-                "limit must be between 1 and {MAX_WORKERS}, got {n}"
-            )));
-        }
-    };
+    let limit = limit_within(q.limit, MAX_WORKERS)?;
     let after = q.cursor.as_deref().map(worker_cursor).transpose()?;
     let (meta, st) = meta(&s).await?;
     let rows = read::workers(
@@ -78,14 +71,15 @@ pub(crate) async fn list_workers(
         })
         .flatten();
     let keys: Vec<String> = rows.iter().map(|w| lower(&w.address)).collect();
-    let mut balances = read::balances_of(&s.pool, &keys).await?;
+    let mut balances: HashMap<_, Vec<_>> = HashMap::new();
+    for b in read::balances_of(&s.pool, &keys).await? {
+        balances.entry(b.account).or_default().push(b);
+    }
     let confirmed = st.confirmed_block();
     let data = rows
         .into_iter()
         .map(|acct| {
-            let (mine, rest): (Vec<_>, Vec<_>) =
-                balances.drain(..).partition(|b| b.account == acct.address);
-            balances = rest;
+            let mine = balances.remove(&acct.address).unwrap_or_default();
             Worker::new(acct, mine, confirmed)
         })
         .collect();

@@ -413,16 +413,7 @@ pub async fn balances_of(db: impl PgExecutor<'_>, accounts: &[String]) -> Result
 
 /// An account's balances.
 pub async fn balances(db: impl PgExecutor<'_>, address: &str) -> Result<Vec<BalanceRow>> {
-    let r = sqlx::query!(
-        r#"SELECT key AS "key!", row AS "row!" FROM balance_rows WHERE account = $1 ORDER BY token"#,
-        address
-    )
-    .fetch_all(db)
-    .await?;
-    rows(
-        entity::BALANCE,
-        r.into_iter().map(|r| (r.key, r.row)).collect(),
-    )
+    balances_of(db, &[address.to_owned()]).await
 }
 
 /// The network row.
