@@ -59,36 +59,8 @@ export function JobsPage({ api, config }: { api: Api; config: Config }) {
             <option value="cancelled">cancelled</option>
           </select>
         </label>
-        <label>
-          Artist
-          <input
-            value={artist}
-            placeholder="0x…"
-            aria-invalid={!artistOk}
-            aria-describedby={artistOk ? undefined : 'artist-error'}
-            onInput={(e) => setArtist((e.target as HTMLInputElement).value.trim())}
-          />
-        </label>
-        {!artistOk && (
-          <span id="artist-error" class="error">
-            not an address (0x and 40 hex digits)
-          </span>
-        )}
-        <label>
-          Worker
-          <input
-            value={worker}
-            placeholder="0x…"
-            aria-invalid={!workerOk}
-            aria-describedby={workerOk ? undefined : 'worker-error'}
-            onInput={(e) => setWorker((e.target as HTMLInputElement).value.trim())}
-          />
-        </label>
-        {!workerOk && (
-          <span id="worker-error" class="error">
-            not an address (0x and 40 hex digits)
-          </span>
-        )}
+        <AddressFilter label="Artist" id="artist" value={artist} ok={artistOk} onChange={setArtist} />
+        <AddressFilter label="Worker" id="worker" value={worker} ok={workerOk} onChange={setWorker} />
       </form>
       {error && (
         <p role="alert" class="error">
@@ -137,5 +109,28 @@ export function JobsPage({ api, config }: { api: Api; config: Config }) {
       )}
       <Head meta={meta} config={config} />
     </section>
+  );
+}
+
+/** A filter field for an address, checked as it is typed (the error named beside it). */
+function AddressFilter({ label, id, value, ok, onChange }: { label: string; id: string; value: string; ok: boolean; onChange: (v: string) => void }) {
+  return (
+    <>
+      <label>
+        {label}
+        <input
+          value={value}
+          placeholder="0x…"
+          aria-invalid={!ok}
+          aria-describedby={ok ? undefined : `${id}-error`}
+          onInput={(e) => onChange((e.target as HTMLInputElement).value.trim())}
+        />
+      </label>
+      {!ok && (
+        <span id={`${id}-error`} class="error">
+          not an address (0x and 40 hex digits)
+        </span>
+      )}
+    </>
   );
 }
