@@ -40,11 +40,12 @@ fn enum_name<T: TryFrom<u8>>(
     what: &str,
     name: impl Fn(T) -> &'static str,
 ) -> String {
-    let n = match v {
-        DynSolValue::Uint(u, _) => u.to::<u64>(),
-        other => return format!("{other:?}"),
+    // The decoder does not range-check a uint8 word: any 256-bit value may arrive (a token's or a node's
+    // revert data passed up), and is named as the number it is.
+    let DynSolValue::Uint(n, _) = v else {
+        return format!("{v:?}");
     };
-    u8::try_from(n)
+    u8::try_from(*n)
         .ok()
         .and_then(|b| T::try_from(b).ok())
         .map_or_else(|| format!("{what} {n}"), |v| name(v).to_owned())
@@ -216,6 +217,19 @@ mod tests {
             explain_revert(&e.abi_encode()).expect("words").starts_with(
                 "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB is not the artist of job 2"
             )
+        );
+        // An enum word past 64 bits (the decoder does not check a uint8's range): a number, no panic.
+        let mut data = TaskNotInState {
+            jobId: U256::from(7),
+            taskIndex: U256::from(3),
+            state: 0,
+        }
+        .abi_encode();
+        data[4 + 64..4 + 96].copy_from_slice(&U256::MAX.to_be_bytes::<32>());
+        assert!(
+            explain_revert(&data)
+                .expect("words")
+                .contains(&format!("is state {},", U256::MAX))
         );
         // Not one of the market's errors, or cut short: no words.
         assert_eq!(explain_revert(&[0xde, 0xad, 0xbe, 0xef]), None);
