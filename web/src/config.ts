@@ -12,7 +12,8 @@ export interface Config {
   ipfsGateway: string;
   /** The chain the market is deployed on. */
   chainId: number;
-  /** The market's address (empty: the one the indexer reports). */
+  /** The market's address. Every transaction and every frame check uses it; empty: browsing only (the
+   * page never sends to, nor verifies against, a contract an indexer reports). */
   market: string;
 }
 

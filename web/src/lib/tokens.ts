@@ -13,8 +13,8 @@ export interface TokenInfo {
 
 const cache = new Map<string, Promise<TokenInfo>>();
 
-/** The token's symbol and decimals. For a token that does not answer the promise rejects (and is not
- * cached): callers show its amounts in smallest units. */
+/** The token's symbol and decimals. For a token that does not answer, or that calls itself ETH, the promise
+ * rejects (and is not cached): callers show its amounts in smallest units of its address. */
 export function tokenInfo(rpcUrl: string, token: string): Promise<TokenInfo> {
   const key = token.toLowerCase();
   if (key === ETH_ADDRESS) return Promise.resolve({ symbol: 'ETH', decimals: 18 });
@@ -25,7 +25,12 @@ export function tokenInfo(rpcUrl: string, token: string): Promise<TokenInfo> {
     p = Promise.all([
       client.readContract({ address, abi: erc20Abi, functionName: 'symbol' }),
       client.readContract({ address, abi: erc20Abi, functionName: 'decimals' }),
-    ]).then(([symbol, decimals]) => ({ symbol: String(symbol).slice(0, 12), decimals: Number(decimals) }));
+    ]).then(([symbol, decimals]) => {
+      const name = String(symbol).slice(0, 12);
+      // A token calling itself ETH would have its amounts read as ether: its symbol is not used.
+      if (name.trim().toUpperCase() === 'ETH') throw new Error(`token ${token} calls itself ${name}`);
+      return { symbol: name, decimals: Number(decimals) };
+    });
     p.catch(() => cache.delete(key));
     cache.set(key, p);
   }

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { formatAmount } from '../lib/amount';
-import { tokenInfo, type TokenInfo } from '../lib/tokens';
+import { ETH_ADDRESS, tokenInfo, type TokenInfo } from '../lib/tokens';
 import { shortAddress } from './format';
 
 /** An amount of `token` in its own units (its decimals and symbol), or in smallest units until known. */
@@ -23,7 +23,7 @@ export function Amount({ value, token, rpcUrl }: { value: string; token: string;
     );
   }
   return (
-    <span title={`${value} in the token's smallest unit`}>
+    <span title={`${value} in the token's smallest unit${token.toLowerCase() === ETH_ADDRESS ? '' : ` (token ${token})`}`}>
       {formatAmount(BigInt(value), info.decimals, 6)} {info.symbol}
     </span>
   );

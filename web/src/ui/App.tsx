@@ -27,7 +27,8 @@ export function App({ config }: { config: Config }) {
     return () => removeEventListener('hashchange', on);
   }, []);
   const r = route(hash);
-  // The market's address (config.json's, else the one the indexer follows) and the indexer's confirmations.
+  // The market's address (config.json's only: an indexer could name any contract, and actions send to it,
+  // some with ETH attached) and the indexer's confirmations.
   const [conn, setConn] = useState<Connection | null>(null);
   const [chain, setChain] = useState<{ market: Address | null; confirmations: number | null }>({
     market: null,
@@ -41,7 +42,7 @@ export function App({ config }: { config: Config }) {
     const ask = () =>
       api
         .network()
-        .then((n) => live && setChain({ market: (config.market || n.meta.contract) as Address, confirmations: n.meta.confirmations }))
+        .then((n) => live && setChain({ market: (config.market || null) as Address | null, confirmations: n.meta.confirmations }))
         .catch(() => {
           if (live) timer = setTimeout(ask, 3000);
         });

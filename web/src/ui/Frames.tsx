@@ -28,7 +28,25 @@ const AUTO_FRAMES = 4;
  * contract (`getTask`, over the configured RPC, not the indexer's copy), its raw output must build that root
  * and carry the task's region of the job's image; throws `CellCheckError` or an IPFS/RPC error otherwise.
  */
-async function assemble(config: Config, market: Address, job: number, settings: RenderSettings, f: Finished, signal: AbortSignal): Promise<Frame> {
+async function assemble(config: Config, market: Address, job: Job, f: Finished, signal: AbortSignal): Promise<Frame> {
+  // The job's layout as the chain has it (its `JobSubmitted` log; the contract keeps no settings): the cell
+  // roots do not cover a raw output's header, so an indexer reporting another layout could pass off part of
+  // a frame as a whole one.
+  const [posted] = await reader(config).getContractEvents({
+    address: market,
+    abi: distributedRenderAbi,
+    eventName: 'JobSubmitted',
+    args: { jobId: BigInt(job.jobId) },
+    fromBlock: BigInt(job.createdBlock),
+    toBlock: BigInt(job.createdBlock),
+  });
+  const onChainSettings = (posted?.args as { spec?: { settings: RenderSettings } } | undefined)?.spec?.settings;
+  if (!onChainSettings) throw new Error(`job ${job.jobId}'s JobSubmitted log is not in block ${job.createdBlock}`);
+  const settings: RenderSettings = { ...onChainSettings, seed: BigInt(onChainSettings.seed) };
+  const s = job.settings;
+  if ((['width', 'height', 'frameStart', 'frameCount', 'regionsX', 'regionsY', 'cellSize'] as const).some((k) => Number(settings[k]) !== s[k])) {
+    throw new Error(`the indexer reports job ${job.jobId}'s layout otherwise than its JobSubmitted log`);
+  }
   const frames = new Map<number, Frame>();
   for (const t of f.tasks) {
     if (!isCid(t.cid)) throw new Error(`task ${t.index}'s output CID ${JSON.stringify(t.cid.slice(0, 80))} is not a CID`);
@@ -36,7 +54,7 @@ async function assemble(config: Config, market: Address, job: number, settings: 
       address: market,
       abi: distributedRenderAbi,
       functionName: 'getTask',
-      args: [BigInt(job), BigInt(t.index)],
+      args: [BigInt(job.jobId), BigInt(t.index)],
     })) as readonly [number, Address, bigint, bigint, Hex];
     const root = onChain[4];
     if (onChain[0] !== 3) throw new Error(`task ${t.index} is not paid on-chain`);
@@ -58,7 +76,6 @@ async function assemble(config: Config, market: Address, job: number, settings: 
  */
 export function Frames({ job, tiles, config, market }: { job: Job; tiles: Map<number, Tile>; config: Config; market: Address | null }) {
   const s = job.settings;
-  const settings: RenderSettings = { ...s, seed: BigInt(s.seed) };
   const regions = s.regionsX * s.regionsY;
   const [shown, setShown] = useState<Map<number, Shown>>(new Map());
   const [wanted, setWanted] = useState<Set<number>>(new Set());
@@ -96,7 +113,7 @@ export function Frames({ job, tiles, config, market }: { job: Job; tiles: Map<nu
     started.current.set(next.frame, key);
     inFlight.current.add(next.frame);
     (async () => {
-      const frame = await assemble(config, market, job.jobId, settings, next, signal);
+      const frame = await assemble(config, market, job, next, signal);
       const canvas = document.createElement('canvas');
       canvas.width = frame.width;
       canvas.height = frame.height;
@@ -190,7 +207,7 @@ export function Frames({ job, tiles, config, market }: { job: Job; tiles: Map<nu
                   try {
                     if (!market) throw new Error('the market is not known');
                     // The linear pixels are rebuilt (and checked again) for the download rather than kept.
-                    const frame = await assemble(config, market, job.jobId, settings, d, abort.current.signal);
+                    const frame = await assemble(config, market, job, d, abort.current.signal);
                     const bytes = await exr(frame);
                     const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/x-exr' }));
                     const a = document.createElement('a');

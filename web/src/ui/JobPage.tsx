@@ -9,6 +9,7 @@ import { explain, reader } from '../lib/wallet';
 import { distributedRenderAbi } from '../generated/abi';
 import { formatAmount } from '../lib/amount';
 import { Frames } from './Frames';
+import { MAX_TASKS } from '../lib/job';
 import { Head } from './Head';
 import { Credit, MarketAction, TxStatus, useWallet } from './Wallet';
 import { PHASE_WORDS, shortAddress, span } from './format';
@@ -150,6 +151,14 @@ export function JobPage({ api, config, id }: { api: Api; config: Config; id: num
     );
   }
   if (!job) return <p>Loading job {id}…</p>;
+  // The contract allows at most 1,000,000 tasks: an answer past that is not drawn (nor allowed to hang the page).
+  if (job.settings.frameCount * job.settings.regionsX * job.settings.regionsY > MAX_TASKS) {
+    return (
+      <p role="alert" class="error">
+        The indexer reports job {id} with more tasks than the contract allows.
+      </p>
+    );
+  }
   const s = job.settings;
   const regions = s.regionsX * s.regionsY;
   const c = counts(tiles.values());
