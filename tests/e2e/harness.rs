@@ -211,6 +211,12 @@ impl Net {
             .collect()
     }
 
+    /// [`check`], with every daemon's log tail attached when it fails (for what the chain shows of the daemons'
+    /// work: a count that is off says little without their logs).
+    pub(crate) fn check(&self, ok: bool, what: &str) -> Result<()> {
+        check(ok, what).map_err(|e| self.with_logs(e))
+    }
+
     /// An error with every daemon's log tail attached.
     pub(crate) fn with_logs(&self, e: anyhow::Error) -> anyhow::Error {
         let mut text = format!("{e:#}");

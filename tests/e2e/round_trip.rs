@@ -47,11 +47,11 @@ async fn a_multi_task_job_is_rendered_verified_paid_and_fetched() -> anyhow::Res
     let paid = net.events::<TaskPaid>(job).await?;
     let drawn = net.events::<CommitteeDrawn>(job).await?;
     let votes = net.events::<VoteRevealed>(job).await?;
-    check(
+    net.check(
         claims.len() == 4,
         &format!("{} claims for 4 tasks", claims.len()),
     )?;
-    check(
+    net.check(
         paid.len() == 4 && drawn.len() == 4,
         &format!(
             "4 payments ({}) and 4 committees ({})",
@@ -65,28 +65,28 @@ async fn a_multi_task_job_is_rendered_verified_paid_and_fetched() -> anyhow::Res
     }
     for d in &drawn {
         let seats: u64 = d.seats.iter().map(|s| s.to::<u64>()).sum();
-        check(seats == 3, &format!("a committee of 3 seats, not {seats}"))?;
-        check(
+        net.check(seats == 3, &format!("a committee of 3 seats, not {seats}"))?;
+        net.check(
             d.members.iter().all(|m| verifiers.contains(m)),
             "members are registered verifiers",
         )?;
     }
     for p in &paid {
-        check(p.reason == PayReason::Verified as u8, "paid as verified")?;
+        net.check(p.reason == PayReason::Verified as u8, "paid as verified")?;
         let claimant = claims
             .iter()
             .find(|c| c.taskIndex == p.taskIndex)
             .map(|c| c.worker);
-        check(claimant == Some(p.worker), "paid to its claimant")?;
+        net.check(claimant == Some(p.worker), "paid to its claimant")?;
     }
-    check(
+    net.check(
         votes
             .iter()
             .all(|v| v.approve && verifiers.contains(&v.verifier)),
         "every revealed vote approves, from a drawn verifier",
     )?;
     let members: usize = drawn.iter().map(|d| d.members.len()).sum();
-    check(
+    net.check(
         votes.len() == members,
         &format!("every member revealed ({} of {members})", votes.len()),
     )?;

@@ -37,8 +37,8 @@ pub struct Ctx {
     pub chain: Market,
     /// The IPFS node.
     pub ipfs: IpfsClient,
-    /// Local state.
-    pub store: Store,
+    /// Local state (shared with render threads, which clear their scene's load mark when the load ends).
+    pub store: Arc<Store>,
     /// Metrics.
     pub metrics: Metrics,
     /// The operator's key (never printed: `Debug` of `Ctx` leaves it out).
@@ -94,7 +94,7 @@ impl Ctx {
             signer: wallet.signer().clone(),
             chain,
             ipfs,
-            store,
+            store: Arc::new(store),
             metrics: Metrics::new(mode),
             backend: Arc::new(backend),
             scenes: Arc::new(SceneCache::default()),

@@ -5,7 +5,7 @@
 //! chain settles which.
 
 use anyhow::{Context, Result};
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -16,12 +16,41 @@ const STATE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state");
 /// operator's `kill -9`, two in a row are the scene.
 pub const LOAD_CRASHES: u32 = 2;
 
-/// Key prefix of the scene-load marks.
+/// Key prefix of the scene-load marks: `loading/<cid>` holds the runs (see [`Store::run`]) that began a load of
+/// the scene and had not ended it.
 const LOADING: &str = "loading/";
+
+/// Key of the last run's number.
+const RUN: &str = "run";
+
+/// A scene's load marks as stored: the runs with a load in progress; an older store's count of loads is read as
+/// that many runs.
+#[derive(serde::Deserialize, Serialize)]
+#[serde(untagged)]
+enum Marks {
+    Runs(Vec<u64>),
+    Count(u32),
+}
+
+impl Marks {
+    fn runs(self) -> Vec<u64> {
+        match self {
+            Self::Runs(r) => r,
+            // Distinct numbers below any run's (runs count from 1).
+            Self::Count(n) => (0..u64::from(n)).map(|i| u64::MAX - i).collect(),
+        }
+    }
+}
 
 /// The store.
 pub struct Store {
     db: Database,
+    /// This process's run: one more than the last opener's, so marks left by earlier runs tell process ends
+    /// apart from loads this one has in progress.
+    run: u64,
+    /// Loads in progress in this run, by scene: several checks may load one scene at once, and it is the run,
+    /// not each load, that a process end leaves marked.
+    loading: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -36,9 +65,27 @@ impl Store {
         let db = Database::create(path)
             .with_context(|| format!("opening the state store {}", path.display()))?;
         let tx = db.begin_write()?;
-        tx.open_table(STATE)?;
+        let run = {
+            let mut t = tx.open_table(STATE)?;
+            let last: u64 = match t.get(RUN)? {
+                Some(v) => serde_json::from_slice(v.value()).context("decoding the run number")?,
+                None => 0,
+            };
+            let run = last + 1;
+            t.insert(RUN, serde_json::to_vec(&run)?.as_slice())?;
+            run
+        };
         tx.commit()?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            run,
+            loading: std::sync::Mutex::default(),
+        })
+    }
+
+    /// This process's run number (each opening of the store is one run).
+    pub fn run(&self) -> u64 {
+        self.run
     }
 
     /// Ties the store to one deployment (`id` names the chain and the market): a store first opened for
@@ -97,30 +144,76 @@ impl Store {
         Ok(out)
     }
 
-    /// Loads of scene `cid` that were begun and never ended: each one ended the process (an abort, the
-    /// out-of-memory killer) while the scene was loaded or rendered.
+    /// Runs that ended (the process stopped: an abort, the out-of-memory killer, `kill -9`) while they loaded
+    /// or rendered scene `cid`, since its last load that returned. Loads this run has in progress do not count.
     pub fn unfinished_loads(&self, cid: &str) -> Result<u32> {
-        Ok(self.get(&format!("{LOADING}{cid}"))?.unwrap_or(0))
+        let runs = self.marks(&format!("{LOADING}{cid}"))?;
+        Ok(self.ended(&runs))
     }
 
-    /// Marks a load of scene `cid` as begun, before a load that could end the process.
+    /// Marks a load of scene `cid` as begun, before a load that could end the process. Loads of one scene may
+    /// overlap; the run is marked once.
     pub fn begin_load(&self, cid: &str) -> Result<()> {
-        let n = self.unfinished_loads(cid)?;
-        self.put(&format!("{LOADING}{cid}"), &(n + 1))
+        let mut loading = self.lock_loading();
+        let n = loading.entry(cid.to_owned()).or_insert(0);
+        if *n == 0 {
+            let key = format!("{LOADING}{cid}");
+            let mut runs = self.marks(&key)?;
+            if !runs.contains(&self.run) {
+                runs.push(self.run);
+                self.put(&key, &Marks::Runs(runs))?;
+            }
+        }
+        *n += 1;
+        Ok(())
     }
 
-    /// The load of scene `cid` returned (whatever its result): its marks are cleared.
+    /// A load of scene `cid` returned (whatever its result). When it was this run's last one in progress, the
+    /// scene's marks are cleared: the scene loaded, so earlier process ends were not its doing.
     pub fn end_load(&self, cid: &str) -> Result<()> {
+        let mut loading = self.lock_loading();
+        if let Some(n) = loading.get_mut(cid)
+            && *n > 1
+        {
+            *n -= 1;
+            return Ok(());
+        }
+        loading.remove(cid);
         self.delete(&format!("{LOADING}{cid}"))
     }
 
-    /// Every scene with unfinished loads, and their count.
+    /// Forgets scene `cid`'s marks (a daemon that refused the scene for them).
+    pub fn clear_loads(&self, cid: &str) -> Result<()> {
+        let _loading = self.lock_loading();
+        self.delete(&format!("{LOADING}{cid}"))
+    }
+
+    /// Every scene that ended a run while loaded, and how many runs it ended.
     pub fn unfinished_loads_all(&self) -> Result<Vec<(String, u32)>> {
-        Ok(self
-            .list::<u32>(LOADING)?
-            .into_iter()
-            .map(|(k, n)| (k.trim_start_matches(LOADING).to_owned(), n))
-            .collect())
+        let mut out = Vec::new();
+        for (k, m) in self.list::<Marks>(LOADING)? {
+            let ended = self.ended(&m.runs());
+            if ended > 0 {
+                out.push((k.trim_start_matches(LOADING).to_owned(), ended));
+            }
+        }
+        Ok(out)
+    }
+
+    fn marks(&self, key: &str) -> Result<Vec<u64>> {
+        Ok(self.get::<Marks>(key)?.map(Marks::runs).unwrap_or_default())
+    }
+
+    fn ended(&self, runs: &[u64]) -> u32 {
+        let n = runs.iter().filter(|r| **r != self.run).count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    fn lock_loading(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, u32>> {
+        // The map holds plain counts: one left by a panicking holder is still whole.
+        self.loading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Removes `key`.
@@ -165,5 +258,89 @@ mod tests {
         assert_eq!(s.get::<u32>("verdict/1").unwrap(), Some(7));
         assert_eq!(s.get::<u32>("nothing").unwrap(), None);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("tessera-store-{name}-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("s.redb")
+    }
+
+    /// A run's overlapping loads of one scene are not process ends: a check that starts while another's
+    /// render of the same scene is returning never finds the scene marked (it once found 2, and voted
+    /// "unloadable" against honest work).
+    #[test]
+    fn overlapping_loads_in_one_run_are_not_process_ends() {
+        let path = scratch("overlap");
+        let s = std::sync::Arc::new(Store::open(&path).unwrap());
+        s.begin_load("scene").unwrap();
+        s.begin_load("scene").unwrap();
+        assert_eq!(s.unfinished_loads("scene").unwrap(), 0);
+        s.end_load("scene").unwrap();
+        assert_eq!(
+            s.get::<Vec<u64>>("loading/scene").unwrap(),
+            Some(vec![s.run()])
+        );
+        s.end_load("scene").unwrap();
+        assert_eq!(s.get::<Vec<u64>>("loading/scene").unwrap(), None);
+
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        s.begin_load("scene").unwrap();
+                        assert_eq!(s.unfinished_loads("scene").unwrap(), 0);
+                        s.end_load("scene").unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(s.unfinished_loads_all().unwrap().is_empty());
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
+
+    /// Each run that ended with loads of a scene in progress counts once, however many it had; a load that
+    /// returns clears the scene's count ("in a row").
+    #[test]
+    fn runs_that_ended_while_loading_are_counted_once_each() {
+        let path = scratch("ended");
+        let first = {
+            let s = Store::open(&path).unwrap();
+            s.begin_load("scene").unwrap();
+            s.begin_load("scene").unwrap();
+            s.begin_load("other").unwrap();
+            s.end_load("other").unwrap();
+            s.run()
+        };
+        {
+            let s = Store::open(&path).unwrap();
+            assert_eq!(s.run(), first + 1);
+            assert_eq!(s.unfinished_loads("scene").unwrap(), 1);
+            assert_eq!(s.unfinished_loads("other").unwrap(), 0);
+            s.begin_load("scene").unwrap();
+            assert_eq!(s.unfinished_loads("scene").unwrap(), 1);
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.unfinished_loads("scene").unwrap(), 2);
+        assert_eq!(
+            s.unfinished_loads_all().unwrap(),
+            vec![("scene".to_owned(), 2)]
+        );
+        s.begin_load("scene").unwrap();
+        s.end_load("scene").unwrap();
+        assert_eq!(s.unfinished_loads("scene").unwrap(), 0);
+
+        // A store written before runs were recorded holds a count of loads: read as that many ended runs.
+        s.put("loading/old", &2u32).unwrap();
+        assert_eq!(s.unfinished_loads("old").unwrap(), 2);
+        s.clear_loads("old").unwrap();
+        assert!(s.unfinished_loads_all().unwrap().is_empty());
+        drop(s);
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
 }

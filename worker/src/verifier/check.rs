@@ -280,18 +280,20 @@ async fn render(
         return Ok(Rendered::Unloadable);
     }
     ctx.store.begin_load(&cid)?;
-    // Cleared when the load returns, or when this check is dropped while it runs (the mark is for process
-    // ends only).
-    let _mark = LoadMark {
-        store: &ctx.store,
+    // Cleared when the load and render return (or panic), in the render's thread: a check dropped while it
+    // runs leaves the render running, and marked, to its end; the mark is for process ends only.
+    let mark = LoadMark {
+        store: ctx.store.clone(),
         cid: cid.clone(),
     };
     let settings = *settings;
     let sample = sample.to_vec();
     let mask = committee::audit_mask(t.seed);
     let rendered = tokio::task::spawn_blocking(move || {
-        // Held by the render itself: an aborted check's render still runs to its end, and holds it.
+        // Held by the render itself: an aborted check's render still runs to its end, and holds it; the mark
+        // is cleared before the permit is let go.
         let _permit = permit;
+        let _mark = mark;
         let Ok(scene) = scenes.get(&cid, &glb, &settings, spec.frame) else {
             return Ok(Rendered::Unloadable);
         };
@@ -309,12 +311,12 @@ async fn render(
 }
 
 /// Clears a scene's load mark when dropped.
-struct LoadMark<'a> {
-    store: &'a crate::store::Store,
+struct LoadMark {
+    store: std::sync::Arc<crate::store::Store>,
     cid: String,
 }
 
-impl Drop for LoadMark<'_> {
+impl Drop for LoadMark {
     fn drop(&mut self) {
         if let Err(e) = self.store.end_load(&self.cid) {
             tracing::warn!(scene = %self.cid, error = %format!("{e:#}"), "clearing a load mark");

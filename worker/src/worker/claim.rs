@@ -174,7 +174,7 @@ impl Worker {
                         "scene {cid} ended the worker {ended} times while it was loaded or rendered"
                     ),
                 )?;
-                self.ctx.store.end_load(&cid)?;
+                self.ctx.store.clear_loads(&cid)?;
             } else {
                 tracing::warn!(scene = %cid, "the worker ended while loading this scene; it is tried again and refused if that happens again");
             }
