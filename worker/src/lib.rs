@@ -216,9 +216,7 @@ impl SceneSource {
             ))),
             // Only a refused or failed connection says the node is down; a timeout or a broken download
             // may be this scene's doing (a slow provider, a node choking on it) and backs off as usual.
-            Err(e @ IpfsError::Unreachable { .. }) if matches!(&e, IpfsError::Unreachable { source, .. } if source.is_connect()) => {
-                Err(SceneFetch::NodeDown(e.to_string()))
-            }
+            Err(e) if e.is_node_down() => Err(SceneFetch::NodeDown(e.to_string())),
             Err(e) => Err(SceneFetch::Unavailable(e.to_string())),
         }
     }

@@ -106,6 +106,7 @@ async fn run(mode: Mode) -> Result<()> {
         ),
     };
     let ctx = Ctx::open(cfg, name, rx).await?;
+    let store = ctx.store.clone();
     if let Some(addr) = ctx.cfg.metrics_listen {
         let m = ctx.metrics.clone();
         tokio::spawn(async move {
@@ -114,8 +115,17 @@ async fn run(mode: Mode) -> Result<()> {
             }
         });
     }
-    match mode {
+    let result = match mode {
         Mode::Run { .. } => Worker::new(ctx).run().await,
-        Mode::Verify { .. } => Verifier::new(ctx)?.run().await,
+        Mode::Verify { .. } => match Verifier::new(ctx) {
+            Ok(v) => v.run().await,
+            Err(e) => Err(e),
+        },
+    };
+    // Stopping of its own accord, with renders perhaps still running (they are abandoned): none of them ended
+    // this run, so its load marks go before the runtime lets them go.
+    if let Err(e) = store.abandon_run() {
+        tracing::warn!(error = %format!("{e:#}"), "clearing this run's load marks");
     }
+    result
 }

@@ -24,7 +24,7 @@ const LOADING: &str = "loading/";
 const RUN: &str = "run";
 
 /// A scene's load marks as stored: the runs with a load in progress; an older store's count of loads is read as
-/// that many runs.
+/// one run.
 #[derive(serde::Deserialize, Serialize)]
 #[serde(untagged)]
 enum Marks {
@@ -36,8 +36,10 @@ impl Marks {
     fn runs(self) -> Vec<u64> {
         match self {
             Self::Runs(r) => r,
-            // Distinct numbers below any run's (runs count from 1).
-            Self::Count(n) => (0..u64::from(n)).map(|i| u64::MAX - i).collect(),
+            // That store counted loads, not runs: one process end during overlapping loads left 2. Read as at
+            // most one run (a number no run takes), so that an upgrade never turns one end into two.
+            Self::Count(0) => Vec::new(),
+            Self::Count(_) => vec![u64::MAX],
         }
     }
 }
@@ -180,6 +182,46 @@ impl Store {
         }
         loading.remove(cid);
         self.delete(&format!("{LOADING}{cid}"))
+    }
+
+    /// A load of scene `cid` was given up while it ran (the daemon is stopping): when it was this run's last one
+    /// in progress, this run's mark goes and earlier runs' stay (the scene did not load, nor end this run).
+    pub fn abandon_load(&self, cid: &str) -> Result<()> {
+        let mut loading = self.lock_loading();
+        if let Some(n) = loading.get_mut(cid)
+            && *n > 1
+        {
+            *n -= 1;
+            return Ok(());
+        }
+        loading.remove(cid);
+        self.unmark_run(&format!("{LOADING}{cid}"))
+    }
+
+    /// The daemon stops of its own accord (a signal, an error returned): its loads still in progress did not
+    /// end it, so this run's marks go, and earlier runs' stay. A load that returns after this clears its scene
+    /// as usual.
+    pub fn abandon_run(&self) -> Result<()> {
+        let mut loading = self.lock_loading();
+        loading.clear();
+        for (key, _) in self.list::<Marks>(LOADING)? {
+            self.unmark_run(&key)?;
+        }
+        Ok(())
+    }
+
+    /// Removes this run from the marks under `key` (the key with them when none is left).
+    fn unmark_run(&self, key: &str) -> Result<()> {
+        let mut runs = self.marks(key)?;
+        if !runs.contains(&self.run) {
+            return Ok(());
+        }
+        runs.retain(|r| *r != self.run);
+        if runs.is_empty() {
+            self.delete(key)
+        } else {
+            self.put(key, &Marks::Runs(runs))
+        }
     }
 
     /// Forgets scene `cid`'s marks (a daemon that refused the scene for them).
@@ -335,11 +377,59 @@ mod tests {
         s.end_load("scene").unwrap();
         assert_eq!(s.unfinished_loads("scene").unwrap(), 0);
 
-        // A store written before runs were recorded holds a count of loads: read as that many ended runs.
+        // A store written before runs were recorded holds a count of loads (two overlapping loads in one run
+        // that ended left 2): read as one ended run, and kept with this run's mark.
         s.put("loading/old", &2u32).unwrap();
-        assert_eq!(s.unfinished_loads("old").unwrap(), 2);
+        assert_eq!(s.unfinished_loads("old").unwrap(), 1);
+        s.begin_load("old").unwrap();
+        assert_eq!(
+            s.get::<Vec<u64>>("loading/old").unwrap(),
+            Some(vec![u64::MAX, s.run()])
+        );
+        s.abandon_load("old").unwrap();
+        assert_eq!(
+            s.get::<Vec<u64>>("loading/old").unwrap(),
+            Some(vec![u64::MAX])
+        );
         s.clear_loads("old").unwrap();
         assert!(s.unfinished_loads_all().unwrap().is_empty());
+        drop(s);
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
+
+    /// A daemon that stops of its own accord (or gives up a load to stop) with a load in progress is not a
+    /// process end: only its own mark goes, and earlier runs' marks stay.
+    #[test]
+    fn stopping_with_a_load_in_progress_keeps_earlier_runs_marks() {
+        let path = scratch("stop");
+        Store::open(&path).unwrap().begin_load("scene").unwrap(); // run 1 ends while loading
+        {
+            let s = Store::open(&path).unwrap(); // run 2 stops with two loads in progress
+            s.begin_load("scene").unwrap();
+            s.begin_load("scene").unwrap();
+            s.begin_load("other").unwrap();
+            s.abandon_load("scene").unwrap();
+            assert_eq!(
+                s.get::<Vec<u64>>("loading/scene").unwrap().map(|r| r.len()),
+                Some(2)
+            );
+            s.abandon_run().unwrap();
+            assert_eq!(
+                s.get::<Vec<u64>>("loading/scene").unwrap().map(|r| r.len()),
+                Some(1)
+            );
+            assert_eq!(s.get::<Vec<u64>>("loading/other").unwrap(), None);
+            // A load that returns after the stop still clears its scene.
+            s.end_load("scene").unwrap();
+            assert_eq!(s.get::<Vec<u64>>("loading/scene").unwrap(), None);
+        }
+        let s = Store::open(&path).unwrap();
+        s.put("loading/scene", &vec![1u64]).unwrap();
+        drop(s);
+        let s = Store::open(&path).unwrap();
+        s.begin_load("scene").unwrap();
+        s.abandon_load("scene").unwrap();
+        assert_eq!(s.unfinished_loads("scene").unwrap(), 1);
         drop(s);
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }

@@ -92,6 +92,15 @@ pub enum IpfsError {
     },
 }
 
+impl IpfsError {
+    /// Whether the node itself is down: the connection to its API was refused or failed. A timeout or a
+    /// download broken midway is not this: it may be the content's doing (a slow provider, a node choking on
+    /// it).
+    pub fn is_node_down(&self) -> bool {
+        matches!(self, Self::Unreachable { source, .. } if source.is_connect())
+    }
+}
+
 /// CID version of added content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CidVersion {

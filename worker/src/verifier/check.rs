@@ -91,6 +91,8 @@ enum Rendered {
     Unloadable,
     /// The scene could not be fetched now (unavailable, late, truncated): try again while the phase allows.
     Unfetched(String),
+    /// This member's own IPFS node is down: try again, whatever the phase.
+    NodeDown(String),
     /// An observer's check found the render permit taken.
     Busy,
 }
@@ -105,7 +107,10 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
     // The committed data hashes of the sampled cells.
     let (committed, all) = match committed_sample(ctx, t, &settings, &sample).await? {
         Ok(c) => c,
-        Err(why) if t.late => {
+        // Not the worker's doing: no vote (a reject would be against work nobody here checked; a member that
+        // never reveals loses its bond all the same, but splits no committee).
+        Err(Missing::NodeDown(e)) => return Ok(Checked::Retry(node_down(&e))),
+        Err(Missing::Data(why)) if t.late => {
             // Withheld: the worker cannot be paid for data nobody can check; the proof is still the draw's.
             return rejected(
                 ctx,
@@ -117,7 +122,7 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
             )
             .await;
         }
-        Err(why) => return Ok(Checked::NeedData { cells: sample, why }),
+        Err(Missing::Data(why)) => return Ok(Checked::NeedData { cells: sample, why }),
     };
     // The delivered raw data must match the commitment: every cell when the whole leaves document is at
     // hand, else the sampled cells, whose data hashes the worker proved on-chain.
@@ -163,6 +168,7 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
                 )
                 .await;
             }
+            Err(e) if e.is_node_down() => return Ok(Checked::Retry(node_down(&e.to_string()))),
             Err(e) if t.late => {
                 return rejected(
                     ctx,
@@ -179,6 +185,7 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
     }
     let audited = match render(ctx, t, slot, &settings, &sample).await? {
         Rendered::Cells(cells) => cells,
+        Rendered::NodeDown(e) => return Ok(Checked::Retry(node_down(&e))),
         Rendered::Unfetched(e) if !t.late => {
             return Ok(Checked::Retry(format!("fetching the scene: {e}")));
         }
@@ -215,6 +222,7 @@ async fn rejected(
         Rendered::Cells(cells) => {
             committee::render_proof(&cells.iter().map(|c| c.audit_hash).collect::<Vec<_>>())
         }
+        Rendered::NodeDown(e) => return Ok(Checked::Retry(node_down(&e))),
         Rendered::Unfetched(e) if !t.late => {
             return Ok(Checked::Retry(format!("fetching the scene: {e}")));
         }
@@ -226,6 +234,11 @@ async fn rejected(
         proof,
         why: why.to_owned(),
     })
+}
+
+/// Why a member whose own IPFS node is down does not vote.
+fn node_down(e: &str) -> String {
+    format!("this verifier's IPFS node is down ({e}): no vote until it is back")
 }
 
 /// A rejection of a scene that cannot be loaded (or, late in the phase, had at all).
@@ -253,9 +266,8 @@ async fn render(
         Ok(glb) => glb,
         // A fetch that failed is not a verdict on the scene, only one too large for the protocol is.
         Err(SceneFetch::Refused(_)) => return Ok(Rendered::Unloadable),
-        Err(SceneFetch::Unavailable(e) | SceneFetch::NodeDown(e)) => {
-            return Ok(Rendered::Unfetched(e));
-        }
+        Err(SceneFetch::Unavailable(e)) => return Ok(Rendered::Unfetched(e)),
+        Err(SceneFetch::NodeDown(e)) => return Ok(Rendered::NodeDown(e)),
     };
     let permit = match slot.queue {
         Queue::Wait => slot
@@ -336,7 +348,7 @@ async fn committed_sample(
     t: &Target,
     settings: &tessera_render::RenderSettings,
     sample: &[u32],
-) -> Result<Result<(Vec<B256>, Option<Vec<B256>>), String>> {
+) -> Result<Result<(Vec<B256>, Option<Vec<B256>>), Missing>> {
     let path = format!("{}/leaves.json", t.cid);
     let fetch = ctx.ipfs.cat(&path, MAX_LEAVES_BYTES);
     let fetched = if t.provided.is_some() {
@@ -354,17 +366,29 @@ async fn committed_sample(
             }
             Err(why) => why,
         },
+        Ok(Err(e)) if e.is_node_down() => return Ok(Err(Missing::NodeDown(e.to_string()))),
         Ok(Err(e)) => format!("fetching the leaves: {e}"),
         Err(why) => why,
     };
     let Some(provided) = &t.provided else {
-        return Ok(Err(why));
+        return Ok(Err(Missing::Data(why)));
     };
     let proven: Option<Vec<B256>> = sample
         .iter()
         .map(|c| provided.iter().find(|(i, _)| i == c).map(|(_, h)| *h))
         .collect();
-    Ok(proven
-        .map(|hashes| (hashes, None))
-        .ok_or_else(|| format!("{why}, and the cells proven on-chain do not cover the sample")))
+    Ok(proven.map(|hashes| (hashes, None)).ok_or_else(|| {
+        Missing::Data(format!(
+            "{why}, and the cells proven on-chain do not cover the sample"
+        ))
+    }))
+}
+
+/// Why the committed data hashes of the sample are not at hand.
+enum Missing {
+    /// This member's own IPFS node is down: nothing is known of the worker's data.
+    NodeDown(String),
+    /// The leaves document could not be had or is wrong, and the cells proven on-chain do not cover the
+    /// sample.
+    Data(String),
 }

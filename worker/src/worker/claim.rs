@@ -240,9 +240,10 @@ impl Worker {
         let probe = tokio::select! {
             p = tokio::time::timeout(PROBE_TIMEOUT, probe) => p,
             // A shutdown does not wait for the probe (a supervisor would kill the process mid-load and leave
-            // its mark): the mark is cleared and the probe thread ends with the process.
+            // its mark): this run's mark is cleared (earlier runs' stay) and the probe thread ends with the
+            // process.
             _ = stop.wait_for(|s| *s) => {
-                self.ctx.store.end_load(&cid)?;
+                self.ctx.store.abandon_load(&cid)?;
                 return Ok(Prepared::Skip);
             }
         };

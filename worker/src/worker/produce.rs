@@ -52,7 +52,7 @@ impl Worker {
                 res.context("render thread")??
             }
             _ = stop.wait_for(|s| *s) => {
-                self.ctx.store.end_load(&job.spec.sceneCid)?;
+                self.ctx.store.abandon_load(&job.spec.sceneCid)?;
                 tracing::info!(job = r.job, task = r.task, "render interrupted by shutdown; it restarts with the daemon");
                 return Ok(());
             }
