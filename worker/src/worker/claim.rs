@@ -10,6 +10,14 @@ use std::time::Instant;
 use tessera_bindings::TaskState;
 use tessera_bindings::market::JobInfo;
 
+/// Why a probe render failed.
+enum ProbeError {
+    /// The scene cannot be loaded or rendered: the same on every machine.
+    Scene(String),
+    /// This machine's render device failed.
+    Device(String),
+}
+
 /// Open-task pages read per renderer per round at most, each skipping past the jobs this worker will not take.
 const MAX_PAGES: usize = 32;
 /// Seconds a job whose task was passed over (lease too short, stake short, scene unavailable) is not looked at.
@@ -215,10 +223,10 @@ impl Worker {
         let scenes = self.ctx.scenes.clone();
         let cid2 = cid.clone();
         self.ctx.store.begin_load(&cid)?;
-        let probe = tokio::task::spawn_blocking(move || -> Result<f64, String> {
+        let probe = tokio::task::spawn_blocking(move || -> Result<f64, ProbeError> {
             let scene = scenes
                 .get(&cid2, &glb, &settings, t.frame)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| ProbeError::Scene(e.to_string()))?;
             let w = (settings.width / 8).max(8).min(settings.width);
             let h = (settings.height / 8).max(8).min(settings.height);
             let probe = tessera_render::RenderSettings {
@@ -232,7 +240,14 @@ impl Worker {
             };
             let started = Instant::now();
             tessera_render::render_region(&scene, &probe, probe.full_frame(), &backend, &|_, _| {})
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| match e {
+                    // The device failed (out of memory, a lost context): this machine's fault, not the
+                    // scene's.
+                    tessera_render::render::RenderError::Gpu(_) => {
+                        ProbeError::Device(e.to_string())
+                    }
+                    _ => ProbeError::Scene(e.to_string()),
+                })?;
             let samples = f64::from(w) * f64::from(h) * f64::from(probe.samples_per_pixel);
             Ok(samples / started.elapsed().as_secs_f64().max(1e-6))
         });
@@ -249,22 +264,27 @@ impl Worker {
         };
         let Ok(probe) = probe else {
             // The mark stays: the probe's thread still runs, and if it ends the process the scene is the cause.
-            self.refuse_scene(
-                &cid,
-                "slow",
-                &format!("scene {cid}: its probe took more than {PROBE_TIMEOUT:?}"),
-            )?;
+            // Refused for this run only: a machine slowed down for a while (swapping, a neighbour) tries
+            // again after a restart.
+            tracing::warn!(scene = %cid, "refusing scene until restart: its probe took more than {PROBE_TIMEOUT:?}");
+            Metrics::inc(&self.ctx.metrics.scenes_refused, "slow");
+            self.refused.insert(cid.clone());
             return Ok(Prepared::Skip);
         };
         self.ctx.store.end_load(&cid)?;
         let speed = match probe.context("probe thread")? {
             Ok(s) => s,
-            Err(why) => {
+            Err(ProbeError::Scene(why)) => {
                 self.refuse_scene(
                     &cid,
                     "invalid",
                     &format!("scene {cid} cannot be rendered: {why}"),
                 )?;
+                return Ok(Prepared::Skip);
+            }
+            Err(ProbeError::Device(why)) => {
+                Metrics::inc(&self.ctx.metrics.errors, "device");
+                tracing::warn!(scene = %cid, error = why, "the probe failed on this machine's device; the job is passed over for now, not refused");
                 return Ok(Prepared::Skip);
             }
         };
