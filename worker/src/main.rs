@@ -105,8 +105,21 @@ async fn run(mode: Mode) -> Result<()> {
             "verifier",
         ),
     };
-    let ctx = Ctx::open(cfg, name, rx).await?;
+    let ctx = Ctx::open(cfg, name, rx.clone()).await?;
     let store = ctx.store.clone();
+    // The moment a stop is asked for, this run's load marks go: the round in progress may outlast a
+    // supervisor's grace period (a transaction being sent), and its SIGKILL is no scene's doing.
+    {
+        let store = store.clone();
+        let mut rx = rx;
+        tokio::spawn(async move {
+            if rx.wait_for(|s| *s).await.is_ok()
+                && let Err(e) = store.abandon_run()
+            {
+                tracing::warn!(error = %format!("{e:#}"), "clearing this run's load marks");
+            }
+        });
+    }
     if let Some(addr) = ctx.cfg.metrics_listen {
         let m = ctx.metrics.clone();
         tokio::spawn(async move {

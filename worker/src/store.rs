@@ -53,6 +53,8 @@ pub struct Store {
     /// Loads in progress in this run, by scene: several checks may load one scene at once, and it is the run,
     /// not each load, that a process end leaves marked.
     loading: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    /// Set once the daemon is stopping ([`Store::abandon_run`]): loads begun from then on are not marked.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Store {
@@ -82,6 +84,7 @@ impl Store {
             db,
             run,
             loading: std::sync::Mutex::default(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -158,7 +161,7 @@ impl Store {
     pub fn begin_load(&self, cid: &str) -> Result<()> {
         let mut loading = self.lock_loading();
         let n = loading.entry(cid.to_owned()).or_insert(0);
-        if *n == 0 {
+        if *n == 0 && !self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             let key = format!("{LOADING}{cid}");
             let mut runs = self.marks(&key)?;
             if !runs.contains(&self.run) {
@@ -199,10 +202,13 @@ impl Store {
     }
 
     /// The daemon stops of its own accord (a signal, an error returned): its loads still in progress did not
-    /// end it, so this run's marks go, and earlier runs' stay. A load that returns after this clears its scene
-    /// as usual.
+    /// end it, so this run's marks go, and earlier runs' stay; loads begun from now on are not marked (a
+    /// supervisor's SIGKILL after its grace period is no scene's doing). A load that returns after this
+    /// clears its scene as usual.
     pub fn abandon_run(&self) -> Result<()> {
         let mut loading = self.lock_loading();
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         loading.clear();
         for (key, _) in self.list::<Marks>(LOADING)? {
             self.unmark_run(&key)?;
@@ -422,6 +428,9 @@ mod tests {
             // A load that returns after the stop still clears its scene.
             s.end_load("scene").unwrap();
             assert_eq!(s.get::<Vec<u64>>("loading/scene").unwrap(), None);
+            // One begun while stopping is not marked.
+            s.begin_load("late").unwrap();
+            assert_eq!(s.get::<Vec<u64>>("loading/late").unwrap(), None);
         }
         let s = Store::open(&path).unwrap();
         s.put("loading/scene", &vec![1u64]).unwrap();

@@ -52,6 +52,10 @@ pub enum Checked {
         proof: B256,
         /// What decided it.
         why: String,
+        /// Whether it rests on what this member computed (the cells, the delivered data, the scene's load),
+        /// rather than on data it could not fetch before the phase ended: only such a verdict is worth an
+        /// appeal's bond.
+        conclusive: bool,
     },
     /// The committed leaves cannot be had: challenge the worker for the sampled cells.
     NeedData {
@@ -93,6 +97,8 @@ enum Rendered {
     Unfetched(String),
     /// This member's own IPFS node is down: try again, whatever the phase.
     NodeDown(String),
+    /// Loads of the scene ended this process in two runs in a row: it is not loaded again.
+    Crashed(String),
     /// An observer's check found the render permit taken.
     Busy,
 }
@@ -119,6 +125,7 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
                 &settings,
                 &sample,
                 &format!("committed data unavailable: {why}"),
+                false,
             )
             .await;
         }
@@ -153,6 +160,7 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
                     &settings,
                     &sample,
                     "the delivered raw data does not match the committed leaves",
+                    true,
                 )
                 .await;
             }
@@ -165,6 +173,7 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
                     &settings,
                     &sample,
                     "the delivered raw data is larger than its region",
+                    true,
                 )
                 .await;
             }
@@ -177,6 +186,7 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
                     &settings,
                     &sample,
                     &format!("the raw data was not delivered: {e}"),
+                    false,
                 )
                 .await;
             }
@@ -189,7 +199,9 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
         Rendered::Unfetched(e) if !t.late => {
             return Ok(Checked::Retry(format!("fetching the scene: {e}")));
         }
-        Rendered::Unfetched(_) | Rendered::Unloadable => return Ok(unloadable_vote()),
+        Rendered::Unfetched(_) => return Ok(unloadable_vote(false)),
+        Rendered::Unloadable => return Ok(unloadable_vote(true)),
+        Rendered::Crashed(why) => return Ok(Checked::Retry(why)),
         Rendered::Busy => return Ok(Checked::Retry("another check is rendering".into())),
     };
     let mut approve = true;
@@ -205,6 +217,7 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
         approve,
         proof: committee::render_proof(&audited.iter().map(|c| c.audit_hash).collect::<Vec<_>>()),
         why,
+        conclusive: true,
     })
 }
 
@@ -217,6 +230,7 @@ async fn rejected(
     settings: &tessera_render::RenderSettings,
     sample: &[u32],
     why: &str,
+    conclusive: bool,
 ) -> Result<Checked> {
     let proof = match render(ctx, t, slot, settings, sample).await? {
         Rendered::Cells(cells) => {
@@ -227,12 +241,14 @@ async fn rejected(
             return Ok(Checked::Retry(format!("fetching the scene: {e}")));
         }
         Rendered::Unfetched(_) | Rendered::Unloadable => committee::unloadable_scene_proof(),
+        Rendered::Crashed(why) => return Ok(Checked::Retry(why)),
         Rendered::Busy => return Ok(Checked::Retry("another check is rendering".into())),
     };
     Ok(Checked::Vote {
         approve: false,
         proof,
         why: why.to_owned(),
+        conclusive,
     })
 }
 
@@ -241,12 +257,17 @@ fn node_down(e: &str) -> String {
     format!("this verifier's IPFS node is down ({e}): no vote until it is back")
 }
 
-/// A rejection of a scene that cannot be loaded (or, late in the phase, had at all).
-fn unloadable_vote() -> Checked {
+/// A rejection of a scene that cannot be loaded (`conclusive`), or, late in the phase, had at all.
+fn unloadable_vote(conclusive: bool) -> Checked {
     Checked::Vote {
         approve: false,
         proof: committee::unloadable_scene_proof(),
-        why: "the scene cannot be loaded: no worker can have rendered it".into(),
+        why: if conclusive {
+            "the scene cannot be loaded: no worker can have rendered it".into()
+        } else {
+            "the scene could not be fetched before the commit phase ends".into()
+        },
+        conclusive,
     }
 }
 
@@ -285,11 +306,16 @@ async fn render(
     let scenes = ctx.scenes.clone();
     let cid = t.job.spec.sceneCid.clone();
     // A load that ends the process (an abort, the out-of-memory killer) leaves its mark: after two in a row
-    // the scene is judged unloadable instead of ending the daemon again at every restart.
+    // the scene is not loaded again, instead of ending the daemon at every restart. Nor is it judged: what
+    // ends this machine (its memory) need not end another, so this member does not vote (it loses its
+    // seat's bond as a silent member does, and splits no committee against work it could not check).
     let unfinished = ctx.store.unfinished_loads(&cid)?;
     if unfinished >= crate::store::LOAD_CRASHES {
-        tracing::warn!(scene = %cid, unfinished, "this scene ended the verifier while loading; judged unloadable");
-        return Ok(Rendered::Unloadable);
+        let why = format!(
+            "scene {cid} ended this verifier {unfinished} times while loading: not loaded again, no vote"
+        );
+        tracing::warn!(scene = %cid, unfinished, "{why}");
+        return Ok(Rendered::Crashed(why));
     }
     ctx.store.begin_load(&cid)?;
     // Cleared when the load and render return (or panic), in the render's thread: a check dropped while it

@@ -197,6 +197,7 @@ impl Verifier {
                     approve,
                     proof,
                     why,
+                    conclusive,
                 } => {
                     tracing::info!(
                         job = d.job,
@@ -208,7 +209,11 @@ impl Verifier {
                     );
                     d.vote = Some((approve, proof));
                     self.save_duty(d)?;
-                    self.remember_verdict(d.job, d.task, d.attempt, approve)?;
+                    // A vote forced by data this member could not fetch in time is no ground for an appeal
+                    // against members who had it.
+                    if conclusive {
+                        self.remember_verdict(d.job, d.task, d.attempt, approve)?;
+                    }
                 }
                 Checked::NeedData { cells, why } => {
                     if made && v.commit_open(now) && !v.challenged {

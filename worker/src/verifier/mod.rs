@@ -464,7 +464,12 @@ impl Verifier {
                 return Ok(());
             };
             match checked {
-                Checked::Vote { approve, why, .. } => {
+                Checked::Vote {
+                    approve,
+                    why,
+                    conclusive: true,
+                    ..
+                } => {
                     tracing::info!(
                         job = w.job,
                         task = w.task,
