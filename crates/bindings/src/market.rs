@@ -393,14 +393,27 @@ impl Market {
         let hash = *pending.tx_hash();
         let started = Instant::now();
         loop {
-            if let Some(r) = self.provider.get_transaction_receipt(hash).await? {
-                if !r.status() {
-                    bail!("{what}: transaction {hash} reverted");
+            // A failed receipt read says nothing of the transaction (a provider's hiccup): read again until
+            // the deadline, which names the last error.
+            let last_error = match self.provider.get_transaction_receipt(hash).await {
+                Ok(Some(r)) => {
+                    if !r.status() {
+                        bail!("{what}: transaction {hash} reverted");
+                    }
+                    return Ok(r);
                 }
-                return Ok(r);
-            }
+                Ok(None) => None,
+                Err(e) => Some(e),
+            };
             if started.elapsed() > RECEIPT_TIMEOUT {
-                bail!("{what}: transaction {hash} not mined within {RECEIPT_TIMEOUT:?}");
+                match last_error {
+                    Some(e) => bail!(
+                        "{what}: transaction {hash}: no receipt within {RECEIPT_TIMEOUT:?} (last read failed: {e})"
+                    ),
+                    None => {
+                        bail!("{what}: transaction {hash} not mined within {RECEIPT_TIMEOUT:?}")
+                    }
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

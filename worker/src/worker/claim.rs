@@ -365,9 +365,21 @@ impl Worker {
                 );
             }
             Err(e) => {
-                // Someone else was faster, or the job closed: nothing is ours.
-                tracing::info!(error = %format!("{e:#}"), "claim failed");
-                self.ctx.store.delete(&TaskRecord::key(job.id, cand.task))?;
+                // Someone else was faster, or the job closed: nothing is ours. Unless the claim landed
+                // though its receipt never came (a provider's timeout): the chain says, now, or to the
+                // orphan scan later (a transaction still pending), which adopts it.
+                let v = c.task(job.id, cand.task).await?;
+                if v.state == TaskState::Claimed && v.worker == c.me {
+                    tracing::warn!(error = %format!("{e:#}"), job = job.id, task = cand.task, "the claim landed though sending it failed");
+                    self.ctx.metrics.claims.inc();
+                    r.phase = Phase::Claimed;
+                    r.lease_until = v.until;
+                    r.attempt = v.attempt;
+                    self.save(&r)?;
+                } else {
+                    tracing::info!(error = %format!("{e:#}"), "claim failed");
+                    self.ctx.store.delete(&TaskRecord::key(job.id, cand.task))?;
+                }
             }
         }
         Ok(())

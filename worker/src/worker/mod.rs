@@ -107,6 +107,13 @@ pub struct Candidate {
     pub expired: bool,
 }
 
+/// Store key of the block the next orphan scan starts from.
+const ORPHAN_CURSOR: &str = "orphans/from";
+/// Rounds between scans for claims the store does not know (a claim's receipt may never have come).
+const ORPHAN_ROUNDS: u64 = 60;
+/// Blocks each orphan scan reads again before its cursor.
+const ORPHAN_OVERLAP: u64 = 64;
+
 /// The worker.
 pub struct Worker {
     ctx: Ctx,
@@ -180,10 +187,18 @@ impl Worker {
                 .insert(s.0.trim_start_matches("refused/").to_owned());
         }
         self.review_loads()?;
+        let mut rounds: u64 = 0;
         while !self.ctx.stopping() {
             if let Err(e) = self.round().await {
                 Metrics::inc(&self.ctx.metrics.errors, "round");
                 tracing::warn!(error = %format!("{e:#}"), "round failed; retrying");
+            }
+            rounds += 1;
+            if rounds.is_multiple_of(ORPHAN_ROUNDS)
+                && let Err(e) = self.adopt_orphans().await
+            {
+                Metrics::inc(&self.ctx.metrics.errors, "round");
+                tracing::warn!(error = %format!("{e:#}"), "looking for claims the store does not know failed; retrying later");
             }
             self.ctx.pause().await;
         }
@@ -237,18 +252,22 @@ impl Worker {
         Ok(())
     }
 
-    /// Tasks claimed by this account that the store does not know (e.g. a lost record): adopt them.
+    /// Tasks claimed by this account that the store does not know (a lost record, a claim whose receipt never
+    /// came): adopt them. Reads `TaskClaimed` logs from where the last scan ended, less `ORPHAN_OVERLAP`
+    /// blocks (a reorg may have moved a claim), at start and every `ORPHAN_ROUNDS` rounds.
     async fn adopt_orphans(&self) -> Result<()> {
         let c = &self.ctx.chain;
         let head = c.provider.get_block_number().await?;
+        let from = self
+            .ctx
+            .store
+            .get::<u64>(ORPHAN_CURSOR)?
+            .unwrap_or(c.deployment.deployment_block)
+            .max(c.deployment.deployment_block);
         let logs = c
-            .logs(
-                vec![TaskClaimed::SIGNATURE_HASH],
-                c.deployment.deployment_block,
-                head,
-                Some(c.me),
-            )
+            .logs(vec![TaskClaimed::SIGNATURE_HASH], from, head, Some(c.me))
             .await?;
+        let now = c.now().await?;
         for log in logs {
             let e = log.log_decode::<TaskClaimed>()?.inner.data;
             let (job, task) = (e.jobId.to::<u64>(), e.taskIndex.to::<u64>());
@@ -261,7 +280,8 @@ impl Worker {
                 continue;
             }
             let v = c.task(job, task).await?;
-            if v.state == TaskState::Claimed && v.worker == c.me {
+            // A lease that ran out is no task to take up (its record, if any, ended as lost).
+            if v.state == TaskState::Claimed && v.worker == c.me && now < v.until {
                 tracing::warn!(job, task, "adopting a claimed task the store did not know");
                 self.save(&TaskRecord {
                     job,
@@ -275,6 +295,9 @@ impl Worker {
                 })?;
             }
         }
+        self.ctx
+            .store
+            .put(ORPHAN_CURSOR, &head.saturating_sub(ORPHAN_OVERLAP))?;
         Ok(())
     }
 
