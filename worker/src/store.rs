@@ -44,6 +44,20 @@ impl Marks {
     }
 }
 
+/// A scene load in progress ([`Store::mark_load`]): ends it when dropped.
+pub struct LoadMark {
+    store: std::sync::Arc<Store>,
+    cid: String,
+}
+
+impl Drop for LoadMark {
+    fn drop(&mut self) {
+        if let Err(e) = self.store.end_load(&self.cid) {
+            tracing::warn!(scene = %self.cid, error = %format!("{e:#}"), "clearing a load mark");
+        }
+    }
+}
+
 /// The store.
 pub struct Store {
     db: Database,
@@ -185,6 +199,17 @@ impl Store {
         }
         loading.remove(cid);
         self.delete(&format!("{LOADING}{cid}"))
+    }
+
+    /// Marks a load of scene `cid` as begun ([`Store::begin_load`]) and returns the guard that ends it
+    /// ([`Store::end_load`]) when dropped: move it into the thread that loads, so that the mark lasts exactly
+    /// as long as the load, whoever stops waiting for it.
+    pub fn mark_load(self: &std::sync::Arc<Self>, cid: &str) -> Result<LoadMark> {
+        self.begin_load(cid)?;
+        Ok(LoadMark {
+            store: self.clone(),
+            cid: cid.to_owned(),
+        })
     }
 
     /// A load of scene `cid` was given up while it ran (the daemon is stopping): when it was this run's last one

@@ -317,13 +317,9 @@ async fn render(
         tracing::warn!(scene = %cid, unfinished, "{why}");
         return Ok(Rendered::Crashed(why));
     }
-    ctx.store.begin_load(&cid)?;
     // Cleared when the load and render return (or panic), in the render's thread: a check dropped while it
     // runs leaves the render running, and marked, to its end; the mark is for process ends only.
-    let mark = LoadMark {
-        store: ctx.store.clone(),
-        cid: cid.clone(),
-    };
+    let mark = ctx.store.mark_load(&cid)?;
     let settings = *settings;
     let sample = sample.to_vec();
     let mask = committee::audit_mask(t.seed);
@@ -346,20 +342,6 @@ async fn render(
     })
     .await;
     rendered.context("render thread")?
-}
-
-/// Clears a scene's load mark when dropped.
-struct LoadMark {
-    store: std::sync::Arc<crate::store::Store>,
-    cid: String,
-}
-
-impl Drop for LoadMark {
-    fn drop(&mut self) {
-        if let Err(e) = self.store.end_load(&self.cid) {
-            tracing::warn!(scene = %self.cid, error = %format!("{e:#}"), "clearing a load mark");
-        }
-    }
 }
 
 /// How long a member waits for a leaves document the worker already withheld once (it answered a data

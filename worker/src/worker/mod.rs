@@ -133,6 +133,9 @@ pub struct Worker {
     /// Scenes no fetch could get, by CID: the chain time until which they are not tried again, and the
     /// failures in a row (the wait doubles with each, from a minute to an hour).
     unavailable: HashMap<String, (u64, u32)>,
+    /// Renders under way, by task record key: rounds go on following the other tasks (a data challenge to
+    /// answer within its window) while one renders.
+    rendering: HashMap<String, produce::Rendering>,
 }
 
 impl Worker {
@@ -148,6 +151,7 @@ impl Worker {
             skip_cursor: HashMap::new(),
             fetching: HashMap::new(),
             unavailable: HashMap::new(),
+            rendering: HashMap::new(),
         }
     }
 
@@ -217,14 +221,14 @@ impl Worker {
             if self.ctx.stopping() {
                 return Ok(());
             }
-            let rendering = r.phase == Phase::Claimed;
+            let rendered = r.phase == Phase::Claimed;
             if let Err(e) = self.step(&mut r, now).await {
                 // One task's failure must not keep the others (a data challenge to answer) waiting.
                 Metrics::inc(&self.ctx.metrics.errors, "task");
                 tracing::warn!(job = r.job, task = r.task, error = %format!("{e:#}"), "task step failed; the others go on");
             }
-            if rendering {
-                // A render takes a while: read the chain's clock again.
+            if rendered && r.phase != Phase::Claimed {
+                // Writing a render's outputs takes a while: read the chain's clock again.
                 now = self.ctx.chain.now().await?;
             }
             busy |= matches!(
@@ -236,6 +240,16 @@ impl Worker {
                     | Phase::Submitting
             );
         }
+        // A render whose task is no longer claimed by this attempt (the lease ran out, the task moved on) is
+        // not waited for: its thread runs to its end, and its result is dropped.
+        let records = self.records()?;
+        self.rendering.retain(|key, running| {
+            records.iter().any(|r| {
+                TaskRecord::key(r.job, r.task) == *key
+                    && r.phase == Phase::Claimed
+                    && r.attempt == running.attempt
+            })
+        });
         let active = self
             .records()?
             .iter()

@@ -10,8 +10,30 @@ use std::time::Instant;
 use tessera_ipfs::AddOptions;
 use tessera_render::RegionImage;
 
+/// A task's render running in a thread of its own.
+pub(super) struct Rendering {
+    /// The claim it renders for.
+    pub(super) attempt: u64,
+    started: Instant,
+    handle: tokio::task::JoinHandle<Result<RegionImage>>,
+}
+
 impl Worker {
+    /// Renders a claimed task in a thread of its own: the first call starts it, later rounds' calls find it
+    /// running (and return at once, so that the other tasks are followed meanwhile) or finished, and then
+    /// write its outputs.
     pub(super) async fn render(&mut self, r: &mut TaskRecord) -> Result<()> {
+        let key = TaskRecord::key(r.job, r.task);
+        if let Some(running) = self.rendering.get(&key) {
+            if running.attempt == r.attempt && !running.handle.is_finished() {
+                return Ok(());
+            }
+            let running = self.rendering.remove(&key).context("a render under way")?;
+            if running.attempt == r.attempt {
+                return self.rendered(r, running).await;
+            }
+            // An earlier attempt's render (the task was lost and claimed again): its result is not this one's.
+        }
         let job = self.job(r.job)?;
         if self.refused.contains(&job.spec.sceneCid) {
             // Refused since the claim (its loads ended the process): the lease runs out.
@@ -33,40 +55,42 @@ impl Worker {
         let t = settings.task(r.task).map_err(|e| anyhow!("{e}"))?;
         let backend = self.ctx.backend.clone();
         let progress = Arc::new(Progress::new(r.label()));
-        let started = Instant::now();
         tracing::info!(job = r.job, task = r.task, frame = t.frame, region = ?t.region, "rendering");
         let index = r.task;
         let scenes = self.ctx.scenes.clone();
         let cid = job.spec.sceneCid.clone();
-        self.ctx.store.begin_load(&cid)?;
-        let mut handle = tokio::task::spawn_blocking(move || {
+        // Marked for as long as the thread loads and renders, whoever waits for it.
+        let mark = self.ctx.store.mark_load(&cid)?;
+        let handle = tokio::task::spawn_blocking(move || {
+            let _mark = mark;
             let scene = scenes.get(&cid, &glb, &settings, t.frame)?;
             render_task(&scene, &settings, index, &backend, &move |d, n| {
                 progress.update(d, n);
             })
         });
-        let mut stop = self.ctx.shutdown.clone();
-        let img = tokio::select! {
-            res = &mut handle => {
-                self.ctx.store.end_load(&job.spec.sceneCid)?;
-                res.context("render thread")??
-            }
-            _ = stop.wait_for(|s| *s) => {
-                self.ctx.store.abandon_load(&job.spec.sceneCid)?;
-                tracing::info!(job = r.job, task = r.task, "render interrupted by shutdown; it restarts with the daemon");
-                return Ok(());
-            }
-        };
-        self.ctx
-            .metrics
-            .work_seconds
-            .observe(started.elapsed().as_secs_f64());
+        self.rendering.insert(
+            key,
+            Rendering {
+                attempt: r.attempt,
+                started: Instant::now(),
+                handle,
+            },
+        );
+        Ok(())
+    }
+
+    /// Writes a finished render's outputs and records the task as rendered.
+    async fn rendered(&mut self, r: &mut TaskRecord, running: Rendering) -> Result<()> {
+        let img = running.handle.await.context("render thread")??;
+        let secs = running.started.elapsed().as_secs_f64();
+        self.ctx.metrics.work_seconds.observe(secs);
+        let settings = self.job(r.job)?.settings();
         let dir = self.out_dir(r);
         write_outputs(&dir, &img, &settings)?;
         r.root = Some(tessera_common::to_hex(&img.root));
         r.phase = Phase::Rendered;
         self.save(r)?;
-        tracing::info!(job = r.job, task = r.task, secs = started.elapsed().as_secs_f64(), root = ?r.root, "rendered");
+        tracing::info!(job = r.job, task = r.task, secs, root = ?r.root, "rendered");
         Ok(())
     }
 
