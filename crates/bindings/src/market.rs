@@ -144,7 +144,18 @@ pub struct Market {
     pub me: Address,
     /// Where the contracts are.
     pub deployment: Deployment,
+    /// The highest block this client has seen (a head it read, a receipt it got), shared by its clones. Its
+    /// reads of the market's state are made at that block, and a head below it is refused: a node behind
+    /// it (another backend of a load balancer, a lagging provider) answers with an error, which the caller
+    /// retries, never with an older state taken for the current one (a submission not yet there read as
+    /// settled, a committee read as empty).
+    seen: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// When the head was last read: a read of the state more than [`FRESH`] later reads it again first.
+    refreshed: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
 }
+
+/// How old the head a read is made at may be (a block time or less on the chains we serve).
+const FRESH: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for Market {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -218,7 +229,55 @@ impl Market {
             market,
             me,
             deployment,
+            seen: std::sync::Arc::default(),
+            refreshed: std::sync::Arc::default(),
         })
+    }
+
+    /// Records block `n` as seen (it exists on the chain this client follows).
+    fn note(&self, n: u64) {
+        self.seen.fetch_max(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The highest block seen so far (0 before any).
+    pub fn seen(&self) -> u64 {
+        self.seen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The block the market's state is read at: the highest seen, the head read again first when the last
+    /// read of it is older than [`FRESH`].
+    async fn at(&self) -> Result<alloy::eips::BlockId> {
+        let stale = self
+            .refreshed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_none_or(|t| t.elapsed() >= FRESH);
+        if stale {
+            self.head().await?;
+        }
+        Ok(alloy::eips::BlockId::number(self.seen()))
+    }
+
+    /// Refuses a head below the highest block seen: the node answering is behind (see [`Market::seen`]).
+    fn check_head(&self, n: u64) -> Result<u64> {
+        let seen = self.seen();
+        if n < seen {
+            bail!(
+                "the RPC node is at block {n}, behind block {seen} already seen: it lags; retrying"
+            );
+        }
+        self.note(n);
+        *self
+            .refreshed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+        Ok(n)
+    }
+
+    /// The chain's head block number (`eth_blockNumber`), never below one already seen.
+    pub async fn head(&self) -> Result<u64> {
+        let n = self.provider.get_block_number().await?;
+        self.check_head(n)
     }
 
     /// The latest block's timestamp (the contract's clock).
@@ -228,6 +287,7 @@ impl Market {
             .get_block_by_number(BlockNumberOrTag::Latest)
             .await?
             .context("the RPC has no latest block")?;
+        self.check_head(b.header.number)?;
         Ok(b.header.timestamp)
     }
 
@@ -237,6 +297,7 @@ impl Market {
             .market
             .getTask(U256::from(job), U256::from(index))
             .call()
+            .block(self.at().await?)
             .await
             .map_err(|e| {
                 anyhow!(
@@ -259,6 +320,7 @@ impl Market {
             .market
             .getVerification(U256::from(job), U256::from(task))
             .call()
+            .block(self.at().await?)
             .await
             .map_err(|e| {
                 anyhow!(
@@ -289,6 +351,7 @@ impl Market {
             .market
             .getMembers(U256::from(job), U256::from(task), U256::from(draw))
             .call()
+            .block(self.at().await?)
             .await
             .map_err(|e| {
                 anyhow!(
@@ -314,6 +377,7 @@ impl Market {
             .market
             .previewCommittee(U256::from(job), U256::from(task))
             .call()
+            .block(self.at().await?)
             .await
         {
             Ok(p) => Ok(Some(Preview {
@@ -397,6 +461,9 @@ impl Market {
             // the deadline, which names the last error.
             let last_error = match self.provider.get_transaction_receipt(hash).await {
                 Ok(Some(r)) => {
+                    if let Some(n) = r.block_number {
+                        self.note(n);
+                    }
                     if !r.status() {
                         bail!("{what}: transaction {hash} reverted");
                     }
@@ -464,7 +531,7 @@ impl Market {
         job: u64,
         since: u64,
     ) -> Result<Vec<Log>> {
-        let head = self.provider.get_block_number().await?;
+        let head = self.head().await?;
         let mut out = Vec::new();
         let mut a = since.max(self.deployment.deployment_block);
         while a <= head {
@@ -584,7 +651,7 @@ impl JobBook {
 
     /// Reads the logs since the last refresh.
     pub async fn refresh(&mut self, chain: &Market) -> Result<()> {
-        let head = chain.provider.get_block_number().await?;
+        let head = chain.head().await?;
         if head < self.next_block {
             return Ok(());
         }

@@ -14,7 +14,6 @@ pub mod duty;
 
 use crate::{Ctx, Metrics};
 use alloy::primitives::{Address, B256, U256, keccak256};
-use alloy::providers::Provider;
 use alloy::sol_types::SolEvent;
 use anyhow::{Context, Result};
 use check::{Checked, Queue, RenderSlot, Target};
@@ -165,7 +164,7 @@ impl Verifier {
         let c = self.ctx.chain.clone();
         self.book.refresh(&c).await?;
         self.scan().await?;
-        let head = c.provider.get_block_number().await?;
+        let head = c.head().await?;
         let mut now = c.now().await?;
         // Duties first (their windows are the tightest): reveals, then votes ready to commit, then checks
         // (which render, and may take long), earliest draws first within each.
@@ -254,7 +253,7 @@ impl Verifier {
     /// Reads the market's logs since the cursor: submissions to watch, draws that seat this verifier.
     async fn scan(&mut self) -> Result<()> {
         let c = self.ctx.chain.clone();
-        let head = c.provider.get_block_number().await?;
+        let head = c.head().await?;
         let from = self
             .ctx
             .store

@@ -8,7 +8,6 @@
 use super::{Outcome, TaskRecord, Worker};
 use crate::Metrics;
 use alloy::primitives::U256;
-use alloy::providers::Provider;
 use alloy::sol_types::SolEvent;
 use anyhow::{Context, Result, anyhow};
 use tessera_bindings::DistributedRender::DataChallenged;
@@ -33,7 +32,7 @@ impl Worker {
         let c = &self.ctx.chain;
         let job = self.job(r.job)?;
         let v = c.verification(r.job, r.task).await?;
-        let head = c.provider.get_block_number().await?;
+        let head = c.head().await?;
         let (job_id, task) = (U256::from(r.job), U256::from(r.task));
         if v.phase == Phase::DataChallenge && now < v.phase_ends_at {
             return self.answer(r, &v).await;

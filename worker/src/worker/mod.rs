@@ -21,7 +21,6 @@ pub use claim::{policy_refuses, task_msamples};
 pub use produce::{render_task, write_outputs};
 
 use crate::{Ctx, Metrics};
-use alloy::providers::Provider;
 use alloy::sol_types::SolEvent;
 use anyhow::{Context, Result, anyhow};
 use serde::{Deserialize, Serialize};
@@ -271,7 +270,7 @@ impl Worker {
     /// blocks (a reorg may have moved a claim), at start and every `ORPHAN_ROUNDS` rounds.
     async fn adopt_orphans(&self) -> Result<()> {
         let c = &self.ctx.chain;
-        let head = c.provider.get_block_number().await?;
+        let head = c.head().await?;
         let from = self
             .ctx
             .store

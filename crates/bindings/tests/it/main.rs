@@ -2,4 +2,5 @@
 //! their whole lifecycle.
 
 mod harness;
+mod lag;
 mod lifecycle;
