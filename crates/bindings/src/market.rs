@@ -145,17 +145,12 @@ pub struct Market {
     /// Where the contracts are.
     pub deployment: Deployment,
     /// The highest block this client has seen (a head it read, a receipt it got), shared by its clones. Its
-    /// reads of the market's state are made at that block, and a head below it is refused: a node behind
-    /// it (another backend of a load balancer, a lagging provider) answers with an error, which the caller
-    /// retries, never with an older state taken for the current one (a submission not yet there read as
-    /// settled, a committee read as empty).
+    /// reads of the market's state are made at the head, never below that block, and a head below it is
+    /// refused: a node behind it (another backend of a load balancer, a lagging provider) answers with an
+    /// error, which the caller retries, never with an older state taken for the current one (a submission
+    /// not yet there read as settled, a committee read as empty).
     seen: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    /// When the head was last read: a read of the state more than [`FRESH`] later reads it again first.
-    refreshed: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
 }
-
-/// How old the head a read is made at may be (a block time or less on the chains we serve).
-const FRESH: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for Market {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -230,7 +225,6 @@ impl Market {
             me,
             deployment,
             seen: std::sync::Arc::default(),
-            refreshed: std::sync::Arc::default(),
         })
     }
 
@@ -244,17 +238,10 @@ impl Market {
         self.seen.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// The block the market's state is read at: the highest seen, the head read again first when the last
-    /// read of it is older than [`FRESH`].
+    /// The block the market's state is read at: the head, read first (one `eth_blockNumber` more per read:
+    /// a read at a head cached for a while would miss what others did meanwhile), never below one seen.
     async fn at(&self) -> Result<alloy::eips::BlockId> {
-        let stale = self
-            .refreshed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_none_or(|t| t.elapsed() >= FRESH);
-        if stale {
-            self.head().await?;
-        }
+        self.head().await?;
         Ok(alloy::eips::BlockId::number(self.seen()))
     }
 
@@ -267,10 +254,6 @@ impl Market {
             );
         }
         self.note(n);
-        *self
-            .refreshed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
         Ok(n)
     }
 
