@@ -191,14 +191,22 @@ impl Store {
     /// scene's marks are cleared: the scene loaded, so earlier process ends were not its doing.
     pub fn end_load(&self, cid: &str) -> Result<()> {
         let mut loading = self.lock_loading();
+        if Self::others_left(&mut loading, cid) {
+            return Ok(());
+        }
+        self.delete(&format!("{LOADING}{cid}"))
+    }
+
+    /// Counts one of this run's loads of `cid` out: whether others are still in progress.
+    fn others_left(loading: &mut std::collections::HashMap<String, u32>, cid: &str) -> bool {
         if let Some(n) = loading.get_mut(cid)
             && *n > 1
         {
             *n -= 1;
-            return Ok(());
+            return true;
         }
         loading.remove(cid);
-        self.delete(&format!("{LOADING}{cid}"))
+        false
     }
 
     /// Marks a load of scene `cid` as begun ([`Store::begin_load`]) and returns the guard that ends it
@@ -216,13 +224,9 @@ impl Store {
     /// in progress, this run's mark goes and earlier runs' stay (the scene did not load, nor end this run).
     pub fn abandon_load(&self, cid: &str) -> Result<()> {
         let mut loading = self.lock_loading();
-        if let Some(n) = loading.get_mut(cid)
-            && *n > 1
-        {
-            *n -= 1;
+        if Self::others_left(&mut loading, cid) {
             return Ok(());
         }
-        loading.remove(cid);
         self.unmark_run(&format!("{LOADING}{cid}"))
     }
 

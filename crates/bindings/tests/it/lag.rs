@@ -36,13 +36,7 @@ async fn a_node_behind_the_seen_head_is_an_error_never_an_older_state() -> Resul
 
     // The node as it was before the claim: what a lagging backend would answer.
     let snapshot = chain.rpc("evm_snapshot", json!([])).await?;
-    mined(
-        chain
-            .worker
-            .market(market)
-            .claimTasks(U256::from(1), vec![0]),
-    )
-    .await?;
+    claim(&chain, market).await?;
     chain.mine(2).await?;
     let head = m.head().await?;
     assert_eq!(m.task(1, 0).await?.state, TaskState::Claimed);
@@ -61,6 +55,15 @@ async fn a_node_behind_the_seen_head_is_an_error_never_an_older_state() -> Resul
     );
 
     // Caught up again (another claim lands on the new branch): answers resume, never below the head seen.
+    claim(&chain, market).await?;
+    chain.mine(4).await?;
+    assert!(m.head().await? >= head);
+    assert_eq!(m.task(1, 0).await?.state, TaskState::Claimed);
+    Ok(())
+}
+
+/// The worker claims task 0 of job 1.
+async fn claim(chain: &Chain, market: alloy::primitives::Address) -> Result<()> {
     mined(
         chain
             .worker
@@ -68,8 +71,5 @@ async fn a_node_behind_the_seen_head_is_an_error_never_an_older_state() -> Resul
             .claimTasks(U256::from(1), vec![0]),
     )
     .await?;
-    chain.mine(4).await?;
-    assert!(m.head().await? >= head);
-    assert_eq!(m.task(1, 0).await?.state, TaskState::Claimed);
     Ok(())
 }
