@@ -191,22 +191,14 @@ impl Store {
     /// scene's marks are cleared: the scene loaded, so earlier process ends were not its doing.
     pub fn end_load(&self, cid: &str) -> Result<()> {
         let mut loading = self.lock_loading();
-        if Self::others_left(&mut loading, cid) {
-            return Ok(());
-        }
-        self.delete(&format!("{LOADING}{cid}"))
-    }
-
-    /// Counts one of this run's loads of `cid` out: whether others are still in progress.
-    fn others_left(loading: &mut std::collections::HashMap<String, u32>, cid: &str) -> bool {
         if let Some(n) = loading.get_mut(cid)
             && *n > 1
         {
             *n -= 1;
-            return true;
+            return Ok(());
         }
         loading.remove(cid);
-        false
+        self.delete(&format!("{LOADING}{cid}"))
     }
 
     /// Marks a load of scene `cid` as begun ([`Store::begin_load`]) and returns the guard that ends it
@@ -218,16 +210,6 @@ impl Store {
             store: self.clone(),
             cid: cid.to_owned(),
         })
-    }
-
-    /// A load of scene `cid` was given up while it ran (the daemon is stopping): when it was this run's last one
-    /// in progress, this run's mark goes and earlier runs' stay (the scene did not load, nor end this run).
-    pub fn abandon_load(&self, cid: &str) -> Result<()> {
-        let mut loading = self.lock_loading();
-        if Self::others_left(&mut loading, cid) {
-            return Ok(());
-        }
-        self.unmark_run(&format!("{LOADING}{cid}"))
     }
 
     /// The daemon stops of its own accord (a signal, an error returned): its loads still in progress did not
@@ -421,19 +403,14 @@ mod tests {
             s.get::<Vec<u64>>("loading/old").unwrap(),
             Some(vec![u64::MAX, s.run()])
         );
-        s.abandon_load("old").unwrap();
-        assert_eq!(
-            s.get::<Vec<u64>>("loading/old").unwrap(),
-            Some(vec![u64::MAX])
-        );
         s.clear_loads("old").unwrap();
         assert!(s.unfinished_loads_all().unwrap().is_empty());
         drop(s);
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
 
-    /// A daemon that stops of its own accord (or gives up a load to stop) with a load in progress is not a
-    /// process end: only its own mark goes, and earlier runs' marks stay.
+    /// A daemon that stops of its own accord with loads in progress is not a process end: only its own mark
+    /// goes, and earlier runs' marks stay.
     #[test]
     fn stopping_with_a_load_in_progress_keeps_earlier_runs_marks() {
         let path = scratch("stop");
@@ -443,7 +420,6 @@ mod tests {
             s.begin_load("scene").unwrap();
             s.begin_load("scene").unwrap();
             s.begin_load("other").unwrap();
-            s.abandon_load("scene").unwrap();
             assert_eq!(
                 s.get::<Vec<u64>>("loading/scene").unwrap().map(|r| r.len()),
                 Some(2)
@@ -462,12 +438,7 @@ mod tests {
             assert_eq!(s.get::<Vec<u64>>("loading/late").unwrap(), None);
         }
         let s = Store::open(&path).unwrap();
-        s.put("loading/scene", &vec![1u64]).unwrap();
-        drop(s);
-        let s = Store::open(&path).unwrap();
-        s.begin_load("scene").unwrap();
-        s.abandon_load("scene").unwrap();
-        assert_eq!(s.unfinished_loads("scene").unwrap(), 1);
+        assert_eq!(s.unfinished_loads("scene").unwrap(), 0);
         drop(s);
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }

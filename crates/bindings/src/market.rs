@@ -145,12 +145,17 @@ pub struct Market {
     /// Where the contracts are.
     pub deployment: Deployment,
     /// The highest block this client has seen (a head it read, a receipt it got), shared by its clones. Its
-    /// reads of the market's state are made at the head, never below that block, and a head below it is
-    /// refused: a node behind it (another backend of a load balancer, a lagging provider) answers with an
-    /// error, which the caller retries, never with an older state taken for the current one (a submission
-    /// not yet there read as settled, a committee read as empty).
+    /// reads of the market's state are made at that block (see [`Market::pin`]), and a head below it is read
+    /// again (see [`Market::head`]): a node behind it (another backend of a load balancer, a lagging
+    /// provider) answers a read with an error, which the caller retries, never with an older state taken
+    /// for the current one (a submission not yet there read as settled, a committee read as empty).
     seen: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Whether the caller pins the head itself ([`Market::pin`]).
+    pinned: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// Reads of a head below the highest block seen before it is taken (see [`Market::head`]).
+const HEAD_TRIES: u32 = 4;
 
 impl std::fmt::Debug for Market {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -225,6 +230,7 @@ impl Market {
             me,
             deployment,
             seen: std::sync::Arc::default(),
+            pinned: std::sync::Arc::default(),
         })
     }
 
@@ -238,29 +244,50 @@ impl Market {
         self.seen.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// The block the market's state is read at: the head, read first (one `eth_blockNumber` more per read:
-    /// a read at a head cached for a while would miss what others did meanwhile), never below one seen.
+    /// The block the market's state is read at: the highest block seen — the round's head when the caller
+    /// pinned one ([`Market::pin`]), or its own receipts since — else the head, read first (a client that
+    /// reads now and then: a head cached for a while would miss what others did meanwhile).
     async fn at(&self) -> Result<alloy::eips::BlockId> {
-        self.head().await?;
+        if !self.pinned.load(std::sync::atomic::Ordering::SeqCst) {
+            self.head().await?;
+        }
         Ok(alloy::eips::BlockId::number(self.seen()))
     }
 
-    /// Refuses a head below the highest block seen: the node answering is behind (see [`Market::seen`]).
-    fn check_head(&self, n: u64) -> Result<u64> {
-        let seen = self.seen();
-        if n < seen {
-            bail!(
-                "the RPC node is at block {n}, behind block {seen} already seen: it lags; retrying"
-            );
-        }
-        self.note(n);
+    /// Reads the head and makes it the block every state read is made at (with this client's receipts
+    /// since): a daemon pins once per round, and its reads of the round are one snapshot of the chain, with
+    /// one `eth_blockNumber` for the round instead of one per read.
+    pub async fn pin(&self) -> Result<u64> {
+        let n = self.head().await?;
+        self.pinned.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(n)
     }
 
-    /// The chain's head block number (`eth_blockNumber`), never below one already seen.
+    /// The chain's head block number (`eth_blockNumber`), never below one already seen: a node answering
+    /// with a lower one (a lagging backend) is asked again, up to `HEAD_TRIES` times half a second apart;
+    /// after that its head is taken and becomes the highest seen (a reorg to a shorter chain, or a lag that
+    /// lasts), with a warning.
     pub async fn head(&self) -> Result<u64> {
-        let n = self.provider.get_block_number().await?;
-        self.check_head(n)
+        let mut tries = 1;
+        loop {
+            let n = self.provider.get_block_number().await?;
+            let seen = self.seen();
+            if n >= seen {
+                self.note(n);
+                return Ok(n);
+            }
+            if tries >= HEAD_TRIES {
+                tracing::warn!(
+                    head = n,
+                    seen,
+                    "the RPC node stays behind a block already seen (a reorg to a shorter chain, or a lasting lag): its head is taken"
+                );
+                self.seen.store(n, std::sync::atomic::Ordering::SeqCst);
+                return Ok(n);
+            }
+            tries += 1;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 
     /// The latest block's timestamp (the contract's clock).
@@ -270,7 +297,9 @@ impl Market {
             .get_block_by_number(BlockNumberOrTag::Latest)
             .await?
             .context("the RPC has no latest block")?;
-        self.check_head(b.header.number)?;
+        // A lagging node's clock is a little behind: harmless (a phase looks open a moment longer, and a
+        // transaction sent on it reverts), so it is taken, and its block noted when it is ahead.
+        self.note(b.header.number);
         Ok(b.header.timestamp)
     }
 
@@ -413,18 +442,33 @@ impl Market {
 
     /// This account's verifier record (`verifierOf`).
     pub async fn verifier_info(&self) -> Result<VerifierInfo> {
-        Ok(self.market.verifierOf(self.me).call().await?)
+        Ok(self
+            .market
+            .verifierOf(self.me)
+            .call()
+            .block(self.at().await?)
+            .await?)
     }
 
     /// Free (bonded, unlocked) stake.
     pub async fn free_stake(&self) -> Result<u128> {
-        let s = self.market.stakeOf(self.me).call().await?;
+        let s = self
+            .market
+            .stakeOf(self.me)
+            .call()
+            .block(self.at().await?)
+            .await?;
         Ok(s.bonded.saturating_sub(s.locked))
     }
 
     /// Credited ETH balance.
     pub async fn balance(&self) -> Result<U256> {
-        Ok(self.market.balanceOf(self.me, Address::ZERO).call().await?)
+        Ok(self
+            .market
+            .balanceOf(self.me, Address::ZERO)
+            .call()
+            .block(self.at().await?)
+            .await?)
     }
 
     /// Sends a call and waits for a successful receipt; a revert is explained in words.

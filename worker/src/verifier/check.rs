@@ -6,7 +6,7 @@
 
 use crate::{Ctx, SceneFetch};
 use alloy::primitives::B256;
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use std::sync::Arc;
 use tessera_bindings::committee;
 use tessera_bindings::market::JobInfo;
@@ -64,8 +64,10 @@ pub enum Checked {
         /// Why.
         why: String,
     },
-    /// Try again later (IPFS unreachable, scene not fetched yet).
+    /// Try again later (scene not fetched yet, the render permit taken).
     Retry(String),
+    /// This member cannot judge the submission and will not (the scene ended this verifier twice): no vote.
+    Abstain(String),
 }
 
 /// Who renders when: one check renders at a time (a render spreads over every core), a committee duty waiting
@@ -115,7 +117,7 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
         Ok(c) => c,
         // Not the worker's doing: no vote (a reject would be against work nobody here checked; a member that
         // never reveals loses its bond all the same, but splits no committee).
-        Err(Missing::NodeDown(e)) => return Ok(Checked::Retry(node_down(&e))),
+        Err(Missing::NodeDown(e)) => bail!(node_down(&e)),
         Err(Missing::Data(why)) if t.late => {
             // Withheld: the worker cannot be paid for data nobody can check; the proof is still the draw's.
             return rejected(
@@ -177,7 +179,7 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
                 )
                 .await;
             }
-            Err(e) if e.is_node_down() => return Ok(Checked::Retry(node_down(&e.to_string()))),
+            Err(e) if e.is_node_down() => bail!(node_down(&e.to_string())),
             Err(e) if t.late => {
                 return rejected(
                     ctx,
@@ -195,13 +197,13 @@ pub async fn check(ctx: &Ctx, t: &Target, slot: &RenderSlot) -> Result<Checked> 
     }
     let audited = match render(ctx, t, slot, &settings, &sample).await? {
         Rendered::Cells(cells) => cells,
-        Rendered::NodeDown(e) => return Ok(Checked::Retry(node_down(&e))),
+        Rendered::NodeDown(e) => bail!(node_down(&e)),
         Rendered::Unfetched(e) if !t.late => {
             return Ok(Checked::Retry(format!("fetching the scene: {e}")));
         }
         Rendered::Unfetched(_) => return Ok(unloadable_vote(false)),
         Rendered::Unloadable => return Ok(unloadable_vote(true)),
-        Rendered::Crashed(why) => return Ok(Checked::Retry(why)),
+        Rendered::Crashed(why) => return Ok(Checked::Abstain(why)),
         Rendered::Busy => return Ok(Checked::Retry("another check is rendering".into())),
     };
     let mut approve = true;
@@ -236,12 +238,12 @@ async fn rejected(
         Rendered::Cells(cells) => {
             committee::render_proof(&cells.iter().map(|c| c.audit_hash).collect::<Vec<_>>())
         }
-        Rendered::NodeDown(e) => return Ok(Checked::Retry(node_down(&e))),
+        Rendered::NodeDown(e) => bail!(node_down(&e)),
         Rendered::Unfetched(e) if !t.late => {
             return Ok(Checked::Retry(format!("fetching the scene: {e}")));
         }
         Rendered::Unfetched(_) | Rendered::Unloadable => committee::unloadable_scene_proof(),
-        Rendered::Crashed(why) => return Ok(Checked::Retry(why)),
+        Rendered::Crashed(why) => return Ok(Checked::Abstain(why)),
         Rendered::Busy => return Ok(Checked::Retry("another check is rendering".into())),
     };
     Ok(Checked::Vote {
@@ -252,7 +254,7 @@ async fn rejected(
     })
 }
 
-/// Why a member whose own IPFS node is down does not vote.
+/// Why a member whose own IPFS node is down does not vote (an error: its check is retried with a backoff).
 fn node_down(e: &str) -> String {
     format!("this verifier's IPFS node is down ({e}): no vote until it is back")
 }

@@ -209,11 +209,9 @@ impl Verifier {
                     );
                     d.vote = Some((approve, proof));
                     self.save_duty(d)?;
-                    // A vote forced by data this member could not fetch in time is no ground for an appeal
-                    // against members who had it.
-                    if conclusive {
-                        self.remember_verdict(d.job, d.task, d.attempt, approve)?;
-                    }
+                    // A vote forced by data this member could not fetch in time is no ground for an appeal,
+                    // neither against members who had the data nor against its own vote once it appears.
+                    self.remember_verdict(d.job, d.task, d.attempt, conclusive.then_some(approve))?;
                 }
                 Checked::NeedData { cells, why } => {
                     if made && v.commit_open(now) && !v.challenged {
@@ -226,6 +224,16 @@ impl Verifier {
                         "committed data not at hand yet"
                     );
                     return Ok(());
+                }
+                Checked::Abstain(why) => {
+                    tracing::warn!(
+                        job = d.job,
+                        task = d.task,
+                        draw = d.draw,
+                        why,
+                        "no vote on this draw"
+                    );
+                    return self.close(d, "abstained");
                 }
                 Checked::Retry(why) => {
                     tracing::warn!(

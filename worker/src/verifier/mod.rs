@@ -53,6 +53,10 @@ pub struct Watch {
     /// the dispute window).
     #[serde(default)]
     pub data_missing_at: Option<u64>,
+    /// This verifier voted on the submission without the data to judge it (a reject forced at the end of a
+    /// commit phase): it does not appeal either way, not even against its own vote once the data appears.
+    #[serde(default)]
+    pub no_appeal: bool,
 }
 
 impl Watch {
@@ -164,7 +168,8 @@ impl Verifier {
         let c = self.ctx.chain.clone();
         self.book.refresh(&c).await?;
         self.scan().await?;
-        let head = c.head().await?;
+        // The round's reads of the market are made at this head (and this verifier's receipts since).
+        let head = c.pin().await?;
         let mut now = c.now().await?;
         // Duties first (their windows are the tightest): reveals, then votes ready to commit, then checks
         // (which render, and may take long), earliest draws first within each.
@@ -290,6 +295,7 @@ impl Verifier {
                     my_verdict: None,
                     appealed_level: None,
                     data_missing_at: None,
+                    no_appeal: false,
                 };
                 self.ctx.store.put(&Watch::key(w.job, w.task), &w)?;
             } else if let Ok(e) = log.log_decode::<CommitteeDrawn>() {
@@ -417,7 +423,7 @@ impl Verifier {
         now: u64,
     ) -> Result<()> {
         let level = if dispute { 0 } else { v.level + 1 };
-        if w.appealed_level == Some(level) {
+        if w.appealed_level == Some(level) || w.no_appeal {
             return Ok(());
         }
         // The last fifth of the window.
@@ -494,6 +500,16 @@ impl Verifier {
                         return Ok(());
                     }
                     false
+                }
+                Checked::Abstain(why) => {
+                    tracing::warn!(
+                        job = w.job,
+                        task = w.task,
+                        why,
+                        "not judging this submission"
+                    );
+                    w.no_appeal = true;
+                    return Ok(());
                 }
                 _ => return Ok(()),
             }
@@ -619,13 +635,23 @@ impl Verifier {
             .map(|e| e.seed))
     }
 
-    /// Records this verifier's verdict on a submission (for appeals).
-    fn remember_verdict(&self, job: u64, task: u64, attempt: u64, approve: bool) -> Result<()> {
+    /// Records this verifier's verdict on a submission (for appeals): `Some` when it rests on what the
+    /// member computed, `None` when the vote was forced without the data (no appeal then).
+    fn remember_verdict(
+        &self,
+        job: u64,
+        task: u64,
+        attempt: u64,
+        approve: Option<bool>,
+    ) -> Result<()> {
         let key = Watch::key(job, task);
         if let Some(mut w) = self.ctx.store.get::<Watch>(&key)?
             && w.attempt == attempt
         {
-            w.my_verdict = Some(approve);
+            match approve {
+                Some(a) => w.my_verdict = Some(a),
+                None => w.no_appeal = true,
+            }
             self.ctx.store.put(&key, &w)?;
         }
         Ok(())

@@ -222,8 +222,11 @@ impl Worker {
         // measures this machine's speed on it.
         let scenes = self.ctx.scenes.clone();
         let cid2 = cid.clone();
-        self.ctx.store.begin_load(&cid)?;
+        // Marked for as long as the probe's thread loads and renders (it cannot be stopped: a probe past its
+        // time stays marked until it returns, and if it ends the process the scene is the cause).
+        let mark = self.ctx.store.mark_load(&cid)?;
         let probe = tokio::task::spawn_blocking(move || -> Result<f64, ProbeError> {
+            let _mark = mark;
             let scene = scenes
                 .get(&cid2, &glb, &settings, t.frame)
                 .map_err(|e| ProbeError::Scene(e.to_string()))?;
@@ -254,16 +257,11 @@ impl Worker {
         let mut stop = self.ctx.shutdown.clone();
         let probe = tokio::select! {
             p = tokio::time::timeout(PROBE_TIMEOUT, probe) => p,
-            // A shutdown does not wait for the probe (a supervisor would kill the process mid-load and leave
-            // its mark): this run's mark is cleared (earlier runs' stay) and the probe thread ends with the
-            // process.
-            _ = stop.wait_for(|s| *s) => {
-                self.ctx.store.abandon_load(&cid)?;
-                return Ok(Prepared::Skip);
-            }
+            // A shutdown does not wait for the probe: the stop dropped this run's marks (earlier runs' stay)
+            // and the probe thread ends with the process.
+            _ = stop.wait_for(|s| *s) => return Ok(Prepared::Skip),
         };
         let Ok(probe) = probe else {
-            // The mark stays: the probe's thread still runs, and if it ends the process the scene is the cause.
             // Refused for this run only: a machine slowed down for a while (swapping, a neighbour) tries
             // again after a restart.
             tracing::warn!(scene = %cid, "refusing scene until restart: its probe took more than {PROBE_TIMEOUT:?}");
@@ -271,7 +269,6 @@ impl Worker {
             self.refused.insert(cid.clone());
             return Ok(Prepared::Skip);
         };
-        self.ctx.store.end_load(&cid)?;
         let speed = match probe.context("probe thread")? {
             Ok(s) => s,
             Err(ProbeError::Scene(why)) => {

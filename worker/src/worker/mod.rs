@@ -135,6 +135,9 @@ pub struct Worker {
     /// Renders under way, by task record key: rounds go on following the other tasks (a data challenge to
     /// answer within its window) while one renders.
     rendering: HashMap<String, produce::Rendering>,
+    /// Renders no longer wanted (their claim ended) that still run: a thread cannot be stopped, and no
+    /// other render or claim starts until they end (they hold the cores, or the GPU's memory).
+    draining: Vec<produce::Rendering>,
 }
 
 impl Worker {
@@ -151,6 +154,7 @@ impl Worker {
             fetching: HashMap::new(),
             unavailable: HashMap::new(),
             rendering: HashMap::new(),
+            draining: Vec::new(),
         }
     }
 
@@ -210,6 +214,8 @@ impl Worker {
     }
 
     async fn round(&mut self) -> Result<()> {
+        // The round's reads of the market are made at this head (and this worker's receipts since).
+        self.ctx.chain.pin().await?;
         self.book.refresh(&self.ctx.chain).await?;
         let mut now = self.ctx.chain.now().await?;
         let mut busy = false;
@@ -240,20 +246,24 @@ impl Worker {
             );
         }
         // A render whose task is no longer claimed by this attempt (the lease ran out, the task moved on) is
-        // not waited for: its thread runs to its end, and its result is dropped.
+        // not waited for: its thread runs to its end (it holds the machine until then), and its result is
+        // dropped.
         let records = self.records()?;
-        self.rendering.retain(|key, running| {
-            records.iter().any(|r| {
-                TaskRecord::key(r.job, r.task) == *key
-                    && r.phase == Phase::Claimed
-                    && r.attempt == running.attempt
-            })
-        });
-        let active = self
-            .records()?
-            .iter()
-            .filter(|r| r.phase != Phase::Done)
-            .count();
+        let (wanted, unwanted): (HashMap<_, _>, HashMap<_, _>) =
+            std::mem::take(&mut self.rendering)
+                .into_iter()
+                .partition(|(key, running)| {
+                    records.iter().any(|r| {
+                        TaskRecord::key(r.job, r.task) == *key
+                            && r.phase == Phase::Claimed
+                            && r.attempt == running.attempt
+                    })
+                });
+        self.rendering = wanted;
+        self.draining.extend(unwanted.into_values());
+        self.draining.retain(|d| !d.handle.is_finished());
+        busy |= !self.draining.is_empty();
+        let active = records.iter().filter(|r| r.phase != Phase::Done).count();
         self.ctx
             .metrics
             .active
@@ -284,15 +294,19 @@ impl Worker {
         for log in logs {
             let e = log.log_decode::<TaskClaimed>()?.inner.data;
             let (job, task) = (e.jobId.to::<u64>(), e.taskIndex.to::<u64>());
-            let known = self
+            let record = self
                 .ctx
                 .store
-                .get::<TaskRecord>(&TaskRecord::key(job, task))?
-                .is_some_and(|r| r.phase != Phase::Done);
-            if known {
+                .get::<TaskRecord>(&TaskRecord::key(job, task))?;
+            if record.as_ref().is_some_and(|r| r.phase != Phase::Done) {
                 continue;
             }
             let v = c.task(job, task).await?;
+            // A claim whose record ended (given up on purpose, its scene refused) is not taken up again; only
+            // an earlier attempt's record is no record of this claim.
+            if record.is_some_and(|r| r.attempt == v.attempt) {
+                continue;
+            }
             // A lease that ran out is no task to take up (its record, if any, ended as lost).
             if v.state == TaskState::Claimed && v.worker == c.me && now < v.until {
                 tracing::warn!(job, task, "adopting a claimed task the store did not know");

@@ -15,7 +15,7 @@ pub(super) struct Rendering {
     /// The claim it renders for.
     pub(super) attempt: u64,
     started: Instant,
-    handle: tokio::task::JoinHandle<Result<RegionImage>>,
+    pub(super) handle: tokio::task::JoinHandle<Result<RegionImage>>,
 }
 
 impl Worker {
@@ -38,6 +38,11 @@ impl Worker {
         if self.refused.contains(&job.spec.sceneCid) {
             // Refused since the claim (its loads ended the process): the lease runs out.
             return self.finish(r, super::Outcome::Lost, "its scene was refused");
+        }
+        // One render at a time: another task's (two claims can be held at once, one adopted after a send
+        // whose receipt never came), or one no longer wanted that still runs.
+        if !self.rendering.is_empty() || self.draining.iter().any(|d| !d.handle.is_finished()) {
+            return Ok(());
         }
         let glb = match self
             .ctx
