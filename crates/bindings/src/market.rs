@@ -152,10 +152,18 @@ pub struct Market {
     seen: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Whether the caller pins the head itself ([`Market::pin`]).
     pinned: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Since when the node has answered heads below the highest seen (see [`Market::head`]).
+    behind_since: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
+    /// How long the node may stay behind before its head is taken (`BEHIND_TAKEN` unless set).
+    behind_taken: Duration,
 }
 
-/// Reads of a head below the highest block seen before it is taken (see [`Market::head`]).
+/// Reads of a head below the highest block seen before a call gives up (see [`Market::head`]).
 const HEAD_TRIES: u32 = 4;
+
+/// How long a node must stay behind the highest block seen before its head is taken (see [`Market::head`]):
+/// far longer than a load balancer's backends lag, short enough that a chain reset is followed.
+const BEHIND_TAKEN: Duration = Duration::from_secs(120);
 
 impl std::fmt::Debug for Market {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -231,6 +239,8 @@ impl Market {
             deployment,
             seen: std::sync::Arc::default(),
             pinned: std::sync::Arc::default(),
+            behind_since: std::sync::Arc::default(),
+            behind_taken: BEHIND_TAKEN,
         })
     }
 
@@ -264,9 +274,10 @@ impl Market {
     }
 
     /// The chain's head block number (`eth_blockNumber`), never below one already seen: a node answering
-    /// with a lower one (a lagging backend) is asked again, up to `HEAD_TRIES` times half a second apart;
-    /// after that its head is taken and becomes the highest seen (a reorg to a shorter chain, or a lag that
-    /// lasts), with a warning.
+    /// with a lower one (a lagging backend) is asked again, up to `HEAD_TRIES` times half a second apart,
+    /// and then refused with an error (the caller's round is tried again: it reads nothing older than what
+    /// it has seen, its own receipts included). Only a node that has stayed behind for `BEHIND_TAKEN` (a
+    /// reorg to a shorter chain that nothing extends, a chain reset) has its head taken, with a warning.
     pub async fn head(&self) -> Result<u64> {
         let mut tries = 1;
         loop {
@@ -274,20 +285,54 @@ impl Market {
             let seen = self.seen();
             if n >= seen {
                 self.note(n);
+                *self.lock_behind() = None;
                 return Ok(n);
             }
-            if tries >= HEAD_TRIES {
+            if tries < HEAD_TRIES {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            let since = *self.lock_behind().get_or_insert_with(Instant::now);
+            if since.elapsed() < self.behind_taken {
+                bail!(
+                    "the RPC node is at block {n}, behind block {seen} already seen: it lags (for {:?}); retrying",
+                    since.elapsed()
+                );
+            }
+            // Lowered only from the value compared with (a higher block noted meanwhile stays).
+            if self
+                .seen
+                .compare_exchange(
+                    seen,
+                    n,
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                )
+                .is_ok()
+            {
                 tracing::warn!(
                     head = n,
                     seen,
-                    "the RPC node stays behind a block already seen (a reorg to a shorter chain, or a lasting lag): its head is taken"
+                    "the RPC node has stayed behind a block already seen for {:?} (a reorg to a shorter chain, a reset): its head is taken",
+                    self.behind_taken
                 );
-                self.seen.store(n, std::sync::atomic::Ordering::SeqCst);
+                *self.lock_behind() = None;
                 return Ok(n);
             }
-            tries += 1;
-            tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+
+    /// Sets how long a node may stay behind the highest block seen before its head is taken (120 s by
+    /// default; see [`Market::head`]).
+    pub fn set_behind_taken(&mut self, limit: Duration) {
+        self.behind_taken = limit;
+    }
+
+    fn lock_behind(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.behind_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The latest block's timestamp (the contract's clock).

@@ -62,6 +62,9 @@ pub enum Outcome {
     Rejected,
     /// The lease ran out, or the claim never landed.
     Lost,
+    /// Given up on purpose while claimed (its scene was refused since): the lease is left to run out, and
+    /// the claim is not taken up again.
+    Abandoned,
 }
 
 /// One task's record.
@@ -302,9 +305,11 @@ impl Worker {
                 continue;
             }
             let v = c.task(job, task).await?;
-            // A claim whose record ended (given up on purpose, its scene refused) is not taken up again; only
-            // an earlier attempt's record is no record of this claim.
-            if record.is_some_and(|r| r.attempt == v.attempt) {
+            // A claim given up on purpose (its scene refused) is not taken up again; one whose record ended by
+            // mistake (a claim read as not landed, then mined) is.
+            if record
+                .is_some_and(|r| r.attempt == v.attempt && r.outcome == Some(Outcome::Abandoned))
+            {
                 continue;
             }
             // A lease that ran out is no task to take up (its record, if any, ended as lost).

@@ -37,7 +37,7 @@ impl Worker {
         let job = self.job(r.job)?;
         if self.refused.contains(&job.spec.sceneCid) {
             // Refused since the claim (its loads ended the process): the lease runs out.
-            return self.finish(r, super::Outcome::Lost, "its scene was refused");
+            return self.finish(r, super::Outcome::Abandoned, "its scene was refused");
         }
         // One render at a time: another task's (two claims can be held at once, one adopted after a send
         // whose receipt never came), or one no longer wanted that still runs.

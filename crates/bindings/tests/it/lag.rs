@@ -32,7 +32,7 @@ async fn a_node_behind_the_seen_head_is_an_error_never_an_older_state() -> Resul
     )
     .await?;
     let market = deployment.distributed_render;
-    let m = Market::read_only(&chain.endpoint(), deployment).await?;
+    let mut m = Market::read_only(&chain.endpoint(), deployment).await?;
 
     // The node as it was before the claim: what a lagging backend would answer.
     let snapshot = chain.rpc("evm_snapshot", json!([])).await?;
@@ -64,12 +64,17 @@ async fn a_node_behind_the_seen_head_is_an_error_never_an_older_state() -> Resul
     assert!(read? >= head, "the head read once the node caught up");
     assert_eq!(m.task(1, 0).await?.state, TaskState::Claimed);
 
-    // A node that stays behind (a reorg to a shorter chain) is taken after a few reads.
+    // A node that stays behind (a reorg to a shorter chain nothing extends) is refused, and its head taken
+    // once it has stayed behind for the limit.
+    m.set_behind_taken(std::time::Duration::from_secs(3));
     let snapshot = chain.rpc("evm_snapshot", json!([])).await?;
     let before = m.head().await?;
     chain.mine(3).await?;
     assert_eq!(m.head().await?, before + 3);
     chain.rpc("evm_revert", json!([snapshot])).await?;
+    let e = m.head().await.expect_err("a head behind the one seen");
+    assert!(e.to_string().contains("behind block"), "{e:#}");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(m.head().await?, before);
     assert_eq!(m.seen(), before);
     Ok(())
