@@ -171,7 +171,8 @@ impl Store {
     }
 
     /// Marks a load of scene `cid` as begun, before a load that could end the process. Loads of one scene may
-    /// overlap; the run is marked once.
+    /// overlap; the run is marked once. Loads take [`Store::mark_load`], whose guard ends the mark; a bare
+    /// mark, never ended, is what a run that ended mid-load leaves.
     pub fn begin_load(&self, cid: &str) -> Result<()> {
         let mut loading = self.lock_loading();
         let n = loading.entry(cid.to_owned()).or_insert(0);
@@ -189,7 +190,7 @@ impl Store {
 
     /// A load of scene `cid` returned (whatever its result). When it was this run's last one in progress, the
     /// scene's marks are cleared: the scene loaded, so earlier process ends were not its doing.
-    pub fn end_load(&self, cid: &str) -> Result<()> {
+    fn end_load(&self, cid: &str) -> Result<()> {
         let mut loading = self.lock_loading();
         if let Some(n) = loading.get_mut(cid)
             && *n > 1
