@@ -364,7 +364,9 @@ impl Worker {
             Err(e) => {
                 // Someone else was faster, or the job closed: nothing is ours. Unless the claim landed
                 // though its receipt never came (a provider's timeout): the chain says, now, or to the
-                // orphan scan later (a transaction still pending), which adopts it.
+                // orphan scan later (a transaction still pending), which adopts it. Read at the head now: no
+                // receipt moved the round's pinned block past the claim.
+                c.head().await?;
                 let v = c.task(job.id, cand.task).await?;
                 if v.state == TaskState::Claimed && v.worker == c.me {
                     tracing::warn!(error = %format!("{e:#}"), job = job.id, task = cand.task, "the claim landed though sending it failed");

@@ -36,9 +36,13 @@ async fn a_node_behind_the_seen_head_is_an_error_never_an_older_state() -> Resul
 
     // The node as it was before the claim: what a lagging backend would answer.
     let snapshot = chain.rpc("evm_snapshot", json!([])).await?;
+    // A pinned client reads its round's snapshot: a claim by another account (no receipt of its own) is not
+    // seen until the head is read again, as the worker does after a claim whose receipt never came.
+    m.pin().await?;
     claim(&chain, market).await?;
     chain.mine(2).await?;
-    let head = m.pin().await?;
+    assert_eq!(m.task(1, 0).await?.state, TaskState::Open);
+    let head = m.head().await?;
     assert_eq!(m.task(1, 0).await?.state, TaskState::Claimed);
 
     chain.rpc("evm_revert", json!([snapshot])).await?;
