@@ -18,7 +18,7 @@ pub mod scene;
 pub mod testscenes;
 
 pub use kernel::cuda::{CudaBackend, CudaUnavailable};
-pub use kernel::{kernel_pow, kernel_sincos_turns};
+pub use kernel::{CpuKernel, kernel_pow, kernel_sincos_turns};
 pub use render::{
     AuditedCell, Backend, BackendChoice, RegionImage, render_cells, render_cells_audited,
     render_rect, render_region,

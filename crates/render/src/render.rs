@@ -1,7 +1,7 @@
 //! Rendering a task: choosing a backend, rendering a region cell by cell (CPU) or at once (GPU), and cutting
 //! the result into cells with their data hashes and leaves.
 
-use crate::kernel::{self, Frame, cuda::CudaBackend, rect_floats};
+use crate::kernel::{self, CpuKernel, Frame, cuda::CudaBackend, rect_floats};
 use crate::scene::Scene;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,8 +24,12 @@ pub enum BackendChoice {
 /// A ready backend.
 #[derive(Debug)]
 pub enum Backend {
-    /// All CPU cores, through rayon.
+    /// All CPU cores, through rayon, with the fastest build of the kernel this CPU runs
+    /// ([`CpuKernel::best`]).
     Cpu,
+    /// All CPU cores with a given build of the kernel (the same bits as any other: for conformance tests
+    /// and benchmarks). A build this CPU cannot run falls back to the baseline.
+    CpuBuild(CpuKernel),
     /// An NVIDIA GPU.
     Cuda(CudaBackend),
 }
@@ -57,8 +61,22 @@ impl Backend {
     /// A short description.
     pub fn describe(&self) -> String {
         match self {
-            Backend::Cpu => format!("CPU ({} threads)", rayon::current_num_threads()),
+            Backend::Cpu | Backend::CpuBuild(_) => format!(
+                "CPU ({} threads, {})",
+                rayon::current_num_threads(),
+                self.cpu_kernel().map_or("", CpuKernel::name)
+            ),
             Backend::Cuda(b) => format!("CUDA ({})", b.device_name()),
+        }
+    }
+
+    /// The build of the CPU kernel this backend renders with; `None` for the GPU.
+    pub fn cpu_kernel(&self) -> Option<CpuKernel> {
+        match self {
+            Backend::Cpu => Some(CpuKernel::best()),
+            Backend::CpuBuild(k) if CpuKernel::available().contains(k) => Some(*k),
+            Backend::CpuBuild(_) => Some(CpuKernel::Baseline),
+            Backend::Cuda(_) => None,
         }
     }
 }
@@ -119,13 +137,14 @@ fn render_rects(
 ) -> Result<Vec<(Vec<f32>, u64)>, RenderError> {
     let total = rects.len() as u64;
     match backend {
-        Backend::Cpu => {
+        Backend::Cpu | Backend::CpuBuild(_) => {
+            let kernel = backend.cpu_kernel().unwrap_or(CpuKernel::Baseline);
             let done = AtomicU64::new(0);
             Ok(rects
                 .par_iter()
                 .map(|r| {
                     let mut out = vec![0.0f32; rect_floats(*r)];
-                    let rays = kernel::render_rect_cpu(scene, frame, *r, &mut out);
+                    let rays = kernel::render_rect_cpu(kernel, scene, frame, *r, &mut out);
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                     (out, rays)
                 })
@@ -201,9 +220,10 @@ pub fn render_rect(
     check_inside(rect, settings)?;
     let frame = frame_of(settings);
     match backend {
-        Backend::Cpu => {
+        Backend::Cpu | Backend::CpuBuild(_) => {
+            let kernel = backend.cpu_kernel().unwrap_or(CpuKernel::Baseline);
             let mut out = vec![0.0f32; rect_floats(rect)];
-            let rays = kernel::render_rect_cpu(scene, &frame, rect, &mut out);
+            let rays = kernel::render_rect_cpu(kernel, scene, &frame, rect, &mut out);
             Ok((out, rays))
         }
         Backend::Cuda(gpu) => Ok(gpu.render_rect(scene, &frame, rect)?),
@@ -225,7 +245,7 @@ pub fn render_region(
     let mut pixels = vec![0.0f32; rect_floats(region)];
     let (cell_pixels, rays): (Vec<Vec<f32>>, u64) = match backend {
         // On the CPU each cell is a rayon job.
-        Backend::Cpu => {
+        Backend::Cpu | Backend::CpuBuild(_) => {
             let rendered =
                 render_rects(scene, &frame_of(settings), &cell_rects, backend, progress)?;
             let rays = rendered.iter().map(|(_, r)| r).sum();
@@ -318,12 +338,21 @@ pub fn render_cells_audited(
         })
         .collect::<Result<_, _>>()?;
     let frame = frame_of(settings);
+    let kernel = CpuKernel::best();
     Ok(rects
         .par_iter()
         .map(|&(index, rect)| {
             let mut pixels = vec![0.0f32; rect_floats(rect)];
             let mut audit = vec![0.0f32; rect_floats(rect)];
-            kernel::render_rect_audit_cpu(scene, &frame, rect, mask, &mut pixels, &mut audit);
+            kernel::render_rect_audit_cpu(
+                kernel,
+                scene,
+                &frame,
+                rect,
+                mask,
+                &mut pixels,
+                &mut audit,
+            );
             AuditedCell {
                 cell: cell_of(index, rect, &pixels),
                 audit_hash: keccak256(&cell_bytes(&audit)),

@@ -11,7 +11,8 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::time::Instant;
 use tessera_render::{
-    Backend, BackendChoice, LoadOptions, RenderSettings, load_glb, render_region, testscenes,
+    Backend, BackendChoice, CpuKernel, LoadOptions, RenderSettings, load_glb, render_region,
+    testscenes,
 };
 
 /// Measure the renderer's throughput.
@@ -60,11 +61,14 @@ fn main() {
 fn run(args: Args) -> Result<()> {
     let mut backends = Vec::new();
     if args.backend == "all" || args.backend == "cpu" {
-        backends.push(("cpu", Backend::Cpu));
+        // Each build of the CPU kernel this CPU runs (the same bits; the default backend takes the last).
+        for k in CpuKernel::available() {
+            backends.push((format!("cpu-{}", k.name()), Backend::CpuBuild(k)));
+        }
     }
     if args.backend == "all" || args.backend == "cuda" {
         match Backend::open(BackendChoice::Cuda) {
-            Ok(b) => backends.push(("cuda", b)),
+            Ok(b) => backends.push(("cuda".to_string(), b)),
             Err(e) if args.backend == "all" => println!("cuda: skipped ({e})"),
             Err(e) => return Err(e.into()),
         }

@@ -125,6 +125,60 @@ impl<P: Copy> SceneView<P> {
     }
 }
 
+/// A build of the CPU kernel: the one source compiled for an instruction set (build.rs). Every build performs
+/// the same IEEE operations in the same order, so every build renders the same bits; they differ in speed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CpuKernel {
+    /// The target's baseline instruction set (SSE2 on x86-64): runs on every CPU of the target.
+    Baseline,
+    /// x86-64 with AVX2 (VEX encoding, 256-bit registers; still no FMA): chosen when the CPU has AVX2.
+    Avx2,
+}
+
+impl CpuKernel {
+    /// The builds this CPU can run, the baseline first.
+    pub fn available() -> Vec<CpuKernel> {
+        let mut v = vec![CpuKernel::Baseline];
+        #[cfg(tessera_kernel_avx2)]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            v.push(CpuKernel::Avx2);
+        }
+        v
+    }
+
+    /// The fastest build this CPU can run (detected once).
+    pub fn best() -> CpuKernel {
+        static BEST: std::sync::OnceLock<CpuKernel> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| {
+            CpuKernel::available()
+                .last()
+                .copied()
+                .unwrap_or(CpuKernel::Baseline)
+        })
+    }
+
+    /// A short name: `baseline` or `avx2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuKernel::Baseline => "baseline",
+            CpuKernel::Avx2 => "avx2",
+        }
+    }
+}
+
+type RenderRectFn =
+    unsafe extern "C" fn(*const SceneView<*const u8>, u32, u32, u32, u32, *mut f32) -> u64;
+type RenderRectAuditFn = unsafe extern "C" fn(
+    *const SceneView<*const u8>,
+    u32,
+    u32,
+    u32,
+    u32,
+    u64,
+    *mut f32,
+    *mut f32,
+) -> u64;
+
 unsafe extern "C" {
     fn ts_render_rect(
         s: *const SceneView<*const u8>,
@@ -146,6 +200,41 @@ unsafe extern "C" {
     ) -> u64;
     fn ts_sincos_turns_c(t: f32, s: *mut f32, c: *mut f32);
     fn ts_pow_c(x: f32, y: f32) -> f32;
+}
+
+#[cfg(tessera_kernel_avx2)]
+unsafe extern "C" {
+    fn ts_render_rect_avx2(
+        s: *const SceneView<*const u8>,
+        x: u32,
+        y: u32,
+        w: u32,
+        h: u32,
+        out: *mut f32,
+    ) -> u64;
+    fn ts_render_rect_audit_avx2(
+        s: *const SceneView<*const u8>,
+        x: u32,
+        y: u32,
+        w: u32,
+        h: u32,
+        mask: u64,
+        out: *mut f32,
+        audit: *mut f32,
+    ) -> u64;
+}
+
+/// The entry points of `kernel`'s build. Only builds in [`CpuKernel::available`] may be called: an AVX2
+/// build on a CPU without AVX2 would fault on its first instruction, so one not available falls back to
+/// the baseline (same bits).
+fn entry_points(kernel: CpuKernel) -> (RenderRectFn, RenderRectAuditFn) {
+    match kernel {
+        #[cfg(tessera_kernel_avx2)]
+        CpuKernel::Avx2 if CpuKernel::available().contains(&CpuKernel::Avx2) => {
+            (ts_render_rect_avx2, ts_render_rect_audit_avx2)
+        }
+        _ => (ts_render_rect, ts_render_rect_audit),
+    }
 }
 
 /// The kernel's view of `scene` in host memory.
@@ -178,16 +267,23 @@ fn check_rect(frame: &Frame, rect: Rect, out: &[f32]) {
 
 /// Renders `rect` on the calling CPU thread into `out` (row-major, 3 floats per pixel); returns the number
 /// of rays cast.
-pub(crate) fn render_rect_cpu(scene: &Scene, frame: &Frame, rect: Rect, out: &mut [f32]) -> u64 {
+pub(crate) fn render_rect_cpu(
+    kernel: CpuKernel,
+    scene: &Scene,
+    frame: &Frame,
+    rect: Rect,
+    out: &mut [f32],
+) -> u64 {
     check_rect(frame, rect, out);
     let view = host_view(scene, frame);
+    let (render, _) = entry_points(kernel);
     // SAFETY: `view` points into `scene`'s vectors, which outlive the call and hold exactly the record
     // counts the view declares (SceneView::new derives them from the same vectors); every index the kernel
     // forms is below those counts (BVH, material, texture and emitter ids are produced by `Scene::assemble`
     // from the same data). `out` holds at least w*h*3 floats (checked above) and the rect lies inside the
-    // image, which is all the kernel writes or reads of it.
+    // image, which is all the kernel writes or reads of it. `entry_points` gives only builds this CPU runs.
     unsafe {
-        ts_render_rect(
+        render(
             &view,
             rect.x,
             rect.y,
@@ -202,6 +298,7 @@ pub(crate) fn render_rect_cpu(scene: &Scene, frame: &Frame, rect: Rect, out: &mu
 /// (each pixel's sample radiances summed in sample order with the signs of `mask`, docs/verification.md) into
 /// `audit`, which has `out`'s size. Returns the number of rays cast.
 pub(crate) fn render_rect_audit_cpu(
+    kernel: CpuKernel,
     scene: &Scene,
     frame: &Frame,
     rect: Rect,
@@ -212,10 +309,11 @@ pub(crate) fn render_rect_audit_cpu(
     check_rect(frame, rect, out);
     check_rect(frame, rect, audit);
     let view = host_view(scene, frame);
+    let (_, render_audit) = entry_points(kernel);
     // SAFETY: as in `render_rect_cpu`; `audit` holds at least w*h*3 floats too (checked above), and the kernel
     // writes exactly those of both buffers.
     unsafe {
-        ts_render_rect_audit(
+        render_audit(
             &view,
             rect.x,
             rect.y,

@@ -555,6 +555,11 @@ TS_HOT int ts_trace(const ts_scene *s, ts_v3 o, ts_v3 d, float tmax, int any_hit
             if (ref == 0xffffffffu) continue;
             if (count > 0) {
                 if (tn[k] <= hit->t && ts_leaf(s, ref, count, o, d, any_hit, camera, key, hit, &found)) return 1;
+            } else if (any_hit) {
+                /* Any hit ends the cast, wherever it is: slot order, no sorting (the answer is the same). */
+                next[m] = ref;
+                next_t[m] = tn[k];
+                ++m;
             } else {
                 /* Insertion by entry distance, ties in slot order. */
                 int j = m++;

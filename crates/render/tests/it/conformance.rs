@@ -1,21 +1,15 @@
-//! CPU vs CUDA: every test scene must give identical leaves on both backends. Without a usable GPU the test
-//! prints why and passes vacuously; it runs for real on GPU hosts (see docs/render-determinism.md).
+//! CPU vs CUDA, and each build of the CPU kernel against the baseline: every test scene must give identical
+//! leaves on all of them. Without a usable GPU (or a CPU with only the baseline build) a test prints why and
+//! passes vacuously; it runs for real on GPU hosts (see docs/render-determinism.md).
 
 use crate::common::{complete_glb, load, settings};
 use tessera_render::testscenes;
-use tessera_render::{Backend, BackendChoice, CudaBackend, render_region};
+use tessera_render::{Backend, BackendChoice, CpuKernel, CudaBackend, Scene, render_region};
 
-#[test]
-fn cpu_and_cuda_give_identical_leaves() {
-    let gpu = match CudaBackend::new() {
-        Ok(g) => g,
-        Err(reason) => {
-            eprintln!("SKIPPED cpu_and_cuda_give_identical_leaves: no usable GPU ({reason})");
-            return;
-        }
-    };
-    eprintln!("CUDA conformance on {}", gpu.device_name());
-    let gpu = Backend::Cuda(gpu);
+/// The conformance scenes, loaded for 160x90 at 8 spp: every test scene, and complete.glb under an
+/// environment map (the kernel's atan2/acos path).
+fn conformance_scenes() -> Vec<(&'static str, Scene, tessera_render::RenderSettings)> {
+    let mut out = Vec::new();
     let scenes: Vec<(&str, Vec<u8>, [f32; 3])> = vec![
         ("cornell", testscenes::cornell_box(), [0.0; 3]),
         ("furnace", testscenes::furnace_sphere(), [1.0; 3]),
@@ -26,25 +20,8 @@ fn cpu_and_cuda_give_identical_leaves() {
     ];
     for (name, glb, env) in scenes {
         let s = settings(160, 90, 8, 6);
-        let scene = load(&glb, &s, env, 3);
-        let cpu =
-            render_region(&scene, &s, s.full_frame(), &Backend::Cpu, &|_, _| {}).expect("cpu");
-        let cuda = render_region(&scene, &s, s.full_frame(), &gpu, &|_, _| {}).expect("cuda");
-        let differing = cpu
-            .cells
-            .iter()
-            .zip(&cuda.cells)
-            .filter(|(a, b)| a.leaf != b.leaf)
-            .count();
-        assert_eq!(
-            differing,
-            0,
-            "{name}: {differing} of {} cells differ",
-            cpu.cells.len()
-        );
-        assert_eq!(cpu.root, cuda.root, "{name}");
+        out.push((name, load(&glb, &s, env, 3), s));
     }
-    // The environment-map path (atan2/acos in the kernel).
     let rgb: Vec<[f32; 3]> = (0..16 * 8)
         .map(|i| [(i % 16) as f32 / 8.0, (i / 16) as f32 / 4.0, 0.5])
         .collect();
@@ -61,9 +38,67 @@ fn cpu_and_cuda_give_identical_leaves() {
         ..tessera_render::LoadOptions::default()
     };
     let scene = tessera_render::load_glb(&complete_glb(), &opts).expect("scene");
-    let cpu = render_region(&scene, &s, s.full_frame(), &Backend::Cpu, &|_, _| {}).expect("cpu");
-    let cuda = render_region(&scene, &s, s.full_frame(), &gpu, &|_, _| {}).expect("cuda");
-    assert_eq!(cpu.root, cuda.root, "complete.glb under an environment map");
+    out.push(("complete under an environment map", scene, s));
+    out
+}
+
+/// Renders every conformance scene on `a` and `b` and asserts identical leaves and roots.
+fn assert_identical(a: &Backend, b: &Backend) {
+    for (name, scene, s) in conformance_scenes() {
+        let x = render_region(&scene, &s, s.full_frame(), a, &|_, _| {}).expect("first backend");
+        let y = render_region(&scene, &s, s.full_frame(), b, &|_, _| {}).expect("second backend");
+        let differing = x
+            .cells
+            .iter()
+            .zip(&y.cells)
+            .filter(|(p, q)| p.leaf != q.leaf)
+            .count();
+        assert_eq!(
+            differing,
+            0,
+            "{name}: {differing} of {} cells differ between {} and {}",
+            x.cells.len(),
+            a.describe(),
+            b.describe()
+        );
+        assert_eq!(x.root, y.root, "{name}");
+    }
+}
+
+#[test]
+fn every_cpu_build_gives_identical_leaves() {
+    let builds = CpuKernel::available();
+    if builds.len() < 2 {
+        eprintln!(
+            "SKIPPED every_cpu_build_gives_identical_leaves: this CPU runs only the baseline build"
+        );
+        return;
+    }
+    let baseline = Backend::CpuBuild(CpuKernel::Baseline);
+    assert_eq!(baseline.cpu_kernel(), Some(CpuKernel::Baseline));
+    for k in builds.into_iter().skip(1) {
+        let other = Backend::CpuBuild(k);
+        assert_eq!(other.cpu_kernel(), Some(k), "{} runs here", k.name());
+        assert_identical(&baseline, &other);
+    }
+    // The default CPU backend takes the fastest build.
+    assert_eq!(
+        Backend::Cpu.cpu_kernel(),
+        CpuKernel::available().last().copied()
+    );
+}
+
+#[test]
+fn cpu_and_cuda_give_identical_leaves() {
+    let gpu = match CudaBackend::new() {
+        Ok(g) => g,
+        Err(reason) => {
+            eprintln!("SKIPPED cpu_and_cuda_give_identical_leaves: no usable GPU ({reason})");
+            return;
+        }
+    };
+    eprintln!("CUDA conformance on {}", gpu.device_name());
+    assert_identical(&Backend::Cpu, &Backend::Cuda(gpu));
 }
 
 #[test]
