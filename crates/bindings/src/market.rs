@@ -11,7 +11,7 @@ use alloy::eips::BlockNumberOrTag;
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::rpc::types::{Filter, Log, TransactionReceipt};
+use alloy::rpc::types::{Filter, Log, TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
 use anyhow::{Context, Result, anyhow, bail};
@@ -21,6 +21,9 @@ use tessera_common::task::RenderSettings;
 
 /// How long a sent transaction may take to be mined.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long a sent transaction may wait for a block before it is sent again at the same nonce with higher
+/// fees (see [`Market::send`]); at most `RECEIPT_TIMEOUT / BUMP_AFTER` replacements follow one call.
+const BUMP_AFTER: Duration = Duration::from_secs(30);
 /// Blocks per `eth_getLogs` request.
 const LOG_RANGE: u64 = 5_000;
 
@@ -156,6 +159,8 @@ pub struct Market {
     behind_since: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
     /// How long the node may stay behind before its head is taken (`BEHIND_TAKEN` unless set).
     behind_taken: Duration,
+    /// How long a transaction waits for a block before it is replaced (`BUMP_AFTER` unless set).
+    bump_after: Duration,
 }
 
 /// Reads of a head below the highest block seen before a call gives up (see [`Market::head`]).
@@ -241,6 +246,7 @@ impl Market {
             pinned: std::sync::Arc::default(),
             behind_since: std::sync::Arc::default(),
             behind_taken: BEHIND_TAKEN,
+            bump_after: BUMP_AFTER,
         })
     }
 
@@ -327,6 +333,12 @@ impl Market {
     /// default; see [`Market::head`]).
     pub fn set_behind_taken(&mut self, limit: Duration) {
         self.behind_taken = limit;
+    }
+
+    /// Sets how long a sent transaction waits for a block before it is replaced with higher fees (30 s by
+    /// default; see [`Market::send`]).
+    pub fn set_bump_after(&mut self, wait: Duration) {
+        self.bump_after = wait;
     }
 
     fn lock_behind(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
@@ -517,6 +529,14 @@ impl Market {
     }
 
     /// Sends a call and waits for a successful receipt; a revert is explained in words.
+    ///
+    /// A transaction not in a block after `BUMP_AFTER` (30 s; its fees fell below a risen base fee, or the
+    /// node dropped it) is sent again at the same nonce with a fee cap and tip each at least 1/8 above the
+    /// last ones sent (nodes ask for 10% more to replace a pending transaction) and at least the node's
+    /// current estimate, every `BUMP_AFTER` until `RECEIPT_TIMEOUT` (180 s): a stuck transaction would
+    /// otherwise hold back every later one of the account (their nonces follow it), a claim or a submission
+    /// past its lease. Every version sent is watched: whichever is mined is the receipt. The same nonce
+    /// makes at most one of them count.
     pub async fn send<D: CallDecoder>(
         &self,
         call: CallBuilder<&DynProvider, D>,
@@ -526,24 +546,33 @@ impl Market {
             .send()
             .await
             .map_err(|e| anyhow!("{what}: {}", errors::describe(&e)))?;
-        let hash = *pending.tx_hash();
+        let first = *pending.tx_hash();
+        // What was sent (nonce, gas, fees), for replacements: read back from the node now, while it holds
+        // the transaction (again at the first replacement if it does not answer).
+        let mut sent = self.sent_request(first).await.ok();
+        let mut hashes = vec![first];
         let started = Instant::now();
+        let mut last_send = started;
         loop {
             // A failed receipt read says nothing of the transaction (a provider's hiccup): read again until
             // the deadline, which names the last error.
-            let last_error = match self.provider.get_transaction_receipt(hash).await {
-                Ok(Some(r)) => {
-                    if let Some(n) = r.block_number {
-                        self.note(n);
+            let mut last_error = None;
+            for &hash in &hashes {
+                match self.provider.get_transaction_receipt(hash).await {
+                    Ok(Some(r)) => {
+                        if let Some(n) = r.block_number {
+                            self.note(n);
+                        }
+                        if !r.status() {
+                            bail!("{what}: transaction {hash} reverted");
+                        }
+                        return Ok(r);
                     }
-                    if !r.status() {
-                        bail!("{what}: transaction {hash} reverted");
-                    }
-                    return Ok(r);
+                    Ok(None) => {}
+                    Err(e) => last_error = Some(e),
                 }
-                Ok(None) => None,
-                Err(e) => Some(e),
-            };
+            }
+            let hash = hashes.last().copied().unwrap_or(first);
             if started.elapsed() > RECEIPT_TIMEOUT {
                 match last_error {
                     Some(e) => bail!(
@@ -554,8 +583,63 @@ impl Market {
                     }
                 }
             }
+            if last_send.elapsed() >= self.bump_after {
+                last_send = Instant::now();
+                match self.replace(first, &mut sent).await {
+                    Ok(new) => {
+                        tracing::warn!(target: "market", what, old = %hash, new = %new, "transaction not mined; sent again with higher fees");
+                        hashes.push(new);
+                    }
+                    // Refused (a version was mined meanwhile: the nonce is used; a node that wants more):
+                    // the receipts tell, and the next replacement bids higher.
+                    Err(e) => {
+                        tracing::warn!(target: "market", what, tx = %hash, error = %format!("{e:#}"), "transaction not mined; replacing it failed");
+                    }
+                }
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The request of sent transaction `hash` as the node holds it (nonce, gas, fees, call), from this
+    /// account.
+    async fn sent_request(&self, hash: B256) -> Result<TransactionRequest> {
+        let tx = self
+            .provider
+            .get_transaction_by_hash(hash)
+            .await?
+            .ok_or_else(|| anyhow!("the node does not know transaction {hash}"))?;
+        let mut req = tx.into_request();
+        req.from = Some(self.me);
+        Ok(req)
+    }
+
+    /// Sends the transaction `sent` again (read from the node as `first` if unknown) at its nonce and gas,
+    /// with higher fees; returns the new hash. `sent` keeps the fees bid, so that a refused replacement's
+    /// successor bids above it.
+    async fn replace(&self, first: B256, sent: &mut Option<TransactionRequest>) -> Result<B256> {
+        let mut req = match sent.take() {
+            Some(r) => r,
+            None => self.sent_request(first).await?,
+        };
+        let more =
+            |old: u128, floor: u128| old.saturating_add(old / 8).saturating_add(1).max(floor);
+        match (req.max_fee_per_gas, req.max_priority_fee_per_gas) {
+            (Some(cap), Some(tip)) => {
+                let est = self.provider.estimate_eip1559_fees().await.ok();
+                let tip = more(tip, est.map_or(0, |e| e.max_priority_fee_per_gas));
+                let cap = more(cap, est.map_or(0, |e| e.max_fee_per_gas)).max(tip);
+                req.max_priority_fee_per_gas = Some(tip);
+                req.max_fee_per_gas = Some(cap);
+            }
+            _ => {
+                let now = self.provider.get_gas_price().await.unwrap_or(0);
+                req.gas_price = Some(more(req.gas_price.unwrap_or(0), now));
+            }
+        }
+        *sent = Some(req.clone());
+        let pending = self.provider.send_transaction(req).await?;
+        Ok(*pending.tx_hash())
     }
 
     /// Logs of the market with `signatures` in `from..=to`, in `LOG_RANGE` steps, optionally filtered on the
