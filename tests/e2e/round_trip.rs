@@ -205,6 +205,11 @@ async fn a_multi_task_job_is_rendered_verified_paid_and_fetched() -> anyhow::Res
         text.contains(&format!("tessera_worker_claims_total {claims_w1}")),
         &format!("claims metric = {claims_w1}: {text}"),
     )?;
+    // Every task paid: no render is still running.
+    check(
+        text.contains("tessera_worker_render_running_seconds 0"),
+        &format!("render running metric: {text}"),
+    )?;
 
     // The indexer agrees.
     let view: serde_json::Value =

@@ -34,6 +34,9 @@ pub struct Metrics {
     pub work_seconds: Histogram,
     /// Tasks this daemon is working on.
     pub active: Gauge,
+    /// Seconds the oldest render still running has run, 0 when none (worker): one that never returns (a hung
+    /// device driver) keeps the worker from claiming, and shows here.
+    pub render_running: Gauge,
     /// Errors by stage.
     pub errors: Kinds,
 }
@@ -50,6 +53,7 @@ impl Metrics {
         let appeals = Kinds::default();
         let work_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 16));
         let active = Gauge::default();
+        let render_running = Gauge::default();
         let errors = Kinds::default();
         let mut r = Registry::with_prefix(format!("tessera_{mode}"));
         r.register("claims", "Tasks claimed", claims.clone());
@@ -77,6 +81,11 @@ impl Metrics {
             work_seconds.clone(),
         );
         r.register("active_tasks", "Tasks in progress", active.clone());
+        r.register(
+            "render_running_seconds",
+            "Seconds the oldest render still running has run (0 when none)",
+            render_running.clone(),
+        );
         r.register("errors", "Errors, by stage", errors.clone());
         Self {
             registry: Arc::new(r),
@@ -89,6 +98,7 @@ impl Metrics {
             appeals,
             work_seconds,
             active,
+            render_running,
             errors,
         }
     }

@@ -24,8 +24,23 @@ const RECEIPT_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long a sent transaction may wait for a block before it is sent again at the same nonce with higher
 /// fees (see [`Market::send`]); at most `RECEIPT_TIMEOUT / BUMP_AFTER` replacements follow one call.
 const BUMP_AFTER: Duration = Duration::from_secs(30);
+/// A replacement's fee cap and tip never pass this many times the first bid's, whatever the node estimates:
+/// enough to follow the steepest rise EIP-1559 allows on Ethereum over `RECEIPT_TIMEOUT` (1/8 a block, 15
+/// blocks of 12 s: 5.9x the base fee, against a first cap of twice it), and a bound on what a hostile node's
+/// estimate can spend.
+const MAX_BID_FACTOR: u128 = 8;
 /// Blocks per `eth_getLogs` request.
 const LOG_RANGE: u64 = 5_000;
+
+/// A replacement's bid (a fee cap, a tip or a gas price, in wei) after `last`: at least 1/8 above it plus one
+/// wei (nodes replace a pending transaction only for 10% more), raised to the node's `estimate` when that is
+/// higher, but the estimate counts only up to `MAX_BID_FACTOR` times the `first` bid.
+pub fn raised_bid(last: u128, estimate: u128, first: u128) -> u128 {
+    let ceiling = first.saturating_mul(MAX_BID_FACTOR);
+    last.saturating_add(last / 8)
+        .saturating_add(1)
+        .max(estimate.min(ceiling))
+}
 
 /// A task as `getTask` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +176,9 @@ pub struct Market {
     behind_taken: Duration,
     /// How long a transaction waits for a block before it is replaced (`BUMP_AFTER` unless set).
     bump_after: Duration,
+    /// The operator's key: transactions are filled and signed here, never rebuilt from a node's answer
+    /// (`None` for a read-only client).
+    wallet: Option<EthereumWallet>,
 }
 
 /// Reads of a head below the highest block seen before a call gives up (see [`Market::head`]).
@@ -197,18 +215,21 @@ impl Market {
         signer: PrivateKeySigner,
     ) -> Result<Self> {
         let me = signer.address();
-        // Nonces from the node's pending count for every transaction: alloy's default cache takes a nonce
-        // before gas estimation, so a call that reverts at estimation would leave a gap that stalls every
-        // later transaction of the account (daemons send calls that can lose a race, e.g. two appeals).
+        let wallet = EthereumWallet::from(signer);
+        // Transactions are filled and signed by `send` itself (nonce from the node's pending count, taken
+        // after gas estimation: a call that reverts at estimation leaves no gap that would stall every later
+        // transaction of the account). The provider's fillers stay for any other sender.
         let provider = ProviderBuilder::new()
             .disable_recommended_fillers()
             .with_gas_estimation()
             .with_simple_nonce_management()
             .fetch_chain_id()
-            .wallet(EthereumWallet::from(signer))
+            .wallet(wallet.clone())
             .connect_http(parse_url(rpc_url)?)
             .erased();
-        Self::over(provider, rpc_url, deployment, me).await
+        let mut m = Self::over(provider, rpc_url, deployment, me).await?;
+        m.wallet = Some(wallet);
+        Ok(m)
     }
 
     /// Connects without a key, for reading.
@@ -247,6 +268,7 @@ impl Market {
             behind_since: std::sync::Arc::default(),
             behind_taken: BEHIND_TAKEN,
             bump_after: BUMP_AFTER,
+            wallet: None,
         })
     }
 
@@ -530,27 +552,66 @@ impl Market {
 
     /// Sends a call and waits for a successful receipt; a revert is explained in words.
     ///
-    /// A transaction not in a block after `BUMP_AFTER` (30 s; its fees fell below a risen base fee, or the
-    /// node dropped it) is sent again at the same nonce with a fee cap and tip each at least 1/8 above the
-    /// last ones sent (nodes ask for 10% more to replace a pending transaction) and at least the node's
-    /// current estimate, every `BUMP_AFTER` until `RECEIPT_TIMEOUT` (180 s): a stuck transaction would
-    /// otherwise hold back every later one of the account (their nonces follow it), a claim or a submission
-    /// past its lease. Every version sent is watched: whichever is mined is the receipt. The same nonce
-    /// makes at most one of them count.
+    /// The transaction is filled here (gas from the call's estimate, nonce from the node's pending count,
+    /// fees from its EIP-1559 estimate or, without a base fee, its gas price) and signed here, so its hash is
+    /// known before it is sent. One not in a block after `BUMP_AFTER` (30 s; its fee cap fell below a base
+    /// fee that rose after it was sent, or the node dropped it) is signed again from the same request, with
+    /// only the fees changed: the cap and tip each at least 1/8 above the last bid (nodes ask for 10% more to
+    /// replace a pending transaction), raised to the node's current estimate but never past
+    /// `MAX_BID_FACTOR` (8) times the first bid; every `BUMP_AFTER` until `RECEIPT_TIMEOUT` (180 s). A stuck
+    /// transaction would otherwise hold back every later one of the account (their nonces follow it), a
+    /// claim or a submission past its lease. Every version is watched, one whose sending failed too (the
+    /// node may have taken it): whichever is mined is the receipt, and the one nonce makes at most one of
+    /// them count.
     pub async fn send<D: CallDecoder>(
         &self,
         call: CallBuilder<&DynProvider, D>,
         what: &str,
     ) -> Result<TransactionReceipt> {
-        let pending = call
-            .send()
-            .await
-            .map_err(|e| anyhow!("{what}: {}", errors::describe(&e)))?;
-        let first = *pending.tx_hash();
-        // What was sent (nonce, gas, fees), for replacements: read back from the node now, while it holds
-        // the transaction (again at the first replacement if it does not answer).
-        let mut sent = self.sent_request(first).await.ok();
-        let mut hashes = vec![first];
+        let described = |e: alloy::contract::Error| anyhow!("{what}: {}", errors::describe(&e));
+        let wallet = self
+            .wallet
+            .as_ref()
+            .ok_or_else(|| anyhow!("{what}: this client has no key to send with"))?;
+        let gas = call.estimate_gas().await.map_err(described)?;
+        let mut req = call.into_transaction_request();
+        req.from = Some(self.me);
+        req.gas = Some(gas);
+        req.chain_id = Some(self.deployment.chain_id);
+        req.nonce = Some(
+            self.provider
+                .get_transaction_count(self.me)
+                .pending()
+                .await
+                .map_err(|e| described(e.into()))?,
+        );
+        match self.provider.estimate_eip1559_fees().await {
+            Ok(f) => {
+                req.max_fee_per_gas = Some(f.max_fee_per_gas);
+                req.max_priority_fee_per_gas = Some(f.max_priority_fee_per_gas);
+            }
+            // A chain without a base fee.
+            Err(_) => {
+                req.gas_price = Some(
+                    self.provider
+                        .get_gas_price()
+                        .await
+                        .map_err(|e| described(e.into()))?,
+                );
+            }
+        }
+        let first_bid = req.clone();
+        let mut hashes = Vec::new();
+        if let Err(e) = self.broadcast(wallet, req.clone(), &mut hashes).await {
+            // Refused, unless the node has it (a reply lost after the node took it).
+            let known = match hashes.last() {
+                Some(h) => matches!(self.provider.get_transaction_by_hash(*h).await, Ok(Some(_))),
+                None => false,
+            };
+            if !known {
+                return Err(e.context(what.to_owned()));
+            }
+        }
         let started = Instant::now();
         let mut last_send = started;
         loop {
@@ -572,28 +633,39 @@ impl Market {
                     Err(e) => last_error = Some(e),
                 }
             }
-            let hash = hashes.last().copied().unwrap_or(first);
             if started.elapsed() > RECEIPT_TIMEOUT {
+                let list = hashes
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let nonce = req.nonce.unwrap_or_default();
+                if matches!(self.provider.get_transaction_count(self.me).await, Ok(n) if n > nonce)
+                {
+                    bail!(
+                        "{what}: nonce {nonce} was used, but no receipt of {list} was read within {RECEIPT_TIMEOUT:?}: \
+                         one of them (or another transaction of this account) was mined; do not send it again blindly"
+                    );
+                }
                 match last_error {
                     Some(e) => bail!(
-                        "{what}: transaction {hash}: no receipt within {RECEIPT_TIMEOUT:?} (last read failed: {e})"
+                        "{what}: {list}: no receipt within {RECEIPT_TIMEOUT:?} (last read failed: {e})"
                     ),
-                    None => {
-                        bail!("{what}: transaction {hash} not mined within {RECEIPT_TIMEOUT:?}")
-                    }
+                    None => bail!("{what}: {list} not mined within {RECEIPT_TIMEOUT:?}"),
                 }
             }
             if last_send.elapsed() >= self.bump_after {
                 last_send = Instant::now();
-                match self.replace(first, &mut sent).await {
+                self.raise_fees(&mut req, &first_bid).await;
+                let old = hashes.last().copied();
+                match self.broadcast(wallet, req.clone(), &mut hashes).await {
                     Ok(new) => {
-                        tracing::warn!(target: "market", what, old = %hash, new = %new, "transaction not mined; sent again with higher fees");
-                        hashes.push(new);
+                        tracing::warn!(target: "market", what, old = ?old, new = %new, "transaction not mined; sent again with higher fees");
                     }
-                    // Refused (a version was mined meanwhile: the nonce is used; a node that wants more):
+                    // Refused (a version was mined meanwhile and the nonce is used; a node that wants more):
                     // the receipts tell, and the next replacement bids higher.
                     Err(e) => {
-                        tracing::warn!(target: "market", what, tx = %hash, error = %format!("{e:#}"), "transaction not mined; replacing it failed");
+                        tracing::warn!(target: "market", what, old = ?old, error = %format!("{e:#}"), "transaction not mined; replacing it failed");
                     }
                 }
             }
@@ -601,45 +673,55 @@ impl Market {
         }
     }
 
-    /// The request of sent transaction `hash` as the node holds it (nonce, gas, fees, call), from this
-    /// account.
-    async fn sent_request(&self, hash: B256) -> Result<TransactionRequest> {
-        let tx = self
-            .provider
-            .get_transaction_by_hash(hash)
-            .await?
-            .ok_or_else(|| anyhow!("the node does not know transaction {hash}"))?;
-        let mut req = tx.into_request();
-        req.from = Some(self.me);
-        Ok(req)
+    /// Signs `req` with `wallet`, records its hash in `hashes` (before sending: a node may take it and its
+    /// reply be lost), and sends it.
+    async fn broadcast(
+        &self,
+        wallet: &EthereumWallet,
+        req: TransactionRequest,
+        hashes: &mut Vec<B256>,
+    ) -> Result<B256> {
+        use alloy::eips::eip2718::Encodable2718;
+        use alloy::network::{Ethereum, NetworkTransactionBuilder};
+        let signed =
+            <TransactionRequest as NetworkTransactionBuilder<Ethereum>>::build(req, wallet)
+                .await
+                .context("signing the transaction")?;
+        let hash = *signed.tx_hash();
+        if !hashes.contains(&hash) {
+            hashes.push(hash);
+        }
+        self.provider
+            .send_raw_transaction(&signed.encoded_2718())
+            .await
+            .map(drop)
+            .map_err(|e| anyhow!("{}", errors::describe(&e.into())))?;
+        Ok(hash)
     }
 
-    /// Sends the transaction `sent` again (read from the node as `first` if unknown) at its nonce and gas,
-    /// with higher fees; returns the new hash. `sent` keeps the fees bid, so that a refused replacement's
-    /// successor bids above it.
-    async fn replace(&self, first: B256, sent: &mut Option<TransactionRequest>) -> Result<B256> {
-        let mut req = match sent.take() {
-            Some(r) => r,
-            None => self.sent_request(first).await?,
-        };
-        let more =
-            |old: u128, floor: u128| old.saturating_add(old / 8).saturating_add(1).max(floor);
-        match (req.max_fee_per_gas, req.max_priority_fee_per_gas) {
-            (Some(cap), Some(tip)) => {
+    /// Raises `req`'s fees for a replacement: each at least 1/8 above its last bid (plus one wei), up to the
+    /// node's current estimate when that is higher, never past `MAX_BID_FACTOR` times `first`'s (a node's
+    /// estimate is advice, not a blank cheque).
+    async fn raise_fees(&self, req: &mut TransactionRequest, first: &TransactionRequest) {
+        match (
+            req.max_fee_per_gas,
+            req.max_priority_fee_per_gas,
+            first.max_fee_per_gas,
+            first.max_priority_fee_per_gas,
+        ) {
+            (Some(cap), Some(tip), Some(cap0), Some(tip0)) => {
                 let est = self.provider.estimate_eip1559_fees().await.ok();
-                let tip = more(tip, est.map_or(0, |e| e.max_priority_fee_per_gas));
-                let cap = more(cap, est.map_or(0, |e| e.max_fee_per_gas)).max(tip);
+                let tip = raised_bid(tip, est.map_or(0, |e| e.max_priority_fee_per_gas), tip0);
+                let cap = raised_bid(cap, est.map_or(0, |e| e.max_fee_per_gas), cap0).max(tip);
                 req.max_priority_fee_per_gas = Some(tip);
                 req.max_fee_per_gas = Some(cap);
             }
             _ => {
                 let now = self.provider.get_gas_price().await.unwrap_or(0);
-                req.gas_price = Some(more(req.gas_price.unwrap_or(0), now));
+                let last = req.gas_price.unwrap_or(0);
+                req.gas_price = Some(raised_bid(last, now, first.gas_price.unwrap_or(last)));
             }
         }
-        *sent = Some(req.clone());
-        let pending = self.provider.send_transaction(req).await?;
-        Ok(*pending.tx_hash())
     }
 
     /// Logs of the market with `signatures` in `from..=to`, in `LOG_RANGE` steps, optionally filtered on the
@@ -842,5 +924,29 @@ impl JobBook {
         self.jobs
             .values()
             .filter(move |j| !j.cancelled && u64::from(j.spec.deadline) > now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::raised_bid;
+
+    #[test]
+    fn a_replacement_bids_an_eighth_more_follows_the_estimate_and_stops_at_eight_times_the_first() {
+        // At least 1/8 and one wei above the last bid (a 0 tip becomes 1).
+        assert_eq!(raised_bid(800, 0, 800), 901);
+        assert_eq!(raised_bid(0, 0, 0), 1);
+        // Up to the node's estimate when higher.
+        assert_eq!(raised_bid(800, 5_000, 800), 5_000);
+        // An estimate counts only up to eight times the first bid.
+        assert_eq!(raised_bid(800, 1_000_000, 800), 6_400);
+        // Six replacements of their own grow the bid to about twice the first.
+        let mut b = 1_000_000u128;
+        for _ in 0..6 {
+            b = raised_bid(b, 0, 1_000_000);
+        }
+        assert!((2_020_000..2_030_000).contains(&b), "{b}");
+        // No overflow at the top.
+        assert_eq!(raised_bid(u128::MAX, u128::MAX, u128::MAX), u128::MAX);
     }
 }

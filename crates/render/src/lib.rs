@@ -21,7 +21,7 @@ pub use kernel::cuda::{CudaBackend, CudaUnavailable};
 pub use kernel::{CpuKernel, kernel_pow, kernel_sincos_turns};
 pub use render::{
     AuditedCell, Backend, BackendChoice, RegionImage, render_cells, render_cells_audited,
-    render_rect, render_region,
+    render_cells_audited_with, render_rect, render_region,
 };
 pub use scene::{
     EnvironmentMap, Limits, LoadOptions, Look, Scene, SceneError, load_glb, load_hdr, pack_gltf,

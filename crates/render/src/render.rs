@@ -326,7 +326,23 @@ pub fn render_cells_audited(
     indices: &[u32],
     mask: u64,
 ) -> Result<Vec<AuditedCell>, RenderError> {
+    render_cells_audited_with(scene, settings, region, indices, mask, CpuKernel::best())
+}
+
+/// [`render_cells_audited`] with a given build of the CPU kernel (the same bits from every build; for
+/// conformance tests). A build this CPU cannot run falls back to the baseline.
+pub fn render_cells_audited_with(
+    scene: &Scene,
+    settings: &RenderSettings,
+    region: Rect,
+    indices: &[u32],
+    mask: u64,
+    kernel: CpuKernel,
+) -> Result<Vec<AuditedCell>, RenderError> {
     check_inside(region, settings)?;
+    let kernel = Backend::CpuBuild(kernel)
+        .cpu_kernel()
+        .unwrap_or(CpuKernel::Baseline);
     let all: Vec<Rect> = tessera_common::task::cells(region, settings.cell_size).collect();
     let count = u32::try_from(all.len()).unwrap_or(u32::MAX);
     let rects: Vec<(u32, Rect)> = indices
@@ -338,7 +354,6 @@ pub fn render_cells_audited(
         })
         .collect::<Result<_, _>>()?;
     let frame = frame_of(settings);
-    let kernel = CpuKernel::best();
     Ok(rects
         .par_iter()
         .map(|&(index, rect)| {

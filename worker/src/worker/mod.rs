@@ -115,6 +115,9 @@ const ORPHAN_CURSOR: &str = "orphans/from";
 const ORPHAN_ROUNDS: u64 = 60;
 /// Blocks each orphan scan reads again before its cursor.
 const ORPHAN_OVERLAP: u64 = 64;
+/// A render no longer wanted (its claim ended) that has run this long is reported, once: it holds the
+/// machine, and no task is claimed until it returns.
+const DRAINING_WARN_SECS: u64 = 900;
 
 /// The worker.
 pub struct Worker {
@@ -266,6 +269,29 @@ impl Worker {
         self.draining.extend(unwanted.into_values());
         self.draining.retain(|d| !d.handle.is_finished());
         busy |= !self.draining.is_empty();
+        // The oldest render still running: one that never returns (a hung device) holds the machine, and no
+        // task is claimed until a restart.
+        let running = self
+            .rendering
+            .values()
+            .chain(&self.draining)
+            .filter(|r| !r.handle.is_finished())
+            .map(produce::Rendering::seconds)
+            .max()
+            .unwrap_or(0);
+        self.ctx
+            .metrics
+            .render_running
+            .set(i64::try_from(running).unwrap_or(i64::MAX));
+        for d in &mut self.draining {
+            if !d.warned && d.seconds() >= DRAINING_WARN_SECS {
+                d.warned = true;
+                tracing::warn!(
+                    secs = d.seconds(),
+                    "a render no longer wanted still runs: no task is claimed until it returns (a restart ends it)"
+                );
+            }
+        }
         let active = records.iter().filter(|r| r.phase != Phase::Done).count();
         self.ctx
             .metrics

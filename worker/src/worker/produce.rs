@@ -16,6 +16,15 @@ pub(super) struct Rendering {
     pub(super) attempt: u64,
     started: Instant,
     pub(super) handle: tokio::task::JoinHandle<Result<RegionImage>>,
+    /// Whether a render no longer wanted has been reported as running long (once).
+    pub(super) warned: bool,
+}
+
+impl Rendering {
+    /// Whole seconds since it started.
+    pub(super) fn seconds(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
 }
 
 impl Worker {
@@ -79,6 +88,7 @@ impl Worker {
                 attempt: r.attempt,
                 started: Instant::now(),
                 handle,
+                warned: false,
             },
         );
         Ok(())

@@ -1,9 +1,9 @@
-//! The market client against a base fee that rises past a sent transaction's fee cap: the transaction is
-//! sent again at its nonce with higher fees, the replacement is mined, and the account's next transaction
-//! is not held back behind it.
+//! The market client against a base fee that rises past a sent transaction's fee cap and stays there: the
+//! transaction is sent again at its nonce with higher fees, the replacement is mined, and the account's next
+//! transaction is not held back behind it.
 
 use crate::harness::Chain;
-use alloy::primitives::U256;
+use alloy::primitives::{B256, U256};
 use alloy::providers::Provider;
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -18,24 +18,19 @@ async fn a_transaction_under_a_risen_base_fee_is_replaced_with_higher_fees() -> 
     let deployment = chain.deploy(DeployParams::default()).await?;
     let mut m = Market::connect(&chain.endpoint(), deployment, chain.worker.signer.clone()).await?;
     m.set_bump_after(Duration::from_secs(1));
-    let base = chain
-        .worker
-        .provider
+    let p = &chain.worker.provider;
+    let base = p
         .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
         .await?
         .context("latest block")?
         .header
         .base_fee_per_gas
         .context("an EIP-1559 chain")?;
-    let nonce = chain
-        .worker
-        .provider
-        .get_transaction_count(chain.worker.address)
-        .await?;
+    let me = chain.worker.address;
+    let nonce = p.get_transaction_count(me).await?;
 
-    // Blocks come only when the test mines them; the first one after the send has a base fee a thousand
-    // times the one the transaction's fees were estimated at (it then falls by 1/8 a block, as EIP-1559
-    // has it: back below the first cap only after some 50 blocks).
+    // Blocks come only when the test mines them, each with a base fee three times the one the transaction's
+    // fees were estimated at (its cap is about twice that).
     chain.rpc("evm_setAutomine", json!([false])).await?;
     let done = AtomicBool::new(false);
     let stake = U256::from(10u64).pow(U256::from(18u64));
@@ -45,34 +40,51 @@ async fn a_transaction_under_a_risen_base_fee_is_replaced_with_higher_fees() -> 
         r
     };
     let mining = async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        chain
-            .rpc(
-                "anvil_setNextBlockBaseFeePerGas",
-                json!([format!("{:#x}", u128::from(base) * 1000)]),
-            )
-            .await?;
+        // The first version, once the node holds it.
+        let mut first = None;
+        for _ in 0..100 {
+            if p.get_transaction_count(me).pending().await? > nonce {
+                let pool = chain.rpc("txpool_content", json!([])).await?;
+                let pending = &pool["pending"];
+                first = pending
+                    .as_object()
+                    .and_then(|o| {
+                        o.iter()
+                            .find(|(a, _)| a.eq_ignore_ascii_case(&me.to_string()))
+                    })
+                    .and_then(|(_, txs)| txs[nonce.to_string()]["hash"].as_str())
+                    .map(str::parse::<B256>)
+                    .transpose()?;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let first = first.context("the first version in the pool")?;
         for _ in 0..120 {
             if done.load(Ordering::SeqCst) {
                 break;
             }
+            chain
+                .rpc(
+                    "anvil_setNextBlockBaseFeePerGas",
+                    json!([format!("{:#x}", u128::from(base) * 3)]),
+                )
+                .await?;
             chain.mine(1).await?;
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        anyhow::Ok(())
+        anyhow::Ok(first)
     };
-    let (receipt, mined) = tokio::join!(sending, mining);
-    mined?;
-    let receipt = receipt?;
-    // Mined at a price the first version's cap (about twice the old base fee) could not pay: a replacement.
+    let (receipt, first) = tokio::join!(sending, mining);
+    let (receipt, first) = (receipt?, first?);
+    assert_ne!(receipt.transaction_hash, first, "a replacement was mined");
     assert!(
-        receipt.effective_gas_price > u128::from(base) * 100,
-        "effective price {} against an old base fee of {base}",
-        receipt.effective_gas_price
+        receipt.effective_gas_price >= u128::from(base) * 3,
+        "effective price {} against a base fee of {}",
+        receipt.effective_gas_price,
+        u128::from(base) * 3
     );
-    let tx = chain
-        .worker
-        .provider
+    let tx = p
         .get_transaction_by_hash(receipt.transaction_hash)
         .await?
         .context("the mined transaction")?;
@@ -83,18 +95,10 @@ async fn a_transaction_under_a_risen_base_fee_is_replaced_with_higher_fees() -> 
     );
     assert_eq!(m.free_stake().await?, 1_000_000_000_000_000_000);
 
-    // The account's next transaction is not stuck behind it.
+    // The account's next transaction is not stuck behind it, and the replaced version never counts.
     chain.rpc("evm_setAutomine", json!([true])).await?;
     m.send(m.market.stake().value(stake), "stake").await?;
     assert_eq!(m.free_stake().await?, 2_000_000_000_000_000_000);
-    assert_eq!(
-        chain
-            .worker
-            .provider
-            .get_transaction_count(chain.worker.address)
-            .await?,
-        nonce + 2,
-        "one transaction each: the replaced version was never mined"
-    );
+    assert_eq!(p.get_transaction_count(me).await?, nonce + 2);
     Ok(())
 }

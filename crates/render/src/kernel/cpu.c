@@ -2,7 +2,9 @@
 #include "pathtrace.h"
 
 /* The entry points carry the build's suffix (build.rs: none for the baseline build, _avx2 for the AVX2 one). */
-#ifndef TS_CPU_SUFFIX
+#ifdef TS_CPU_SUFFIX
+#define TS_CPU_VARIANT 1 /* a build besides the baseline: only the render entry points */
+#else
 #define TS_CPU_SUFFIX
 #endif
 #define TS_CAT2(a, b) a##b
@@ -50,7 +52,9 @@ ts_u64 TS_CPU(ts_render_rect_audit)(const ts_scene *s, ts_u32 x, ts_u32 y, ts_u3
     return rays_total;
 }
 
+#ifndef TS_CPU_VARIANT
 /* Exposed for the conformance tests of the deterministic math. */
-void TS_CPU(ts_sincos_turns_c)(float t, float *s, float *c) { ts_sincos_turns(t, s, c); }
-float TS_CPU(ts_pow_c)(float x, float y) { return ts_pow(x, y); }
-float TS_CPU(ts_rand_c)(const ts_scene *s, ts_u32 pixel, ts_u32 sample, ts_u32 dim) { return ts_rand(s, pixel, sample, dim); }
+void ts_sincos_turns_c(float t, float *s, float *c) { ts_sincos_turns(t, s, c); }
+float ts_pow_c(float x, float y) { return ts_pow(x, y); }
+float ts_rand_c(const ts_scene *s, ts_u32 pixel, ts_u32 sample, ts_u32 dim) { return ts_rand(s, pixel, sample, dim); }
+#endif

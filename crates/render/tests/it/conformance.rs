@@ -81,6 +81,31 @@ fn every_cpu_build_gives_identical_leaves() {
         assert_eq!(other.cpu_kernel(), Some(k), "{} runs here", k.name());
         assert_identical(&baseline, &other);
     }
+    // The audited cells a committee member renders (their pixels and signed sums) too.
+    for (name, scene, s) in conformance_scenes() {
+        let picks: Vec<u32> = (0..4).collect();
+        let mask = 0x5a5a_0f0f_3c3c_9999;
+        let audited = |k| {
+            tessera_render::render_cells_audited_with(&scene, &s, s.full_frame(), &picks, mask, k)
+                .expect("audited cells")
+        };
+        let base = audited(CpuKernel::Baseline);
+        for k in CpuKernel::available().into_iter().skip(1) {
+            let other = audited(k);
+            for (a, b) in base.iter().zip(&other) {
+                assert_eq!(
+                    a.cell.leaf, b.cell.leaf,
+                    "{name}: audited cell {}",
+                    a.cell.index
+                );
+                assert_eq!(
+                    a.audit_hash, b.audit_hash,
+                    "{name}: audit sums of cell {}",
+                    a.cell.index
+                );
+            }
+        }
+    }
     // The default CPU backend takes the fastest build.
     assert_eq!(
         Backend::Cpu.cpu_kernel(),
