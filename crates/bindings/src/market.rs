@@ -36,10 +36,19 @@ const LOG_RANGE: u64 = 5_000;
 /// wei (nodes replace a pending transaction only for 10% more), raised to the node's `estimate` when that is
 /// higher, but the estimate counts only up to `MAX_BID_FACTOR` times the `first` bid.
 pub fn raised_bid(last: u128, estimate: u128, first: u128) -> u128 {
-    let ceiling = first.saturating_mul(MAX_BID_FACTOR);
+    // A first bid of 0 (a legacy chain's free gas) still lets the estimate count from 1 wei up.
+    let ceiling = first.max(1).saturating_mul(MAX_BID_FACTOR);
     last.saturating_add(last / 8)
         .saturating_add(1)
         .max(estimate.min(ceiling))
+}
+
+/// Why a transaction was not sent.
+enum Broadcast {
+    /// The node answered with a refusal (or it could not be signed): it does not hold it.
+    Refused(anyhow::Error),
+    /// No answer came: the node may hold it.
+    NoAnswer(anyhow::Error),
 }
 
 /// A task as `getTask` reports it.
@@ -558,7 +567,7 @@ impl Market {
     /// fee that rose after it was sent, or the node dropped it) is signed again from the same request, with
     /// only the fees changed: the cap and tip each at least 1/8 above the last bid (nodes ask for 10% more to
     /// replace a pending transaction), raised to the node's current estimate but never past
-    /// `MAX_BID_FACTOR` (8) times the first bid; every `BUMP_AFTER` until `RECEIPT_TIMEOUT` (180 s). A stuck
+    /// `MAX_BID_FACTOR` (8) times the first fee cap (or gas price); every `BUMP_AFTER` until `RECEIPT_TIMEOUT` (180 s). A stuck
     /// transaction would otherwise hold back every later one of the account (their nonces follow it), a
     /// claim or a submission past its lease. Every version is watched, one whose sending failed too (the
     /// node may have taken it): whichever is mined is the receipt, and the one nonce makes at most one of
@@ -590,6 +599,9 @@ impl Market {
                 req.max_fee_per_gas = Some(f.max_fee_per_gas);
                 req.max_priority_fee_per_gas = Some(f.max_priority_fee_per_gas);
             }
+            Err(e) if !matches!(e, alloy::transports::RpcError::UnsupportedFeature(_)) => {
+                return Err(described(e.into()));
+            }
             // A chain without a base fee.
             Err(_) => {
                 req.gas_price = Some(
@@ -602,14 +614,13 @@ impl Market {
         }
         let first_bid = req.clone();
         let mut hashes = Vec::new();
-        if let Err(e) = self.broadcast(wallet, req.clone(), &mut hashes).await {
-            // Refused, unless the node has it (a reply lost after the node took it).
-            let known = match hashes.last() {
-                Some(h) => matches!(self.provider.get_transaction_by_hash(*h).await, Ok(Some(_))),
-                None => false,
-            };
-            if !known {
-                return Err(e.context(what.to_owned()));
+        match self.broadcast(wallet, req.clone(), &mut hashes).await {
+            Ok(_) => {}
+            // The node answered with a refusal (a nonce taken, funds short), or it could not be signed.
+            Err(Broadcast::Refused(e)) => return Err(e.context(what.to_owned())),
+            // No answer (a dropped connection, a timeout): the node may have taken it, so it is watched.
+            Err(Broadcast::NoAnswer(e)) => {
+                tracing::warn!(target: "market", what, tx = ?hashes.last(), error = %format!("{e:#}"), "sending got no answer; watching for the transaction");
             }
         }
         let started = Instant::now();
@@ -664,7 +675,7 @@ impl Market {
                     }
                     // Refused (a version was mined meanwhile and the nonce is used; a node that wants more):
                     // the receipts tell, and the next replacement bids higher.
-                    Err(e) => {
+                    Err(Broadcast::Refused(e) | Broadcast::NoAnswer(e)) => {
                         tracing::warn!(target: "market", what, old = ?old, error = %format!("{e:#}"), "transaction not mined; replacing it failed");
                     }
                 }
@@ -680,23 +691,33 @@ impl Market {
         wallet: &EthereumWallet,
         req: TransactionRequest,
         hashes: &mut Vec<B256>,
-    ) -> Result<B256> {
+    ) -> Result<B256, Broadcast> {
         use alloy::eips::eip2718::Encodable2718;
         use alloy::network::{Ethereum, NetworkTransactionBuilder};
         let signed =
             <TransactionRequest as NetworkTransactionBuilder<Ethereum>>::build(req, wallet)
                 .await
-                .context("signing the transaction")?;
+                .map_err(|e| Broadcast::Refused(anyhow!("signing the transaction: {e}")))?;
         let hash = *signed.tx_hash();
         if !hashes.contains(&hash) {
             hashes.push(hash);
         }
-        self.provider
+        match self
+            .provider
             .send_raw_transaction(&signed.encoded_2718())
             .await
-            .map(drop)
-            .map_err(|e| anyhow!("{}", errors::describe(&e.into())))?;
-        Ok(hash)
+        {
+            Ok(_) => Ok(hash),
+            Err(e) => {
+                let refused = matches!(e, alloy::transports::RpcError::ErrorResp(_));
+                let e = anyhow!("transaction {hash}: {}", errors::describe(&e.into()));
+                Err(if refused {
+                    Broadcast::Refused(e)
+                } else {
+                    Broadcast::NoAnswer(e)
+                })
+            }
+        }
     }
 
     /// Raises `req`'s fees for a replacement: each at least 1/8 above its last bid (plus one wei), up to the
@@ -709,9 +730,11 @@ impl Market {
             first.max_fee_per_gas,
             first.max_priority_fee_per_gas,
         ) {
-            (Some(cap), Some(tip), Some(cap0), Some(tip0)) => {
+            (Some(cap), Some(tip), Some(cap0), Some(_)) => {
                 let est = self.provider.estimate_eip1559_fees().await.ok();
-                let tip = raised_bid(tip, est.map_or(0, |e| e.max_priority_fee_per_gas), tip0);
+                // The tip is bounded by the cap's ceiling (what is spent is at most cap x gas): a first tip
+                // of 1 wei (a quiet chain's estimate) may still follow the node's estimate.
+                let tip = raised_bid(tip, est.map_or(0, |e| e.max_priority_fee_per_gas), cap0);
                 let cap = raised_bid(cap, est.map_or(0, |e| e.max_fee_per_gas), cap0).max(tip);
                 req.max_priority_fee_per_gas = Some(tip);
                 req.max_fee_per_gas = Some(cap);
@@ -936,6 +959,9 @@ mod tests {
         // At least 1/8 and one wei above the last bid (a 0 tip becomes 1).
         assert_eq!(raised_bid(800, 0, 800), 901);
         assert_eq!(raised_bid(0, 0, 0), 1);
+        // A first bid of 0 still lets the estimate count, up to 8 wei.
+        assert_eq!(raised_bid(0, 5, 0), 5);
+        assert_eq!(raised_bid(0, 50, 0), 8);
         // Up to the node's estimate when higher.
         assert_eq!(raised_bid(800, 5_000, 800), 5_000);
         // An estimate counts only up to eight times the first bid.

@@ -75,8 +75,12 @@ async fn a_transaction_under_a_risen_base_fee_is_replaced_with_higher_fees() -> 
         }
         anyhow::Ok(first)
     };
-    let (receipt, first) = tokio::join!(sending, mining);
-    let (receipt, first) = (receipt?, first?);
+    // Bounded: without replacements the send would wait out its three minutes.
+    let (receipt, first) = tokio::time::timeout(Duration::from_secs(90), async {
+        tokio::try_join!(sending, mining)
+    })
+    .await
+    .context("the replacement was not mined within 90 s")??;
     assert_ne!(receipt.transaction_hash, first, "a replacement was mined");
     assert!(
         receipt.effective_gas_price >= u128::from(base) * 3,
