@@ -35,7 +35,7 @@ const LOG_RANGE: u64 = 5_000;
 /// A replacement's bid (a fee cap, a tip or a gas price, in wei) after `last`: at least 1/8 above it plus one
 /// wei (nodes replace a pending transaction only for 10% more), raised to the node's `estimate` when that is
 /// higher, but the estimate counts only up to `MAX_BID_FACTOR` times the `first` bid.
-pub fn raised_bid(last: u128, estimate: u128, first: u128) -> u128 {
+fn raised_bid(last: u128, estimate: u128, first: u128) -> u128 {
     // A first bid of 0 (a legacy chain's free gas) still lets the estimate count from 1 wei up.
     let ceiling = first.max(1).saturating_mul(MAX_BID_FACTOR);
     last.saturating_add(last / 8)
@@ -728,9 +728,8 @@ impl Market {
             req.max_fee_per_gas,
             req.max_priority_fee_per_gas,
             first.max_fee_per_gas,
-            first.max_priority_fee_per_gas,
         ) {
-            (Some(cap), Some(tip), Some(cap0), Some(_)) => {
+            (Some(cap), Some(tip), Some(cap0)) => {
                 let est = self.provider.estimate_eip1559_fees().await.ok();
                 // The tip is bounded by the cap's ceiling (what is spent is at most cap x gas): a first tip
                 // of 1 wei (a quiet chain's estimate) may still follow the node's estimate.

@@ -74,8 +74,7 @@ impl Backend {
     pub fn cpu_kernel(&self) -> Option<CpuKernel> {
         match self {
             Backend::Cpu => Some(CpuKernel::best()),
-            Backend::CpuBuild(k) if CpuKernel::available().contains(k) => Some(*k),
-            Backend::CpuBuild(_) => Some(CpuKernel::Baseline),
+            Backend::CpuBuild(k) => Some(k.usable()),
             Backend::Cuda(_) => None,
         }
     }
@@ -340,9 +339,6 @@ pub fn render_cells_audited_with(
     kernel: CpuKernel,
 ) -> Result<Vec<AuditedCell>, RenderError> {
     check_inside(region, settings)?;
-    let kernel = Backend::CpuBuild(kernel)
-        .cpu_kernel()
-        .unwrap_or(CpuKernel::Baseline);
     let all: Vec<Rect> = tessera_common::task::cells(region, settings.cell_size).collect();
     let count = u32::try_from(all.len()).unwrap_or(u32::MAX);
     let rects: Vec<(u32, Rect)> = indices

@@ -62,7 +62,7 @@ fn run(args: Args) -> Result<()> {
     let mut backends = Vec::new();
     if args.backend == "all" || args.backend == "cpu" {
         // Each build of the CPU kernel this CPU runs (the same bits; the default backend takes the last).
-        for k in CpuKernel::available() {
+        for &k in CpuKernel::available() {
             backends.push((format!("cpu-{}", k.name()), Backend::CpuBuild(k)));
         }
     }

@@ -136,25 +136,34 @@ pub enum CpuKernel {
 }
 
 impl CpuKernel {
-    /// The builds this CPU can run, the baseline first.
-    pub fn available() -> Vec<CpuKernel> {
-        let mut v = vec![CpuKernel::Baseline];
-        #[cfg(tessera_kernel_avx2)]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            v.push(CpuKernel::Avx2);
-        }
-        v
+    /// The builds this CPU can run, the baseline first (detected once).
+    pub fn available() -> &'static [CpuKernel] {
+        static AVAILABLE: std::sync::OnceLock<Vec<CpuKernel>> = std::sync::OnceLock::new();
+        AVAILABLE.get_or_init(|| {
+            let mut v = vec![CpuKernel::Baseline];
+            #[cfg(tessera_kernel_avx2)]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                v.push(CpuKernel::Avx2);
+            }
+            v
+        })
     }
 
-    /// The fastest build this CPU can run (detected once).
+    /// The fastest build this CPU can run.
     pub fn best() -> CpuKernel {
-        static BEST: std::sync::OnceLock<CpuKernel> = std::sync::OnceLock::new();
-        *BEST.get_or_init(|| {
-            CpuKernel::available()
-                .last()
-                .copied()
-                .unwrap_or(CpuKernel::Baseline)
-        })
+        CpuKernel::available()
+            .last()
+            .copied()
+            .unwrap_or(CpuKernel::Baseline)
+    }
+
+    /// This build if this CPU can run it, else the baseline (the same bits).
+    pub fn usable(self) -> CpuKernel {
+        if CpuKernel::available().contains(&self) {
+            self
+        } else {
+            CpuKernel::Baseline
+        }
     }
 
     /// A short name: `baseline` or `avx2`.
@@ -224,15 +233,12 @@ unsafe extern "C" {
     ) -> u64;
 }
 
-/// The entry points of `kernel`'s build. Only builds in [`CpuKernel::available`] may be called: an AVX2
-/// build on a CPU without AVX2 would fault on its first instruction, so one not available falls back to
-/// the baseline (same bits).
+/// The entry points of `kernel`'s build, or of the baseline's where this CPU cannot run it
+/// ([`CpuKernel::usable`]): an AVX2 build on a CPU without AVX2 would fault on its first instruction.
 fn entry_points(kernel: CpuKernel) -> (RenderRectFn, RenderRectAuditFn) {
-    match kernel {
+    match kernel.usable() {
         #[cfg(tessera_kernel_avx2)]
-        CpuKernel::Avx2 if CpuKernel::available().contains(&CpuKernel::Avx2) => {
-            (ts_render_rect_avx2, ts_render_rect_audit_avx2)
-        }
+        CpuKernel::Avx2 => (ts_render_rect_avx2, ts_render_rect_audit_avx2),
         _ => (ts_render_rect, ts_render_rect_audit),
     }
 }

@@ -76,7 +76,7 @@ fn every_cpu_build_gives_identical_leaves() {
     }
     let baseline = Backend::CpuBuild(CpuKernel::Baseline);
     assert_eq!(baseline.cpu_kernel(), Some(CpuKernel::Baseline));
-    for k in builds.into_iter().skip(1) {
+    for &k in builds.iter().skip(1) {
         let other = Backend::CpuBuild(k);
         assert_eq!(other.cpu_kernel(), Some(k), "{} runs here", k.name());
         assert_identical(&baseline, &other);
@@ -90,7 +90,7 @@ fn every_cpu_build_gives_identical_leaves() {
                 .expect("audited cells")
         };
         let base = audited(CpuKernel::Baseline);
-        for k in CpuKernel::available().into_iter().skip(1) {
+        for &k in CpuKernel::available().iter().skip(1) {
             let other = audited(k);
             for (a, b) in base.iter().zip(&other) {
                 assert_eq!(
