@@ -65,7 +65,7 @@ describe('a job as the contract and the CLI take it', () => {
 
   it('names the terms the contract would refuse, before anything is signed', () => {
     const spec = {
-      rendererId: 'tessera-pt/0.3', settings: base, token: '0x0000000000000000000000000000000000000000' as const,
+      rendererId: 'tessera-pt/0.4', settings: base, token: '0x0000000000000000000000000000000000000000' as const,
       rewardPerTask: 10n ** 15n, verifierFeeBps: 500, workerStakePerTask: 10n ** 15n, deadline: 2000, leaseDuration: 3600,
       challengeWindow: 20, quorum: 3, optimistic: false,
     };

@@ -1,13 +1,18 @@
 //! Bounding volume hierarchy: a binned SAH builder that is a pure function of the triangles (same input,
 //! same tree, same bits, on every machine and thread count), its binary tree collapsed into a 4-wide one
 //! (each node holds the boxes of up to four children side by side, so that the kernel tests them in one
-//! pass), flattened depth-first for the kernel.
+//! pass), flattened depth-first for the kernel. The triangles of each leaf are stored side by side in
+//! packs of four (structure of arrays), so that the kernel intersects a leaf's triangles in one pass too.
 
 use crate::math::{self, V3};
-use crate::scene::{NODE_FLOATS, NONE, Triangle};
+use crate::scene::{NODE_FLOATS, NONE, PACK_FLOATS, Triangle};
 
 const BINS: usize = 12;
-const MAX_LEAF: usize = 8;
+/// Triangles in a pack (the kernel intersects them in one pass). A node of at most this many triangles
+/// is a leaf: splitting it further was measured slower (a box test costs about what a pack costs; with a
+/// surface area heuristic weighing the two, `complete.glb` rendered no faster). Only the depth cap makes
+/// larger leaves, of several packs.
+const PACK_LANES: usize = 4;
 /// Depth of the binary tree. Each level of the 4-wide tree descends at least one binary level (two where
 /// the widening expands both children), and the kernel's traversal pushes at most 3 more nodes per level
 /// than it pops: 40 levels x 3 + 1 stays within TS_STACK = 128. Deeper input (coincident triangles) ends
@@ -18,10 +23,12 @@ const NODE2_FLOATS: usize = 8;
 /// Children of a wide node.
 const WIDTH: usize = 4;
 
-/// A flattened BVH: nodes in the kernel's layout and the triangle order of its leaves.
+/// A flattened BVH: nodes in the kernel's layout, the triangle order of its leaves and the leaves'
+/// triangle packs.
 pub(crate) struct Bvh {
     pub nodes: Vec<f32>,
     pub order: Vec<u32>,
+    pub packs: Vec<f32>,
 }
 
 #[derive(Clone, Copy)]
@@ -52,6 +59,7 @@ impl Aabb {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Prim {
     bounds: Aabb,
     centroid: V3,
@@ -79,11 +87,52 @@ impl Bvh {
         build_node(&mut prims, 0, 0, &mut binary);
         let mut nodes = Vec::with_capacity(binary.len() / 2 + NODE_FLOATS);
         widen(&binary, 0, &mut nodes);
+        let order: Vec<u32> = prims.iter().map(|p| p.index).collect();
+        let packs = pack_leaves(&mut nodes, &order, tris);
         Bvh {
             nodes,
-            order: prims.iter().map(|p| p.index).collect(),
+            order,
+            packs,
         }
     }
+}
+
+/// Moves each leaf's triangles into packs of four and points the leaf at its first pack; returns the packs.
+///
+/// Layout (`TS_PACK_FLOATS` = 40, `pathtrace.h`): v0 x, v0 y, v0 z, e1 x, e1 y, e1 z, e2 x, e2 y, e2 z of
+/// the four lanes (4 floats each; e1 = v1 - v0 and e2 = v2 - v0, computed as the scene's intersection
+/// records are), then the first lane's triangle index in leaf order (bits), then padding. A leaf of n
+/// triangles from leaf-order index f takes ceil(n / 4) consecutive packs, pack j holding triangles
+/// f + 4j.. in its lanes; unused lanes are zero (a degenerate triangle: no ray hits it). The leaf's
+/// reference in its node becomes the index of its first pack; its count stays the triangle count.
+fn pack_leaves(nodes: &mut [f32], order: &[u32], tris: &[Triangle]) -> Vec<f32> {
+    let mut packs = Vec::with_capacity(tris.len() / 2 * PACK_FLOATS);
+    for node in nodes.chunks_exact_mut(NODE_FLOATS) {
+        for k in 0..WIDTH {
+            let (reference, count) = (node[6 * WIDTH + k].to_bits(), node[7 * WIDTH + k].to_bits());
+            if reference == NONE || count == 0 {
+                continue;
+            }
+            let first = reference as usize;
+            let at = packs.len() / PACK_FLOATS;
+            for start in (first..first + count as usize).step_by(PACK_LANES) {
+                let base = packs.len();
+                packs.resize(base + PACK_FLOATS, 0.0);
+                let pack = &mut packs[base..];
+                for lane in 0..PACK_LANES.min(first + count as usize - start) {
+                    let t = &tris[order[start + lane] as usize];
+                    let e1 = math::sub(t.p[1], t.p[0]);
+                    let e2 = math::sub(t.p[2], t.p[0]);
+                    for (i, v) in [t.p[0], e1, e2].iter().flatten().enumerate() {
+                        pack[i * PACK_LANES + lane] = *v;
+                    }
+                }
+                pack[9 * PACK_LANES] = f32::from_bits(u32::try_from(start).unwrap_or(NONE));
+            }
+            node[6 * WIDTH + k] = f32::from_bits(u32::try_from(at).unwrap_or(NONE));
+        }
+    }
+    packs
 }
 
 /// Writes the binary subtree at `node` as a wide node and its wide subtrees, depth-first; returns the
@@ -92,8 +141,8 @@ impl Bvh {
 /// the binary tree). A binary leaf at the root becomes a wide node with that one leaf.
 ///
 /// Layout (`TS_NODE_FLOATS` = 32, `pathtrace.h`): lo x, lo y, lo z, hi x, hi y, hi z of the four children
-/// (4 floats each), then their references (bits: a wide node's index, or a leaf's first triangle; `NONE`
-/// for an empty slot) and their triangle counts (bits: 0 for a wide node). An empty slot's box is +inf in
+/// (4 floats each), then their references (bits: a wide node's index, or a leaf's first triangle, which
+/// `pack_leaves` replaces by its first pack; `NONE` for an empty slot) and their triangle counts (bits: 0 for a wide node). An empty slot's box is +inf in
 /// every bound, which no ray enters.
 fn widen(binary: &[f32], node: usize, out: &mut Vec<f32>) -> usize {
     let rec = |i: usize| &binary[i * NODE2_FLOATS..(i + 1) * NODE2_FLOATS];
@@ -143,6 +192,24 @@ fn widen(binary: &[f32], node: usize, out: &mut Vec<f32>) -> usize {
     at
 }
 
+/// Moves the primitives for which `left` holds before the others, each side keeping its order (what a
+/// stable sort by the predicate does, in linear time); returns how many hold.
+fn stable_partition(slice: &mut [Prim], left: impl Fn(&Prim) -> bool) -> usize {
+    let mut right = Vec::new();
+    let mut m = 0;
+    for i in 0..slice.len() {
+        let p = slice[i];
+        if left(&p) {
+            slice[m] = p;
+            m += 1;
+        } else {
+            right.push(p);
+        }
+    }
+    slice[m..].copy_from_slice(&right);
+    m
+}
+
 fn push_node(nodes: &mut Vec<f32>, b: &Aabb, a: u32, count: u32) -> usize {
     let at = nodes.len() / NODE2_FLOATS;
     nodes.extend_from_slice(&b.lo);
@@ -168,7 +235,7 @@ fn build_node(slice: &mut [Prim], start: usize, depth: usize, nodes: &mut Vec<f3
     }
     let count = slice.len();
     let as_u32 = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
-    if count <= 2 || depth >= MAX_DEPTH {
+    if count <= PACK_LANES || depth >= MAX_DEPTH {
         push_node(nodes, &bounds, as_u32(start), as_u32(count));
         return;
     }
@@ -221,30 +288,14 @@ fn build_node(slice: &mut [Prim], start: usize, depth: usize, nodes: &mut Vec<f3
             }
         }
     }
-    let leaf_cost = bounds.area() * count as f32;
-    let split = match best {
-        Some((cost, axis, pos)) if cost < leaf_cost || count > MAX_LEAF => Some((axis, pos)),
-        _ => None,
-    };
-    let mid = match split {
-        Some((axis, pos)) => {
+    let mid = match best {
+        Some((_, axis, pos)) => {
             // Stable partition keeps the result independent of anything but the input order.
-            slice.sort_by(|a, b| {
-                let la = a.centroid[axis] < pos;
-                let lb = b.centroid[axis] < pos;
-                lb.cmp(&la)
-            });
-            let m = slice.iter().take_while(|p| p.centroid[axis] < pos).count();
+            let m = stable_partition(slice, |p| p.centroid[axis] < pos);
             if m == 0 || m == count { count / 2 } else { m }
         }
-        None if count > MAX_LEAF => {
-            // All centroids coincide: split in the middle of the (stable) order.
-            count / 2
-        }
-        None => {
-            push_node(nodes, &bounds, as_u32(start), as_u32(count));
-            return;
-        }
+        // All centroids coincide: split in the middle of the (stable) order.
+        None => count / 2,
     };
     let at = push_node(nodes, &bounds, 0, 0);
     let (left, right) = slice.split_at_mut(mid);
@@ -285,7 +336,36 @@ mod tests {
         }
     }
 
-    /// Every triangle is in exactly one leaf, and every node's box holds its subtree.
+    /// The triangles (input indices) of the leaf of `count` triangles whose packs start at `pack`, checking
+    /// that its packs hold consecutive triangles of the leaf order, each lane the triangle's v0, e1 and e2,
+    /// and the unused lanes zero.
+    fn leaf(b: &Bvh, tris: &[Triangle], pack: usize, count: usize) -> Vec<usize> {
+        let first = b.packs[pack * PACK_FLOATS + 9 * PACK_LANES].to_bits() as usize;
+        let mut out = Vec::new();
+        for j in 0..count.div_ceil(PACK_LANES) {
+            let p = &b.packs[(pack + j) * PACK_FLOATS..(pack + j + 1) * PACK_FLOATS];
+            assert_eq!(p[9 * PACK_LANES].to_bits() as usize, first + j * PACK_LANES);
+            for lane in 0..PACK_LANES {
+                let got: Vec<u32> = (0..9).map(|i| p[i * PACK_LANES + lane].to_bits()).collect();
+                let slot = first + j * PACK_LANES + lane;
+                if slot >= first + count {
+                    assert!(got.iter().all(|&x| x == 0), "unused lane not zero");
+                    continue;
+                }
+                let t = &tris[b.order[slot] as usize];
+                let want: Vec<u32> = [t.p[0], math::sub(t.p[1], t.p[0]), math::sub(t.p[2], t.p[0])]
+                    .iter()
+                    .flatten()
+                    .map(|x| x.to_bits())
+                    .collect();
+                assert_eq!(got, want, "lane {lane} of pack {}", pack + j);
+                out.push(b.order[slot] as usize);
+            }
+        }
+        out
+    }
+
+    /// Every triangle is in exactly one leaf, in its leaf's packs, and every node's box holds its subtree.
     fn check(b: &Bvh, tris: &[Triangle]) {
         let mut seen = vec![0u32; tris.len()];
         /// The triangles under wide node `node`, checking each child's box holds them.
@@ -306,10 +386,11 @@ mod tests {
                     continue;
                 }
                 let points: Vec<V3> = if count > 0 {
-                    (a as usize..a as usize + count)
+                    leaf(b, tris, a as usize, count)
+                        .into_iter()
                         .flat_map(|i| {
-                            seen[b.order[i] as usize] += 1;
-                            tris[b.order[i] as usize].p
+                            seen[i] += 1;
+                            tris[i].p
                         })
                         .collect()
                 } else {
@@ -342,6 +423,10 @@ mod tests {
             b2.nodes.iter().map(|f| f.to_bits()).collect::<Vec<_>>()
         );
         assert_eq!(b.order, b2.order);
+        assert_eq!(
+            b.packs.iter().map(|f| f.to_bits()).collect::<Vec<_>>(),
+            b2.packs.iter().map(|f| f.to_bits()).collect::<Vec<_>>()
+        );
     }
 
     /// Triangles at exponentially growing distances split one at a time: the binary tree reaches its depth
@@ -392,6 +477,36 @@ mod tests {
             one.nodes.iter().map(|f| f.to_bits()).collect::<Vec<_>>()
         );
         assert_eq!(b.order, one.order);
+        assert_eq!(
+            b.packs.iter().map(|f| f.to_bits()).collect::<Vec<_>>(),
+            one.packs.iter().map(|f| f.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    /// Leaves fit one pack (below the depth cap): a node of up to four triangles is a leaf, so a
+    /// spread-out mesh's leaves hold one to four, and coincident triangles are split down to four.
+    #[test]
+    fn leaves_fit_a_pack() {
+        let tris: Vec<_> = (0..2000)
+            .map(|i| {
+                tri(
+                    (i % 23) as f32 * 0.35,
+                    (i / 23) as f32 * 0.35,
+                    (i % 3) as f32 * 0.2,
+                )
+            })
+            .collect();
+        let b = Bvh::build(&tris);
+        check(&b, &tris);
+        let counts: Vec<u32> = b
+            .nodes
+            .chunks_exact(NODE_FLOATS)
+            .flat_map(|n| (0..WIDTH).map(move |k| n[7 * WIDTH + k].to_bits()))
+            .filter(|&c| c > 0)
+            .collect();
+        assert!(counts.iter().all(|&c| c as usize <= PACK_LANES));
+        assert!(counts.iter().any(|&c| c > 1));
+        assert_eq!(counts.iter().sum::<u32>() as usize, tris.len());
     }
 
     #[test]

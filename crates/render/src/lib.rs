@@ -34,8 +34,10 @@ pub use tessera_common::task::{Rect, RenderSettings};
 /// `KHR_lights_punctual`'s photometric units with Blender's spot falloff, alpha modes, the second UV set,
 /// texture transforms, sampler wrap modes, vertex colours, skins, morph targets, transmission and IOR; 0.3:
 /// `KHR_materials_clearcoat`, `KHR_materials_sheen` and `KHR_materials_unlit`, a 4-wide BVH, and random
-/// streams keyed once per sample: every scene's cells change).
-pub const RENDERER_ID: &str = "tessera-pt/0.3";
+/// streams keyed once per sample: every scene's cells change; 0.4: BVH leaves of up to four triangles,
+/// intersected four at a time: the tree's shape, and with it the triangle order, changes, hence which of
+/// two exactly tied hits a ray takes and the triangle index alpha's stochastic decisions hash).
+pub const RENDERER_ID: &str = "tessera-pt/0.4";
 
 /// The kernel source as NVRTC compiles it (for tests and diagnostics).
 pub fn cuda_kernel_source() -> String {

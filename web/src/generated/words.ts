@@ -98,4 +98,4 @@ export const enumNames = {
   "MaxBounces"
  ]
 } as const;
-export const RENDERER_ID = "tessera-pt/0.3";
+export const RENDERER_ID = "tessera-pt/0.4";

@@ -130,6 +130,7 @@ impl CudaBackend {
         for v in [
             &scene.nodes,
             &scene.tris,
+            &scene.packs,
             &scene.shade,
             &scene.materials,
             &scene.texels,
@@ -176,11 +177,12 @@ impl CudaBackend {
                 ptr_f(1),
                 ptr_f(2),
                 ptr_f(3),
-                ptr_u(0),
                 ptr_f(4),
+                ptr_u(0),
                 ptr_f(5),
-                ptr_u(1),
                 ptr_f(6),
+                ptr_u(1),
+                ptr_f(7),
             ],
         );
         let mut results = Vec::with_capacity(rects.len());

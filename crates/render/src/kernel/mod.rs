@@ -14,6 +14,7 @@ use tessera_common::task::Rect;
 pub(crate) struct SceneView<P: Copy> {
     pub nodes: P,
     pub tris: P,
+    pub packs: P,
     pub shade: P,
     pub materials: P,
     pub textures: P,
@@ -75,12 +76,13 @@ fn count(v: usize, per: usize) -> u32 {
 
 impl<P: Copy> SceneView<P> {
     /// Fills everything but the pointers from the scene and frame.
-    pub(crate) fn new(scene: &Scene, frame: &Frame, ptrs: [P; 9]) -> Self {
+    pub(crate) fn new(scene: &Scene, frame: &Frame, ptrs: [P; 10]) -> Self {
         use crate::scene::{LIGHT_FLOATS, MAT_FLOATS, NODE_FLOATS, TEX_U32, TRI_FLOATS};
         let c = &scene.camera;
         let [
             nodes,
             tris,
+            packs,
             shade,
             materials,
             textures,
@@ -92,6 +94,7 @@ impl<P: Copy> SceneView<P> {
         SceneView {
             nodes,
             tris,
+            packs,
             shade,
             materials,
             textures,
@@ -252,6 +255,7 @@ fn host_view(scene: &Scene, frame: &Frame) -> SceneView<*const u8> {
         [
             p(scene.nodes.as_ptr().cast()),
             p(scene.tris.as_ptr().cast()),
+            p(scene.packs.as_ptr().cast()),
             p(scene.shade.as_ptr().cast()),
             p(scene.materials.as_ptr().cast()),
             p(scene.textures.as_ptr().cast()),
@@ -286,7 +290,8 @@ pub(crate) fn render_rect_cpu(
     // SAFETY: `view` points into `scene`'s vectors, which outlive the call and hold exactly the record
     // counts the view declares (SceneView::new derives them from the same vectors); every index the kernel
     // forms is below those counts (BVH, material, texture and emitter ids are produced by `Scene::assemble`
-    // from the same data). `out` holds at least w*h*3 floats (checked above) and the rect lies inside the
+    // from the same data; a leaf of n triangles reads the ceil(n / 4) packs `bvh::pack_leaves` wrote for
+    // it). `out` holds at least w*h*3 floats (checked above) and the rect lies inside the
     // image, which is all the kernel writes or reads of it. `entry_points` gives only builds this CPU runs.
     unsafe {
         render(

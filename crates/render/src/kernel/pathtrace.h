@@ -81,8 +81,9 @@ typedef int32_t ts_i32;
 #define TS_LIGHT_DIRECTIONAL 2u
 
 /* Floats per record in the flat arrays. */
-#define TS_NODE_FLOATS 32u /* 4 children side by side: lo x, lo y, lo z, hi x, hi y, hi z (4 each), reference (bits: node, or first triangle; 0xffffffff empty), count (bits; 0 = node) */
+#define TS_NODE_FLOATS 32u /* 4 children side by side: lo x, lo y, lo z, hi x, hi y, hi z (4 each), reference (bits: node, or first pack; 0xffffffff empty), count (bits; 0 = node) */
 #define TS_TRI_FLOATS 9u   /* v0, e1 = v1 - v0, e2 = v2 - v0 */
+#define TS_PACK_FLOATS 40u /* four triangles side by side: v0 x, y, z, e1 x, y, z, e2 x, y, z (4 each), first triangle (bits), pad (3) */
 #define TS_SHADE_FLOATS 28u /* n0 n1 n2 (9), uv0 uv1 uv2 (6), tangent xyz + sign (4), geometric normal (3), material (bits), area, emitter slot (bits), extra (bits), pad (2) */
 #define TS_EXTRA_FLOATS 18u /* per-vertex TEXCOORD_1 (3 x 2) and COLOR_0 rgba (3 x 4) of a triangle that has them */
 #define TS_MAT_FLOATS 112u /* base rgba, metallic, roughness, emissive rgb, normal_scale, specular, alpha mode (bits), alpha cutoff, transmission, dielectric F0 (from the IOR), ior, texture slots at TS_MAT_SLOTS (10 x 8), then at TS_MAT_FLAGS: flags (bits), clearcoat, clearcoat roughness, clearcoat normal scale, sheen colour rgb, sheen roughness, attenuation colour rgb, attenuation distance, pad */
@@ -94,7 +95,8 @@ typedef int32_t ts_i32;
 
 typedef struct ts_scene {
     const float *nodes;        /* BVH nodes, depth-first, node 0 the root */
-    const float *tris;         /* intersection records, in BVH leaf order */
+    const float *tris;         /* triangles v0, e1, e2 in BVH leaf order (emitter sampling; rays use packs) */
+    const float *packs;        /* the leaves' triangles, four side by side (TS_PACK_FLOATS) */
     const float *shade;        /* shading records, same order, then the extra records they point to */
     const float *materials;
     const ts_u32 *textures;    /* per texture: width, height, offset into texels, pad */
@@ -453,26 +455,6 @@ typedef struct {
     ts_u32 tri;
 } ts_hit;
 
-TS_FN int ts_tri(const float *t, ts_v3 o, ts_v3 d, float tmax, ts_hit *hit) {
-    ts_v3 v0 = ts_load3(t), e1 = ts_load3(t + 3), e2 = ts_load3(t + 6);
-    ts_v3 p = v3_cross(d, e2);
-    float det = v3_dot(e1, p);
-    if (det == 0.0f) return 0;
-    float inv = 1.0f / det;
-    ts_v3 tv = v3_sub(o, v0);
-    float u = v3_dot(tv, p) * inv;
-    if (u < 0.0f || u > 1.0f) return 0;
-    ts_v3 q = v3_cross(tv, e1);
-    float v = v3_dot(d, q) * inv;
-    if (v < 0.0f || u + v > 1.0f) return 0;
-    float tt = v3_dot(e2, q) * inv;
-    if (!(tt > 0.0f) || !(tt < tmax)) return 0;
-    hit->t = tt;
-    hit->u = u;
-    hit->v = v;
-    return 1;
-}
-
 /* Whether the ray with random key `key` stops at triangle `tri` hit at barycentrics (b1, b2): never for an
  * unlit material unless the ray is the camera's (`camera`; Blender imports KHR_materials_unlit as emission
  * seen by camera rays only, transparent to every other ray); always for an opaque material; for MASK where
@@ -493,17 +475,50 @@ TS_FN int ts_stops(const ts_scene *s, ts_u32 tri, float b1, float b2, ts_u32 key
     return ts_unit(ts_mix(key ^ ts_mix(tri))) < a;
 }
 
-/* The triangles of a leaf (`count` from `first`) against the ray: the closest hit so far in *hit, or 1 at
- * the first hit when any_hit. */
-TS_HOT int ts_leaf(const ts_scene *s, ts_u32 first, ts_u32 count, ts_v3 o, ts_v3 d, int any_hit, int camera,
+/* The triangles of a leaf (`count` of them, in packs of four from `pack`) against the ray: the closest hit
+ * so far in *hit, or 1 at the first hit when any_hit. The four lanes of a pack are tested in one loop the CPU
+ * compiler vectorizes, each lane one Moller-Trumbore test (edges e1, e2 from v0; determinant, barycentrics
+ * u and v, distance t, each scaled by the determinant's reciprocal) against the closest hit at the pack's
+ * start; the lanes that pass are then taken in order against the closest hit since, which is what testing
+ * the triangles one at a time decides (a lane passes against a nearer bound only if it passes against the
+ * pack's). */
+TS_HOT int ts_leaf(const ts_scene *s, ts_u32 pack, ts_u32 count, ts_v3 o, ts_v3 d, int any_hit, int camera,
                   ts_u32 key, ts_hit *hit, int *found) {
-    for (ts_u32 i = 0; i < count; ++i) {
-        ts_hit h;
-        if (ts_tri(s->tris + (first + i) * TS_TRI_FLOATS, o, d, hit->t, &h)) {
-            if ((s->flags & (TS_FLAG_ALPHA | TS_FLAG_UNLIT)) && !ts_stops(s, first + i, h.u, h.v, key, camera))
+    for (ts_u32 j = 0; j * 4u < count; ++j) {
+        const float *P = s->packs + (pack + j) * TS_PACK_FLOATS;
+        ts_u32 first = ts_bits(P[36]);
+        ts_u32 lanes = count - j * 4u < 4u ? count - j * 4u : 4u;
+        float tmax = hit->t;
+        float tt[4], uu[4], vv[4];
+        int ok[4];
+        for (int k = 0; k < 4; ++k) {
+            ts_v3 v0 = v3(P[k], P[4 + k], P[8 + k]), e1 = v3(P[12 + k], P[16 + k], P[20 + k]);
+            ts_v3 e2 = v3(P[24 + k], P[28 + k], P[32 + k]);
+            ts_v3 p = v3_cross(d, e2);
+            float det = v3_dot(e1, p);
+            float inv = 1.0f / det;
+            ts_v3 tv = v3_sub(o, v0);
+            float u = v3_dot(tv, p) * inv;
+            ts_v3 q = v3_cross(tv, e1);
+            float v = v3_dot(d, q) * inv;
+            float t = v3_dot(e2, q) * inv;
+            /* A lane in use, a determinant not 0, u in [0, 1], v >= 0, u + v <= 1 (a NaN barycentric passes
+             * these, as renderer 0.3's one-at-a-time test let it) and t in (0, tmax) (a NaN t does not). */
+            ok[k] = ((ts_u32)k < lanes) & (det != 0.0f) & !(u < 0.0f) & !(u > 1.0f) & !(v < 0.0f) &
+                    !(u + v > 1.0f) & (t > 0.0f) & (t < tmax);
+            tt[k] = t;
+            uu[k] = u;
+            vv[k] = v;
+        }
+        for (int k = 0; k < 4; ++k) {
+            if (!ok[k] || !(tt[k] < hit->t)) continue;
+            ts_u32 tri = first + (ts_u32)k;
+            if ((s->flags & (TS_FLAG_ALPHA | TS_FLAG_UNLIT)) && !ts_stops(s, tri, uu[k], vv[k], key, camera))
                 continue;
-            h.tri = first + i;
-            *hit = h;
+            hit->t = tt[k];
+            hit->u = uu[k];
+            hit->v = vv[k];
+            hit->tri = tri;
             *found = 1;
             if (any_hit) return 1;
         }

@@ -203,6 +203,8 @@ pub struct SceneStats {
 
 /// Floats per record; must match `pathtrace.h`.
 pub(crate) const NODE_FLOATS: usize = 32;
+/// Floats of a pack of four triangles in the layout of `TS_PACK_FLOATS` (`bvh.rs`).
+pub(crate) const PACK_FLOATS: usize = 40;
 pub(crate) const TRI_FLOATS: usize = 9;
 pub(crate) const SHADE_FLOATS: usize = 28;
 pub(crate) const MAT_FLOATS: usize = 112;
@@ -224,6 +226,7 @@ pub(crate) const NONE: u32 = u32::MAX;
 pub struct Scene {
     pub(crate) nodes: Vec<f32>,
     pub(crate) tris: Vec<f32>,
+    pub(crate) packs: Vec<f32>,
     pub(crate) shade: Vec<f32>,
     pub(crate) materials: Vec<f32>,
     pub(crate) textures: Vec<u32>,
@@ -451,12 +454,17 @@ pub(crate) struct Gathered {
 }
 
 impl Scene {
-    /// Builds the BVH and flattens everything (deterministic: the result depends only on `g`).
-    pub(crate) fn assemble(mut g: Gathered, environment: [f32; 3]) -> Result<Scene, SceneError> {
-        if g.triangles.is_empty() {
+    /// Flattens everything around `bvh`, the BVH of `g.triangles` (`Bvh::build`, built by the caller
+    /// beside the textures; `None` when there are no triangles: `SceneError::Empty`). Deterministic: the
+    /// result depends only on `g`.
+    pub(crate) fn assemble(
+        mut g: Gathered,
+        bvh: Option<Bvh>,
+        environment: [f32; 3],
+    ) -> Result<Scene, SceneError> {
+        let Some(bvh) = bvh.filter(|_| !g.triangles.is_empty()) else {
             return Err(SceneError::Empty);
-        }
-        let bvh = Bvh::build(&g.triangles);
+        };
         let mut tris = Vec::with_capacity(g.triangles.len() * TRI_FLOATS);
         // Sized once for the records and the extra records after them (no second copy while growing).
         let mut shade =
@@ -573,6 +581,7 @@ impl Scene {
         Ok(Scene {
             nodes: bvh.nodes,
             tris,
+            packs: bvh.packs,
             shade,
             materials,
             textures,

@@ -23,6 +23,7 @@ mod nodes;
 mod skins;
 
 use super::{Gathered, LoadOptions, NONE, Scene, SceneError, Texture};
+use crate::bvh::Bvh;
 use std::collections::HashMap;
 
 /// Reads a buffer's bytes (only the GLB binary chunk exists).
@@ -155,12 +156,17 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
         walk.node(&node)?;
     }
 
-    // Materials referenced by the triangles, and their textures.
+    // Materials referenced by the triangles, and their textures, decoded while the other core builds the
+    // BVH of the triangles (a pure function of them: the same tree on any thread).
+    let (gathered, bvh) = rayon::join(
+        || materials::gather(doc, &walk.materials, &materials_json, &get, &opts.limits),
+        || (!walk.triangles.is_empty()).then(|| Bvh::build(&walk.triangles)),
+    );
     let materials::Gathered {
         materials,
         mut textures,
         texels: mut texel_data,
-    } = materials::gather(doc, &walk.materials, &materials_json, &get, &opts.limits)?;
+    } = gathered?;
 
     let mut environment_texture = NONE;
     if let Some(map) = &opts.environment_map {
@@ -198,7 +204,7 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
         degenerate: walk.degenerate,
         animated: doc.animations().len() > 0,
     };
-    Scene::assemble(gathered, opts.environment)
+    Scene::assemble(gathered, bvh, opts.environment)
 }
 
 /// Longest error message kept: a file with thousands of validation errors must not become a message of
