@@ -10,10 +10,17 @@
 # installs it).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/timing.sh"
-cd "$TESSERA_ROOT"
 rounds="${1:-5}" name="${2:-complete}"
-bins=("${@:3}")
 runs="${TESSERA_SPEED_RUNS:-3}"
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a whole number of at least 1, not $rounds"
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "TESSERA_SPEED_RUNS must be a whole number of at least 1, not $runs"
+# The builds as given, from where the script was called.
+bins=()
+for b in "${@:3}"; do
+  [ -x "$b" ] || die "no tessera-render at $b"
+  bins+=("$(realpath "$b")")
+done
+cd "$TESSERA_ROOT"
 command -v blender > /dev/null || die "blender is not installed (scripts/bench-fidelity.sh installs it)"
 log "building tessera-render and the suite (release)"
 cargo build --release --locked -p tessera-render --bin tessera-render --example fidelity_scenes > /dev/null
@@ -29,9 +36,11 @@ for round in $(seq "$rounds"); do
   cycles=""
   for run in $(seq "$runs"); do
     for b in "${bins[@]}"; do
-      best[$b]="$(min_seconds "${best[$b]:-}" "$(tessera_seconds "$b" "$scene" "$frame" 200 200 256 8 -o "$out/t.png")")"
+      t="$(tessera_seconds "$b" "$scene" "$frame" 200 200 256 8 -o "$out/t.png")"
+      best[$b]="$(min_seconds "${best[$b]:-}" "$t")"
     done
-    cycles="$(min_seconds "$cycles" "$(cycles_seconds "$scene" "$frame" 200 200 256 8 "$out/c.exr")")"
+    t="$(cycles_seconds "$scene" "$frame" 200 200 256 8 "$out/c.exr")"
+    cycles="$(min_seconds "$cycles" "$t")"
   done
   line="round $round: Cycles $cycles s"
   for b in "${bins[@]}"; do

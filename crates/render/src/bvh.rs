@@ -13,10 +13,12 @@ const BINS: usize = 12;
 /// surface area heuristic weighing the two, `complete.glb` rendered no faster). Only the depth cap makes
 /// larger leaves, of several packs.
 const PACK_LANES: usize = 4;
+/// Offset of a pack's first triangle (`TS_PACK_FIRST`), after its nine arrays of lanes.
+pub(crate) const PACK_FIRST: usize = 9 * PACK_LANES;
 /// Depth of the binary tree. Each level of the 4-wide tree descends at least one binary level (two where
 /// the widening expands both children), and the kernel's traversal pushes at most 3 more nodes per level
-/// than it pops: 40 levels x 3 + 1 stays within TS_STACK = 128. Deeper input (coincident triangles) ends
-/// in larger leaves.
+/// than it pops: 40 levels x 3 + 1 stays within TS_STACK = 128. Deeper input (splits that peel off one
+/// triangle at a time, as at exponentially growing distances) ends in larger leaves, of several packs.
 const MAX_DEPTH: usize = 40;
 /// Floats of a binary node during the build: box lo, box hi, right child or first triangle, count.
 const NODE2_FLOATS: usize = 8;
@@ -68,6 +70,13 @@ struct Prim {
 
 impl Bvh {
     pub(crate) fn build(tris: &[Triangle]) -> Bvh {
+        Self::build_capped(tris, MAX_DEPTH)
+    }
+
+    /// `build` with the binary tree's depth capped at `cap` levels (`MAX_DEPTH` in `build`): below it, a
+    /// node of any size is a leaf. Tests use a low cap for leaves of several packs, which `MAX_DEPTH`
+    /// leaves to pathological input.
+    pub(crate) fn build_capped(tris: &[Triangle], cap: usize) -> Bvh {
         let mut prims: Vec<Prim> = tris
             .iter()
             .enumerate()
@@ -84,7 +93,7 @@ impl Bvh {
             })
             .collect();
         let mut binary = Vec::with_capacity(tris.len() / 2 * NODE2_FLOATS + NODE2_FLOATS);
-        build_node(&mut prims, 0, 0, &mut binary);
+        build_node(&mut prims, 0, cap, &mut binary);
         let mut nodes = Vec::with_capacity(binary.len() / 2 + NODE_FLOATS);
         widen(&binary, 0, &mut nodes);
         let order: Vec<u32> = prims.iter().map(|p| p.index).collect();
@@ -121,13 +130,12 @@ fn pack_leaves(nodes: &mut [f32], order: &[u32], tris: &[Triangle]) -> Vec<f32> 
                 let pack = &mut packs[base..];
                 for lane in 0..PACK_LANES.min(first + count as usize - start) {
                     let t = &tris[order[start + lane] as usize];
-                    let e1 = math::sub(t.p[1], t.p[0]);
-                    let e2 = math::sub(t.p[2], t.p[0]);
+                    let (e1, e2) = math::edges(&t.p);
                     for (i, v) in [t.p[0], e1, e2].iter().flatten().enumerate() {
                         pack[i * PACK_LANES + lane] = *v;
                     }
                 }
-                pack[9 * PACK_LANES] = f32::from_bits(u32::try_from(start).unwrap_or(NONE));
+                pack[PACK_FIRST] = f32::from_bits(u32::try_from(start).unwrap_or(NONE));
             }
             node[6 * WIDTH + k] = f32::from_bits(u32::try_from(at).unwrap_or(NONE));
         }
@@ -142,8 +150,8 @@ fn pack_leaves(nodes: &mut [f32], order: &[u32], tris: &[Triangle]) -> Vec<f32> 
 ///
 /// Layout (`TS_NODE_FLOATS` = 32, `pathtrace.h`): lo x, lo y, lo z, hi x, hi y, hi z of the four children
 /// (4 floats each), then their references (bits: a wide node's index, or a leaf's first triangle, which
-/// `pack_leaves` replaces by its first pack; `NONE` for an empty slot) and their triangle counts (bits: 0 for a wide node). An empty slot's box is +inf in
-/// every bound, which no ray enters.
+/// `pack_leaves` replaces by its first pack; `NONE` for an empty slot) and their triangle counts (bits: 0
+/// for a wide node). An empty slot's box is +inf in every bound, which no ray enters.
 fn widen(binary: &[f32], node: usize, out: &mut Vec<f32>) -> usize {
     let rec = |i: usize| &binary[i * NODE2_FLOATS..(i + 1) * NODE2_FLOATS];
     let count = |i: usize| rec(i)[7].to_bits();
@@ -195,7 +203,7 @@ fn widen(binary: &[f32], node: usize, out: &mut Vec<f32>) -> usize {
 /// Moves the primitives for which `left` holds before the others, each side keeping its order (what a
 /// stable sort by the predicate does, in linear time); returns how many hold.
 fn stable_partition(slice: &mut [Prim], left: impl Fn(&Prim) -> bool) -> usize {
-    let mut right = Vec::new();
+    let mut right = Vec::with_capacity(slice.len());
     let mut m = 0;
     for i in 0..slice.len() {
         let p = slice[i];
@@ -222,11 +230,11 @@ fn push_node(nodes: &mut Vec<f32>, b: &Aabb, a: u32, count: u32) -> usize {
 /// Subtrees of at least this many triangles build their two halves on two threads.
 const PARALLEL_MIN: usize = 4096;
 
-/// Builds the binary subtree of `slice` (the triangles from `start` on) onto `nodes`, whose indices count
-/// from the vector's start. Large subtrees build their right half into a vector of their own on another
+/// Builds the binary subtree of `slice` (the triangles from `start` on), at most `levels` deep below this
+/// node, onto `nodes`, whose indices count from the vector's start. Large subtrees build their right half into a vector of their own on another
 /// thread and append it, moving its inner nodes' references by its place: the result is the same vector
 /// as a build on one thread.
-fn build_node(slice: &mut [Prim], start: usize, depth: usize, nodes: &mut Vec<f32>) {
+fn build_node(slice: &mut [Prim], start: usize, levels: usize, nodes: &mut Vec<f32>) {
     let mut bounds = Aabb::EMPTY;
     let mut cb = Aabb::EMPTY;
     for p in slice.iter() {
@@ -235,7 +243,7 @@ fn build_node(slice: &mut [Prim], start: usize, depth: usize, nodes: &mut Vec<f3
     }
     let count = slice.len();
     let as_u32 = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
-    if count <= PACK_LANES || depth >= MAX_DEPTH {
+    if count <= PACK_LANES || levels == 0 {
         push_node(nodes, &bounds, as_u32(start), as_u32(count));
         return;
     }
@@ -300,16 +308,16 @@ fn build_node(slice: &mut [Prim], start: usize, depth: usize, nodes: &mut Vec<f3
     let at = push_node(nodes, &bounds, 0, 0);
     let (left, right) = slice.split_at_mut(mid);
     if count < PARALLEL_MIN {
-        build_node(left, start, depth + 1, nodes);
+        build_node(left, start, levels - 1, nodes);
         let right_at = nodes.len() / NODE2_FLOATS;
         nodes[at * NODE2_FLOATS + 6] = f32::from_bits(as_u32(right_at));
-        build_node(right, start + mid, depth + 1, nodes);
+        build_node(right, start + mid, levels - 1, nodes);
         return;
     }
     let mut right_nodes = Vec::with_capacity(right.len() / 2 * NODE2_FLOATS + NODE2_FLOATS);
     rayon::join(
-        || build_node(left, start, depth + 1, nodes),
-        || build_node(right, start + mid, depth + 1, &mut right_nodes),
+        || build_node(left, start, levels - 1, nodes),
+        || build_node(right, start + mid, levels - 1, &mut right_nodes),
     );
     let right_at = nodes.len() / NODE2_FLOATS;
     for rec in right_nodes.chunks_exact_mut(NODE2_FLOATS) {
@@ -340,11 +348,11 @@ mod tests {
     /// that its packs hold consecutive triangles of the leaf order, each lane the triangle's v0, e1 and e2,
     /// and the unused lanes zero.
     fn leaf(b: &Bvh, tris: &[Triangle], pack: usize, count: usize) -> Vec<usize> {
-        let first = b.packs[pack * PACK_FLOATS + 9 * PACK_LANES].to_bits() as usize;
+        let first = b.packs[pack * PACK_FLOATS + PACK_FIRST].to_bits() as usize;
         let mut out = Vec::new();
         for j in 0..count.div_ceil(PACK_LANES) {
             let p = &b.packs[(pack + j) * PACK_FLOATS..(pack + j + 1) * PACK_FLOATS];
-            assert_eq!(p[9 * PACK_LANES].to_bits() as usize, first + j * PACK_LANES);
+            assert_eq!(p[PACK_FIRST].to_bits() as usize, first + j * PACK_LANES);
             for lane in 0..PACK_LANES {
                 let got: Vec<u32> = (0..9).map(|i| p[i * PACK_LANES + lane].to_bits()).collect();
                 let slot = first + j * PACK_LANES + lane;
@@ -353,7 +361,8 @@ mod tests {
                     continue;
                 }
                 let t = &tris[b.order[slot] as usize];
-                let want: Vec<u32> = [t.p[0], math::sub(t.p[1], t.p[0]), math::sub(t.p[2], t.p[0])]
+                let (e1, e2) = math::edges(&t.p);
+                let want: Vec<u32> = [t.p[0], e1, e2]
                     .iter()
                     .flatten()
                     .map(|x| x.to_bits())
@@ -429,8 +438,8 @@ mod tests {
         );
     }
 
-    /// Triangles at exponentially growing distances split one at a time: the binary tree reaches its depth
-    /// cap, the rest ends in one leaf, and the wide tree stays within the kernel's stack bound.
+    /// Triangles at exponentially growing distances make a deep tree (more than ten wide levels), which
+    /// stays within the depth cap and so within the kernel's stack bound.
     #[test]
     fn deep_input_is_capped() {
         let tris: Vec<_> = (0..120).map(|i| tri(1.4f32.powi(i), 0.0, 0.0)).collect();
@@ -484,7 +493,7 @@ mod tests {
     }
 
     /// Leaves fit one pack (below the depth cap): a node of up to four triangles is a leaf, so a
-    /// spread-out mesh's leaves hold one to four, and coincident triangles are split down to four.
+    /// spread-out mesh's leaves hold one to four.
     #[test]
     fn leaves_fit_a_pack() {
         let tris: Vec<_> = (0..2000)
@@ -517,10 +526,35 @@ mod tests {
         }
     }
 
+    /// A capped tree ends in leaves of several packs, each holding its triangles in order.
+    #[test]
+    fn capped_trees_have_leaves_of_several_packs() {
+        let tris: Vec<_> = (0..500)
+            .map(|i| tri((i % 23) as f32 * 0.35, (i / 23) as f32 * 0.35, 0.0))
+            .collect();
+        let b = Bvh::build_capped(&tris, 3);
+        check(&b, &tris);
+        let most = b
+            .nodes
+            .chunks_exact(NODE_FLOATS)
+            .flat_map(|n| (0..WIDTH).map(move |k| n[7 * WIDTH + k].to_bits()))
+            .max();
+        assert!(
+            most.is_some_and(|m| m as usize > 8),
+            "largest leaf {most:?}"
+        );
+    }
+
+    /// Triangles no plane separates are halved in their order down to leaves that fit a pack.
     #[test]
     fn coincident_centroids_still_split() {
         let tris: Vec<_> = (0..100).map(|_| tri(0.0, 0.0, 0.0)).collect();
         let b = Bvh::build(&tris);
         check(&b, &tris);
+        assert!(
+            b.nodes
+                .chunks_exact(NODE_FLOATS)
+                .all(|n| { (0..WIDTH).all(|k| n[7 * WIDTH + k].to_bits() as usize <= PACK_LANES) })
+        );
     }
 }

@@ -11,6 +11,11 @@ pub(crate) fn add(a: V3, b: V3) -> V3 {
 pub(crate) fn sub(a: V3, b: V3) -> V3 {
     [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
 }
+/// The edges of triangle `p` from its first corner, (p1 - p0, p2 - p0): with p0, the form every
+/// intersection test (the kernel's packs, the emitter records) reads.
+pub(crate) fn edges(p: &[V3; 3]) -> (V3, V3) {
+    (sub(p[1], p[0]), sub(p[2], p[0]))
+}
 pub(crate) fn scale(a: V3, k: f32) -> V3 {
     [a[0] * k, a[1] * k, a[2] * k]
 }

@@ -240,6 +240,32 @@ pub fn furnace_sphere() -> Vec<u8> {
     )
 }
 
+/// Settings of a test render: one frame in one region of 16-pixel cells, seed 7.
+pub fn settings(width: u32, height: u32, spp: u32, bounces: u32) -> crate::RenderSettings {
+    crate::RenderSettings {
+        width,
+        height,
+        samples_per_pixel: spp,
+        max_bounces: bounces,
+        frame_start: 0,
+        frame_count: 1,
+        regions_x: 1,
+        regions_y: 1,
+        cell_size: 16,
+        seed: 7,
+    }
+}
+
+/// The furnace sphere made half transparent (alpha BLEND, base colour alpha 0.5): each ray's passes
+/// through it are decided by a hash of the ray's key and the triangle's index in BVH leaf order, so its
+/// render moves whenever that order does.
+pub fn blend_sphere() -> Vec<u8> {
+    let (mut doc, bin) = unpack_glb(&furnace_sphere());
+    doc["materials"][0]["alphaMode"] = "BLEND".into();
+    doc["materials"][0]["pbrMetallicRoughness"]["baseColorFactor"] = json!([0.8, 0.5, 0.3, 0.5]);
+    pack_glb(&doc, bin)
+}
+
 /// A large Lambertian floor of albedo `albedo` at y = 0, seen from 2 units above, optionally lit by a point
 /// light. Under a uniform environment `L` and no light, every pixel is exactly `albedo x L`; lit by a point
 /// light of `I` cd at height `h` above the image centre, the centre pixel is `albedo x I / 683 / (π h²)`.

@@ -77,7 +77,7 @@ fn count(v: usize, per: usize) -> u32 {
 impl<P: Copy> SceneView<P> {
     /// Fills everything but the pointers from the scene and frame.
     pub(crate) fn new(scene: &Scene, frame: &Frame, ptrs: [P; 10]) -> Self {
-        use crate::scene::{LIGHT_FLOATS, MAT_FLOATS, NODE_FLOATS, TEX_U32, TRI_FLOATS};
+        use crate::scene::{LIGHT_FLOATS, MAT_FLOATS, NODE_FLOATS, TEX_U32};
         let c = &scene.camera;
         let [
             nodes,
@@ -103,7 +103,7 @@ impl<P: Copy> SceneView<P> {
             emitters,
             emitter_cdf,
             node_count: count(scene.nodes.len(), NODE_FLOATS),
-            tri_count: count(scene.tris.len(), TRI_FLOATS),
+            tri_count: u32::try_from(scene.stats.triangles).unwrap_or(u32::MAX),
             material_count: count(scene.materials.len(), MAT_FLOATS),
             texture_count: count(scene.textures.len(), TEX_U32),
             light_count: count(scene.lights.len(), LIGHT_FLOATS),

@@ -84,6 +84,7 @@ typedef int32_t ts_i32;
 #define TS_NODE_FLOATS 32u /* 4 children side by side: lo x, lo y, lo z, hi x, hi y, hi z (4 each), reference (bits: node, or first pack; 0xffffffff empty), count (bits; 0 = node) */
 #define TS_TRI_FLOATS 9u   /* v0, e1 = v1 - v0, e2 = v2 - v0 */
 #define TS_PACK_FLOATS 40u /* four triangles side by side: v0 x, y, z, e1 x, y, z, e2 x, y, z (4 each), first triangle (bits), pad (3) */
+#define TS_PACK_FIRST 36u  /* offset of a pack's first triangle */
 #define TS_SHADE_FLOATS 28u /* n0 n1 n2 (9), uv0 uv1 uv2 (6), tangent xyz + sign (4), geometric normal (3), material (bits), area, emitter slot (bits), extra (bits), pad (2) */
 #define TS_EXTRA_FLOATS 18u /* per-vertex TEXCOORD_1 (3 x 2) and COLOR_0 rgba (3 x 4) of a triangle that has them */
 #define TS_MAT_FLOATS 112u /* base rgba, metallic, roughness, emissive rgb, normal_scale, specular, alpha mode (bits), alpha cutoff, transmission, dielectric F0 (from the IOR), ior, texture slots at TS_MAT_SLOTS (10 x 8), then at TS_MAT_FLAGS: flags (bits), clearcoat, clearcoat roughness, clearcoat normal scale, sheen colour rgb, sheen roughness, attenuation colour rgb, attenuation distance, pad */
@@ -95,7 +96,7 @@ typedef int32_t ts_i32;
 
 typedef struct ts_scene {
     const float *nodes;        /* BVH nodes, depth-first, node 0 the root */
-    const float *tris;         /* triangles v0, e1, e2 in BVH leaf order (emitter sampling; rays use packs) */
+    const float *tris;         /* the emissive triangles' v0, e1, e2 (TS_TRI_FLOATS), in emitter slot order */
     const float *packs;        /* the leaves' triangles, four side by side (TS_PACK_FLOATS) */
     const float *shade;        /* shading records, same order, then the extra records they point to */
     const float *materials;
@@ -104,7 +105,7 @@ typedef struct ts_scene {
     const float *lights;       /* punctual lights */
     const ts_u32 *emitters;    /* triangle indices of emissive triangles */
     const float *emitter_cdf;  /* cumulative selection probability, last = 1 */
-    ts_u32 node_count, tri_count, material_count, texture_count;
+    ts_u32 node_count, tri_count /* triangles in the scene */, material_count, texture_count;
     ts_u32 light_count, emitter_count, width, height;
     ts_u32 spp, max_bounces, seed_lo, seed_hi;
     float cam_pos[3], cam_right[3], cam_up[3], cam_forward[3];
@@ -486,12 +487,17 @@ TS_HOT int ts_leaf(const ts_scene *s, ts_u32 pack, ts_u32 count, ts_v3 o, ts_v3 
                   ts_u32 key, ts_hit *hit, int *found) {
     for (ts_u32 j = 0; j * 4u < count; ++j) {
         const float *P = s->packs + (pack + j) * TS_PACK_FLOATS;
-        ts_u32 first = ts_bits(P[36]);
+        ts_u32 first = ts_bits(P[TS_PACK_FIRST]);
         ts_u32 lanes = count - j * 4u < 4u ? count - j * 4u : 4u;
         float tmax = hit->t;
         float tt[4], uu[4], vv[4];
         int ok[4];
-        for (int k = 0; k < 4; ++k) {
+#if defined(__CUDACC__)
+        int tested = (int)lanes; /* a GPU thread tests only the lanes in use */
+#else
+        int tested = 4; /* the CPU tests the four in one vector; the unused ones are masked */
+#endif
+        for (int k = 0; k < tested; ++k) {
             ts_v3 v0 = v3(P[k], P[4 + k], P[8 + k]), e1 = v3(P[12 + k], P[16 + k], P[20 + k]);
             ts_v3 e2 = v3(P[24 + k], P[28 + k], P[32 + k]);
             ts_v3 p = v3_cross(d, e2);
@@ -510,7 +516,7 @@ TS_HOT int ts_leaf(const ts_scene *s, ts_u32 pack, ts_u32 count, ts_v3 o, ts_v3 
             uu[k] = u;
             vv[k] = v;
         }
-        for (int k = 0; k < 4; ++k) {
+        for (int k = 0; k < tested; ++k) {
             if (!ok[k] || !(tt[k] < hit->t)) continue;
             ts_u32 tri = first + (ts_u32)k;
             if ((s->flags & (TS_FLAG_ALPHA | TS_FLAG_UNLIT)) && !ts_stops(s, tri, uu[k], vv[k], key, camera))
@@ -1092,7 +1098,7 @@ TS_HOT ts_v3 ts_direct(const ts_scene *s, const ts_surface *sf, ts_v3 wo, float 
     float ua = (u0 - p_punctual) / (1.0f - p_punctual);
     ts_u32 slot = ts_pick_emitter(s, ua);
     ts_u32 tri = s->emitters[slot];
-    const float *T = s->tris + tri * TS_TRI_FLOATS;
+    const float *T = s->tris + slot * TS_TRI_FLOATS;
     float su = ts_sqrt(u1);
     float b1 = 1.0f - su, b2 = u2 * su;
     ts_v3 q = v3_add(ts_load3(T), v3_add(v3_scale(ts_load3(T + 3), b1), v3_scale(ts_load3(T + 6), b2)));

@@ -25,7 +25,9 @@ pub struct Limits {
     /// memory (an empty node, 3 bytes of JSON, is a structure of some 200 bytes), before the item counts
     /// can be checked.
     pub max_json_bytes: u64,
-    /// Most triangles after expanding every mesh instance.
+    /// Most triangles after expanding every mesh instance. Assembled, each takes its 112-byte shading
+    /// record and its share of the BVH: packs of 160 bytes for up to four triangles, and the nodes above
+    /// them (128 bytes for up to four children); the loader holds its own copy of the triangles meanwhile.
     pub max_triangles: u64,
     /// Most vertices read from all accessors together.
     pub max_vertices: u64,
@@ -205,7 +207,6 @@ pub struct SceneStats {
 pub(crate) const NODE_FLOATS: usize = 32;
 /// Floats of a pack of four triangles in the layout of `TS_PACK_FLOATS` (`bvh.rs`).
 pub(crate) const PACK_FLOATS: usize = 40;
-pub(crate) const TRI_FLOATS: usize = 9;
 pub(crate) const SHADE_FLOATS: usize = 28;
 pub(crate) const MAT_FLOATS: usize = 112;
 /// Offset of a material's first texture slot, floats per slot, and slots per material (`TS_SLOT_*`).
@@ -225,7 +226,9 @@ pub(crate) const NONE: u32 = u32::MAX;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scene {
     pub(crate) nodes: Vec<f32>,
+    /// The emissive triangles' intersection records (v0, e1, e2), in emitter slot order.
     pub(crate) tris: Vec<f32>,
+    /// The BVH leaves' triangles, four side by side (`bvh::pack_leaves`).
     pub(crate) packs: Vec<f32>,
     pub(crate) shade: Vec<f32>,
     pub(crate) materials: Vec<f32>,
@@ -454,18 +457,30 @@ pub(crate) struct Gathered {
 }
 
 impl Scene {
-    /// Flattens everything around `bvh`, the BVH of `g.triangles` (`Bvh::build`, built by the caller
-    /// beside the textures; `None` when there are no triangles: `SceneError::Empty`). Deterministic: the
-    /// result depends only on `g`.
+    /// Flattens everything around `bvh`, the BVH of `g.triangles` (`Bvh::build`, which the loader runs
+    /// beside the texture decoding; `None` when there are no triangles). `SceneError::Empty` when there are
+    /// none. Deterministic: the BVH is a pure function of `g.triangles`, so the result depends only on `g`.
+    ///
+    /// Panics if `bvh` is not a tree of `g.triangles` (its triangle order has another length).
     pub(crate) fn assemble(
         mut g: Gathered,
         bvh: Option<Bvh>,
         environment: [f32; 3],
     ) -> Result<Scene, SceneError> {
-        let Some(bvh) = bvh.filter(|_| !g.triangles.is_empty()) else {
-            return Err(SceneError::Empty);
+        let bvh = match bvh {
+            _ if g.triangles.is_empty() => return Err(SceneError::Empty),
+            Some(bvh) => bvh,
+            // The caller's slip, not the file's: build the tree here rather than fail a valid scene.
+            None => Bvh::build(&g.triangles),
         };
-        let mut tris = Vec::with_capacity(g.triangles.len() * TRI_FLOATS);
+        assert_eq!(
+            bvh.order.len(),
+            g.triangles.len(),
+            "the BVH is not of these triangles"
+        );
+        // Intersection records (v0, e1, e2) of the emissive triangles only, in emitter slot order: the
+        // kernel samples points on them; rays meet triangles through the BVH's packs.
+        let mut tris = Vec::new();
         // Sized once for the records and the extra records after them (no second copy while growing).
         let mut shade =
             Vec::with_capacity(g.triangles.len() * SHADE_FLOATS + g.extras.len() * EXTRA_FLOATS);
@@ -475,11 +490,7 @@ impl Scene {
         let mut extra_order: Vec<u32> = Vec::with_capacity(g.extras.len());
         for (slot, &ti) in bvh.order.iter().enumerate() {
             let t = &g.triangles[ti as usize];
-            let e1 = crate::math::sub(t.p[1], t.p[0]);
-            let e2 = crate::math::sub(t.p[2], t.p[0]);
-            tris.extend_from_slice(&t.p[0]);
-            tris.extend_from_slice(&e1);
-            tris.extend_from_slice(&e2);
+            let (e1, e2) = crate::math::edges(&t.p);
             let c = crate::math::cross(e1, e2);
             let len = crate::math::length(c);
             let ng = crate::math::normalize_or(c, [0.0, 0.0, 1.0]);
@@ -518,6 +529,9 @@ impl Scene {
                 shade.push(f32::from_bits(emitter_slot));
                 emitters.push(u32::try_from(slot).unwrap_or(u32::MAX));
                 power.push(lum * area);
+                tris.extend_from_slice(&t.p[0]);
+                tris.extend_from_slice(&e1);
+                tris.extend_from_slice(&e2);
             } else {
                 shade.push(f32::from_bits(NONE));
             }
@@ -625,6 +639,90 @@ impl Scene {
             (true, _) => 0.0,
             (false, true) => 1.0,
             (false, false) => 0.5,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value of `#define name Nu` in the kernel source.
+    fn kernel_define(src: &str, name: &str) -> usize {
+        let line = src
+            .lines()
+            .find(|l| l.split_whitespace().take(2).eq(["#define", name]))
+            .unwrap_or_else(|| panic!("{name} is not defined in pathtrace.h"));
+        let value = line.split_whitespace().nth(2).unwrap_or_default();
+        value
+            .trim_end_matches('u')
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}: {value}"))
+    }
+
+    /// The record layouts written here are the ones the kernel reads: a mismatch would read every record
+    /// past the first at the wrong place, on both backends alike, so no comparison of backends finds it.
+    #[test]
+    fn record_sizes_match_the_kernel() {
+        let src = crate::cuda_kernel_source();
+        for (name, rust) in [
+            ("TS_NODE_FLOATS", NODE_FLOATS),
+            ("TS_PACK_FLOATS", PACK_FLOATS),
+            ("TS_PACK_FIRST", crate::bvh::PACK_FIRST),
+            ("TS_SHADE_FLOATS", SHADE_FLOATS),
+            ("TS_EXTRA_FLOATS", EXTRA_FLOATS),
+            ("TS_MAT_FLOATS", MAT_FLOATS),
+            ("TS_MAT_SLOTS", MAT_SLOTS),
+            ("TS_SLOT_FLOATS", SLOT_FLOATS),
+            ("TS_MAT_FLAGS", MAT_FLAGS),
+            ("TS_TEX_U32", TEX_U32),
+            ("TS_LIGHT_FLOATS", LIGHT_FLOATS),
+        ] {
+            assert_eq!(kernel_define(&src, name), rust, "{name}");
+        }
+    }
+
+    /// Leaves of several packs (the tree capped at three binary levels, which the default cap leaves to
+    /// pathological input) render as the scene's own tree does: the same cells on every CPU build. A
+    /// different tree could move a cell only through an exact tie between two triangles or an alpha
+    /// decision, which these scenes do not have.
+    #[test]
+    fn leaves_of_several_packs_render_as_the_full_tree() {
+        use crate::render::{Backend, render_region};
+        let s = crate::testscenes::settings(48, 32, 4, 4);
+        let opts = LoadOptions {
+            environment: [0.3; 3],
+            aspect: 1.5,
+            ..LoadOptions::default()
+        };
+        for (name, glb) in [
+            ("cornell", crate::testscenes::cornell_box()),
+            ("features", crate::testscenes::features()),
+        ] {
+            let full = load_glb(&glb, &opts).expect("scene");
+            let capped =
+                gltf_load::load_with(&glb, &opts, |t| Bvh::build_capped(t, 3)).expect("scene");
+            let most = capped
+                .nodes
+                .chunks_exact(NODE_FLOATS)
+                .flat_map(|n| (0..4).map(move |k| n[28 + k].to_bits()))
+                .max();
+            assert!(most.is_some_and(|m| m > 8), "{name}: largest leaf {most:?}");
+            let want = render_region(&full, &s, s.full_frame(), &Backend::Cpu, &|_, _| {})
+                .expect("render")
+                .root;
+            for &k in crate::CpuKernel::available() {
+                let got = render_region(
+                    &capped,
+                    &s,
+                    s.full_frame(),
+                    &Backend::CpuBuild(k),
+                    &|_, _| {},
+                )
+                .expect("render")
+                .root;
+                assert_eq!(got, want, "{name} on {}", k.name());
+            }
         }
     }
 }

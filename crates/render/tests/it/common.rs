@@ -5,18 +5,7 @@ use tessera_render::{
 };
 
 pub(crate) fn settings(width: u32, height: u32, spp: u32, bounces: u32) -> RenderSettings {
-    RenderSettings {
-        width,
-        height,
-        samples_per_pixel: spp,
-        max_bounces: bounces,
-        frame_start: 0,
-        frame_count: 1,
-        regions_x: 1,
-        regions_y: 1,
-        cell_size: 16,
-        seed: 7,
-    }
+    tessera_render::testscenes::settings(width, height, spp, bounces)
 }
 
 pub(crate) fn load(bytes: &[u8], s: &RenderSettings, env: [f32; 3], frame: u32) -> Scene {

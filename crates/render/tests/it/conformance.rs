@@ -17,6 +17,8 @@ fn conformance_scenes() -> Vec<(&'static str, Scene, tessera_render::RenderSetti
         ("animated", testscenes::animated_cube(), [1.0; 3]),
         ("complete", complete_glb(), [0.05; 3]),
         ("features", testscenes::features(), [0.3; 3]),
+        // Alpha BLEND over thousands of triangles.
+        ("blend sphere", testscenes::blend_sphere(), [0.3; 3]),
     ];
     for (name, glb, env) in scenes {
         let s = settings(160, 90, 8, 6);

@@ -227,8 +227,7 @@ impl Walk<'_, '_> {
                     idx.swap(1, 2);
                 }
                 let p = idx.map(|i| positions[i as usize]);
-                let e1 = math::sub(p[1], p[0]);
-                let e2 = math::sub(p[2], p[0]);
+                let (e1, e2) = math::edges(&p);
                 let area2 = math::length(math::cross(e1, e2));
                 if area2 <= 0.0 || !area2.is_finite() {
                     self.degenerate += 1;
@@ -288,8 +287,7 @@ fn check_len(len: Option<usize>, what: &str, nverts: u64, mesh: usize) -> Result
 /// A tangent frame from positions and UVs (x, y, z, handedness); any unit vector orthogonal to `ng` when
 /// the UVs are degenerate.
 fn tangent(p: &[[f32; 3]; 3], uv: &[[f32; 2]; 3], ng: V3) -> [f32; 4] {
-    let e1 = math::sub(p[1], p[0]);
-    let e2 = math::sub(p[2], p[0]);
+    let (e1, e2) = math::edges(p);
     let (du1, dv1) = (uv[1][0] - uv[0][0], uv[1][1] - uv[0][1]);
     let (du2, dv2) = (uv[2][0] - uv[0][0], uv[2][1] - uv[0][1]);
     let det = du1 * dv2 - du2 * dv1;

@@ -51,6 +51,16 @@ pub fn load_glb(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
 }
 
 fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
+    load_with(bytes, opts, Bvh::build)
+}
+
+/// `load_glb` with `bvh` building the BVH of the scene's triangles (`Bvh::build`; tests pass a capped
+/// build), outside the panic guard.
+pub(crate) fn load_with(
+    bytes: &[u8],
+    opts: &LoadOptions,
+    bvh: impl Fn(&[crate::scene::Triangle]) -> Bvh + Sync,
+) -> Result<Scene, SceneError> {
     let limits = &opts.limits;
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(SceneError::TooLarge {
@@ -160,7 +170,7 @@ fn load_inner(bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
     // BVH of the triangles (a pure function of them: the same tree on any thread).
     let (gathered, bvh) = rayon::join(
         || materials::gather(doc, &walk.materials, &materials_json, &get, &opts.limits),
-        || (!walk.triangles.is_empty()).then(|| Bvh::build(&walk.triangles)),
+        || (!walk.triangles.is_empty()).then(|| bvh(&walk.triangles)),
     );
     let materials::Gathered {
         materials,
