@@ -17,8 +17,8 @@ runs="${TESSERA_SPEED_RUNS:-3}"
 # The builds as given, from where the script was called.
 bins=()
 for b in "${@:3}"; do
-  [ -x "$b" ] || die "no tessera-render at $b"
-  bins+=("$(realpath "$b")")
+  [ -f "$b" ] && [ -x "$b" ] || die "no tessera-render at $b"
+  bins+=("$(realpath -s "$b")")
 done
 cd "$TESSERA_ROOT"
 command -v blender > /dev/null || die "blender is not installed (scripts/bench-fidelity.sh installs it)"

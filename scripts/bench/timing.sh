@@ -15,7 +15,8 @@ tessera_seconds() {
   out="$("$bin" "$scene" --frame "$frame" --width "$w" --height "$h" --spp "$spp" --bounces "$bounces" \
     --backend cpu "$@" 2>&1)" || die "tessera-render failed on $scene: $out"
   printf '%s\n' "$out" | awk '
-    /loaded in/ { match($0, /loaded in [0-9.]+(µs|ms|s)/); t = substr($0, RSTART + 10, RLENGTH - 10);
+    /loaded in/ { if (!match($0, /loaded in [0-9.]+(µs|ms|s)/)) next
+                  t = substr($0, RSTART + 10, RLENGTH - 10)
                   if (t ~ /µs$/) load = t / 1e6; else if (t ~ /ms$/) load = t / 1e3; else load = t + 0 }
     /^rendered/ { for (i = 1; i <= NF; i++) if ($i == "in") { r = $(i + 1); sub(/s:?$/, "", r) } }
     END { if (load == "" || r == "") exit 1; printf "%.3f\n", load + r }' \

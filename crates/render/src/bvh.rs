@@ -441,7 +441,7 @@ mod tests {
     /// Triangles at exponentially growing distances make a deep tree (more than ten wide levels), which
     /// stays within the depth cap and so within the kernel's stack bound.
     #[test]
-    fn deep_input_is_capped() {
+    fn deep_input_stays_within_the_stack_bound() {
         let tris: Vec<_> = (0..120).map(|i| tri(1.4f32.powi(i), 0.0, 0.0)).collect();
         let b = Bvh::build(&tris);
         check(&b, &tris);

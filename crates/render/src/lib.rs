@@ -36,8 +36,9 @@ pub use tessera_common::task::{Rect, RenderSettings};
 /// `KHR_materials_clearcoat`, `KHR_materials_sheen` and `KHR_materials_unlit`, a 4-wide BVH, and random
 /// streams keyed once per sample: every scene's cells change; 0.4: BVH leaves of up to four triangles,
 /// intersected four at a time: the tree's shape, and with it the triangle order, changes, and with that the
-/// emitter table's cumulative powers (summed in that order), the triangle index alpha BLEND's decisions
-/// hash, and which of two exactly tied hits a ray keeps).
+/// emitter table (its slot order, which triangle a light sample picks, and its cumulative powers, summed in
+/// that order), the triangle index alpha BLEND's decisions hash, and which of two exactly tied hits a ray
+/// keeps).
 pub const RENDERER_ID: &str = "tessera-pt/0.4";
 
 /// The kernel source as NVRTC compiles it (for tests and diagnostics).

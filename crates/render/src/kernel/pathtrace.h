@@ -492,12 +492,7 @@ TS_HOT int ts_leaf(const ts_scene *s, ts_u32 pack, ts_u32 count, ts_v3 o, ts_v3 
         float tmax = hit->t;
         float tt[4], uu[4], vv[4];
         int ok[4];
-#if defined(__CUDACC__)
-        int tested = (int)lanes; /* a GPU thread tests only the lanes in use */
-#else
-        int tested = 4; /* the CPU tests the four in one vector; the unused ones are masked */
-#endif
-        for (int k = 0; k < tested; ++k) {
+        for (int k = 0; k < 4; ++k) {
             ts_v3 v0 = v3(P[k], P[4 + k], P[8 + k]), e1 = v3(P[12 + k], P[16 + k], P[20 + k]);
             ts_v3 e2 = v3(P[24 + k], P[28 + k], P[32 + k]);
             ts_v3 p = v3_cross(d, e2);
@@ -516,7 +511,7 @@ TS_HOT int ts_leaf(const ts_scene *s, ts_u32 pack, ts_u32 count, ts_v3 o, ts_v3 
             uu[k] = u;
             vv[k] = v;
         }
-        for (int k = 0; k < tested; ++k) {
+        for (int k = 0; k < 4; ++k) {
             if (!ok[k] || !(tt[k] < hit->t)) continue;
             ts_u32 tri = first + (ts_u32)k;
             if ((s->flags & (TS_FLAG_ALPHA | TS_FLAG_UNLIT)) && !ts_stops(s, tri, uu[k], vv[k], key, camera))

@@ -207,6 +207,8 @@ pub struct SceneStats {
 pub(crate) const NODE_FLOATS: usize = 32;
 /// Floats of a pack of four triangles in the layout of `TS_PACK_FLOATS` (`bvh.rs`).
 pub(crate) const PACK_FLOATS: usize = 40;
+/// Floats of an emissive triangle's intersection record: v0, e1, e2.
+pub(crate) const TRI_FLOATS: usize = 9;
 pub(crate) const SHADE_FLOATS: usize = 28;
 pub(crate) const MAT_FLOATS: usize = 112;
 /// Offset of a material's first texture slot, floats per slot, and slots per material (`TS_SLOT_*`).
@@ -555,6 +557,7 @@ impl Scene {
             acc += *p;
             emitter_cdf.push(acc / total);
         }
+        debug_assert_eq!(tris.len(), emitters.len() * TRI_FLOATS);
         if let Some(last) = emitter_cdf.last_mut() {
             *last = 1.0;
         }
@@ -649,10 +652,16 @@ mod tests {
 
     /// The value of `#define name Nu` in the kernel source.
     fn kernel_define(src: &str, name: &str) -> usize {
-        let line = src
+        let lines: Vec<&str> = src
             .lines()
-            .find(|l| l.split_whitespace().take(2).eq(["#define", name]))
-            .unwrap_or_else(|| panic!("{name} is not defined in pathtrace.h"));
+            .filter(|l| l.split_whitespace().take(2).eq(["#define", name]))
+            .collect();
+        let [line] = lines[..] else {
+            panic!(
+                "{name} is defined {} times in the kernel source, not once",
+                lines.len()
+            );
+        };
         let value = line.split_whitespace().nth(2).unwrap_or_default();
         value
             .trim_end_matches('u')
@@ -668,6 +677,7 @@ mod tests {
         for (name, rust) in [
             ("TS_NODE_FLOATS", NODE_FLOATS),
             ("TS_PACK_FLOATS", PACK_FLOATS),
+            ("TS_TRI_FLOATS", TRI_FLOATS),
             ("TS_PACK_FIRST", crate::bvh::PACK_FIRST),
             ("TS_SHADE_FLOATS", SHADE_FLOATS),
             ("TS_EXTRA_FLOATS", EXTRA_FLOATS),
@@ -683,9 +693,10 @@ mod tests {
     }
 
     /// Leaves of several packs (the tree capped at three binary levels, which the default cap leaves to
-    /// pathological input) render as the scene's own tree does: the same cells on every CPU build. A
-    /// different tree could move a cell only through an exact tie between two triangles or an alpha
-    /// decision, which these scenes do not have.
+    /// pathological input) render as the scene's own tree does: the same cells on every CPU build. The
+    /// scene has no alpha and no emissive triangles, whose decisions follow the triangle order; a different
+    /// tree could otherwise move a cell only through an exact tie between two triangles, which this render
+    /// does not meet (a deterministic test: it cannot flicker).
     #[test]
     fn leaves_of_several_packs_render_as_the_full_tree() {
         use crate::render::{Backend, render_region};
@@ -695,17 +706,23 @@ mod tests {
             aspect: 1.5,
             ..LoadOptions::default()
         };
-        for (name, glb) in [
-            ("cornell", crate::testscenes::cornell_box()),
-            ("features", crate::testscenes::features()),
-        ] {
+        let light =
+            serde_json::json!({"type": "point", "intensity": 2000.0, "color": [1.0, 0.9, 0.8]});
+        let lit = crate::testscenes::with_light(
+            &crate::testscenes::furnace_sphere(),
+            light,
+            [1.5, 2.0, 2.5],
+            [0.0, 0.0, 0.0, 1.0],
+        );
+        for (name, glb) in [("lit sphere", lit)] {
             let full = load_glb(&glb, &opts).expect("scene");
             let capped =
                 gltf_load::load_with(&glb, &opts, |t| Bvh::build_capped(t, 3)).expect("scene");
+            // A node's four triangle counts follow its boxes (24 floats) and references (4).
             let most = capped
                 .nodes
                 .chunks_exact(NODE_FLOATS)
-                .flat_map(|n| (0..4).map(move |k| n[28 + k].to_bits()))
+                .flat_map(|n| n[28..32].iter().map(|c| c.to_bits()))
                 .max();
             assert!(most.is_some_and(|m| m > 8), "{name}: largest leaf {most:?}");
             let want = render_region(&full, &s, s.full_frame(), &Backend::Cpu, &|_, _| {})
