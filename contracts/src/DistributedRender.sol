@@ -349,17 +349,22 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
 
     /// @inheritdoc IDistributedRender
     function commitVote(uint256 jobId, uint256 taskIndex, uint256 memberIndex, bytes32 commitment) external {
-        (JobRecord storage job, Submission storage sub, Ctx memory c) = _load(jobId, taskIndex);
         Verification storage v = _verifications[jobId][taskIndex];
-        uint256 phase = v.phase;
-        if (phase == uint8(Phase.None) || phase == uint8(Phase.AwaitingDraw)) {
-            (DrawPlan memory p, bool expired) = _plan(job, sub, c, v);
-            if (expired) revert DrawExpired(jobId, taskIndex, _anchor(sub, v) + DRAW_DELAY);
-            // A draw that cannot be made leaves the caller outside any committee; `drawCommittee` records it.
-            if (p.filled < p.target || p.target == 0) {
-                revert NotMember(jobId, taskIndex, memberIndex, msg.sender);
+        (Ctx memory c, bool voting) = _voteCtx(jobId, taskIndex, v);
+        if (!voting) {
+            JobRecord storage job;
+            Submission storage sub;
+            (job, sub, c) = _load(jobId, taskIndex);
+            uint256 phase = v.phase;
+            if (phase == uint8(Phase.None) || phase == uint8(Phase.AwaitingDraw)) {
+                (DrawPlan memory p, bool expired) = _plan(job, sub, c, v);
+                if (expired) revert DrawExpired(jobId, taskIndex, _anchor(sub, v) + DRAW_DELAY);
+                // A draw that cannot be made leaves the caller outside any committee; `drawCommittee` records it.
+                if (p.filled < p.target || p.target == 0) {
+                    revert NotMember(jobId, taskIndex, memberIndex, msg.sender);
+                }
+                _applyDraw(c, v, p);
             }
-            _applyDraw(c, v, p);
         }
         _inPhase(c, v, Phase.Commit);
         MemberRecord storage m = _member(c, v, memberIndex);
@@ -381,8 +386,9 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         bytes32 renderProof,
         bytes32 salt
     ) external {
-        (JobRecord storage job, Submission storage sub, Ctx memory c) = _load(jobId, taskIndex);
         Verification storage v = _verifications[jobId][taskIndex];
+        (Ctx memory c, bool voting) = _voteCtx(jobId, taskIndex, v);
+        if (!voting) (,, c) = _load(jobId, taskIndex);
         // A commit phase that ended with members missing turns into the reveal phase on the first reveal.
         if (v.phase == uint8(Phase.Commit) && block.timestamp >= v.phaseEnd) _startReveal(c, v);
         _inPhase(c, v, Phase.Reveal);
@@ -399,7 +405,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         uint256 revealed = v.revealed + 1;
         v.revealed = uint8(revealed);
         emit VoteRevealed(jobId, taskIndex, msg.sender, draw, approve, renderProof, m.seats);
-        if (revealed == v.committed) _tally(job, sub, c, v);
+        if (revealed == v.committed) _tally(c, v);
     }
 
     /// @inheritdoc IDistributedRender
@@ -420,7 +426,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         if (phase == Phase.Commit && v.committed != 0) {
             _startReveal(c, v);
         } else if (phase == Phase.Commit || phase == Phase.Reveal) {
-            _tally(job, sub, c, v);
+            _tally(c, v);
         } else if (phase == Phase.DataChallenge) {
             _inExtension(abi.encodeCall(DistributedRenderExtension.withhold, (c.jobId, c.taskIndex)));
         } else {
@@ -705,6 +711,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
 
     /// Draws `p`'s seats: the level's seats, at most the active tickets this verification does not already hold
     /// (`held`), tried `DRAW_TRIES_PER_SEAT` times per seat among the positions allocated by the anchor block.
+    /// `c` must come from `_load`: its worker is excluded from the seats (`_voteCtx` leaves it zero).
     function _fill(DrawPlan memory p, JobRecord storage job, Ctx memory c, uint256 held, uint256 anchor)
         private
         view
@@ -809,6 +816,9 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
         v.committed = 0;
         v.revealed = 0;
         v.challenged = false;
+        // Read back by the votes of this draw (`_voteCtx`); the attempt fits: `_reopen` caps it at 2^16 - 1.
+        v.attempt = uint16(c.attempt);
+        v.window = uint24(c.window);
         emit CommitteeDrawn(
             c.jobId, c.taskIndex, c.attempt, p.draw, p.level, p.seed, accounts, seats, commitEnd
         );
@@ -835,9 +845,7 @@ contract DistributedRender is DistributedRenderBase, IDistributedRender {
     /// escalates to the next level to gather more votes (if no larger committee can be drawn, the standing
     /// verdict, the last majority, decides). A draw with no majority escalates, or at the last level is redrawn
     /// at most `MAX_REDRAWS` times; then the verification ends with the standing verdict, if any.
-    function _tally(JobRecord storage job, Submission storage sub, Ctx memory c, Verification storage v)
-        private
-    {
+    function _tally(Ctx memory c, Verification storage v) private {
         uint256 draw = v.draws - 1;
         bytes32 key = _drawKey(c, draw);
         uint256 n = v.members;

@@ -182,6 +182,13 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
         /// Seats bonded by this verification's draws so far (released together when it ends).
         uint16 heldSeats;
         bool challenged;
+        /// Bit `l` set: an appeal record exists at level `l` (settlement reads only those); MAX_LEVEL <= 7 keeps
+        /// every level's bit in these eight.
+        uint8 appealedLevels;
+        /// The submission's attempt and the job's challenge window, copied by each draw so that a vote reads
+        /// neither the job nor the submission (`_voteCtx`).
+        uint16 attempt;
+        uint24 window;
     }
 
     /// One member of one draw.
@@ -357,6 +364,24 @@ abstract contract DistributedRenderBase is IDistributedRenderTypes, Ownable2Step
             worker: sub.worker,
             window: job.challengeWindow
         });
+    }
+
+    /// The context of a vote on a verification in its commit or reveal phase, from the verification slot
+    /// alone: such a verification belongs to a submitted task (every path that ends a submission deletes its
+    /// verification) and its draw copied the attempt and the window there, so two cold reads (job and
+    /// submission, ~4.5k gas) are saved per vote. `worker` is not known here (zero); nothing a vote runs uses
+    /// it. Returns `ok` false in any other phase, for the caller to take `_load`'s path and its errors.
+    function _voteCtx(uint256 jobId, uint256 taskIndex, Verification storage v)
+        internal
+        view
+        returns (Ctx memory c, bool ok)
+    {
+        uint256 phase = v.phase;
+        if (phase != uint8(Phase.Commit) && phase != uint8(Phase.Reveal)) return (c, false);
+        c = Ctx({
+            jobId: jobId, taskIndex: taskIndex, attempt: v.attempt, worker: address(0), window: v.window
+        });
+        ok = true;
     }
 
     /// The job's payment token (address(0) for ETH).

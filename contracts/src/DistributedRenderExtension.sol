@@ -294,6 +294,7 @@ contract DistributedRenderExtension is DistributedRenderBase {
         // bond <= MAX_SEATS * APPEAL_BOND_PER_SEAT < 2^88 (checked in the constructor).
         _appeals[_levelKey(c, level)] =
             AppealRecord({appellant: msg.sender, bond: uint88(bond), requestApprove: requestApprove});
+        v.appealedLevels |= uint8(1 << level);
         v.level = uint8(level);
         v.redraws = 0;
         _awaitDraw(v, 0);
@@ -644,10 +645,11 @@ contract DistributedRenderExtension is DistributedRenderBase {
     {
         uint256 top = v.level;
         uint256 decidedLevel = v.decidedLevel;
+        uint256 appealed = v.appealedLevels;
         for (uint256 level; level <= top; ++level) {
+            if ((appealed >> level) & 1 == 0) continue;
             bytes32 key = _levelKey(c, level);
             AppealRecord memory a = _appeals[key];
-            if (a.appellant == address(0)) continue;
             delete _appeals[key];
             bool lost = judge && verdict != Verdict.None && decidedLevel >= level
                 && a.requestApprove != (verdict == Verdict.Approve);

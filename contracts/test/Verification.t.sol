@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {IDistributedRenderTypes as T} from "../src/interfaces/IDistributedRender.sol";
 import {Base} from "./utils/Base.sol";
 import {CellTree} from "./utils/CellTree.sol";
+import {VerificationSlot} from "./utils/VerificationSlot.sol";
 import {Vm} from "forge-std/Test.sol";
 
 /// @notice Helpers to script each member of a draw: what it commits and reveals.
@@ -475,6 +476,36 @@ contract TallyTest is Votes {
 
     function _members0(uint256, uint256 i) internal view returns (address) {
         return _firstMembers[i];
+    }
+
+    /// A vote reads the task's attempt and window from the verification slot alone (`_voteCtx`): each draw
+    /// copies them there, also on the next attempt, and the slot goes with the submission.
+    function test_voteContext_isCopiedByEachDrawAndGoesWithTheSubmission() public {
+        uint256 id = _submitted(false);
+        assertEq(VerificationSlot.read(address(dr), id, 0), 0, "no verification before the first draw");
+        _draw(id, 0);
+        uint256 raw = VerificationSlot.read(address(dr), id, 0);
+        assertEq(VerificationSlot.phase(raw), uint256(T.Phase.Commit), "the slot read is the verification");
+        assertEq(VerificationSlot.attempt(raw), 0);
+        assertEq(VerificationSlot.window(raw), dr.getJob(id).challengeWindow);
+        _vote(id, 0, false, HONEST_PROOF);
+        _finalize(id, 0);
+        assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Open));
+        assertEq(
+            VerificationSlot.read(address(dr), id, 0), 0, "the rejected attempt's verification is deleted"
+        );
+        _claim(id, worker2, 0);
+        _submit(id, 0, worker2);
+        _draw(id, 0);
+        raw = VerificationSlot.read(address(dr), id, 0);
+        assertEq(VerificationSlot.phase(raw), uint256(T.Phase.Commit));
+        assertEq(VerificationSlot.attempt(raw), 1, "the second attempt's draw copies its attempt");
+        // Votes of the second attempt are checked against commitments naming attempt 1.
+        _vote(id, 0, true, HONEST_PROOF);
+        assertEq(uint8(_verification(id, 0).phase), uint8(T.Phase.Appealable));
+        _finalize(id, 0);
+        assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Paid));
+        assertEq(VerificationSlot.read(address(dr), id, 0), 0, "the paid task's verification is deleted");
     }
 
     function test_tally_unanimousRejectionSlashesAndReopens() public {

@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {DistributedRender} from "../../src/DistributedRender.sol";
 import {IDistributedRenderTypes as T} from "../../src/interfaces/IDistributedRender.sol";
 import {RebasingToken, TestToken, UsdtStyleToken} from "../mocks/TestToken.sol";
+import {VerificationSlot} from "../utils/VerificationSlot.sol";
 import {Handler} from "./Handler.sol";
 import {Test} from "forge-std/Test.sol";
 
@@ -144,6 +145,36 @@ contract DistributedRenderInvariantTest is Test {
                 assertLe(paid, 1, "task paid twice");
                 (T.TaskState s,,,,) = dr.getTask(id, t);
                 assertEq(paid == 1, s == T.TaskState.Paid, "paid state and payments disagree");
+            }
+        }
+    }
+
+    /// A verification ends with its submission (every path out of Submitted deletes it), and while its
+    /// members vote it holds the task's own attempt and window: what `_voteCtx` reads instead of the job and
+    /// the submission. Checked on the raw slot, since the views need a submitted task.
+    function invariant_verificationGoesWithItsSubmission() public view {
+        for (uint256 j; j < handler.jobCount(); ++j) {
+            uint256 id = handler.jobIds(j);
+            T.Job memory job = dr.getJob(id);
+            for (uint256 t; t < job.taskCount; ++t) {
+                (T.TaskState s,,, uint256 attempt,) = dr.getTask(id, t);
+                uint256 raw = VerificationSlot.read(address(dr), id, t);
+                if (s != T.TaskState.Submitted) {
+                    assertEq(raw, 0, "a verification outlived its submission");
+                    continue;
+                }
+                T.Phase phase = dr.getVerification(id, t).phase;
+                if (raw == 0) {
+                    // Only a verification that has not started reads as zero: a wrong slot would read zero
+                    // everywhere and fail here as soon as any committee is drawn.
+                    assertEq(uint256(phase), uint256(T.Phase.None), "verification slot");
+                    continue;
+                }
+                assertEq(VerificationSlot.phase(raw), uint256(phase), "verification slot");
+                if (phase == T.Phase.Commit || phase == T.Phase.Reveal) {
+                    assertEq(VerificationSlot.attempt(raw), attempt, "a vote's attempt");
+                    assertEq(VerificationSlot.window(raw), job.challengeWindow, "a vote's window");
+                }
             }
         }
     }
@@ -323,8 +354,10 @@ contract DistributedRenderInvariantTest is Test {
         emit log_named_uint("answers", handler.ghostAnswers());
         emit log_named_uint("paid", handler.ghostPaidTotal());
         emit log_named_uint("forged paid", handler.ghostForgedPaid());
+        emit log_named_uint("votes on a later attempt", handler.ghostLaterAttemptVotes());
         assertGt(handler.ghostDraws(), 15, "committees drawn");
         assertGt(handler.ghostReveals(), 20, "votes revealed");
+        assertGt(handler.ghostLaterAttemptVotes(), 0, "votes on a task's later attempt");
         assertGt(handler.ghostAppeals(), 0, "appeals");
         assertGt(handler.ghostChallenges(), 0, "data challenges");
         assertGt(handler.ghostAnswers(), 0, "answered challenges");

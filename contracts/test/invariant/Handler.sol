@@ -51,6 +51,8 @@ contract Handler is Test {
     uint256 public ghostDraws;
     uint256 public ghostCommits;
     uint256 public ghostReveals;
+    /// Commits and reveals on a task's second or later attempt (whose draw copied that attempt).
+    uint256 public ghostLaterAttemptVotes;
     uint256 public ghostAppeals;
     uint256 public ghostChallenges;
     uint256 public ghostAnswers;
@@ -195,7 +197,8 @@ contract Handler is Test {
         s.workerStakePerTask = staked ? uint96(_bound(seed >> 160, 1, 1e9) * 1 gwei) : 0;
         s.deadline = uint32(vm.getBlockTimestamp() + _bound(seed >> 200, 2 hours, 10 days));
         s.leaseDuration = 2 hours;
-        s.challengeWindow = 1 hours;
+        // One or two hours: a vote reads the window its draw copied, which must be its own job's.
+        s.challengeWindow = uint32(1 hours + ((seed >> 40) % 2) * 1 hours);
         s.quorum = uint8(_bound(quorum, 1, 3));
         s.optimistic = optimistic;
         uint256 escrow = uint256(s.settings.frameCount)
@@ -316,6 +319,7 @@ contract Handler is Test {
         _voteOf[key] = approve;
         _proofOf[key] = proof;
         bytes32 commitment = _commitment(id, t, v.draws - 1, m[i].verifier, approve, proof);
+        _countLaterAttempt(id, t);
         vm.prank(m[i].verifier);
         dr.commitVote(id, t, i, commitment);
         ghostCommits += 1;
@@ -336,9 +340,16 @@ contract Handler is Test {
         bool vote = _voteOf[key];
         bytes32 proof = _proofOf[key];
         bytes32 salt = _salt(m[i].verifier);
+        _countLaterAttempt(id, t);
         vm.prank(m[i].verifier);
         dr.revealVote(id, t, i, vote, proof, salt);
         ghostReveals += 1;
+    }
+
+    /// Counts a vote about to be cast on a task's later attempt (read before the vote, which may settle it).
+    function _countLaterAttempt(uint256 id, uint256 t) private {
+        (,,, uint256 attempt,) = dr.getTask(id, t);
+        if (attempt != 0) ghostLaterAttemptVotes += 1;
     }
 
     /// A whole round in one step: the due committee is drawn, every member not in `absent` commits the vote
@@ -371,6 +382,7 @@ contract Handler is Test {
             _voteOf[key] = votes[i];
             _proofOf[key] = proofs[i];
             bytes32 commitment = _commitment(id, t, v.draws - 1, m[i].verifier, votes[i], proofs[i]);
+            _countLaterAttempt(id, t);
             vm.prank(m[i].verifier);
             dr.commitVote(id, t, i, commitment);
             ghostCommits += 1;
@@ -384,6 +396,7 @@ contract Handler is Test {
             bool vote = _voteOf[key];
             bytes32 proof = _proofOf[key];
             bytes32 salt = _salt(m[i].verifier);
+            _countLaterAttempt(id, t);
             vm.prank(m[i].verifier);
             dr.revealVote(id, t, i, vote, proof, salt);
             ghostReveals += 1;
