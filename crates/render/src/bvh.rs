@@ -231,9 +231,9 @@ fn push_node(nodes: &mut Vec<f32>, b: &Aabb, a: u32, count: u32) -> usize {
 const PARALLEL_MIN: usize = 4096;
 
 /// Builds the binary subtree of `slice` (the triangles from `start` on), at most `levels` deep below this
-/// node, onto `nodes`, whose indices count from the vector's start. Large subtrees build their right half into a vector of their own on another
-/// thread and append it, moving its inner nodes' references by its place: the result is the same vector
-/// as a build on one thread.
+/// node, onto `nodes`, whose indices count from the vector's start. Large subtrees build their right half
+/// into a vector of their own on another thread and append it, moving its inner nodes' references by its
+/// place: the result is the same vector as a build on one thread.
 fn build_node(slice: &mut [Prim], start: usize, levels: usize, nodes: &mut Vec<f32>) {
     let mut bounds = Aabb::EMPTY;
     let mut cb = Aabb::EMPTY;

@@ -714,32 +714,29 @@ mod tests {
             [1.5, 2.0, 2.5],
             [0.0, 0.0, 0.0, 1.0],
         );
-        for (name, glb) in [("lit sphere", lit)] {
-            let full = load_glb(&glb, &opts).expect("scene");
-            let capped =
-                gltf_load::load_with(&glb, &opts, |t| Bvh::build_capped(t, 3)).expect("scene");
-            // A node's four triangle counts follow its boxes (24 floats) and references (4).
-            let most = capped
-                .nodes
-                .chunks_exact(NODE_FLOATS)
-                .flat_map(|n| n[28..32].iter().map(|c| c.to_bits()))
-                .max();
-            assert!(most.is_some_and(|m| m > 8), "{name}: largest leaf {most:?}");
-            let want = render_region(&full, &s, s.full_frame(), &Backend::Cpu, &|_, _| {})
-                .expect("render")
-                .root;
-            for &k in crate::CpuKernel::available() {
-                let got = render_region(
-                    &capped,
-                    &s,
-                    s.full_frame(),
-                    &Backend::CpuBuild(k),
-                    &|_, _| {},
-                )
-                .expect("render")
-                .root;
-                assert_eq!(got, want, "{name} on {}", k.name());
-            }
+        let full = load_glb(&lit, &opts).expect("scene");
+        let capped = gltf_load::load_with(&lit, &opts, |t| Bvh::build_capped(t, 3)).expect("scene");
+        // A node's four triangle counts follow its boxes (24 floats) and references (4).
+        let most = capped
+            .nodes
+            .chunks_exact(NODE_FLOATS)
+            .flat_map(|n| n[28..32].iter().map(|c| c.to_bits()))
+            .max();
+        assert!(most.is_some_and(|m| m > 8), "largest leaf {most:?}");
+        let want = render_region(&full, &s, s.full_frame(), &Backend::Cpu, &|_, _| {})
+            .expect("render")
+            .root;
+        for &k in crate::CpuKernel::available() {
+            let got = render_region(
+                &capped,
+                &s,
+                s.full_frame(),
+                &Backend::CpuBuild(k),
+                &|_, _| {},
+            )
+            .expect("render")
+            .root;
+            assert_eq!(got, want, "on {}", k.name());
         }
     }
 }

@@ -280,12 +280,12 @@ fn exr_frames_hold_the_rendered_linear_values() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// The renderer id names the bits: the feature scene (every material, texture, alpha and light path of
-/// the kernel) and a half-transparent sphere of some 9,000 triangles (`testscenes::blend_sphere`: alpha
-/// BLEND decides per ray and triangle by a hash of the triangle's index in BVH leaf order, so a change to
-/// that order moves its root) render to these roots under `tessera-pt/0.4`. A change that moves one changes what every cell
-/// of some job is, and must come with a new `RENDERER_ID` (and these roots): otherwise workers on the new
-/// build and verifiers on the old one disagree on honest work.
+/// The renderer id names the bits: the feature scene (every material, texture, alpha and light path of the
+/// kernel) and a half-transparent sphere of some 9,000 triangles (`testscenes::blend_sphere`: alpha BLEND
+/// decides per ray and triangle by a hash of the triangle's index in BVH leaf order, so a change to that
+/// order moves its root) render to these roots under `tessera-pt/0.4`. A change that moves one changes what
+/// every cell of some job is, and must come with a new `RENDERER_ID` (and these roots): otherwise workers on
+/// the new build and verifiers on the old one disagree on honest work.
 #[test]
 fn the_renderer_id_names_these_bits() {
     let s = settings(32, 24, 4, 4);
