@@ -735,6 +735,52 @@ contract AppealTest is Votes {
         assertEq(dr.balanceOf(artist, address(0)), 0, "the artist's appeal was decided against it");
     }
 
+    /// Two appeals in one verification (levels 1 and 2, each with its bit in the verification slot): each
+    /// bond is settled once, by the final verdict — the artist's failed appeal forfeits its bond, the
+    /// worker's upheld one comes back — and no record exists at level 0.
+    function test_appealVerdict_twoLevelsAreEachSettledOnce() public {
+        uint256 id = _submitted(false);
+        _vote(id, 0, true, HONEST_PROOF);
+        uint256 bond1 = dr.appealBond(id, 1);
+        vm.deal(artist, artist.balance + bond1);
+        vm.prank(artist);
+        dr.appealVerdict{value: bond1}(id, 0);
+        _vote(id, 0, false, HONEST_PROOF); // level 1 rejects
+        assertEq(uint8(_verification(id, 0).phase), uint8(T.Phase.Appealable));
+        uint256 bond2 = dr.appealBond(id, 2);
+        vm.deal(worker, worker.balance + bond2);
+        vm.prank(worker);
+        dr.appealVerdict{value: bond2}(id, 0);
+        _vote(id, 0, true, HONEST_PROOF); // level 2 approves
+        vm.recordLogs();
+        _finalize(id, 0);
+        assertEq(uint8(_state(id, 0)), uint8(T.TaskState.Paid));
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256 settled;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].topics[0] != T.AppealSettled.selector) continue;
+            (uint256 level, bool upheld) = abi.decode(logs[i].data, (uint256, bool));
+            address appellant = address(uint160(uint256(logs[i].topics[3])));
+            if (level == 1) {
+                assertEq(appellant, artist);
+                assertFalse(upheld, "the artist's appeal lost at level 2");
+            } else {
+                assertEq(level, 2, "no appeal at level 0");
+                assertEq(appellant, worker);
+                assertTrue(upheld, "the worker's appeal was upheld");
+            }
+            ++settled;
+        }
+        assertEq(settled, 2, "each appeal settled once");
+        assertEq(dr.balanceOf(artist, address(0)), 0, "the artist's bond is forfeited");
+        assertEq(
+            dr.balanceOf(worker, address(0)),
+            REWARD - uint256(REWARD) * FEE_BPS / 10_000 + bond2,
+            "the worker's reward and its bond"
+        );
+        assertEq(_seatCount(), 0);
+    }
+
     function test_appealVerdict_requiresStandingAndTheWindow() public {
         uint256 id = _submitted(false);
         vm.deal(stranger, 1 ether);
